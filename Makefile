@@ -1,0 +1,46 @@
+# Everything a fresh clone needs: `make test`, `make demo`, `make bench`. Only Python ≥ 3.11 and make required.
+# The Lambda runtime is python3.12 (template.yaml): the first of these that works is used for the venv.
+PYTHON ?= $(shell for p in python3.12 python3.13 python3 python; do \
+	if $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; then echo $$p; break; fi; done)
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: help venv test lint unit demo bench clean
+
+help:
+	@echo "make test   - lint, type-check, template lint, the whole test suite"
+	@echo "make demo   - run the autoscaler end to end against a local moto server"
+	@echo "make bench  - run the benchmarks in bench/ and print the figures"
+
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "need Python >= 3.11 on PATH (python3.12 preferred: the Lambda runtime)"; exit 1; }
+	@echo "creating $(VENV) with $$($(PYTHON) --version)"
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check autoscaler tests scripts bench
+	$(BIN)/ruff format --check autoscaler tests scripts bench
+	$(BIN)/mypy
+	$(BIN)/cfn-lint template.yaml
+
+test: lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+demo: $(STAMP)
+	$(BIN)/python scripts/demo.py
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,169 @@
+"""CooldownPort on a DynamoDB table: one item per stream, taken and released with conditional writes.
+
+Item (partition key `stream`):
+  owner              S  the run holding the lock (absent when free)
+  lease_until        N  epoch s; past it, the lock is free again even if the owner never released it
+  cooldown_up_until  N  epoch s; no new scale-up before it
+  cooldown_down_until N epoch s; no new scale-down before it
+  last_action, last_action_at, usc_calls (L of N: our UpdateShardCount calls in the last 24 h)
+  expires_at         N  TTL attribute: DynamoDB deletes the item some time after (cleanup only; never relied on)
+
+Timeline of one scale-up (lease = remaining invocation time + 60 s, so it outlives the function's timeout):
+
+  t0  acquire: SET owner=A, lease_until=t0+timeout+60   IF (no owner OR owner=A OR lease_until<t0)
+                                                           AND (no cooldown_up_until OR cooldown_up_until<=t0)
+  t0+ a second alarm's acquire fails the condition → "locked" (skipped, nothing touched)
+  t1  splits / UpdateShardCount, waits for ACTIVE (a continuation keeps owner=A and re-acquires as A)
+  t2  release:  REMOVE owner SET lease_until=0, cooldown_up_until=t2+cooldown   IF owner=A
+  t2+ any acquire before t2+cooldown fails → "cooldown" (skipped)
+  crash between t0 and t2: nobody releases; at t0+timeout+60 the lease lapses and the next alarm may acquire.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from autoscaler.aws.errors import error_code
+from autoscaler.defaults import LOCK_ITEM_TTL_SECONDS
+from autoscaler.errors import CooldownActive, LockUnavailable
+from autoscaler.ports import Direction, LockState
+
+IAM_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem")
+
+_COOLDOWN_ATTR = {Direction.UP: "cooldown_up_until", Direction.DOWN: "cooldown_down_until"}
+DAY_SECONDS = 86_400
+
+
+def _n(value: float) -> dict[str, str]:
+    return {"N": str(Decimal(repr(round(value, 3))))}
+
+
+class CooldownTable:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self.client = client
+        self.table = table_name
+
+    def acquire(
+        self, stream: str, *, owner: str, now: float, lease_until: float, blocked_by: Sequence[Direction]
+    ) -> LockState:
+        condition = "(attribute_not_exists(#owner) OR #owner = :owner OR lease_until < :now)"
+        for direction in blocked_by:
+            attr = _COOLDOWN_ATTR[direction]
+            condition += f" AND (attribute_not_exists({attr}) OR {attr} <= :now)"
+        try:
+            out = self.client.update_item(
+                TableName=self.table,
+                Key={"stream": {"S": stream}},
+                UpdateExpression="SET #owner = :owner, lease_until = :lease, expires_at = :exp",
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues={
+                    ":owner": {"S": owner},
+                    ":lease": _n(lease_until),
+                    ":now": _n(now),
+                    ":exp": _n(int(max(lease_until, now) + LOCK_ITEM_TTL_SECONDS)),
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                raise CooldownActive(self._why(stream, owner, now, blocked_by)) from exc
+            raise LockUnavailable(
+                f"cooldown table {self.table}: {error_code(exc)}; not resharding without the lock"
+            ) from exc
+        return _state(stream, out.get("Attributes", {}))
+
+    def _why(self, stream: str, owner: str, now: float, blocked_by: Sequence[Direction]) -> str:
+        state = self.read(stream)
+        if state is None:
+            return f"{stream}: lock refused"
+        if state.owner and state.owner != owner and state.lease_until >= now:
+            return f"{stream}: locked by another run for {state.lease_until - now:.0f} s more"
+        for direction in blocked_by:
+            until = state.cooldown_until.get(direction, 0.0)
+            if until > now:
+                return f"{stream}: {direction.value} cooldown for {until - now:.0f} s more"
+        return f"{stream}: lock refused (state changed meanwhile)"
+
+    def release(
+        self,
+        stream: str,
+        *,
+        owner: str,
+        now: float,
+        cooldowns: Mapping[Direction, float],
+        action: str | None,
+    ) -> None:
+        sets = ["lease_until = :zero", "expires_at = :exp"]
+        values: dict[str, Any] = {":owner": {"S": owner}, ":zero": _n(0), ":exp": _n(int(now + LOCK_ITEM_TTL_SECONDS))}
+        for direction, until in cooldowns.items():
+            attr = _COOLDOWN_ATTR[direction]
+            sets.append(f"{attr} = :{attr}")
+            values[f":{attr}"] = _n(until)
+        if action:
+            sets += ["last_action = :action", "last_action_at = :now"]
+            values[":action"] = {"S": action}
+            values[":now"] = _n(now)
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key={"stream": {"S": stream}},
+                UpdateExpression="REMOVE #owner SET " + ", ".join(sets),
+                ConditionExpression="#owner = :owner",
+                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return  # our lease lapsed and someone else holds the lock now: theirs to release
+            raise LockUnavailable(f"cooldown table {self.table}: release failed ({error_code(exc)})") from exc
+
+    def note_update_shard_count(self, stream: str, *, owner: str, at: float) -> None:
+        state = self.read(stream)
+        recent = [t for t in (state.update_shard_count_calls if state else ()) if at - t < DAY_SECONDS]
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key={"stream": {"S": stream}},
+                UpdateExpression="SET usc_calls = :calls",
+                ConditionExpression="#owner = :owner",
+                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues={":calls": {"L": [_n(t) for t in [*recent, at]]}, ":owner": {"S": owner}},
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return
+            raise LockUnavailable(f"cooldown table {self.table}: {error_code(exc)}") from exc
+
+    def read(self, stream: str) -> LockState | None:
+        try:
+            out = self.client.get_item(TableName=self.table, Key={"stream": {"S": stream}}, ConsistentRead=True)
+        except ClientError as exc:
+            raise LockUnavailable(f"cooldown table {self.table}: {error_code(exc)}") from exc
+        item = out.get("Item")
+        return _state(stream, item) if item else None
+
+
+def _num(item: Mapping[str, Any], key: str, default: float = 0.0) -> float:
+    raw = item.get(key)
+    return float(raw["N"]) if isinstance(raw, Mapping) and "N" in raw else default
+
+
+def _state(stream: str, item: Mapping[str, Any]) -> LockState:
+    owner = item.get("owner", {}).get("S")
+    cooldowns = {d: _num(item, attr) for d, attr in _COOLDOWN_ATTR.items() if attr in item}
+    calls = tuple(float(x["N"]) for x in item.get("usc_calls", {}).get("L", []) if "N" in x)
+    last = item.get("last_action", {}).get("S")
+    return LockState(
+        stream=stream,
+        owner=owner,
+        lease_until=_num(item, "lease_until"),
+        cooldown_until=cooldowns,
+        last_action=last,
+        last_action_at=_num(item, "last_action_at") if "last_action_at" in item else None,
+        update_shard_count_calls=calls,
+    )

@@ -1,0 +1,163 @@
+"""Write capacity of N shards, alarm thresholds for N shards, and utilisation from raw Sum datapoints. Pure."""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass
+
+from autoscaler.defaults import SHARD_WRITE_BYTES_PER_S, SHARD_WRITE_RECORDS_PER_S
+from autoscaler.model import MetricSeries
+
+
+class AlarmKind(enum.StrEnum):
+    """The three alarms the autoscaler keeps on every managed stream; the value is the alarm-name suffix."""
+
+    INCOMING_BYTES = "incoming-bytes"
+    INCOMING_RECORDS = "incoming-records"
+    WRITE_THROTTLED = "write-throttled"
+
+
+ALARM_METRIC: dict[AlarmKind, str] = {
+    AlarmKind.INCOMING_BYTES: "IncomingBytes",
+    AlarmKind.INCOMING_RECORDS: "IncomingRecords",
+    AlarmKind.WRITE_THROTTLED: "WriteProvisionedThroughputExceeded",
+}
+
+
+def bytes_capacity(shards: int, period_seconds: int) -> float:
+    """Bytes N shards may accept in one period: N × 1 MiB/s × period."""
+    return float(shards * SHARD_WRITE_BYTES_PER_S * period_seconds)
+
+
+def records_capacity(shards: int, period_seconds: int) -> float:
+    """Records N shards may accept in one period: N × 1,000/s × period."""
+    return float(shards * SHARD_WRITE_RECORDS_PER_S * period_seconds)
+
+
+def alarm_threshold(kind: AlarmKind, shards: int, period_seconds: int, scale_up_threshold: float) -> float:
+    """The Sum threshold of an alarm for N shards.
+
+    e.g. 4 shards, 60 s, 0.8 → bytes 0.8 × 4 × 1,048,576 × 60 = 201,326,592; records 0.8 × 4 × 1,000 × 60 = 192,000.
+    The throttle alarm fires on any throttled request, whatever the count: threshold 0 with GreaterThanThreshold.
+    """
+    if kind is AlarmKind.INCOMING_BYTES:
+        return scale_up_threshold * bytes_capacity(shards, period_seconds)
+    if kind is AlarmKind.INCOMING_RECORDS:
+        return scale_up_threshold * records_capacity(shards, period_seconds)
+    return 0.0
+
+
+def shards_for_threshold(kind: AlarmKind, threshold: float, period_seconds: int, scale_up_threshold: float) -> float:
+    """Inverse of alarm_threshold: how many shards an alarm's threshold was set for (a float; NaN if unknowable)."""
+    if kind is AlarmKind.WRITE_THROTTLED or period_seconds <= 0 or scale_up_threshold <= 0:
+        return math.nan
+    per_shard = alarm_threshold(kind, 1, period_seconds, scale_up_threshold)
+    return threshold / per_shard
+
+
+@dataclass(frozen=True, slots=True)
+class Utilisation:
+    """Peak and mean write utilisation of a window, as fractions of N shards' capacity, and which dimension led."""
+
+    peak: float
+    mean: float
+    peak_bytes: float
+    peak_records: float
+    datapoints: int
+
+
+def write_utilisation(bytes_series: MetricSeries, records_series: MetricSeries, shards: int) -> Utilisation | None:
+    """Utilisation of N shards from raw Sum series: per datapoint max(bytes/cap_bytes, records/cap_records).
+
+    Datapoints are paired by position from the newest end; a period present in only one series is judged on that
+    one alone (the other is treated as 0, which is what CloudWatch's absent datapoint means for a Sum).
+    Returns None when neither series has any datapoint: no evidence, no utilisation.
+    """
+    if shards <= 0:
+        raise ValueError("shards must be positive")
+    b, r = bytes_series.values, records_series.values
+    n = max(len(b), len(r))
+    if n == 0:
+        return None
+    cap_b = bytes_capacity(shards, bytes_series.period_seconds)
+    cap_r = records_capacity(shards, records_series.period_seconds)
+    bu = [0.0] * (n - len(b)) + [v / cap_b for v in b]
+    ru = [0.0] * (n - len(r)) + [v / cap_r for v in r]
+    per_point = [max(x, y) for x, y in zip(bu, ru, strict=True)]
+    return Utilisation(
+        peak=max(per_point),
+        mean=sum(per_point) / n,
+        peak_bytes=max(bu),
+        peak_records=max(ru),
+        datapoints=n,
+    )
+
+
+def shards_needed(peak_utilisation: float, current_shards: int, target_utilisation: float) -> int:
+    """Smallest count whose utilisation at the observed peak is ≤ target: ⌈peak × N / target⌉, at least 1.
+
+    e.g. peak 1.2 on 4 shards (4.8 shards of load) aiming at 0.6 → ⌈4.8 / 0.6⌉ = 8.
+    A tiny epsilon keeps exact multiples exact despite float error (4.8/0.6 = 7.999999999999999 → 8, not 9).
+    """
+    load = peak_utilisation * current_shards
+    return max(1, math.ceil(load / target_utilisation - 1e-9))
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmSpec:
+    """One scale-up alarm as the autoscaler wants it for a stream at N shards (PutMetricAlarm's fields)."""
+
+    name: str
+    kind: AlarmKind
+    stream: str
+    metric_name: str
+    threshold: float
+    period_seconds: int
+    evaluation_periods: int
+    datapoints_to_alarm: int
+    comparison: str
+    description: str
+
+
+def alarm_name(prefix: str, stream: str, kind: AlarmKind) -> str:
+    """<prefix>-<stream>-<kind>, e.g. kinesis-autoscaler-orders-incoming-bytes."""
+    return f"{prefix}-{stream}-{kind.value}"
+
+
+def alarm_specs(
+    prefix: str,
+    stream: str,
+    shards: int,
+    *,
+    scale_up_threshold: float,
+    period_seconds: int,
+    evaluation_periods: int,
+    datapoints_to_alarm: int,
+) -> list[AlarmSpec]:
+    """The three alarms of a stream at N shards: bytes and records at the scale-up threshold, and any throttling."""
+    out = []
+    for kind in AlarmKind:
+        throttle = kind is AlarmKind.WRITE_THROTTLED
+        out.append(
+            AlarmSpec(
+                name=alarm_name(prefix, stream, kind),
+                kind=kind,
+                stream=stream,
+                metric_name=ALARM_METRIC[kind],
+                threshold=alarm_threshold(kind, shards, period_seconds, scale_up_threshold),
+                period_seconds=period_seconds,
+                evaluation_periods=1 if throttle else evaluation_periods,
+                datapoints_to_alarm=1 if throttle else datapoints_to_alarm,
+                comparison="GreaterThanThreshold" if throttle else "GreaterThanOrEqualToThreshold",
+                description=f"Scale-up trigger for Kinesis stream {stream} (managed by kinesis-autoscaler)",
+            )
+        )
+    return out
+
+
+def kind_of_alarm(prefix: str, stream: str, name: str) -> AlarmKind | None:
+    for kind in AlarmKind:
+        if name == alarm_name(prefix, stream, kind):
+            return kind
+    return None

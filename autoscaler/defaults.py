@@ -1,0 +1,42 @@
+"""Every tunable default, named once, each with the reason it has this value.
+
+The config models (config.py) take their defaults from here; nothing else hard-codes these numbers.
+"""
+
+from __future__ import annotations
+
+# --- Kinesis provisioned-mode limits (aws-facts.md) -------------------------------------------------------------------
+SHARD_WRITE_BYTES_PER_S = 1_048_576  # 1 MiB/s per shard write limit; partition keys count toward it.
+SHARD_WRITE_RECORDS_PER_S = 1_000  # 1,000 records/s per shard write limit.
+MAX_HASH_KEY = 2**128 - 1  # MD5 key space is 0 … 2^128−1; OPEN shards tile it exactly.
+MAX_SHARDS_PER_STREAM = 10_000  # UpdateShardCount's per-stream ceiling; also our config ceiling.
+UPDATE_SHARD_COUNT_CALLS_PER_24H = 10  # AWS default: at most 10 UpdateShardCount calls per rolling 24 h per stream.
+
+# --- Policy
+SCALE_UP_THRESHOLD = 0.8  # alarm at 80% of write capacity: leaves ~1 min of headroom for a 25%/min ramp.
+SCALE_DOWN_THRESHOLD = 0.5  # merge only when every datapoint sits below 50%: halving the count keeps it under 100%.
+SCALE_DOWN_SAFETY_MARGIN = 0.1  # after merging, the lookback peak must stay ≤ scale-up threshold − 0.1: no flapping.
+TARGET_UTILISATION = 0.6  # a scale-up aims the observed peak at 60%: under the 0.8 alarm, above the 0.5 merge line.
+SCALE_UP_LOOKBACK_MINUTES = 5  # the peak over the last 5 one-minute datapoints sizes a scale-up (covers alarm delay).
+SCALE_DOWN_LOOKBACK_HOURS = 24  # a full daily cycle must be quiet before capacity is removed.
+FALLBACK_SCALE_UP_FACTOR = 1.5  # metrics missing while alarmed: grow by 50% (≥ +1), a step that cannot overshoot 2×.
+SCALE_UP_COOLDOWN_SECONDS = 300  # 5 min: alarms need a few datapoints at the new capacity before they can judge it.
+SCALE_DOWN_COOLDOWN_SECONDS = 3_600  # 1 h after a merge before another scale-down; scale-up is never blocked by it.
+
+# --- Alarms
+ALARM_PERIOD_SECONDS = 60  # Kinesis stream metrics are published once a minute; a 60 s Sum is the finest honest view.
+ALARM_EVALUATION_PERIODS = 2  # two consecutive breaching minutes: one noisy minute does not buy shards.
+ALARM_DATAPOINTS_TO_ALARM = 2  # with 2 evaluation periods: both must breach.
+ALARM_NAME_PREFIX = (
+    "kinesis-autoscaler"  # alarms are named <prefix>-<stream>-<kind>; the prefix scopes IAM and lookups.
+)
+
+# --- Operations
+SPLIT_SECONDS_ESTIMATE = 30.0  # one SplitShard round trip to ACTIVE; undocumented, ~30 s observed (unverified).
+UPDATE_SHARD_COUNT_SECONDS_ESTIMATE = 90.0  # UpdateShardCount "could take a few minutes"; used only to compare paths.
+LOCK_LEASE_MARGIN_SECONDS = 60  # the lock lease outlives the function timeout by this much: a crash cannot wedge it.
+LOCK_ITEM_TTL_SECONDS = 7 * 24 * 3_600  # DynamoDB TTL removes lock items a week after their last write.
+CONTINUATION_SAFETY_SECONDS = 60  # hand over to a new invocation when less than this remains: room for one more call.
+MAX_CONTINUATION_HOPS = 8  # Lambda drops self-invocation chains after ~16 hops; stop well before that.
+WAIT_POLL_INITIAL_SECONDS = 2.0  # first poll for ACTIVE after a reshard call.
+WAIT_POLL_MAX_SECONDS = 20.0  # AWS samples poll every 20 s; never sleep longer between polls.

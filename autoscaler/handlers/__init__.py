@@ -1,0 +1,1 @@
+"""Lambda entry points (composition roots). Nothing imports these."""

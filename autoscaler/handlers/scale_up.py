@@ -1,0 +1,125 @@
+"""Scale-up Lambda: SNS-delivered (or direct) CloudWatch alarm notifications, and its own continuations.
+
+Composition root: clients, config and the service are built once per container at import and reused while warm.
+Environment (template.yaml sets these): AUTOSCALER_CONFIG, COOLDOWN_TABLE, AWS_LAMBDA_FUNCTION_NAME (Lambda's own),
+POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, single_metric
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.metrics import MetricUnit
+
+from autoscaler.aws.clients import build_clients
+from autoscaler.aws.cloudwatch import AlarmsAdapter, MetricsAdapter
+from autoscaler.aws.continuation import LambdaContinuation
+from autoscaler.aws.cooldown import CooldownTable
+from autoscaler.aws.kinesis import KinesisAdapter
+from autoscaler.config import AutoscalerConfig, config_path_from_env, load_config
+from autoscaler.errors import ConfigError
+from autoscaler.events import AlarmNotification, ContinuationRequest, Rejected, parse_scale_up_event, screen
+from autoscaler.model import TriggerKind
+from autoscaler.runtime import LambdaBudget, SystemClock, account_and_region
+from autoscaler.service import Outcome, ScaleUpRequest, ScaleUpResult, ScaleUpService, request_from_alarm
+
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "kinesis-autoscaler"))
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "KinesisAutoscaler"))
+copy_config_to_registered_loggers(source_logger=logger, include={"autoscaler"})  # service logs as JSON too
+
+# A broken streams.yaml must not crash every invocation into SNS retries: keep the error, report it per event.
+CONFIG: AutoscalerConfig | None
+CONFIG_ERROR: str | None
+try:
+    CONFIG, CONFIG_ERROR = load_config(config_path_from_env(os.environ)), None
+except ConfigError as exc:
+    CONFIG, CONFIG_ERROR = None, str(exc)
+
+CLOCK = SystemClock()
+CLIENTS = build_clients()
+SERVICE: ScaleUpService | None = None
+if CONFIG is not None:
+    SERVICE = ScaleUpService(
+        config=CONFIG,
+        kinesis=KinesisAdapter(CLIENTS.kinesis, CLOCK),
+        metrics=MetricsAdapter(CLIENTS.cloudwatch),
+        alarms=AlarmsAdapter(CLIENTS.cloudwatch),
+        cooldown=CooldownTable(CLIENTS.dynamodb, os.environ.get("COOLDOWN_TABLE", "kinesis-autoscaler-cooldown")),
+        continuation=LambdaContinuation(CLIENTS.lambda_, os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")),
+        clock=CLOCK,
+    )
+
+
+def _count(name: str, stream: str | None = None) -> None:
+    """One count in the function's metrics, and one more with a Stream dimension when the stream is known."""
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+    if stream:
+        with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace=metrics.namespace) as per_stream:
+            per_stream.add_dimension(name="Stream", value=stream)
+
+
+def _rejected(item: Rejected) -> dict[str, Any]:
+    logger.warning("ignored", extra={"reason": item.reason, "detail": item.detail, "message_id": item.message_id})
+    _count("Skipped")
+    return {"outcome": "ignored", "reason": item.reason, "detail": item.detail}
+
+
+def _result(result: ScaleUpResult) -> dict[str, Any]:
+    fields = result.log_fields()
+    if result.outcome in (Outcome.SCALED, Outcome.CONTINUED, Outcome.NOOP, Outcome.SKIPPED):
+        logger.info("scale-up " + result.outcome.value, extra=fields)
+    else:
+        logger.error("scale-up " + result.outcome.value, extra=fields)
+    _count({Outcome.SCALED: "ScaleUp", Outcome.FAILED: "Errors"}.get(result.outcome, "Skipped"), stream=result.stream)
+    return fields
+
+
+def _handle(event: Any, context: Any, service: ScaleUpService, config: AutoscalerConfig) -> list[dict[str, Any]]:
+    account, region = account_and_region(context)
+    budget = LambdaBudget(context)
+    out: list[dict[str, Any]] = []
+    for item in parse_scale_up_event(event):
+        try:
+            if isinstance(item, Rejected):
+                out.append(_rejected(item))
+            elif isinstance(item, ContinuationRequest):
+                if config.stream(item.stream) is None:
+                    out.append(_rejected(Rejected("unknown-stream", f"continuation for unmanaged {item.stream!r}")))
+                    continue
+                request = ScaleUpRequest(item.stream, TriggerKind.OPERATOR, continuation=item, source="continuation")
+                out.append(_result(service.scale_up(request, budget)))
+            elif isinstance(item, AlarmNotification):
+                refusal = screen(item, account_id=account, region=region, managed=config.names)
+                if refusal is not None:
+                    out.append(_rejected(refusal))
+                    continue
+                cfg = config.stream(item.stream)
+                assert cfg is not None  # screen() checked membership
+                logger.info(
+                    "alarm",
+                    extra={
+                        "stream": item.stream,
+                        "alarm": item.alarm_name,
+                        "trigger": item.trigger.value,
+                        "message_id": item.message_id,
+                    },
+                )
+                out.append(_result(service.scale_up(request_from_alarm(item, cfg, config.alarm_name_prefix), budget)))
+        except Exception as exc:  # one bad record must not lose the others, nor make SNS retry the whole batch
+            logger.exception("scale-up failed", extra={"error": f"{type(exc).__name__}: {exc}"})
+            _count("Errors")
+            out.append({"outcome": "error", "error": f"{type(exc).__name__}: {exc}"})
+    return out
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(correlation_id_path="Records[0].Sns.MessageId")
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    if SERVICE is None or CONFIG is None:
+        logger.error("config invalid; nothing done", extra={"error": CONFIG_ERROR})
+        _count("Errors")
+        return {"results": [{"outcome": "error", "error": CONFIG_ERROR}]}
+    return {"results": _handle(event, context, SERVICE, CONFIG)}

@@ -1,0 +1,113 @@
+"""Domain values shared by the core, the ports and the adapters. Pure: no boto3, no clock, no environment."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from autoscaler.defaults import MAX_HASH_KEY
+
+
+@dataclass(frozen=True, slots=True)
+class Shard:
+    """An OPEN shard and its inclusive hash-key range [start, end]."""
+
+    shard_id: str
+    start: int
+    end: int
+
+    @property
+    def width(self) -> int:
+        return self.end - self.start + 1
+
+    @property
+    def share(self) -> float:
+        """Fraction of the whole key space this shard owns (uniform keys ⇒ fraction of the traffic)."""
+        return self.width / (MAX_HASH_KEY + 1)
+
+
+class StreamMode(enum.StrEnum):
+    PROVISIONED = "PROVISIONED"
+    ON_DEMAND = "ON_DEMAND"
+
+
+@dataclass(frozen=True, slots=True)
+class StreamDescription:
+    """What DescribeStreamSummary says that matters here (OpenShardCount is NOT used: moto never updates it)."""
+
+    name: str
+    status: str  # CREATING | DELETING | ACTIVE | UPDATING
+    mode: StreamMode
+    shard_level_metrics: frozenset[str] = frozenset()
+    arn: str = ""
+
+
+class TriggerKind(enum.StrEnum):
+    """Why the scale-up was asked for."""
+
+    UTILISATION = "utilisation"  # IncomingBytes / IncomingRecords (or a math alarm over them) breached
+    THROTTLE = "throttle"  # WriteProvisionedThroughputExceeded > 0
+    OPERATOR = "operator"  # the CLI asked
+
+
+class OpKind(enum.StrEnum):
+    SPLIT = "split"
+    UPDATE_SHARD_COUNT = "update_shard_count"
+
+
+@dataclass(frozen=True, slots=True)
+class SplitOp:
+    """Split the OPEN shard whose range is exactly [parent_start, parent_end] at new_starting_hash_key.
+
+    Addressed by hash range, not only by id: children of earlier splits in the same plan have no id yet, and a
+    re-read after a crash finds the same range under whatever id AWS gave it.
+    """
+
+    parent_start: int
+    parent_end: int
+    new_starting_hash_key: int
+    parent_shard_id: str | None = None  # known when the parent exists at planning time
+
+    @property
+    def kind(self) -> OpKind:
+        return OpKind.SPLIT
+
+    def describe(self) -> str:
+        who = self.parent_shard_id or f"[{self.parent_start}…{self.parent_end}]"
+        share = (self.parent_end - self.parent_start + 1) / (MAX_HASH_KEY + 1)
+        return f"split {who} ({share:.2%} of keys) at {self.new_starting_hash_key}"
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateShardCountOp:
+    """One UpdateShardCount(UNIFORM_SCALING) call from `current` to `target`."""
+
+    current: int
+    target: int
+
+    @property
+    def kind(self) -> OpKind:
+        return OpKind.UPDATE_SHARD_COUNT
+
+    def describe(self) -> str:
+        return f"update_shard_count {self.current} -> {self.target} (UNIFORM_SCALING)"
+
+
+Op = SplitOp | UpdateShardCountOp
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSeries:
+    """Raw Sum datapoints of one metric, one value per period, oldest first. Missing periods are absent."""
+
+    period_seconds: int
+    values: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StreamMetrics:
+    """Stream-level write metrics over the scale-up lookback, plus shard-level IncomingBytes when enabled."""
+
+    incoming_bytes: MetricSeries
+    incoming_records: MetricSeries
+    shard_incoming_bytes: dict[str, float] = field(default_factory=dict)  # shard id -> Sum over the lookback

@@ -1,0 +1,297 @@
+"""Scale-up planning: how many shards, which to split and where, or one UpdateShardCount. Pure.
+
+Every plan carries a reason (enum + message), in the manner of the Kubernetes HPA's (replicas, reason, message).
+"""
+
+from __future__ import annotations
+
+import enum
+import heapq
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from autoscaler.capacity import Utilisation, shards_needed, write_utilisation
+from autoscaler.defaults import (
+    FALLBACK_SCALE_UP_FACTOR,
+    MAX_HASH_KEY,
+    SPLIT_SECONDS_ESTIMATE,
+    TARGET_UTILISATION,
+    UPDATE_SHARD_COUNT_CALLS_PER_24H,
+    UPDATE_SHARD_COUNT_SECONDS_ESTIMATE,
+)
+from autoscaler.model import Op, OpKind, Shard, SplitOp, StreamMetrics, TriggerKind, UpdateShardCountOp
+
+
+class ScaleUpReason(enum.StrEnum):
+    SCALED_FOR_PEAK = "scaled_for_peak"  # the observed peak needs more shards to sit at the target utilisation
+    MINIMUM_STEP = "minimum_step"  # alarmed, but the peak read back fits: add the minimum one shard anyway
+    HOT_SHARD = "hot_shard"  # throttling while the stream as a whole is under target: one shard is hot
+    METRICS_MISSING = "metrics_missing"  # alarmed with no datapoints to size from: fallback step
+    BELOW_MIN = "below_min"  # the stream has fewer shards than min_shards: restore the floor
+    CONTINUATION = "continuation"  # finishing a target set by an earlier invocation
+    AT_MAX = "at_max"  # no-op: already at max_shards
+    ALREADY_AT_TARGET = "already_at_target"  # no-op: capacity already covers the peak (stale alarm, finished work)
+
+
+class MethodReason(enum.StrEnum):
+    NONE = "none"
+    SINGLE_SPLIT = "single_split"
+    HOT_SHARD_SPLIT = "hot_shard_split"
+    SPLITS_FASTER = "splits_faster"
+    UPDATE_SHARD_COUNT_FASTER = "update_shard_count_faster"
+    UPDATE_SHARD_COUNT_QUOTA = "update_shard_count_quota"
+    UPDATE_SHARD_COUNT_REFUSED = "update_shard_count_refused"
+
+
+@dataclass(frozen=True, slots=True)
+class PlanInput:
+    """Everything one scale-up decision depends on. Time and history arrive as values, never read here."""
+
+    stream: str
+    shards: tuple[Shard, ...]  # OPEN shards only
+    min_shards: int
+    max_shards: int
+    trigger: TriggerKind
+    metrics: StreamMetrics | None = None
+    target_utilisation: float = TARGET_UTILISATION
+    fallback_factor: float = FALLBACK_SCALE_UP_FACTOR
+    # How many shards the triggering alarm's threshold was computed for (None: unknown). An alarm set for fewer
+    # shards than are open now fired on an old capacity: the stream was scaled since, so no forced minimum step.
+    alarm_shards: float | None = None
+    requested_target: int | None = None  # a continuation's target
+    origin_count: int | None = None  # the count when the action began (bounds a continuation's target to 2×)
+    update_shard_count_calls_24h: int = 0
+    update_shard_count_allowed: bool = True  # False after AWS refused UpdateShardCount in this action
+    split_seconds: float = SPLIT_SECONDS_ESTIMATE
+    update_shard_count_seconds: float = UPDATE_SHARD_COUNT_SECONDS_ESTIMATE
+
+
+@dataclass(frozen=True, slots=True)
+class ScalePlan:
+    stream: str
+    current: int
+    target: int
+    reason: ScaleUpReason
+    message: str
+    ops: tuple[Op, ...] = ()
+    method: OpKind | None = None
+    method_reason: MethodReason = MethodReason.NONE
+    method_message: str = ""
+    utilisation: Utilisation | None = None
+    capped_by: tuple[str, ...] = field(default=())
+
+    @property
+    def noop(self) -> bool:
+        return not self.ops
+
+
+def plan_scale_up(inp: PlanInput) -> ScalePlan:
+    """Decide the target count and the operations that reach it.
+
+    Contract: target ∈ [current, min(max_shards, 2 × current)] unless current < min_shards (then the floor is
+    restored, still ≤ 2× per action); ops only name OPEN shards (or ranges produced by earlier ops of this plan).
+    """
+    n = len(inp.shards)
+    if n == 0:
+        raise ValueError(f"{inp.stream}: no open shards given")
+    m = inp.metrics
+    util = write_utilisation(m.incoming_bytes, m.incoming_records, n) if m is not None else None
+
+    def noop(reason: ScaleUpReason, message: str) -> ScalePlan:
+        return ScalePlan(inp.stream, n, n, reason, message, utilisation=util)
+
+    if n >= inp.max_shards:
+        return noop(ScaleUpReason.AT_MAX, f"{n} open shards, max_shards is {inp.max_shards}: nothing to add")
+
+    peak_txt = f"peak {util.peak:.0%} of {n} shards" if util is not None else "no datapoints"
+    stale = inp.alarm_shards is not None and not math.isnan(inp.alarm_shards) and round(inp.alarm_shards) < n
+    if inp.requested_target is not None:
+        desired, reason = inp.requested_target, ScaleUpReason.CONTINUATION
+        message = f"continuing towards {inp.requested_target} shards"
+    elif inp.trigger is TriggerKind.THROTTLE and (util is None or util.peak < inp.target_utilisation):
+        desired, reason = n + 1, ScaleUpReason.HOT_SHARD
+        message = f"write throttling at {peak_txt} (target {inp.target_utilisation:.0%}): a hot shard, split it"
+    elif util is None:
+        if stale:
+            return noop(
+                ScaleUpReason.ALREADY_AT_TARGET,
+                f"alarm was set for {inp.alarm_shards:.0f} shards, {n} are open now, no datapoints: already scaled",
+            )
+        desired = max(n + 1, math.ceil(n * inp.fallback_factor))
+        reason = ScaleUpReason.METRICS_MISSING
+        message = f"alarmed with no datapoints: fallback step ×{inp.fallback_factor:g} ({n} -> {desired})"
+    else:
+        need = shards_needed(util.peak, n, inp.target_utilisation)
+        need_txt = f"{peak_txt} needs {need} for {inp.target_utilisation:.0%}"
+        if need > n:
+            desired, reason, message = need, ScaleUpReason.SCALED_FOR_PEAK, need_txt
+        elif stale:
+            return noop(
+                ScaleUpReason.ALREADY_AT_TARGET,
+                f"{need_txt}; alarm was set for {inp.alarm_shards:.0f} shards, {n} are open now: already scaled",
+            )
+        else:
+            desired, reason = n + 1, ScaleUpReason.MINIMUM_STEP
+            message = f"{need_txt}; alarmed, so add the minimum one shard"
+
+    if n < inp.min_shards and desired < inp.min_shards:
+        desired, reason = inp.min_shards, ScaleUpReason.BELOW_MIN
+        message = f"{n} open shards is below min_shards {inp.min_shards}; " + message
+
+    capped: list[str] = []
+    origin = inp.origin_count if inp.origin_count is not None and 0 < inp.origin_count <= n else n
+    if desired > 2 * origin:
+        desired = 2 * origin
+        capped.append(f"at most 2x per action ({origin} -> {desired})")
+    if desired > inp.max_shards:
+        desired = inp.max_shards
+        capped.append(f"max_shards {inp.max_shards}")
+    if capped:
+        message += "; capped by " + " and ".join(capped)
+    if desired <= n:
+        return noop(ScaleUpReason.ALREADY_AT_TARGET, f"{n} open shards already meet the target {desired}: " + message)
+
+    method, method_reason, method_message = _choose_method(inp, n, desired, reason)
+    ops: tuple[Op, ...]
+    if method is OpKind.UPDATE_SHARD_COUNT:
+        ops = (UpdateShardCountOp(current=n, target=desired),)
+    else:
+        ops = tuple(choose_splits(inp.shards, desired - n, m.shard_incoming_bytes if m is not None else {}))
+    return ScalePlan(
+        stream=inp.stream,
+        current=n,
+        target=desired,
+        reason=reason,
+        message=message,
+        ops=ops,
+        method=method,
+        method_reason=method_reason,
+        method_message=method_message,
+        utilisation=util,
+        capped_by=tuple(capped),
+    )
+
+
+def _choose_method(inp: PlanInput, n: int, desired: int, reason: ScaleUpReason) -> tuple[OpKind, MethodReason, str]:
+    """SplitShard sequence or one UpdateShardCount, whichever reaches the target sooner within AWS's limits.
+
+    Splits run one at a time per stream (each waits for ACTIVE): k splits ≈ k × split_seconds. UpdateShardCount
+    reaches any count in [½×, 2×] in one operation but is limited to 10 calls per rolling 24 h per stream.
+    """
+    k = desired - n
+    if reason is ScaleUpReason.HOT_SHARD:
+        return (
+            OpKind.SPLIT,
+            MethodReason.HOT_SHARD_SPLIT,
+            "split the hottest shard: uniform rescaling would not isolate it",
+        )
+    if k == 1:
+        return (
+            OpKind.SPLIT,
+            MethodReason.SINGLE_SPLIT,
+            "one split is one operation and leaves the other shards as they are",
+        )
+    if not inp.update_shard_count_allowed:
+        return OpKind.SPLIT, MethodReason.UPDATE_SHARD_COUNT_REFUSED, "AWS refused UpdateShardCount: splitting instead"
+    if inp.update_shard_count_calls_24h >= UPDATE_SHARD_COUNT_CALLS_PER_24H:
+        return (
+            OpKind.SPLIT,
+            MethodReason.UPDATE_SHARD_COUNT_QUOTA,
+            f"{inp.update_shard_count_calls_24h} UpdateShardCount calls in the last 24 h "
+            f"(limit {UPDATE_SHARD_COUNT_CALLS_PER_24H}): splitting instead",
+        )
+    split_total = k * inp.split_seconds
+    if split_total > inp.update_shard_count_seconds:
+        return (
+            OpKind.UPDATE_SHARD_COUNT,
+            MethodReason.UPDATE_SHARD_COUNT_FASTER,
+            f"{k} splits ≈ {split_total:.0f} s > one UpdateShardCount ≈ {inp.update_shard_count_seconds:.0f} s",
+        )
+    return (
+        OpKind.SPLIT,
+        MethodReason.SPLITS_FASTER,
+        f"{k} splits ≈ {split_total:.0f} s ≤ one UpdateShardCount ≈ {inp.update_shard_count_seconds:.0f} s",
+    )
+
+
+def midpoint(start: int, end: int) -> int:
+    """NewStartingHashKey that halves [start, end]: keys ≥ it go to the upper child.
+
+    Integer arithmetic on 0 … 2^128−1 (floats would lose the low 75 bits): width w = end − start + 1,
+    cut = start + w // 2, so the lower child holds w // 2 keys and the upper w − w // 2.
+    """
+    if end <= start:
+        raise ValueError(f"cannot split a range of width {end - start + 1}")
+    return start + (end - start + 1) // 2
+
+
+def choose_splits(shards: Sequence[Shard], count: int, heat: dict[str, float] | None = None) -> list[SplitOp]:
+    """`count` splits, each of the currently hottest range (shard-level IncomingBytes) or else the widest.
+
+    A split child inherits half its parent's heat (keys are assumed uniform inside a shard). Shards without a
+    heat figure get one estimated from their width and the known heat per key. Ties go to the wider, then lower range.
+    """
+    heat = heat or {}
+    known = [s for s in shards if s.shard_id in heat]
+    per_key = sum(heat[s.shard_id] for s in known) / sum(s.width for s in known) if known else 0.0
+    use_heat = bool(known) and per_key > 0
+
+    def weight(shard: Shard) -> float:
+        if not use_heat:
+            return 0.0
+        return heat.get(shard.shard_id, per_key * shard.width)
+
+    # max-heap on (heat, width); start breaks ties deterministically (lower range first).
+    heap: list[tuple[float, int, int, int, str | None]] = [
+        (-weight(s), -s.width, s.start, s.end, s.shard_id) for s in shards if s.width >= 2
+    ]
+    heapq.heapify(heap)
+    ops: list[SplitOp] = []
+    while len(ops) < count and heap:
+        neg_heat, _, start, end, shard_id = heapq.heappop(heap)
+        cut = midpoint(start, end)
+        ops.append(SplitOp(start, end, cut, shard_id))
+        for lo, hi in ((start, cut - 1), (cut, end)):
+            if hi > lo:
+                heapq.heappush(heap, (neg_heat / 2, -(hi - lo + 1), lo, hi, None))
+    return ops
+
+
+def apply_ops(shards: Sequence[Shard], ops: Sequence[Op]) -> list[Shard]:
+    """The OPEN shards after `ops`, computed without AWS (children get synthetic ids). For checks and previews."""
+    current = sorted(shards, key=lambda s: s.start)
+    serial = 0
+    for op in ops:
+        if isinstance(op, UpdateShardCountOp):
+            current = uniform_shards(op.target, prefix="planned-")
+            continue
+        idx = next((i for i, s in enumerate(current) if s.start == op.parent_start and s.end == op.parent_end), None)
+        if idx is None:
+            raise ValueError(f"no open shard covers [{op.parent_start}, {op.parent_end}]")
+        if not op.parent_start < op.new_starting_hash_key <= op.parent_end:
+            raise ValueError("NewStartingHashKey outside the parent's range")
+        parent = current[idx]
+        serial += 2
+        lower = Shard(f"planned-{serial - 1}", parent.start, op.new_starting_hash_key - 1)
+        upper = Shard(f"planned-{serial}", op.new_starting_hash_key, parent.end)
+        current[idx : idx + 1] = [lower, upper]
+    return current
+
+
+def uniform_shards(count: int, prefix: str = "shardId-") -> list[Shard]:
+    """`count` shards with even hash ranges, the layout CreateStream and UpdateShardCount(UNIFORM_SCALING) produce."""
+    if count <= 0:
+        raise ValueError("count must be positive")
+    total = MAX_HASH_KEY + 1
+    bounds = [total * i // count for i in range(count + 1)]
+    return [Shard(f"{prefix}{i:012d}", bounds[i], bounds[i + 1] - 1) for i in range(count)]
+
+
+def tiles_key_space(shards: Sequence[Shard]) -> bool:
+    """True when the ranges cover 0 … 2^128−1 with no gap and no overlap."""
+    ordered = sorted(shards, key=lambda s: s.start)
+    if not ordered or ordered[0].start != 0 or ordered[-1].end != MAX_HASH_KEY:
+        return False
+    return all(a.end + 1 == b.start and a.start <= a.end for a, b in itertools.pairwise(ordered))

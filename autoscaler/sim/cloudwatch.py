@@ -1,0 +1,116 @@
+"""FakeMetrics and FakeAlarms: the metrics and alarm ports in memory, on a SimClock.
+
+Metrics are stored as per-minute Sums and read back as raw Sum series aligned to the period, as GetMetricData
+returns them (missing periods absent). A publication delay hides the newest datapoints, as CloudWatch does.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from autoscaler.capacity import AlarmSpec
+from autoscaler.errors import AlarmNotFound
+from autoscaler.model import MetricSeries, StreamMetrics
+from autoscaler.ports import AlarmInfo
+from autoscaler.sim.clock import SimClock
+
+
+class FakeMetrics:
+    def __init__(self, clock: SimClock, *, delay_seconds: float = 0.0) -> None:
+        self.clock = clock
+        self.delay_seconds = delay_seconds
+        # (stream, metric, shard_id or "") -> {minute_start_epoch: sum}
+        self.data: dict[tuple[str, str, str], dict[int, float]] = defaultdict(dict)
+        self.reads = 0
+        self.fail_next: list[Exception] = []
+
+    def put(self, stream: str, metric: str, at: float, value: float, shard_id: str = "") -> None:
+        minute = int(at) // 60 * 60
+        series = self.data[(stream, metric, shard_id)]
+        series[minute] = series.get(minute, 0.0) + value
+
+    def write_metrics(
+        self,
+        stream: str,
+        *,
+        end: float,
+        lookback_seconds: int,
+        period_seconds: int,
+        shard_ids: Sequence[str] = (),
+    ) -> StreamMetrics:
+        self.reads += 1
+        if self.fail_next:
+            raise self.fail_next.pop(0)
+        end_aligned = int(end) // period_seconds * period_seconds
+        start = end_aligned - lookback_seconds
+        visible_until = self.clock.now() - self.delay_seconds
+
+        def series(metric: str, shard: str = "") -> list[float]:
+            points = self.data.get((stream, metric, shard), {})
+            out = []
+            for bucket in range(start, end_aligned, period_seconds):
+                values = [
+                    v for t, v in points.items() if bucket <= t < bucket + period_seconds and t + 60 <= visible_until
+                ]
+                if values:
+                    out.append(sum(values))
+            return out
+
+        return StreamMetrics(
+            incoming_bytes=MetricSeries(period_seconds, tuple(series("IncomingBytes"))),
+            incoming_records=MetricSeries(period_seconds, tuple(series("IncomingRecords"))),
+            shard_incoming_bytes={s: sum(series("IncomingBytes", s)) for s in shard_ids if series("IncomingBytes", s)},
+        )
+
+
+@dataclass(frozen=True)
+class FakeAlarm:
+    spec: AlarmSpec
+    actions: tuple[str, ...]
+    state: str = "INSUFFICIENT_DATA"  # AWS: new alarms start INSUFFICIENT_DATA (moto says OK)
+    state_reason: str = ""
+
+
+class FakeAlarms:
+    def __init__(self) -> None:
+        self.alarms: dict[str, FakeAlarm] = {}
+        self.puts = 0
+        self.set_ok_calls = 0
+        self._lock = threading.Lock()
+
+    def get_alarms(self, names: Sequence[str]) -> dict[str, AlarmInfo]:
+        with self._lock:
+            return {
+                n: AlarmInfo(n, a.spec.threshold, a.spec.period_seconds, a.state)
+                for n in names
+                if (a := self.alarms.get(n)) is not None
+            }
+
+    def put_thresholds(self, thresholds: Mapping[str, float]) -> None:
+        with self._lock:
+            for name, threshold in thresholds.items():
+                alarm = self.alarms.get(name)
+                if alarm is None:
+                    raise AlarmNotFound(f"alarm {name} does not exist")
+                # PutMetricAlarm on an existing name overwrites the configuration and keeps the state.
+                self.alarms[name] = replace(alarm, spec=replace(alarm.spec, threshold=threshold))
+                self.puts += 1
+
+    def set_ok(self, names: Sequence[str], reason: str) -> None:
+        with self._lock:
+            for name in names:
+                alarm = self.alarms.get(name)
+                if alarm is None:
+                    raise AlarmNotFound(f"alarm {name} does not exist")
+                self.alarms[name] = replace(alarm, state="OK", state_reason=reason)
+                self.set_ok_calls += 1
+
+    def ensure_alarms(self, specs: Sequence[AlarmSpec], action_arns: Sequence[str]) -> None:
+        with self._lock:
+            for spec in specs:
+                old = self.alarms.get(spec.name)
+                self.alarms[spec.name] = FakeAlarm(spec, tuple(action_arns), old.state if old else "INSUFFICIENT_DATA")
+                self.puts += 1
