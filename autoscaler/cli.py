@@ -1,0 +1,206 @@
+"""Operator CLI: `kinesis-autoscaler plan scale-up`, `scale-up [--dry-run]`, `validate-config`.
+
+The same service code path as the Lambda, on the standard AWS credential chain, region and AWS_ENDPOINT_URL.
+Exit codes: 0 done, 1 the operation failed, 2 bad input (config, stream, arguments), 3 AWS unreachable/credentials.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from autoscaler.config import CONFIG_ENV, DEFAULT_CONFIG_PATH, AutoscalerConfig, load_config
+from autoscaler.errors import AutoscalerError, ConfigError, StreamNotFound, StreamNotProvisioned
+from autoscaler.events import ContinuationRequest
+from autoscaler.model import TriggerKind
+from autoscaler.service import Outcome, ScaleUpRequest, ScaleUpResult, ScaleUpService
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Operate kinesis-autoscaler.")
+plan_app = typer.Typer(no_args_is_help=True, help="Show what the autoscaler would do, changing nothing.")
+app.add_typer(plan_app, name="plan")
+out = Console()
+err = Console(stderr=True)
+
+ConfigOpt = Annotated[
+    str,
+    typer.Option("--config", "-c", help="streams.yaml to use", envvar=CONFIG_ENV, show_default=True),
+]
+StreamOpt = Annotated[str, typer.Option("--stream", "-s", help="a stream listed in the config")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
+TableOpt = Annotated[
+    str,
+    typer.Option("--table", help="cooldown DynamoDB table (the stack's CooldownTableName output)", envvar="COOLDOWN_TABLE"),
+]
+DEFAULT_TABLE = "kinesis-autoscaler-cooldown"
+CLI_BUDGET_SECONDS = 3 * 3_600  # no Lambda limit here; a long plan just runs
+
+
+class _NoContinuation:
+    """The CLI has no Lambda to hand work to; the run reports what is left and the operator re-runs."""
+
+    def __init__(self) -> None:
+        self.requests: list[ContinuationRequest] = []
+
+    def continue_later(self, request: ContinuationRequest) -> None:
+        self.requests.append(request)
+
+
+def _load(config: str) -> AutoscalerConfig:
+    try:
+        return load_config(config)
+    except ConfigError as exc:
+        err.print(f"[red]config error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _service(cfg: AutoscalerConfig, table: str) -> ScaleUpService:
+    from botocore.exceptions import NoRegionError
+
+    from autoscaler.aws.clients import build_clients
+    from autoscaler.aws.cloudwatch import AlarmsAdapter, MetricsAdapter
+    from autoscaler.aws.cooldown import CooldownTable
+    from autoscaler.aws.kinesis import KinesisAdapter
+    from autoscaler.runtime import SystemClock
+
+    try:
+        clients = build_clients()
+    except NoRegionError:
+        err.print("[red]no AWS region:[/red] set AWS_REGION (or AWS_DEFAULT_REGION, or a profile's region)")
+        raise typer.Exit(3) from None
+    clock = SystemClock()
+    return ScaleUpService(
+        config=cfg,
+        kinesis=KinesisAdapter(clients.kinesis, clock),
+        metrics=MetricsAdapter(clients.cloudwatch),
+        alarms=AlarmsAdapter(clients.cloudwatch),
+        cooldown=CooldownTable(clients.dynamodb, table),
+        continuation=_NoContinuation(),
+        clock=clock,
+    )
+
+
+def _run(fn: Any) -> Any:
+    """Turn the errors an operator can fix into one clear line and an exit code."""
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+    try:
+        return fn()
+    except NoCredentialsError:
+        err.print("[red]no AWS credentials:[/red] set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
+        raise typer.Exit(3) from None
+    except (StreamNotFound, StreamNotProvisioned, ConfigError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    except AutoscalerError as exc:
+        err.print(f"[red]failed:[/red] {exc}")
+        raise typer.Exit(1) from None
+    except (ClientError, BotoCoreError) as exc:
+        err.print(f"[red]AWS error:[/red] {exc}")
+        raise typer.Exit(3) from None
+
+
+def _check_stream(cfg: AutoscalerConfig, stream: str) -> None:
+    if cfg.stream(stream) is None:
+        known = ", ".join(cfg.names)
+        err.print(f"[red]error:[/red] stream {stream!r} is not in {cfg.source} (managed: {known}); add it there first")
+        raise typer.Exit(2)
+
+
+def _print_result(result: ScaleUpResult, as_json: bool) -> None:
+    fields = result.log_fields()
+    plan = result.plan
+    if plan is not None and plan.utilisation is not None:
+        fields["peak_utilisation"] = round(plan.utilisation.peak, 4)
+        fields["mean_utilisation"] = round(plan.utilisation.mean, 4)
+    if as_json:
+        out.print_json(json.dumps(fields))
+        return
+    table = Table(title=f"scale-up {result.stream}" + (" (dry run: nothing changed)" if result.dry_run else ""))
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    rows = [
+        ("outcome", result.outcome.value),
+        ("shards", f"{fields['current']} -> {fields['target']}" if plan else "-"),
+        ("reason", f"{fields['reason']}: {fields['decision']}" if plan else "-"),
+        ("method", f"{fields['method']}: {fields['method_reason']}" if plan and plan.method else "-"),
+        ("peak / mean utilisation", f"{fields.get('peak_utilisation', 0):.0%} / {fields.get('mean_utilisation', 0):.0%}"
+         if "peak_utilisation" in fields else "no datapoints"),
+        ("operations", "\n".join(fields["ops"]) or "none"),
+        ("detail", result.detail),
+    ]
+    for key, value in rows:
+        table.add_row(key, str(value))
+    out.print(table)
+
+
+@plan_app.command("scale-up")
+def plan_scale_up(stream: StreamOpt, config: ConfigOpt = str(DEFAULT_CONFIG_PATH), as_json: JsonOpt = False) -> None:
+    """Read the stream and its metrics, print the scale-up decision, its reason and the operations."""
+    cfg = _load(config)
+    _check_stream(cfg, stream)
+    svc = _service(cfg, DEFAULT_TABLE)
+    result = _run(lambda: svc.dry_run(ScaleUpRequest(stream, TriggerKind.OPERATOR, source="cli")))
+    _print_result(result, as_json)
+
+
+@app.command("scale-up")
+def scale_up(
+    stream: StreamOpt,
+    config: ConfigOpt = str(DEFAULT_CONFIG_PATH),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="plan only, change nothing")] = False,
+    table: TableOpt = DEFAULT_TABLE,
+    as_json: JsonOpt = False,
+) -> None:
+    """Scale a stream up now, as if its alarm fired (under the same cooldown lock). --dry-run changes nothing."""
+    cfg = _load(config)
+    _check_stream(cfg, stream)
+    svc = _service(cfg, table)
+    request = ScaleUpRequest(stream, TriggerKind.OPERATOR, source="cli")
+    if dry_run:
+        result = _run(lambda: svc.dry_run(request))
+    else:
+        from autoscaler.runtime import FixedBudget
+
+        result = _run(lambda: svc.scale_up(request, FixedBudget(CLI_BUDGET_SECONDS)))
+    _print_result(result, as_json)
+    if result.outcome is Outcome.CONTINUED:
+        err.print("[yellow]not finished:[/yellow] re-run the command to continue towards the target")
+    if result.outcome is Outcome.FAILED:
+        raise typer.Exit(1)
+
+
+@app.command("validate-config")
+def validate_config(config: ConfigOpt = str(DEFAULT_CONFIG_PATH)) -> None:
+    """Check streams.yaml and print the streams it manages."""
+    cfg = _load(config)
+    table = Table(title=f"{cfg.source}: valid")
+    for col in ("stream", "min", "desired", "max", "scale-up at", "target", "scale-down below", "enabled"):
+        table.add_column(col)
+    for s in cfg.streams:
+        table.add_row(
+            s.name,
+            str(s.min_shards),
+            str(s.desired_shards),
+            str(s.max_shards),
+            f"{s.scale_up_threshold:.0%}",
+            f"{s.target_utilisation:.0%}",
+            f"{s.scale_down_threshold:.0%}",
+            "yes" if s.enabled else "no",
+        )
+    out.print(table)
+
+
+def main() -> None:
+    os.environ.setdefault("AWS_RETRY_MODE", "standard")
+    app(prog_name="kinesis-autoscaler")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
+    sys.exit(0)

@@ -1,0 +1,95 @@
+"""Create what the autoscaler needs on a local emulator: streams at their desired count, the cooldown table,
+the alarm topic and each stream's alarms. Idempotent. (Production uses template.yaml and create-streams.)"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from autoscaler.aws.cloudwatch import AlarmsAdapter
+from autoscaler.aws.errors import error_code
+from autoscaler.capacity import alarm_specs
+from autoscaler.config import AutoscalerConfig, StreamConfig
+
+
+@dataclass(frozen=True)
+class LocalStack:
+    table: str
+    topic_arn: str
+
+
+def create_table(dynamodb: Any, table: str) -> None:
+    try:
+        dynamodb.create_table(
+            TableName=table,
+            KeySchema=[{"AttributeName": "stream", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "stream", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+    except ClientError as exc:
+        if error_code(exc) != "ResourceInUseException":
+            raise
+    dynamodb.update_time_to_live(
+        TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
+    )
+
+
+def create_stream(kinesis: Any, name: str, shards: int) -> bool:
+    """True if created, False if it already existed. Waits until ACTIVE."""
+    try:
+        kinesis.create_stream(StreamName=name, ShardCount=shards, StreamModeDetails={"StreamMode": "PROVISIONED"})
+        created = True
+    except ClientError as exc:
+        if error_code(exc) != "ResourceInUseException":
+            raise
+        created = False
+    for _ in range(100):
+        status = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamStatus"]
+        if status == "ACTIVE":
+            break
+        time.sleep(0.1)
+    return created
+
+
+def ensure_alarms(cloudwatch: Any, cfg: AutoscalerConfig, stream: StreamConfig, shards: int, topic_arn: str) -> None:
+    specs = alarm_specs(
+        cfg.alarm_name_prefix,
+        stream.name,
+        shards,
+        scale_up_threshold=stream.scale_up_threshold,
+        period_seconds=stream.alarm_period_seconds,
+        evaluation_periods=stream.alarm_evaluation_periods,
+        datapoints_to_alarm=stream.alarm_datapoints_to_alarm,
+    )
+    AlarmsAdapter(cloudwatch).ensure_alarms(specs, [topic_arn])
+
+
+def bootstrap(clients: Any, cfg: AutoscalerConfig, *, table: str, topic: str) -> LocalStack:
+    create_table(clients.dynamodb, table)
+    topic_arn = clients.sns.create_topic(Name=topic)["TopicArn"]
+    for stream in cfg.streams:
+        create_stream(clients.kinesis, stream.name, stream.desired_shards)
+        ensure_alarms(clients.cloudwatch, cfg, stream, stream.desired_shards, topic_arn)
+    return LocalStack(table=table, topic_arn=topic_arn)
+
+
+@dataclass(frozen=True)
+class LocalClients:
+    kinesis: Any
+    cloudwatch: Any
+    dynamodb: Any
+    sns: Any
+
+
+def local_clients(endpoint: str, region: str = "us-east-1") -> LocalClients:
+    import botocore.session
+
+    session = botocore.session.get_session()
+
+    def make(name: str) -> Any:
+        return session.create_client(name, region_name=region, endpoint_url=endpoint)
+
+    return LocalClients(make("kinesis"), make("cloudwatch"), make("dynamodb"), make("sns"))

@@ -1,0 +1,190 @@
+"""`make demo`: the autoscaler end to end against a local moto server (started and stopped here).
+
+Act 1 — scale-up: a burst of write traffic on `orders`, the alarm notification delivered to the scale-up handler,
+a second alarm for the same burst right behind it (exactly one action), and the stream before and after.
+"""
+
+from __future__ import annotations
+
+import importlib
+import contextlib
+import io
+import os
+import shutil
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from autoscaler.local.moto_server import MOTO_ACCOUNT_ID, running_moto_server  # noqa: E402
+
+console = Console(width=max(shutil.get_terminal_size((140, 40)).columns, 120))
+CONFIG = ROOT / "config" / "demo-streams.yaml"
+TABLE = "kinesis-autoscaler-cooldown"
+TOPIC = "kinesis-autoscaler-alarms"
+STREAM = "orders"
+BURST = 1.3  # the burst runs at 130% of the stream's write capacity (bytes)
+
+
+def shard_table(kinesis: Any, title: str) -> Table:
+    from autoscaler.aws.kinesis import KinesisAdapter
+    from autoscaler.runtime import SystemClock
+
+    shards = KinesisAdapter(kinesis, SystemClock()).list_open_shards(STREAM)
+    table = Table(title=f"{title}: {len(shards)} open shards")
+    table.add_column("shard")
+    table.add_column("hash-range share", justify="right")
+    table.add_column("starting hash key", justify="right")
+    for s in shards:
+        table.add_row(s.shard_id, f"{s.share:.2%}", str(s.start))
+    return table
+
+
+def alarm_table(cloudwatch: Any, title: str) -> Table:
+    alarms = cloudwatch.describe_alarms(AlarmNamePrefix=f"kinesis-autoscaler-{STREAM}-")["MetricAlarms"]
+    table = Table(title=title)
+    for col in ("alarm", "metric", "threshold (Sum per period)", "≈ shards at 80%", "state"):
+        table.add_column(col)
+    for a in alarms:
+        per_shard = {"IncomingBytes": 0.8 * 1_048_576 * a["Period"], "IncomingRecords": 0.8 * 1_000 * a["Period"]}
+        shards = f"{a['Threshold'] / per_shard[a['MetricName']]:.1f}" if a["MetricName"] in per_shard else "-"
+        table.add_row(a["AlarmName"], a["MetricName"], f"{a['Threshold']:,.0f}", shards, a["StateValue"])
+    return table
+
+
+def lock_table(dynamodb: Any) -> Table:
+    item = dynamodb.get_item(TableName=TABLE, Key={"stream": {"S": STREAM}}, ConsistentRead=True).get("Item", {})
+    table = Table(title=f"cooldown lock item ({TABLE})")
+    table.add_column("attribute")
+    table.add_column("value")
+    now = time.time()
+    for key, value in sorted(item.items()):
+        text = next(iter(value.values()))
+        if key.endswith("_until") and float(text) > 0:
+            text = f"{text}  ({float(text) - now:+.0f} s from now)"
+        table.add_row(key, str(text))
+    return table
+
+
+def write_burst(cloudwatch: Any, shards: int) -> float:
+    """Five one-minute Sums at BURST × the capacity of `shards` (moto accepts AWS/Kinesis in PutMetricData)."""
+    per_minute = BURST * shards * 1_048_576 * 60
+    now = int(time.time()) // 60 * 60
+    data = []
+    for i in range(1, 6):
+        at = datetime.fromtimestamp(now - 60 * i, tz=UTC)
+        dims = [{"Name": "StreamName", "Value": STREAM}]
+        data.append({"MetricName": "IncomingBytes", "Dimensions": dims, "Timestamp": at, "Value": per_minute})
+        data.append({"MetricName": "IncomingRecords", "Dimensions": dims, "Timestamp": at, "Value": 60_000.0})
+    cloudwatch.put_metric_data(Namespace="AWS/Kinesis", MetricData=data)
+    return per_minute
+
+
+def result_table(results: list[dict[str, Any]], title: str) -> Table:
+    table = Table(title=title)
+    for col in ("outcome", "shards", "reason", "method", "detail"):
+        table.add_column(col)
+    for r in results:
+        shards = f"{r.get('current')} -> {r.get('after') or r.get('target')}" if r.get("current") is not None else "-"
+        reason = f"{r.get('reason')}: {r.get('decision')}" if r.get("reason") else r.get("reason", "-") or "-"
+        method = f"{r.get('method')}: {r.get('method_reason')}" if r.get("method") else "-"
+        table.add_row(str(r.get("outcome")), shards, reason, method, str(r.get("detail", r.get("error", ""))))
+    return table
+
+
+def _emf_names(line: str) -> list[str]:
+    import json
+
+    try:
+        blob = json.loads(line)
+    except ValueError:
+        return []
+    return [m["Name"] for d in blob.get("_aws", {}).get("CloudWatchMetrics", []) for m in d.get("Metrics", [])]
+
+
+def main() -> int:
+    console.print(Panel.fit("kinesis-autoscaler demo — local moto server on 127.0.0.1", style="bold"))
+    with running_moto_server() as server:
+        console.print(f"moto server started at {server.endpoint} (it is stopped when the demo ends)")
+        os.environ.update(server.env())
+        os.environ.update(
+            AUTOSCALER_CONFIG=str(CONFIG),
+            COOLDOWN_TABLE=TABLE,
+            AWS_LAMBDA_FUNCTION_NAME="kinesis-autoscaler-scale-up",
+            POWERTOOLS_LOG_LEVEL="WARNING",
+            POWERTOOLS_METRICS_DISABLED="true",
+        )
+        from autoscaler.config import load_config
+        from autoscaler.local.alarm_events import FakeLambdaContext, sns_alarm_event
+        from autoscaler.local.setup import bootstrap, local_clients
+
+        cfg = load_config(CONFIG)
+        clients = local_clients(server.endpoint)
+        stack = bootstrap(clients, cfg, table=TABLE, topic=TOPIC)
+        console.print(
+            f"created streams {', '.join(f'{s.name} ({s.desired_shards} shards)' for s in cfg.streams)}, "
+            f"their alarms → {stack.topic_arn}, and the cooldown table {TABLE}"
+        )
+
+        console.rule("Act 1 — a burst of writes on orders")
+        console.print(shard_table(clients.kinesis, "before"))
+        console.print(alarm_table(clients.cloudwatch, "alarms before"))
+        per_minute = write_burst(clients.cloudwatch, 4)
+        console.print(
+            f"wrote 5 one-minute IncomingBytes datapoints of {per_minute:,.0f} bytes = {BURST:.0%} of 4 shards' "
+            f"capacity (4 × 1 MiB/s × 60 s)"
+        )
+        console.print(
+            "[yellow]moto never evaluates alarms nor publishes to SNS:[/yellow] the demo delivers the SNS "
+            "notification CloudWatch would send for the IncomingBytes alarm, then the IncomingRecords one right after."
+        )
+
+        handler_module = importlib.import_module("autoscaler.handlers.scale_up")
+        alarms = {
+            a["AlarmName"]: a
+            for a in clients.cloudwatch.describe_alarms(AlarmNamePrefix=f"kinesis-autoscaler-{STREAM}-")["MetricAlarms"]
+        }
+        first = sns_alarm_event(alarm=alarms[f"kinesis-autoscaler-{STREAM}-incoming-bytes"], account=MOTO_ACCOUNT_ID)
+        second = sns_alarm_event(alarm=alarms[f"kinesis-autoscaler-{STREAM}-incoming-records"], account=MOTO_ACCOUNT_ID)
+        started = time.monotonic()
+        emf = io.StringIO()  # the handler prints its metrics as CloudWatch EMF lines on stdout: count, don't show
+        with contextlib.redirect_stdout(emf):
+            out1 = handler_module.handler(first, FakeLambdaContext(MOTO_ACCOUNT_ID))["results"]
+            out2 = handler_module.handler(second, FakeLambdaContext(MOTO_ACCOUNT_ID))["results"]
+        elapsed = time.monotonic() - started
+        metric_names = sorted({n for line in emf.getvalue().splitlines() for n in _emf_names(line)})
+        console.print(f"the handler emitted {len(emf.getvalue().splitlines())} EMF metric lines ({', '.join(metric_names)})")
+        console.print(result_table(out1 + out2, f"scale-up handler results ({elapsed:.2f} s for both deliveries)"))
+
+        console.print(shard_table(clients.kinesis, "after"))
+        console.print(alarm_table(clients.cloudwatch, "alarms after (thresholds for the new count, state reset to OK)"))
+        console.print(lock_table(clients.dynamodb))
+
+        scaled = [r for r in out1 + out2 if r.get("outcome") == "scaled"]
+        skipped = [r for r in out1 + out2 if r.get("outcome") == "skipped"]
+        ok = len(scaled) == 1 and len(skipped) == 1
+        console.print(
+            Panel.fit(
+                f"{len(scaled)} scaling action, {len(skipped)} alarm skipped by the cooldown lock: "
+                + ("exactly once, as designed." if ok else "[red]unexpected![/red]"),
+                style="green" if ok else "red",
+            )
+        )
+    console.print("moto server stopped.")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted; the moto server was stopped[/yellow]")
+        sys.exit(130)
