@@ -12,6 +12,7 @@ from botocore.config import Config
 CLIENT_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 5},
     connect_timeout=5,
+    max_pool_connections=25,  # the CLI and the storm tests share one client across threads
     read_timeout=20,
 )
 

@@ -1,0 +1,117 @@
+"""Shared fixtures: fake AWS credentials, the sim world on a simulated clock, configs, event files, a moto server."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from autoscaler.capacity import alarm_specs
+from autoscaler.config import AutoscalerConfig, parse_config
+from autoscaler.local.moto_server import FAKE_ENV, MotoServer
+from autoscaler.service import ScaleUpService
+from autoscaler.sim.clock import SimBudget, SimClock
+from autoscaler.sim.cloudwatch import FakeAlarms, FakeMetrics
+from autoscaler.sim.continuation import RecordingContinuation
+from autoscaler.sim.cooldown import FakeCooldown
+from autoscaler.sim.kinesis import FakeKinesis
+
+# Never let a test reach real AWS: fake credentials and a region before anything builds a client.
+for _key, _value in FAKE_ENV.items():
+    os.environ[_key] = _value
+os.environ.pop("AWS_PROFILE", None)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = Path(__file__).resolve().parent / "events"
+MiB = 1_048_576
+
+
+def load_event(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((EVENTS / name).read_text())
+    return data
+
+
+def make_config(**stream: Any) -> AutoscalerConfig:
+    """A one-stream config ("orders", 2..64, desired 4) with overrides."""
+    fields = {"name": "orders", "min_shards": 2, "max_shards": 64, "desired_shards": 4, **stream}
+    body = "\n".join(f"    {k}: {json.dumps(v)}" for k, v in fields.items())
+    return parse_config("streams:\n  -\n" + body + "\n", source="test.yaml")
+
+
+@dataclass
+class World:
+    """Every port on in-memory doubles sharing one simulated clock."""
+
+    clock: SimClock
+    kinesis: FakeKinesis
+    metrics: FakeMetrics
+    alarms: FakeAlarms
+    cooldown: FakeCooldown
+    continuation: RecordingContinuation
+    config: AutoscalerConfig
+
+    def service(self) -> ScaleUpService:
+        return ScaleUpService(
+            config=self.config,
+            kinesis=self.kinesis,
+            metrics=self.metrics,
+            alarms=self.alarms,
+            cooldown=self.cooldown,
+            continuation=self.continuation,
+            clock=self.clock,
+        )
+
+    def budget(self, seconds: float = 900.0) -> SimBudget:
+        return SimBudget(self.clock, seconds)
+
+    def add_stream(self, name: str = "orders", shards: int = 4, **kwargs: Any) -> None:
+        self.kinesis.create_stream(name, shards, **kwargs)
+        cfg = self.config.stream(name)
+        assert cfg is not None
+        specs = alarm_specs(
+            self.config.alarm_name_prefix,
+            name,
+            shards,
+            scale_up_threshold=cfg.scale_up_threshold,
+            period_seconds=cfg.alarm_period_seconds,
+            evaluation_periods=cfg.alarm_evaluation_periods,
+            datapoints_to_alarm=cfg.alarm_datapoints_to_alarm,
+        )
+        self.alarms.ensure_alarms(specs, ["arn:aws:sns:us-east-1:123456789012:alarms"])
+
+    def traffic(self, utilisation: float, shards: int, minutes: int = 5, stream: str = "orders") -> None:
+        """`minutes` one-minute datapoints ending now, each at `utilisation` of `shards` shards (bytes)."""
+        now = self.clock.now()
+        for i in range(1, minutes + 1):
+            self.metrics.put(stream, "IncomingBytes", now - 60 * i, utilisation * shards * MiB * 60)
+            self.metrics.put(stream, "IncomingRecords", now - 60 * i, 10.0)
+
+
+@pytest.fixture
+def world() -> World:
+    clock = SimClock()
+    return World(
+        clock=clock,
+        kinesis=FakeKinesis(clock),
+        metrics=FakeMetrics(clock),
+        alarms=FakeAlarms(),
+        cooldown=FakeCooldown(clock),
+        continuation=RecordingContinuation(),
+        config=make_config(),
+    )
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    server = MotoServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

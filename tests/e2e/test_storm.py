@@ -1,0 +1,121 @@
+"""Exactly once under an alarm storm: N concurrent scale-up handler runs for one stream, against a moto server
+process, take one reshard sequence between them; repeated on fresh streams."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from autoscaler.local.alarm_events import FakeLambdaContext, sns_alarm_event
+from autoscaler.local.moto_server import MOTO_ACCOUNT_ID, MotoServer
+from autoscaler.local.setup import create_stream, create_table, ensure_alarms, local_clients
+
+pytestmark = pytest.mark.e2e
+
+THREADS = 20
+ROUNDS = 5
+TABLE = "storm-cooldown"
+
+
+@pytest.fixture
+def handler_against(moto_server: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The scale-up handler module imported fresh with its clients pointed at the moto server."""
+
+    def load(config_text: str) -> ModuleType:
+        cfg_file = tmp_path / "streams.yaml"
+        cfg_file.write_text(config_text)
+        for key, value in moto_server.env().items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.setenv("AUTOSCALER_CONFIG", str(cfg_file))
+        monkeypatch.setenv("COOLDOWN_TABLE", TABLE)
+        monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "storm-fn")
+        monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "ERROR")
+        from autoscaler.config import load_config
+
+        load_config.__wrapped__ if hasattr(load_config, "__wrapped__") else None
+        import autoscaler.config as config_module
+
+        config_module._load_cached.cache_clear()
+        sys.modules.pop("autoscaler.handlers.scale_up", None)
+        return importlib.import_module("autoscaler.handlers.scale_up")
+
+    yield load
+    sys.modules.pop("autoscaler.handlers.scale_up", None)
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+
+
+def _burst(cloudwatch: Any, stream: str, bytes_per_minute: float) -> None:
+    now = int(datetime.now(UTC).timestamp()) // 60 * 60
+    dims = [{"Name": "StreamName", "Value": stream}]
+    cloudwatch.put_metric_data(
+        Namespace="AWS/Kinesis",
+        MetricData=[
+            {
+                "MetricName": "IncomingBytes",
+                "Dimensions": dims,
+                "Timestamp": datetime.fromtimestamp(now - 60 * i, tz=UTC),
+                "Value": bytes_per_minute,
+            }
+            for i in range(1, 6)
+        ],
+    )
+
+
+def _open_count(kinesis: Any, stream: str) -> int:
+    shards = kinesis.list_shards(StreamName=stream)["Shards"]
+    return sum(1 for s in shards if "EndingSequenceNumber" not in s["SequenceNumberRange"])
+
+
+@pytest.mark.parametrize("streams", [1, 3])
+def test_concurrent_alarms_cause_exactly_one_action_per_stream(handler_against: Any, moto_server: MotoServer,
+                                                               streams: int) -> None:
+    names = [f"storm-{streams}-{r}-{i}" for r in range(ROUNDS) for i in range(streams)]
+    config = "streams:\n" + "".join(
+        f"  - {{name: {n}, min_shards: 1, max_shards: 64, desired_shards: 4}}\n" for n in names
+    )
+    module = handler_against(config)
+    clients = local_clients(moto_server.endpoint)
+    create_table(clients.dynamodb, TABLE)
+    topic = clients.sns.create_topic(Name="storm")["TopicArn"]
+    for rnd in range(ROUNDS):
+        round_streams = names[rnd * streams : (rnd + 1) * streams]
+        events = []
+        for name in round_streams:
+            create_stream(clients.kinesis, name, 4)
+            ensure_alarms(clients.cloudwatch, module.CONFIG, module.CONFIG.stream(name), 4, topic)
+            # 1.2 × 4 shards' bytes: the planner wants ⌈4.8 / 0.6⌉ = 8 shards, one UpdateShardCount 4 → 8.
+            _burst(clients.cloudwatch, name, 1.2 * 4 * 1_048_576 * 60)
+            alarm = clients.cloudwatch.describe_alarms(AlarmNames=[f"kinesis-autoscaler-{name}-incoming-bytes"])
+            events.append(sns_alarm_event(alarm=alarm["MetricAlarms"][0], account=MOTO_ACCOUNT_ID))
+        results: list[dict[str, Any]] = []
+        lock = threading.Lock()
+        barrier = threading.Barrier(THREADS)
+
+        def fire(i: int) -> None:
+            event = events[i % len(events)]
+            barrier.wait()
+            out = module.handler(event, FakeLambdaContext(MOTO_ACCOUNT_ID))["results"]
+            with lock:
+                results.extend(out)
+
+        threads = [threading.Thread(target=fire, args=(i,)) for i in range(THREADS)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        outcomes = Counter((r.get("stream"), r["outcome"]) for r in results)
+        for name in round_streams:
+            assert outcomes[(name, "scaled")] == 1, f"round {rnd}: {outcomes}"
+            assert _open_count(clients.kinesis, name) == 8, f"round {rnd}: {name} should end at 8 shards"
+        assert sum(outcomes.values()) == THREADS
+        assert all(o in ("scaled", "skipped") for _, o in outcomes), outcomes
