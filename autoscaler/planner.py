@@ -136,7 +136,7 @@ def plan_scale_up(inp: PlanInput) -> ScalePlan:
             desired, reason = n + 1, ScaleUpReason.MINIMUM_STEP
             message = f"{need_txt}; alarmed, so add the minimum one shard"
 
-    if n < inp.min_shards and desired < inp.min_shards:
+    if n < inp.min_shards and desired <= inp.min_shards and inp.requested_target is None:
         desired, reason = inp.min_shards, ScaleUpReason.BELOW_MIN
         message = f"{n} open shards is below min_shards {inp.min_shards}; " + message
 
@@ -230,18 +230,14 @@ def midpoint(start: int, end: int) -> int:
 def choose_splits(shards: Sequence[Shard], count: int, heat: dict[str, float] | None = None) -> list[SplitOp]:
     """`count` splits, each of the currently hottest range (shard-level IncomingBytes) or else the widest.
 
-    A split child inherits half its parent's heat (keys are assumed uniform inside a shard). Shards without a
-    heat figure get one estimated from their width and the known heat per key. Ties go to the wider, then lower range.
+    A split child inherits half its parent's heat (keys are assumed uniform inside a shard). With shard-level
+    metrics on, a shard with no datapoint wrote nothing: its heat is 0. Ties go to the wider, then lower range.
     """
     heat = heat or {}
-    known = [s for s in shards if s.shard_id in heat]
-    per_key = sum(heat[s.shard_id] for s in known) / sum(s.width for s in known) if known else 0.0
-    use_heat = bool(known) and per_key > 0
+    use_heat = any(v > 0 for v in heat.values())
 
     def weight(shard: Shard) -> float:
-        if not use_heat:
-            return 0.0
-        return heat.get(shard.shard_id, per_key * shard.width)
+        return heat.get(shard.shard_id, 0.0) if use_heat else 0.0
 
     # max-heap on (heat, width); start breaks ties deterministically (lower range first).
     heap: list[tuple[float, int, int, int, str | None]] = [

@@ -1,0 +1,159 @@
+"""streams.yaml validation: every bad file gets the file, the line, the field and what to write instead."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pydantic
+import pytest
+
+from autoscaler.config import DEFAULT_CONFIG_PATH, config_path_from_env, load_config, parse_config
+from autoscaler.errors import ConfigError
+
+pytestmark = pytest.mark.unit
+
+GOOD = """\
+defaults:
+  scale_up_threshold: 0.8
+streams:
+  - name: orders
+    min_shards: 2
+    max_shards: 64
+    desired_shards: 4
+  - name: clicks
+    min_shards: 1
+    max_shards: 8
+    desired_shards: 1
+    scale_up_cooldown_seconds: 600
+"""
+
+
+def one(extra: str = "", **fields: object) -> str:
+    base: dict[str, object] = {"name": "orders", "min_shards": 2, "max_shards": 8, "desired_shards": 4, **fields}
+    lines = "".join(f"    {k}: {v}\n" for k, v in base.items() if v is not None)
+    return extra + "streams:\n  - " + lines.lstrip() + ""
+
+
+BAD = [
+    # (case, text, exact message)
+    ("empty file", "", "s.yaml: the file is empty; add a `streams:` list"),
+    ("not yaml", "streams: [\n", "s.yaml, line 2: not valid YAML (expected the node content, but found '<stream end>'); fix the syntax"),
+    ("top level list", "- 1\n", "s.yaml, line 1: the top level must be a mapping with a `streams:` list"),
+    ("unknown top key", "stream:\n  - name: a\n", "s.yaml, line 1, stream: unknown top-level key 'stream'; allowed: alarm_name_prefix, defaults, streams"),
+    ("no streams", "streams: []\n", "s.yaml, line 1, streams: must be a non-empty list of streams (- name: …)"),
+    (
+        "unknown key",
+        one(max_shard=3),
+        "s.yaml, line 6, streams[0].max_shard: unknown key 'max_shard'; check its spelling (allowed: "
+        "alarm_datapoints_to_alarm, alarm_evaluation_periods, alarm_period_seconds, desired_shards, enabled, "
+        "fallback_scale_up_factor, max_shards, min_shards, name, scale_down_cooldown_seconds, scale_down_lookback_hours, "
+        "scale_down_threshold, scale_up_cooldown_seconds, scale_up_lookback_minutes, scale_up_threshold, "
+        "target_utilisation)",
+    ),
+    (
+        "duplicate names",
+        one() + "  - name: orders\n    min_shards: 1\n    max_shards: 2\n    desired_shards: 1\n",
+        "s.yaml, line 6, streams[1].name: stream 'orders' is listed twice (first as streams[0]); keep one entry",
+    ),
+    (
+        "duplicate key",
+        "streams:\n  - name: a\n    name: b\n",
+        "s.yaml, line 3: streams[0].name appears twice; keep one (YAML would silently use the last)",
+    ),
+    (
+        "min above max",
+        one(min_shards=9),
+        "s.yaml, line 3, streams[0].min_shards: min_shards (9) is above max_shards (8); write min_shards ≤ 8 or max_shards ≥ 9",
+    ),
+    (
+        "desired outside",
+        one(desired_shards=20),
+        "s.yaml, line 5, streams[0].desired_shards: desired_shards (20) is outside [min_shards, max_shards] = [2, 8]; "
+        "write a desired_shards in that range",
+    ),
+    ("zero shards", one(min_shards=0), "s.yaml, line 3, streams[0].min_shards: Input should be greater than or equal to 1; write a value in [1, 10000]"),
+    ("negative", one(max_shards=-1), "s.yaml, line 4, streams[0].max_shards: Input should be greater than or equal to 1; write a value in [1, 10000]"),
+    ("too many", one(max_shards=10_001), "s.yaml, line 4, streams[0].max_shards: Input should be less than or equal to 10000; write a value in [1, 10000]"),
+    ("quoted count", one(min_shards='"2"'), "s.yaml, line 3, streams[0].min_shards: Input should be a valid integer; write a whole number, without quotes"),
+    ("float count", one(min_shards=2.5), "s.yaml, line 3, streams[0].min_shards: Input should be a valid integer; write a whole number, without quotes"),
+    ("missing field", one(desired_shards=None), "s.yaml, line 2, streams[0].desired_shards: desired_shards is required; add `desired_shards: <value>`"),
+    ("threshold zero", one(scale_up_threshold=0), "s.yaml, line 6, streams[0].scale_up_threshold: Input should be greater than 0; write a value in (0, 1]"),
+    ("threshold above one", one(scale_up_threshold=1.5), "s.yaml, line 6, streams[0].scale_up_threshold: Input should be less than or equal to 1; write a value in (0, 1]"),
+    (
+        "down above up",
+        one(scale_down_threshold=0.9),
+        "s.yaml, line 6, streams[0].scale_down_threshold: scale_down_threshold (0.9) must be below scale_up_threshold "
+        "(0.8); write e.g. scale_down_threshold: 0.4",
+    ),
+    (
+        "down equals up, from defaults",
+        "defaults:\n  scale_down_threshold: 0.8\n" + one(),
+        "s.yaml, line 2, defaults.scale_down_threshold: scale_down_threshold (0.8) must be below scale_up_threshold "
+        "(0.8); write e.g. scale_down_threshold: 0.4",
+    ),
+    (
+        "target above alarm",
+        one(target_utilisation=0.85),
+        "s.yaml, line 6, streams[0].target_utilisation: target_utilisation (0.85) must lie strictly between "
+        "scale_down_threshold (0.5) and scale_up_threshold (0.8), or scaling flaps; write e.g. target_utilisation: 0.65",
+    ),
+    ("enabled not bool", one(enabled='"yes"'), "s.yaml, line 6, streams[0].enabled: Input should be a valid boolean; write true or false"),
+    (
+        "bad period",
+        one(alarm_period_seconds=45),
+        "s.yaml, line 6, streams[0].alarm_period_seconds: alarm_period_seconds (45) must be 10, 20, 30 or a multiple "
+        "of 60; write 60",
+    ),
+    (
+        "bad stream name",
+        one(name='"orders/eu"'),
+        "s.yaml, line 2, streams[0].name: name 'orders/eu' is not a Kinesis stream name; use 1–128 of a-z A-Z 0-9 _ . -",
+    ),
+    ("bad prefix", "alarm_name_prefix: 'a b'\n" + one(), "s.yaml, line 1, alarm_name_prefix: use 1–64 of a-z A-Z 0-9 _ . -"),
+    ("stream not a mapping", "streams:\n  - orders\n", "s.yaml, line 2, streams[0]: each stream must be a mapping with name, min_shards, …"),
+]
+
+
+@pytest.mark.parametrize(("case", "text", "message"), BAD, ids=[c for c, _, _ in BAD])
+def test_bad_config_says_where_and_what_to_write(case: str, text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, source="s.yaml")
+    assert str(info.value) == message
+
+
+def test_good_config_merges_defaults_and_overrides() -> None:
+    cfg = parse_config(GOOD, source="g.yaml")
+    assert cfg.names == ("orders", "clicks")
+    clicks = cfg.stream("clicks")
+    assert clicks is not None
+    assert (clicks.scale_up_cooldown_seconds, clicks.scale_up_threshold, clicks.target_utilisation) == (600, 0.8, 0.6)
+    assert cfg.stream("missing") is None
+
+
+def test_config_is_immutable() -> None:
+    cfg = parse_config(GOOD)
+    stream = cfg.streams[0]
+    with pytest.raises(pydantic.ValidationError):
+        stream.max_shards = 1000  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.streams = ()  # type: ignore[misc]
+
+
+def test_loaded_config_is_cached_per_process(tmp_path: Path) -> None:
+    path = tmp_path / "streams.yaml"
+    path.write_text(GOOD)
+    first = load_config(path)
+    path.write_text("garbage: [")  # a warm container keeps what it loaded
+    assert load_config(path) is first
+
+
+def test_missing_file_names_the_setting(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such file; set AUTOSCALER_CONFIG or --config"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_bundled_config_is_valid_and_is_the_default() -> None:
+    assert config_path_from_env({}) == str(DEFAULT_CONFIG_PATH)
+    assert config_path_from_env({"AUTOSCALER_CONFIG": "/x.yaml"}) == "/x.yaml"
+    assert load_config().names

@@ -1,0 +1,200 @@
+"""Event parsing and screening: real shapes act, everything else is rejected with a reason — never raised."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from autoscaler.events import (
+    CONTINUATION_KIND,
+    AlarmNotification,
+    ContinuationRequest,
+    Rejected,
+    continuation_payload,
+    parse_scale_up_event,
+    screen,
+)
+from autoscaler.model import TriggerKind
+from tests.conftest import load_event
+
+pytestmark = pytest.mark.unit
+
+
+def only(event: Any) -> AlarmNotification | ContinuationRequest | Rejected:
+    items = parse_scale_up_event(event)
+    assert len(items) == 1
+    return items[0]
+
+
+def with_message(mutate: Any, base: str = "sns-alarm-incoming-bytes.json") -> dict[str, Any]:
+    event = load_event(base)
+    msg = json.loads(event["Records"][0]["Sns"]["Message"])
+    result = mutate(msg)
+    event["Records"][0]["Sns"]["Message"] = result if isinstance(result, str) else json.dumps(msg)
+    return event
+
+
+@pytest.mark.parametrize(
+    ("file", "metric", "trigger", "threshold", "state"),
+    [
+        ("sns-alarm-incoming-bytes.json", "IncomingBytes", TriggerKind.UTILISATION, 201_326_592.0, "ALARM"),
+        ("sns-alarm-incoming-records.json", "IncomingRecords", TriggerKind.UTILISATION, 192_000.0, "ALARM"),
+        ("sns-alarm-write-throttled.json", "WriteProvisionedThroughputExceeded", TriggerKind.THROTTLE, 0.0, "ALARM"),
+        ("sns-alarm-ok.json", "IncomingBytes", TriggerKind.UTILISATION, 201_326_592.0, "OK"),
+        ("lambda-alarm-action.json", "IncomingBytes", TriggerKind.UTILISATION, 201_326_592.0, "ALARM"),
+    ],
+)
+def test_real_alarm_shapes(file: str, metric: str, trigger: TriggerKind, threshold: float, state: str) -> None:
+    note = only(load_event(file))
+    assert isinstance(note, AlarmNotification), note
+    assert (note.stream, note.metrics, note.trigger, note.threshold, note.new_state) == (
+        "orders",
+        (metric,),
+        trigger,
+        threshold,
+        state,
+    )
+    assert (note.account_id, note.region, note.period) == ("123456789012", "us-east-1", 60)
+
+
+def test_math_alarm_takes_stream_from_metric_stats() -> None:
+    note = only(load_event("sns-alarm-math.json"))  # ReturnData as "False" string and junk TreatMissingData
+    assert isinstance(note, AlarmNotification)
+    assert (note.stream, note.metrics, note.trigger, note.threshold) == (
+        "orders",
+        ("IncomingBytes", "IncomingRecords"),
+        TriggerKind.UTILISATION,
+        None,  # a math alarm's threshold is not a Sum: it says nothing about the shard count
+    )
+
+
+def test_several_records_are_each_handled() -> None:
+    event = load_event("sns-alarm-incoming-bytes.json")
+    records = load_event("sns-alarm-incoming-records.json")["Records"]
+    event["Records"] = event["Records"] + records + [{"EventSource": "aws:sqs"}]
+    items = parse_scale_up_event(event)
+    assert [type(i).__name__ for i in items] == ["AlarmNotification", "AlarmNotification", "Rejected"]
+
+
+def test_continuation_round_trip() -> None:
+    req = ContinuationRequest("orders", target=8, origin_count=4, hop=2, owner="abc")
+    assert only(continuation_payload(req)) == req
+
+
+def _set(path: list[Any], value: Any) -> Any:
+    def mutate(msg: dict[str, Any]) -> None:
+        node = msg
+        for key in path[:-1]:
+            node = node[key]
+        if value is _DELETE:
+            del node[path[-1]]
+        else:
+            node[path[-1]] = value
+
+    return mutate
+
+
+_DELETE = object()
+CONT = {"kind": CONTINUATION_KIND, "stream": "orders", "target": 8, "origin_count": 4, "hop": 1, "owner": "a"}
+
+BAD: list[tuple[str, Any, str]] = [
+    ("a list", [1, 2], "not-an-object"),
+    ("a string", "ALARM", "not-an-object"),
+    ("empty object", {}, "unknown-shape"),
+    ("scheduled event", load_event("scheduled-event.json"), "unknown-shape"),
+    ("empty Records", {"Records": []}, "no-records"),
+    ("Records not a list", {"Records": {"a": 1}}, "no-records"),
+    ("record not an object", {"Records": ["x"]}, "malformed-record"),
+    ("not SNS", {"Records": [{"EventSource": "aws:sqs", "body": "{}"}]}, "not-sns"),
+    ("Message not JSON", with_message(lambda m: "{not json"), "not-json"),
+    ("Message truncated", with_message(lambda m: json.dumps(m)[:200]), "not-json"),
+    ("Message a JSON list", with_message(lambda m: "[1]"), "malformed"),
+    ("Message several MB", with_message(lambda m: json.dumps({**m, "pad": "x" * 3_000_000})), "too-large"),
+    ("no AlarmArn", with_message(_set(["AlarmArn"], _DELETE)), "missing-field"),
+    ("AlarmArn not an alarm", with_message(_set(["AlarmArn"], "arn:aws:sns:us-east-1:123456789012:x")), "bad-arn"),
+    ("account disagrees", with_message(_set(["AWSAccountId"], "999999999999")), "account-mismatch"),
+    ("wrong namespace", with_message(_set(["Trigger", "Namespace"], "AWS/EC2")), "wrong-namespace"),
+    ("no stream dimension", with_message(_set(["Trigger", "Dimensions"], [])), "no-stream"),
+    ("dimensions not a list", with_message(_set(["Trigger", "Dimensions"], "orders")), "malformed"),
+    ("read metric", with_message(_set(["Trigger", "MetricName"], "GetRecords.Bytes")), "unsupported-metric"),
+    ("unknown state", with_message(_set(["NewStateValue"], "PANIC")), "unknown-state"),
+    ("state not text", with_message(_set(["NewStateValue"], 3)), "missing-field"),
+    ("no Trigger", with_message(_set(["Trigger"], _DELETE)), "missing-field"),
+    ("Trigger without metric", with_message(_set(["Trigger"], {"Period": 60})), "missing-field"),
+    ("stream name hostile", with_message(_set(["Trigger", "Dimensions"], [{"name": "StreamName", "value": "../x"}])),
+     "bad-stream-name"),
+    ("continuation hop 0", {**CONT, "hop": 0}, "hop-limit"),
+    ("continuation forged hop", {**CONT, "hop": 99}, "hop-limit"),
+    ("continuation target beyond limit", {**CONT, "target": 20_000}, "bad-target"),
+    ("continuation target below origin", {**CONT, "target": 2}, "bad-target"),
+    ("continuation target text", {**CONT, "target": "8"}, "malformed"),
+    ("continuation bool hop", {**CONT, "hop": True}, "malformed"),
+    ("continuation no owner", {k: v for k, v in CONT.items() if k != "owner"}, "missing-field"),
+    ("alarm action wrong source", {**load_event("lambda-alarm-action.json"), "source": "aws.events"}, "wrong-source"),
+    ("composite alarm action", {**load_event("lambda-alarm-action.json"), "alarmData": {"alarmName": "x",
+     "state": {"value": "ALARM"}, "configuration": {"alarmRule": "ALARM(a)"}}}, "missing-field"),
+]
+
+
+@pytest.mark.parametrize(("case", "event", "reason"), BAD, ids=[c for c, _, _ in BAD])
+def test_bad_input_is_rejected_with_a_reason(case: str, event: Any, reason: str) -> None:
+    item = only(copy.deepcopy(event))
+    assert isinstance(item, Rejected), f"{case}: parsed as {item}"
+    assert item.reason == reason, f"{case}: {item.detail}"
+    assert item.detail
+
+
+@pytest.mark.parametrize(
+    ("case", "mutate", "account", "region", "reason"),
+    [
+        ("ok state", lambda m: {**m, "NewStateValue": "OK"}, "123456789012", "us-east-1", "not-alarm"),
+        ("insufficient data", lambda m: {**m, "NewStateValue": "INSUFFICIENT_DATA"}, "123456789012", "us-east-1",
+         "not-alarm"),
+        ("other account", lambda m: m, "210987654321", "us-east-1", "other-account"),
+        ("other region", lambda m: m, "123456789012", "eu-west-1", "other-region"),
+        ("unmanaged stream", lambda m: {**m, "Trigger": {**m["Trigger"], "Dimensions": [
+            {"name": "StreamName", "value": "payments"}]}}, "123456789012", "us-east-1", "unknown-stream"),
+    ],
+)
+def test_screen_refuses(case: str, mutate: Any, account: str, region: str, reason: str) -> None:
+    event = load_event("sns-alarm-incoming-bytes.json")
+    msg = mutate(json.loads(event["Records"][0]["Sns"]["Message"]))
+    event["Records"][0]["Sns"]["Message"] = json.dumps(msg)
+    note = only(event)
+    assert isinstance(note, AlarmNotification)
+    refusal = screen(note, account_id=account, region=region, managed=("orders",))
+    assert refusal is not None and refusal.reason == reason, case
+
+
+def test_screen_accepts_own_alarm() -> None:
+    note = only(load_event("sns-alarm-incoming-bytes.json"))
+    assert isinstance(note, AlarmNotification)
+    assert screen(note, account_id="123456789012", region="us-east-1", managed=("orders",)) is None
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(json_values)
+def test_parser_never_raises_on_any_json(value: Any) -> None:
+    for item in parse_scale_up_event(value):
+        assert isinstance(item, AlarmNotification | ContinuationRequest | Rejected)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(["AlarmName", "AlarmArn", "NewStateValue", "Trigger", "AWSAccountId"]),
+                       json_values, max_size=5))
+def test_parser_never_raises_on_mangled_messages(fields: dict[str, Any]) -> None:
+    event = with_message(lambda m: json.dumps({**m, **fields}))
+    for item in parse_scale_up_event(event):
+        assert isinstance(item, AlarmNotification | Rejected)

@@ -1,0 +1,108 @@
+"""Properties of every scale-up plan (hypothesis): tiling, bounds, idempotence, splits only of open shards."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from autoscaler.defaults import MAX_HASH_KEY
+from autoscaler.model import MetricSeries, Shard, SplitOp, StreamMetrics, TriggerKind
+from autoscaler.planner import PlanInput, apply_ops, midpoint, plan_scale_up, tiles_key_space, uniform_shards
+
+pytestmark = pytest.mark.unit
+MiB = 1_048_576
+
+
+@st.composite
+def layouts(draw: st.DrawFn) -> list[Shard]:
+    """A valid OPEN-shard layout: a uniform start, then random splits at random keys (uneven, as in real streams)."""
+    shards = uniform_shards(draw(st.integers(1, 12)))
+    for i in range(draw(st.integers(0, 12))):
+        candidates = [s for s in shards if s.width >= 2]
+        if not candidates:
+            break
+        parent = draw(st.sampled_from(candidates))
+        cut = draw(st.integers(parent.start + 1, parent.end)) if draw(st.booleans()) else midpoint(parent.start, parent.end)
+        idx = shards.index(parent)
+        shards[idx : idx + 1] = [Shard(f"x{i}a", parent.start, cut - 1), Shard(f"x{i}b", cut, parent.end)]
+    return shards
+
+
+@st.composite
+def plan_inputs(draw: st.DrawFn) -> PlanInput:
+    shards = draw(layouts())
+    n = len(shards)
+    lo = draw(st.integers(1, 20))
+    hi = draw(st.integers(lo, 40))
+    peak = draw(st.one_of(st.none(), st.floats(0, 5)))
+    metrics = None
+    if peak is not None:
+        metrics = StreamMetrics(
+            MetricSeries(60, (peak * n * MiB * 60,)),
+            MetricSeries(60, (draw(st.floats(0, 5)) * n * 1000 * 60,)),
+            {s.shard_id: draw(st.floats(0, 1e9)) for s in shards if draw(st.booleans())},
+        )
+    cont = draw(st.booleans())
+    return PlanInput(
+        stream="s",
+        shards=tuple(shards),
+        min_shards=lo,
+        max_shards=hi,
+        trigger=draw(st.sampled_from(list(TriggerKind))),
+        metrics=metrics,
+        alarm_shards=draw(st.one_of(st.none(), st.floats(0.5, 40))),
+        requested_target=draw(st.integers(1, 100)) if cont else None,
+        origin_count=draw(st.integers(1, n)) if cont else None,
+        update_shard_count_calls_24h=draw(st.integers(0, 12)),
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(plan_inputs())
+def test_plans_keep_the_invariants(inp: PlanInput) -> None:
+    n = len(inp.shards)
+    plan = plan_scale_up(inp)
+    after = apply_ops(inp.shards, plan.ops)  # raises if an op names a range that is not an open shard
+    assert tiles_key_space(after), "open shards must tile 0 … 2^128−1 with no gap or overlap"
+    assert len(after) == plan.target
+    assert n <= plan.target <= 2 * n, "never shrink, never more than 2x in one action"
+    if n <= inp.max_shards:
+        assert plan.target <= inp.max_shards
+    else:
+        assert plan.noop
+    open_ids = {s.shard_id for s in inp.shards}
+    for op in plan.ops:
+        if isinstance(op, SplitOp) and op.parent_shard_id is not None:
+            assert op.parent_shard_id in open_ids, "splits only name OPEN shards"
+
+
+@settings(max_examples=200, deadline=None)
+@given(plan_inputs())
+def test_a_stream_already_at_target_does_nothing(inp: PlanInput) -> None:
+    plan = plan_scale_up(inp)
+    after = apply_ops(inp.shards, plan.ops)
+    again = plan_scale_up(
+        PlanInput(
+            stream="s",
+            shards=tuple(after),
+            min_shards=inp.min_shards,
+            max_shards=inp.max_shards,
+            trigger=inp.trigger,
+            requested_target=plan.target,
+            origin_count=len(inp.shards),
+        )
+    )
+    assert again.noop, f"re-planning towards {plan.target} from {len(after)} shards must do nothing: {again.message}"
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, MAX_HASH_KEY - 1), st.integers(1, MAX_HASH_KEY))
+def test_midpoint_is_inside_any_range(a: int, b: int) -> None:
+    start, end = min(a, b), max(a, b)
+    if start == end:
+        return
+    cut = midpoint(start, end)
+    assert start < cut <= end
+    lower, upper = cut - start, end - cut + 1
+    assert abs(lower - upper) <= 1  # halves to within one key

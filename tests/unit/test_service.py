@@ -1,0 +1,315 @@
+"""The scale-up use case on the in-package doubles: UPDATING takes time, ResourceInUse, quotas, continuations."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from autoscaler.capacity import AlarmKind, alarm_name
+from autoscaler.errors import LockUnavailable, QuotaExhausted, StreamBusy, ThrottledError, UpdateShardCountLimit
+from autoscaler.events import ContinuationRequest
+from autoscaler.model import StreamMode, TriggerKind
+from autoscaler.planner import tiles_key_space
+from autoscaler.ports import Direction
+from autoscaler.service import Outcome, ScaleUpRequest, ScaleUpResult
+from tests.conftest import World, make_config
+
+pytestmark = pytest.mark.unit
+
+ALARM = ScaleUpRequest("orders", TriggerKind.UTILISATION, alarm_shards=4.0, source="test")
+
+
+def bytes_threshold(world: World) -> float:
+    return world.alarms.alarms[alarm_name("kinesis-autoscaler", "orders", AlarmKind.INCOMING_BYTES)].spec.threshold
+
+
+def assert_invariants(world: World, result: ScaleUpResult, stream: str = "orders") -> None:
+    """After any run: shards tile the key space, count within [min, max], lock not held, alarms match the count."""
+    shards = world.kinesis.open_shards(stream)
+    assert tiles_key_space(shards)
+    cfg = world.config.stream(stream)
+    assert cfg is not None
+    assert len(shards) <= cfg.max_shards
+    lock = world.cooldown.read(stream)
+    if result.outcome is not Outcome.CONTINUED:
+        assert lock is None or lock.owner is None, "the lock must be released unless work was handed over"
+    if result.outcome is Outcome.SCALED:
+        assert bytes_threshold(world) == pytest.approx(0.8 * len(shards) * 1_048_576 * 60)
+        assert {a.state for a in world.alarms.alarms.values()} == {"OK"}
+
+
+def test_splits_reach_the_target_waiting_for_active_between(world: World) -> None:
+    world.add_stream(shards=4)
+    world.traffic(1.0, 4)  # 4 shards of load / 0.6 = 6.67 → 7: 3 splits (90 s, not slower than UpdateShardCount)
+    result = world.service().scale_up(ALARM, world.budget())
+    assert result.outcome is Outcome.SCALED, result.detail
+    assert (result.before, result.after) == (4, 7)
+    assert world.kinesis.reshard_calls() == ["split_shard"] * 3
+    assert world.clock.slept == pytest.approx(3 * 30)  # each split waited out its 30 s of UPDATING
+    assert_invariants(world, result)
+    lock = world.cooldown.read("orders")
+    assert lock is not None and lock.cooldown_until[Direction.UP] == pytest.approx(world.clock.now() + 300)
+
+
+def test_update_shard_count_when_faster_and_recorded(world: World) -> None:
+    world.add_stream(shards=4)
+    world.traffic(1.2, 4)  # 4.8 / 0.6 = 8: 4 splits = 120 s > 90 s → one UpdateShardCount
+    result = world.service().scale_up(ALARM, world.budget())
+    assert world.kinesis.reshard_calls() == ["update_shard_count"]
+    assert result.after == 8
+    lock = world.cooldown.read("orders")
+    assert lock is not None and len(lock.update_shard_count_calls) == 1
+    assert_invariants(world, result)
+
+
+def test_second_alarm_in_cooldown_is_skipped_without_aws_writes(world: World) -> None:
+    world.add_stream(shards=4)
+    world.traffic(1.2, 4)
+    svc = world.service()
+    svc.scale_up(ALARM, world.budget())
+    calls, puts = list(world.kinesis.calls), world.alarms.puts
+    again = svc.scale_up(ALARM, world.budget())
+    assert again.outcome is Outcome.SKIPPED and "cooldown" in again.detail
+    assert world.kinesis.calls == calls and world.alarms.puts == puts
+
+
+def test_lock_held_by_a_live_run_skips(world: World) -> None:
+    world.add_stream(shards=4)
+    now = world.clock.now()
+    world.cooldown.acquire("orders", owner="other", now=now, lease_until=now + 900, blocked_by=())
+    result = world.service().scale_up(ALARM, world.budget())
+    assert result.outcome is Outcome.SKIPPED and "locked by another run" in result.detail
+    assert world.kinesis.calls == []
+
+
+def test_crashed_runs_lease_expires(world: World) -> None:
+    world.add_stream(shards=4)
+    world.traffic(1.0, 4, minutes=30)
+    now = world.clock.now()
+    world.cooldown.acquire("orders", owner="crashed", now=now, lease_until=now + 960, blocked_by=())
+    world.clock.advance(961)
+    result = world.service().scale_up(ALARM, world.budget())
+    assert result.outcome is Outcome.SCALED, result.detail
+
+
+def test_concurrent_runs_on_the_doubles_act_once(world: World) -> None:
+    world.add_stream(shards=4)
+    world.traffic(1.2, 4)
+    svc = world.service()
+    results: list[ScaleUpResult] = []
+    barrier = threading.Barrier(20)
+
+    def run() -> None:
+        barrier.wait()
+        results.append(svc.scale_up(ALARM, world.budget()))
+
+    threads = [threading.Thread(target=run) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(r.outcome.value for r in results).count("scaled") == 1
+    assert world.kinesis.reshard_calls() == ["update_shard_count"]
+
+
+def test_short_time_hands_over_and_the_continuation_finishes(world: World) -> None:
+    world.add_stream(shards=4)
+    world.traffic(1.0, 4)  # → 7 by 3 splits of 30 s each
+    svc = world.service()
+    # 100 s left: the first split runs (wait leaves 70 s … then < 60 s safety): hand over with the same owner
+    first = svc.scale_up(ALARM, world.budget(100))
+    assert first.outcome is Outcome.CONTINUED, first.detail
+    (cont,) = world.continuation.pop_all()
+    assert (cont.target, cont.origin_count, cont.hop) == (7, 4, 1)
+    lock = world.cooldown.read("orders")
+    assert lock is not None and lock.owner == cont.owner, "the lock stays with the chain"
+    assert svc.scale_up(ALARM, world.budget()).outcome is Outcome.SKIPPED  # a new alarm meanwhile does nothing
+    second = svc.scale_up(ScaleUpRequest("orders", TriggerKind.OPERATOR, continuation=cont), world.budget())
+    assert second.outcome is Outcome.SCALED, second.detail
+    assert world.kinesis.open_count("orders") == 7
+    assert_invariants(world, second)
+
+
+def test_duplicate_or_late_continuation_does_no_harm(world: World) -> None:
+    world.add_stream(shards=4)
+    world.traffic(1.0, 4)
+    svc = world.service()
+    svc.scale_up(ALARM, world.budget())
+    calls = list(world.kinesis.calls)
+    late = ContinuationRequest("orders", target=7, origin_count=4, hop=1, owner="stale-owner")
+    result = svc.scale_up(ScaleUpRequest("orders", TriggerKind.OPERATOR, continuation=late), world.budget())
+    assert world.kinesis.calls == calls, "a continuation for work already done reshards nothing"
+    assert result.outcome is Outcome.SCALED and result.after == 7
+
+
+def test_hop_limit_stops_the_chain(world: World) -> None:
+    world.add_stream(shards=4)
+    world.kinesis.split_seconds = 10_000  # UPDATING outlasts every invocation
+    world.traffic(1.0, 4)
+    cont = ContinuationRequest("orders", target=7, origin_count=4, hop=8, owner="o")
+    world.cooldown.acquire("orders", owner="o", now=world.clock.now(), lease_until=world.clock.now() + 10, blocked_by=())
+    world.kinesis.split_shard("orders", "shardId-000000000000", 2**125)  # stream now UPDATING
+    result = world.service().scale_up(ScaleUpRequest("orders", TriggerKind.OPERATOR, continuation=cont), world.budget())
+    assert result.outcome is Outcome.FAILED and "hop limit" in result.detail
+    assert world.continuation.requests == []
+    assert_invariants(world, result)
+
+
+def test_stream_updating_beyond_the_budget_hands_over(world: World) -> None:
+    world.add_stream(shards=4)
+    world.kinesis.split_seconds = 2_000
+    world.kinesis.split_shard("orders", "shardId-000000000000", 2**125)  # someone else's split: UPDATING 2,000 s
+    world.traffic(1.0, 5)
+    result = world.service().scale_up(ALARM, world.budget())
+    assert result.outcome is Outcome.FAILED, "an alarm (no target yet) gives up and frees the lock"
+    assert world.cooldown.read("orders") is not None and world.cooldown.read("orders").owner is None  # type: ignore[union-attr]
+
+
+def test_update_shard_count_refused_falls_back_to_splits(world: World) -> None:
+    world.add_stream(shards=4)
+    world.traffic(1.2, 4)
+    world.kinesis.inject("update_shard_count", UpdateShardCountLimit("LimitExceededException"))
+    result = world.service().scale_up(ALARM, world.budget())
+    assert world.kinesis.reshard_calls() == ["split_shard"] * 4
+    assert result.after == 8
+    assert_invariants(world, result)
+
+
+def test_resource_in_use_mid_sequence_hands_over(world: World) -> None:
+    world.add_stream(shards=4)
+    world.traffic(1.0, 4)
+    world.kinesis.inject("split_shard", StreamBusy("ResourceInUseException"))
+    result = world.service().scale_up(ALARM, world.budget())
+    assert result.outcome is Outcome.CONTINUED
+    assert len(world.continuation.requests) == 1
+
+
+def test_throttled_after_retries_hands_over(world: World) -> None:
+    world.add_stream(shards=4)
+    world.traffic(1.0, 4)
+    world.kinesis.inject("split_shard", ThrottledError("LimitExceededException (TPS)"))
+    assert world.service().scale_up(ALARM, world.budget()).outcome is Outcome.CONTINUED
+
+
+def test_shard_quota_is_final_and_reported(world: World) -> None:
+    world.kinesis.account_shard_limit = 6
+    world.add_stream(shards=4)
+    world.traffic(1.0, 4)  # wants 7: two splits fit (6), the third hits the quota
+    result = world.service().scale_up(ALARM, world.budget())
+    assert result.outcome is Outcome.FAILED and "shard limit" in result.detail
+    assert world.kinesis.open_count("orders") == 6
+    assert bytes_threshold(world) == pytest.approx(0.8 * 6 * 1_048_576 * 60), "alarms follow what was reached"
+    assert_invariants(world, result)
+
+
+def test_quota_exhausted_on_update_shard_count(world: World) -> None:
+    world.kinesis.account_shard_limit = 10
+    world.add_stream(shards=4)
+    world.traffic(1.2, 4)
+    world.kinesis.inject("update_shard_count", QuotaExhausted("account shard limit"))
+    result = world.service().scale_up(ALARM, world.budget())
+    assert result.outcome is Outcome.FAILED
+    assert world.kinesis.open_count("orders") == 4
+
+
+def test_stream_deleted_mid_sequence(world: World) -> None:
+    world.add_stream(shards=4)
+    world.traffic(1.0, 4)
+
+    def delete_after_first_split(op: str, stream: str) -> None:
+        if op == "split_shard" and world.kinesis.reshard_calls():
+            world.kinesis.delete_stream(stream)
+
+    world.kinesis.on_call = delete_after_first_split
+    result = world.service().scale_up(ALARM, world.budget())
+    assert result.outcome is Outcome.FAILED and "vanished" in result.detail
+    lock = world.cooldown.read("orders")
+    assert lock is not None and lock.owner is None
+
+
+@pytest.mark.parametrize(
+    ("setup", "detail"),
+    [
+        (lambda w: w.kinesis.set_mode("orders", StreamMode.ON_DEMAND), "ON_DEMAND"),
+        (lambda w: w.kinesis.delete_stream("orders"), "not found"),
+    ],
+)
+def test_streams_we_must_not_touch_are_skipped(world: World, setup: object, detail: str) -> None:
+    world.add_stream(shards=4)
+    setup(world)  # type: ignore[operator]
+    result = world.service().scale_up(ALARM, world.budget())
+    assert result.outcome is Outcome.SKIPPED and detail in result.detail
+    assert world.kinesis.calls == []
+
+
+def test_unknown_and_disabled_streams_do_not_touch_aws(world: World) -> None:
+    world.config = make_config(enabled=False)
+    world.add_stream(shards=4)
+    svc = world.service()
+    assert svc.scale_up(ALARM, world.budget()).outcome is Outcome.SKIPPED
+    unknown = svc.scale_up(ScaleUpRequest("payments", TriggerKind.UTILISATION), world.budget())
+    assert unknown.outcome is Outcome.SKIPPED
+    assert world.kinesis.calls == [] and world.cooldown.acquired == 0
+
+
+def test_at_max_is_a_noop(world: World) -> None:
+    world.config = make_config(min_shards=1, max_shards=4, desired_shards=4)
+    world.add_stream(shards=4)
+    world.traffic(2.0, 4)
+    result = world.service().scale_up(ALARM, world.budget())
+    assert result.outcome is Outcome.NOOP and result.plan is not None and result.plan.reason.value == "at_max"
+    assert world.kinesis.calls == []
+
+
+def test_stale_alarm_retunes_alarms_but_does_not_reshard(world: World) -> None:
+    world.add_stream(shards=4)
+    world.kinesis.update_shard_count("orders", 8)  # scaled since, but the alarms were never retuned (a crash)
+    world.clock.advance(120)
+    world.traffic(0.3, 8)
+    result = world.service().scale_up(ALARM, world.budget())  # alarm_shards=4, 8 open → stale
+    assert result.outcome is Outcome.NOOP
+    assert world.kinesis.reshard_calls() == ["update_shard_count"]
+    assert bytes_threshold(world) == pytest.approx(0.8 * 8 * 1_048_576 * 60)
+
+
+def test_metrics_failure_takes_the_fallback_step(world: World) -> None:
+    world.add_stream(shards=4)
+    world.metrics.fail_next.append(ThrottledError("GetMetricData throttled"))
+    result = world.service().scale_up(ScaleUpRequest("orders", TriggerKind.UTILISATION), world.budget())
+    assert result.plan is not None and result.plan.reason.value == "metrics_missing"
+    assert result.after == 6  # ⌈4 × 1.5⌉
+
+
+def test_lock_table_unavailable_fails_closed(world: World) -> None:
+    world.add_stream(shards=4)
+    world.traffic(1.2, 4)
+    world.cooldown.unavailable = LockUnavailable("DynamoDB unavailable")
+    with pytest.raises(LockUnavailable):
+        world.service().scale_up(ALARM, world.budget())
+    assert world.kinesis.calls == []
+
+
+def test_missing_alarm_is_reported_not_fatal(world: World) -> None:
+    world.add_stream(shards=4)
+    del world.alarms.alarms[alarm_name("kinesis-autoscaler", "orders", AlarmKind.INCOMING_RECORDS)]
+    world.traffic(1.2, 4)
+    result = world.service().scale_up(ALARM, world.budget())
+    assert result.outcome is Outcome.SCALED
+    assert "incoming-records" not in result.detail
+
+
+def test_dry_run_changes_nothing(world: World) -> None:
+    world.add_stream(shards=4)
+    world.traffic(1.2, 4)
+    result = world.service().dry_run(ALARM)
+    assert result.outcome is Outcome.DRY_RUN and result.plan is not None and result.plan.target == 8
+    assert world.kinesis.calls == [] and world.cooldown.acquired == 0 and world.alarms.set_ok_calls == 0
+
+
+def test_log_fields_carry_the_house_keys(world: World) -> None:
+    world.add_stream(shards=4)
+    world.traffic(1.2, 4)
+    fields = world.service().scale_up(ALARM, world.budget()).log_fields()
+    assert {"stream", "current", "target", "ops", "reason", "dry_run"} <= fields.keys()
+    assert (fields["current"], fields["target"], fields["reason"]) == (4, 8, "scaled_for_peak")
