@@ -44,3 +44,15 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+# `sam build` runs this for template.yaml's ScaleUpFunction (Metadata: BuildMethod: makefile) in a scratch copy of the
+# repo, with ARTIFACTS_DIR set. The package gets autoscaler/, config/ and the runtime wheels (requirements.txt) for the
+# Lambda platform - python3.12 on arm64, whatever the build host - and never tests/, .venv/, bench/ or scripts/.
+.PHONY: build-ScaleUpFunction
+build-ScaleUpFunction: $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-compile --target "$(ARTIFACTS_DIR)" \
+		--platform manylinux2014_aarch64 --implementation cp --python-version 3.12 --only-binary=:all: \
+		--requirement requirements.txt
+	rm -rf "$(ARTIFACTS_DIR)/bin"
+	cp -R autoscaler config "$(ARTIFACTS_DIR)/"
+	find "$(ARTIFACTS_DIR)" -name __pycache__ -type d -prune -exec rm -rf {} +

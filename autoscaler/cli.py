@@ -35,7 +35,9 @@ StreamOpt = Annotated[str, typer.Option("--stream", "-s", help="a stream listed 
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
 TableOpt = Annotated[
     str,
-    typer.Option("--table", help="cooldown DynamoDB table (the stack's CooldownTableName output)", envvar="COOLDOWN_TABLE"),
+    typer.Option(
+        "--table", help="cooldown DynamoDB table (the stack's CooldownTableName output)", envvar="COOLDOWN_TABLE"
+    ),
 ]
 DEFAULT_TABLE = "kinesis-autoscaler-cooldown"
 CLI_BUDGET_SECONDS = 3 * 3_600  # no Lambda limit here; a long plan just runs
@@ -129,8 +131,12 @@ def _print_result(result: ScaleUpResult, as_json: bool) -> None:
         ("shards", f"{fields['current']} -> {fields['target']}" if plan else "-"),
         ("reason", f"{fields['reason']}: {fields['decision']}" if plan else "-"),
         ("method", f"{fields['method']}: {fields['method_reason']}" if plan and plan.method else "-"),
-        ("peak / mean utilisation", f"{fields.get('peak_utilisation', 0):.0%} / {fields.get('mean_utilisation', 0):.0%}"
-         if "peak_utilisation" in fields else "no datapoints"),
+        (
+            "peak / mean utilisation",
+            f"{fields.get('peak_utilisation', 0):.0%} / {fields.get('mean_utilisation', 0):.0%}"
+            if "peak_utilisation" in fields
+            else "no datapoints",
+        ),
         ("operations", "\n".join(fields["ops"]) or "none"),
         ("detail", result.detail),
     ]

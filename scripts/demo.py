@@ -6,8 +6,8 @@ a second alarm for the same burst right behind it (exactly one action), and the 
 
 from __future__ import annotations
 
-import importlib
 import contextlib
+import importlib
 import io
 import os
 import shutil
@@ -161,7 +161,9 @@ def main() -> int:
             out2 = handler_module.handler(second, FakeLambdaContext(MOTO_ACCOUNT_ID))["results"]
         elapsed = time.monotonic() - started
         metric_names = sorted({n for line in emf.getvalue().splitlines() for n in _emf_names(line)})
-        console.print(f"the handler emitted {len(emf.getvalue().splitlines())} EMF metric lines ({', '.join(metric_names)})")
+        console.print(
+            f"the handler emitted {len(emf.getvalue().splitlines())} EMF metric lines ({', '.join(metric_names)})"
+        )
         console.print(result_table(out1 + out2, f"scale-up handler results ({elapsed:.2f} s for both deliveries)"))
 
         console.print(shard_table(clients.kinesis, "after"))

@@ -81,8 +81,13 @@ def sns_alarm_event(
 class FakeLambdaContext:
     """The parts of the Lambda context the handlers use."""
 
-    def __init__(self, account: str, region: str = "us-east-1", function_name: str = "kinesis-autoscaler-scale-up",
-                 timeout_seconds: float = 900.0) -> None:
+    def __init__(
+        self,
+        account: str,
+        region: str = "us-east-1",
+        function_name: str = "kinesis-autoscaler-scale-up",
+        timeout_seconds: float = 900.0,
+    ) -> None:
         import time
 
         self.function_name = function_name

@@ -44,10 +44,10 @@ def serve(host: str, port: int) -> None:
 
     def serial(environ: dict[str, object], start_response: object) -> list[bytes]:
         with lock:
-            return list(app(environ, start_response))  # type: ignore[arg-type]
+            return list(app(environ, start_response))
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    run_simple(host, port, serial, threaded=True, request_handler=MotoRequestHandler)  # type: ignore[arg-type]
+    run_simple(host, port, serial, threaded=True, request_handler=MotoRequestHandler)
 
 
 def free_port() -> int:

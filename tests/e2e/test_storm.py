@@ -40,9 +40,6 @@ def handler_against(moto_server: MotoServer, tmp_path: Path, monkeypatch: pytest
         monkeypatch.setenv("COOLDOWN_TABLE", TABLE)
         monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "storm-fn")
         monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "ERROR")
-        from autoscaler.config import load_config
-
-        load_config.__wrapped__ if hasattr(load_config, "__wrapped__") else None
         import autoscaler.config as config_module
 
         config_module._load_cached.cache_clear()
@@ -71,14 +68,36 @@ def _burst(cloudwatch: Any, stream: str, bytes_per_minute: float) -> None:
     )
 
 
+def _fire_concurrently(module: ModuleType, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """THREADS handler invocations released together by a barrier, spread over the events."""
+    results: list[dict[str, Any]] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(THREADS)
+
+    def fire(i: int) -> None:
+        event = events[i % len(events)]
+        barrier.wait()
+        out = module.handler(event, FakeLambdaContext(MOTO_ACCOUNT_ID))["results"]
+        with lock:
+            results.extend(out)
+
+    threads = [threading.Thread(target=fire, args=(i,)) for i in range(THREADS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return results
+
+
 def _open_count(kinesis: Any, stream: str) -> int:
     shards = kinesis.list_shards(StreamName=stream)["Shards"]
     return sum(1 for s in shards if "EndingSequenceNumber" not in s["SequenceNumberRange"])
 
 
 @pytest.mark.parametrize("streams", [1, 3])
-def test_concurrent_alarms_cause_exactly_one_action_per_stream(handler_against: Any, moto_server: MotoServer,
-                                                               streams: int) -> None:
+def test_concurrent_alarms_cause_exactly_one_action_per_stream(
+    handler_against: Any, moto_server: MotoServer, streams: int
+) -> None:
     names = [f"storm-{streams}-{r}-{i}" for r in range(ROUNDS) for i in range(streams)]
     config = "streams:\n" + "".join(
         f"  - {{name: {n}, min_shards: 1, max_shards: 64, desired_shards: 4}}\n" for n in names
@@ -97,22 +116,7 @@ def test_concurrent_alarms_cause_exactly_one_action_per_stream(handler_against: 
             _burst(clients.cloudwatch, name, 1.2 * 4 * 1_048_576 * 60)
             alarm = clients.cloudwatch.describe_alarms(AlarmNames=[f"kinesis-autoscaler-{name}-incoming-bytes"])
             events.append(sns_alarm_event(alarm=alarm["MetricAlarms"][0], account=MOTO_ACCOUNT_ID))
-        results: list[dict[str, Any]] = []
-        lock = threading.Lock()
-        barrier = threading.Barrier(THREADS)
-
-        def fire(i: int) -> None:
-            event = events[i % len(events)]
-            barrier.wait()
-            out = module.handler(event, FakeLambdaContext(MOTO_ACCOUNT_ID))["results"]
-            with lock:
-                results.extend(out)
-
-        threads = [threading.Thread(target=fire, args=(i,)) for i in range(THREADS)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=120)
+        results = _fire_concurrently(module, events)
         outcomes = Counter((r.get("stream"), r["outcome"]) for r in results)
         for name in round_streams:
             assert outcomes[(name, "scaled")] == 1, f"round {rnd}: {outcomes}"

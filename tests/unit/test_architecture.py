@@ -10,8 +10,17 @@ import pytest
 pytestmark = pytest.mark.unit
 
 PACKAGE = Path(__file__).resolve().parents[2] / "autoscaler"
-PURE = ["model.py", "capacity.py", "planner.py", "config.py", "ports.py", "service.py", "events.py", "defaults.py",
-        "errors.py"]
+PURE = [
+    "model.py",
+    "capacity.py",
+    "planner.py",
+    "config.py",
+    "ports.py",
+    "service.py",
+    "events.py",
+    "defaults.py",
+    "errors.py",
+]
 AWS_LIBS = ("boto3", "botocore", "aws_lambda_powertools", "moto")
 
 
@@ -30,8 +39,11 @@ def imports(path: Path) -> set[str]:
 def test_core_has_no_aws_sdk_clock_or_environment(name: str) -> None:
     path = PACKAGE / name
     mods = imports(path)
-    bad = sorted(m for m in mods if m.split(".")[0] in AWS_LIBS or m.startswith(("autoscaler.aws", "autoscaler.sim",
-                                                                                  "autoscaler.handlers")))
+    bad = sorted(
+        m
+        for m in mods
+        if m.split(".")[0] in AWS_LIBS or m.startswith(("autoscaler.aws", "autoscaler.sim", "autoscaler.handlers"))
+    )
     assert not bad, f"{name} imports {bad}: the core must stay pure (move AWS code to autoscaler/aws/)"
     used = attributes(path)
     assert not used & {"os.environ", "os.getenv"}, f"{name} reads the environment: take it as a parameter"

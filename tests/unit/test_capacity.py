@@ -101,7 +101,12 @@ def test_alarm_specs_for_a_stream() -> None:
     specs = {
         s.kind: s
         for s in alarm_specs(
-            "kinesis-autoscaler", "orders", 4, scale_up_threshold=0.8, period_seconds=60, evaluation_periods=2,
+            "kinesis-autoscaler",
+            "orders",
+            4,
+            scale_up_threshold=0.8,
+            period_seconds=60,
+            evaluation_periods=2,
             datapoints_to_alarm=2,
         )
     }

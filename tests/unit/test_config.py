@@ -38,9 +38,17 @@ def one(extra: str = "", **fields: object) -> str:
 BAD = [
     # (case, text, exact message)
     ("empty file", "", "s.yaml: the file is empty; add a `streams:` list"),
-    ("not yaml", "streams: [\n", "s.yaml, line 2: not valid YAML (expected the node content, but found '<stream end>'); fix the syntax"),
+    (
+        "not yaml",
+        "streams: [\n",
+        "s.yaml, line 2: not valid YAML (expected the node content, but found '<stream end>'); fix the syntax",
+    ),
     ("top level list", "- 1\n", "s.yaml, line 1: the top level must be a mapping with a `streams:` list"),
-    ("unknown top key", "stream:\n  - name: a\n", "s.yaml, line 1, stream: unknown top-level key 'stream'; allowed: alarm_name_prefix, defaults, streams"),
+    (
+        "unknown top key",
+        "stream:\n  - name: a\n",
+        "s.yaml, line 1, stream: unknown top-level key 'stream'; allowed: alarm_name_prefix, defaults, streams",
+    ),
     ("no streams", "streams: []\n", "s.yaml, line 1, streams: must be a non-empty list of streams (- name: …)"),
     (
         "unknown key",
@@ -72,14 +80,46 @@ BAD = [
         "s.yaml, line 5, streams[0].desired_shards: desired_shards (20) is outside [min_shards, max_shards] = [2, 8]; "
         "write a desired_shards in that range",
     ),
-    ("zero shards", one(min_shards=0), "s.yaml, line 3, streams[0].min_shards: Input should be greater than or equal to 1; write a value in [1, 10000]"),
-    ("negative", one(max_shards=-1), "s.yaml, line 4, streams[0].max_shards: Input should be greater than or equal to 1; write a value in [1, 10000]"),
-    ("too many", one(max_shards=10_001), "s.yaml, line 4, streams[0].max_shards: Input should be less than or equal to 10000; write a value in [1, 10000]"),
-    ("quoted count", one(min_shards='"2"'), "s.yaml, line 3, streams[0].min_shards: Input should be a valid integer; write a whole number, without quotes"),
-    ("float count", one(min_shards=2.5), "s.yaml, line 3, streams[0].min_shards: Input should be a valid integer; write a whole number, without quotes"),
-    ("missing field", one(desired_shards=None), "s.yaml, line 2, streams[0].desired_shards: desired_shards is required; add `desired_shards: <value>`"),
-    ("threshold zero", one(scale_up_threshold=0), "s.yaml, line 6, streams[0].scale_up_threshold: Input should be greater than 0; write a value in (0, 1]"),
-    ("threshold above one", one(scale_up_threshold=1.5), "s.yaml, line 6, streams[0].scale_up_threshold: Input should be less than or equal to 1; write a value in (0, 1]"),
+    (
+        "zero shards",
+        one(min_shards=0),
+        "s.yaml, line 3, streams[0].min_shards: Input should be greater than or equal to 1; write a value in [1, 10000]",
+    ),
+    (
+        "negative",
+        one(max_shards=-1),
+        "s.yaml, line 4, streams[0].max_shards: Input should be greater than or equal to 1; write a value in [1, 10000]",
+    ),
+    (
+        "too many",
+        one(max_shards=10_001),
+        "s.yaml, line 4, streams[0].max_shards: Input should be less than or equal to 10000; write a value in [1, 10000]",
+    ),
+    (
+        "quoted count",
+        one(min_shards='"2"'),
+        "s.yaml, line 3, streams[0].min_shards: Input should be a valid integer; write a whole number, without quotes",
+    ),
+    (
+        "float count",
+        one(min_shards=2.5),
+        "s.yaml, line 3, streams[0].min_shards: Input should be a valid integer; write a whole number, without quotes",
+    ),
+    (
+        "missing field",
+        one(desired_shards=None),
+        "s.yaml, line 2, streams[0].desired_shards: desired_shards is required; add `desired_shards: <value>`",
+    ),
+    (
+        "threshold zero",
+        one(scale_up_threshold=0),
+        "s.yaml, line 6, streams[0].scale_up_threshold: Input should be greater than 0; write a value in (0, 1]",
+    ),
+    (
+        "threshold above one",
+        one(scale_up_threshold=1.5),
+        "s.yaml, line 6, streams[0].scale_up_threshold: Input should be less than or equal to 1; write a value in (0, 1]",
+    ),
     (
         "down above up",
         one(scale_down_threshold=0.9),
@@ -98,7 +138,11 @@ BAD = [
         "s.yaml, line 6, streams[0].target_utilisation: target_utilisation (0.85) must lie strictly between "
         "scale_down_threshold (0.5) and scale_up_threshold (0.8), or scaling flaps; write e.g. target_utilisation: 0.65",
     ),
-    ("enabled not bool", one(enabled='"yes"'), "s.yaml, line 6, streams[0].enabled: Input should be a valid boolean; write true or false"),
+    (
+        "enabled not bool",
+        one(enabled='"yes"'),
+        "s.yaml, line 6, streams[0].enabled: Input should be a valid boolean; write true or false",
+    ),
     (
         "bad period",
         one(alarm_period_seconds=45),
@@ -110,8 +154,16 @@ BAD = [
         one(name='"orders/eu"'),
         "s.yaml, line 2, streams[0].name: name 'orders/eu' is not a Kinesis stream name; use 1–128 of a-z A-Z 0-9 _ . -",
     ),
-    ("bad prefix", "alarm_name_prefix: 'a b'\n" + one(), "s.yaml, line 1, alarm_name_prefix: use 1–64 of a-z A-Z 0-9 _ . -"),
-    ("stream not a mapping", "streams:\n  - orders\n", "s.yaml, line 2, streams[0]: each stream must be a mapping with name, min_shards, …"),
+    (
+        "bad prefix",
+        "alarm_name_prefix: 'a b'\n" + one(),
+        "s.yaml, line 1, alarm_name_prefix: use 1–64 of a-z A-Z 0-9 _ . -",
+    ),
+    (
+        "stream not a mapping",
+        "streams:\n  - orders\n",
+        "s.yaml, line 2, streams[0]: each stream must be a mapping with name, min_shards, …",
+    ),
 ]
 
 

@@ -126,8 +126,11 @@ BAD: list[tuple[str, Any, str]] = [
     ("state not text", with_message(_set(["NewStateValue"], 3)), "missing-field"),
     ("no Trigger", with_message(_set(["Trigger"], _DELETE)), "missing-field"),
     ("Trigger without metric", with_message(_set(["Trigger"], {"Period": 60})), "missing-field"),
-    ("stream name hostile", with_message(_set(["Trigger", "Dimensions"], [{"name": "StreamName", "value": "../x"}])),
-     "bad-stream-name"),
+    (
+        "stream name hostile",
+        with_message(_set(["Trigger", "Dimensions"], [{"name": "StreamName", "value": "../x"}])),
+        "bad-stream-name",
+    ),
     ("continuation hop 0", {**CONT, "hop": 0}, "hop-limit"),
     ("continuation forged hop", {**CONT, "hop": 99}, "hop-limit"),
     ("continuation target beyond limit", {**CONT, "target": 20_000}, "bad-target"),
@@ -136,8 +139,14 @@ BAD: list[tuple[str, Any, str]] = [
     ("continuation bool hop", {**CONT, "hop": True}, "malformed"),
     ("continuation no owner", {k: v for k, v in CONT.items() if k != "owner"}, "missing-field"),
     ("alarm action wrong source", {**load_event("lambda-alarm-action.json"), "source": "aws.events"}, "wrong-source"),
-    ("composite alarm action", {**load_event("lambda-alarm-action.json"), "alarmData": {"alarmName": "x",
-     "state": {"value": "ALARM"}, "configuration": {"alarmRule": "ALARM(a)"}}}, "missing-field"),
+    (
+        "composite alarm action",
+        {
+            **load_event("lambda-alarm-action.json"),
+            "alarmData": {"alarmName": "x", "state": {"value": "ALARM"}, "configuration": {"alarmRule": "ALARM(a)"}},
+        },
+        "missing-field",
+    ),
 ]
 
 
@@ -153,12 +162,22 @@ def test_bad_input_is_rejected_with_a_reason(case: str, event: Any, reason: str)
     ("case", "mutate", "account", "region", "reason"),
     [
         ("ok state", lambda m: {**m, "NewStateValue": "OK"}, "123456789012", "us-east-1", "not-alarm"),
-        ("insufficient data", lambda m: {**m, "NewStateValue": "INSUFFICIENT_DATA"}, "123456789012", "us-east-1",
-         "not-alarm"),
+        (
+            "insufficient data",
+            lambda m: {**m, "NewStateValue": "INSUFFICIENT_DATA"},
+            "123456789012",
+            "us-east-1",
+            "not-alarm",
+        ),
         ("other account", lambda m: m, "210987654321", "us-east-1", "other-account"),
         ("other region", lambda m: m, "123456789012", "eu-west-1", "other-region"),
-        ("unmanaged stream", lambda m: {**m, "Trigger": {**m["Trigger"], "Dimensions": [
-            {"name": "StreamName", "value": "payments"}]}}, "123456789012", "us-east-1", "unknown-stream"),
+        (
+            "unmanaged stream",
+            lambda m: {**m, "Trigger": {**m["Trigger"], "Dimensions": [{"name": "StreamName", "value": "payments"}]}},
+            "123456789012",
+            "us-east-1",
+            "unknown-stream",
+        ),
     ],
 )
 def test_screen_refuses(case: str, mutate: Any, account: str, region: str, reason: str) -> None:
@@ -192,8 +211,11 @@ def test_parser_never_raises_on_any_json(value: Any) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.dictionaries(st.sampled_from(["AlarmName", "AlarmArn", "NewStateValue", "Trigger", "AWSAccountId"]),
-                       json_values, max_size=5))
+@given(
+    st.dictionaries(
+        st.sampled_from(["AlarmName", "AlarmArn", "NewStateValue", "Trigger", "AWSAccountId"]), json_values, max_size=5
+    )
+)
 def test_parser_never_raises_on_mangled_messages(fields: dict[str, Any]) -> None:
     event = with_message(lambda m: json.dumps({**m, **fields}))
     for item in parse_scale_up_event(event):

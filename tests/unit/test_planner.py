@@ -108,8 +108,18 @@ def test_stale_alarm_still_scales_when_the_peak_needs_it() -> None:
         ("splits not slower", inp(4, 1.0), OpKind.SPLIT, MethodReason.SPLITS_FASTER),
         # 4 → 8: 4 × 30 = 120 s > 90 s
         ("update faster", inp(4, 1.2), OpKind.UPDATE_SHARD_COUNT, MethodReason.UPDATE_SHARD_COUNT_FASTER),
-        ("quota used", inp(4, 1.2, update_shard_count_calls_24h=10), OpKind.SPLIT, MethodReason.UPDATE_SHARD_COUNT_QUOTA),
-        ("refused", inp(4, 1.2, update_shard_count_allowed=False), OpKind.SPLIT, MethodReason.UPDATE_SHARD_COUNT_REFUSED),
+        (
+            "quota used",
+            inp(4, 1.2, update_shard_count_calls_24h=10),
+            OpKind.SPLIT,
+            MethodReason.UPDATE_SHARD_COUNT_QUOTA,
+        ),
+        (
+            "refused",
+            inp(4, 1.2, update_shard_count_allowed=False),
+            OpKind.SPLIT,
+            MethodReason.UPDATE_SHARD_COUNT_REFUSED,
+        ),
         ("hot shard", inp(4, 0.3, trigger=TriggerKind.THROTTLE), OpKind.SPLIT, MethodReason.HOT_SHARD_SPLIT),
     ],
 )

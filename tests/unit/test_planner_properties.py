@@ -23,7 +23,11 @@ def layouts(draw: st.DrawFn) -> list[Shard]:
         if not candidates:
             break
         parent = draw(st.sampled_from(candidates))
-        cut = draw(st.integers(parent.start + 1, parent.end)) if draw(st.booleans()) else midpoint(parent.start, parent.end)
+        cut = (
+            draw(st.integers(parent.start + 1, parent.end))
+            if draw(st.booleans())
+            else midpoint(parent.start, parent.end)
+        )
         idx = shards.index(parent)
         shards[idx : idx + 1] = [Shard(f"x{i}a", parent.start, cut - 1), Shard(f"x{i}b", cut, parent.end)]
     return shards

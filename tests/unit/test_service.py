@@ -148,7 +148,9 @@ def test_hop_limit_stops_the_chain(world: World) -> None:
     world.kinesis.split_seconds = 10_000  # UPDATING outlasts every invocation
     world.traffic(1.0, 4)
     cont = ContinuationRequest("orders", target=7, origin_count=4, hop=8, owner="o")
-    world.cooldown.acquire("orders", owner="o", now=world.clock.now(), lease_until=world.clock.now() + 10, blocked_by=())
+    world.cooldown.acquire(
+        "orders", owner="o", now=world.clock.now(), lease_until=world.clock.now() + 10, blocked_by=()
+    )
     world.kinesis.split_shard("orders", "shardId-000000000000", 2**125)  # stream now UPDATING
     result = world.service().scale_up(ScaleUpRequest("orders", TriggerKind.OPERATOR, continuation=cont), world.budget())
     assert result.outcome is Outcome.FAILED and "hop limit" in result.detail

@@ -1,0 +1,87 @@
+"""CooldownTable on moto (single-threaded, where its conditional writes are faithful) and Stubber for outages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import botocore.session
+import pytest
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from autoscaler.aws.cooldown import CooldownTable
+from autoscaler.errors import CooldownActive, LockUnavailable
+from autoscaler.local.setup import create_table
+from autoscaler.ports import Direction
+
+pytestmark = pytest.mark.integration
+T0 = 1_795_000_000.0
+
+
+def client() -> Any:
+    return botocore.session.get_session().create_client("dynamodb", region_name="us-east-1")
+
+
+@pytest.fixture
+def table() -> Iterator[CooldownTable]:
+    with mock_aws():
+        c = client()
+        create_table(c, "cd")
+        yield CooldownTable(c, "cd")
+
+
+def test_acquire_release_cooldown_timeline(table: CooldownTable) -> None:
+    table.acquire("orders", owner="A", now=T0, lease_until=T0 + 960, blocked_by=[Direction.UP])
+    with pytest.raises(CooldownActive, match="locked by another run"):
+        table.acquire("orders", owner="B", now=T0 + 1, lease_until=T0 + 961, blocked_by=[Direction.UP])
+    table.acquire("orders", owner="A", now=T0 + 2, lease_until=T0 + 962, blocked_by=[])  # a continuation: same owner
+    table.release("orders", owner="A", now=T0 + 100, cooldowns={Direction.UP: T0 + 400}, action="scale-up 4 -> 8")
+    with pytest.raises(CooldownActive, match="up cooldown for 299 s more"):
+        table.acquire("orders", owner="B", now=T0 + 101, lease_until=T0 + 1000, blocked_by=[Direction.UP])
+    # a direction that is not blocked by the up cooldown may take the lock
+    table.acquire("orders", owner="C", now=T0 + 102, lease_until=T0 + 1000, blocked_by=[Direction.DOWN])
+    table.release("orders", owner="C", now=T0 + 103, cooldowns={}, action=None)
+    state = table.acquire("orders", owner="B", now=T0 + 400, lease_until=T0 + 1300, blocked_by=[Direction.UP])
+    assert state.owner == "B"
+    read = table.read("orders")
+    assert read is not None and read.last_action == "scale-up 4 -> 8" and read.last_action_at == T0 + 100
+
+
+def test_expired_lease_can_be_taken_over_and_late_release_is_ignored(table: CooldownTable) -> None:
+    table.acquire("orders", owner="crashed", now=T0, lease_until=T0 + 960, blocked_by=[Direction.UP])
+    table.acquire("orders", owner="B", now=T0 + 961, lease_until=T0 + 1900, blocked_by=[Direction.UP])
+    table.release("orders", owner="crashed", now=T0 + 962, cooldowns={Direction.UP: T0 + 5000}, action="x")
+    state = table.read("orders")
+    assert state is not None and state.owner == "B" and Direction.UP not in state.cooldown_until
+
+
+def test_update_shard_count_calls_are_kept_24h(table: CooldownTable) -> None:
+    table.acquire("orders", owner="A", now=T0, lease_until=T0 + 960, blocked_by=[])
+    table.note_update_shard_count("orders", owner="A", at=T0)
+    table.note_update_shard_count("orders", owner="A", at=T0 + 86_000)
+    table.note_update_shard_count("orders", owner="A", at=T0 + 86_500)  # the first is now older than 24 h
+    table.note_update_shard_count("orders", owner="not-the-owner", at=T0 + 86_600)  # ignored
+    state = table.read("orders")
+    assert state is not None and state.update_shard_count_calls == (T0 + 86_000, T0 + 86_500)
+
+
+def test_item_has_ttl_attribute(table: CooldownTable) -> None:
+    table.acquire("orders", owner="A", now=T0, lease_until=T0 + 960, blocked_by=[])
+    item = table.client.get_item(TableName="cd", Key={"stream": {"S": "orders"}})["Item"]
+    assert float(item["expires_at"]["N"]) >= T0 + 960 + 6 * 86_400
+
+
+@pytest.mark.parametrize("op", ["acquire", "read"])
+def test_table_outage_fails_closed(op: str) -> None:
+    c = client()
+    table = CooldownTable(c, "cd")
+    with Stubber(c) as stub:
+        stub.add_client_error(
+            "update_item" if op == "acquire" else "get_item", "InternalServerError", http_status_code=500
+        )
+        with pytest.raises(LockUnavailable, match="cooldown table cd"):
+            if op == "acquire":
+                table.acquire("orders", owner="A", now=T0, lease_until=T0 + 960, blocked_by=[Direction.UP])
+            else:
+                table.read("orders")

@@ -1,0 +1,180 @@
+"""The scale-up Lambda handler on moto in-process: real event shapes in, the right AWS calls out — and for bad
+input, no AWS write at all."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from moto import mock_aws
+
+import autoscaler.config as config_module
+from autoscaler.local.alarm_events import FakeLambdaContext
+from autoscaler.local.setup import create_stream, create_table, ensure_alarms
+from tests.conftest import load_event
+
+pytestmark = pytest.mark.integration
+ACCOUNT = "123456789012"
+WRITES = {
+    "SplitShard",
+    "MergeShards",
+    "UpdateShardCount",
+    "PutMetricAlarm",
+    "SetAlarmState",
+    "UpdateItem",
+    "PutItem",
+    "DeleteItem",
+    "Invoke",
+}
+CONFIG = "streams:\n  - {name: orders, min_shards: 2, max_shards: 64, desired_shards: 4}\n"
+
+
+class Loaded:
+    def __init__(self, module: ModuleType) -> None:
+        self.module = module
+        self.calls: list[str] = []
+        for client in vars(module.CLIENTS).values():
+            client.meta.events.register("before-call.*.*", self._record)
+
+    def _record(self, model: Any, **_: Any) -> None:
+        self.calls.append(model.name)
+
+    @property
+    def writes(self) -> list[str]:
+        return [c for c in self.calls if c in WRITES]
+
+    def __call__(self, event: Any, account: str = ACCOUNT) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.module.handler(event, FakeLambdaContext(account))["results"]
+        return result
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Load the handler (fresh module: its clients and config are module-level) inside mock_aws."""
+    with mock_aws():
+
+        def load(config_text: str = CONFIG) -> Loaded:
+            path = tmp_path / "streams.yaml"
+            path.write_text(config_text)
+            monkeypatch.setenv("AUTOSCALER_CONFIG", str(path))
+            monkeypatch.setenv("COOLDOWN_TABLE", "cd")
+            monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "kinesis-autoscaler-scale-up")
+            config_module._load_cached.cache_clear()
+            sys.modules.pop("autoscaler.handlers.scale_up", None)
+            module = importlib.import_module("autoscaler.handlers.scale_up")
+            if module.CONFIG is not None:
+                create_table(module.CLIENTS.dynamodb, "cd")
+                create_stream(module.CLIENTS.kinesis, "orders", 4)
+                ensure_alarms(module.CLIENTS.cloudwatch, module.CONFIG, module.CONFIG.streams[0], 4, "arn:t")
+                now = int(datetime.now(UTC).timestamp()) // 60 * 60
+                module.CLIENTS.cloudwatch.put_metric_data(
+                    Namespace="AWS/Kinesis",
+                    MetricData=[
+                        {
+                            "MetricName": "IncomingBytes",
+                            "Dimensions": [{"Name": "StreamName", "Value": "orders"}],
+                            "Timestamp": datetime.fromtimestamp(now - 60 * i, tz=UTC),
+                            "Value": 1.2 * 4 * 1_048_576 * 60,
+                        }
+                        for i in range(1, 4)
+                    ],
+                )
+            return Loaded(module)
+
+        yield load
+    sys.modules.pop("autoscaler.handlers.scale_up", None)
+
+
+def open_shards(loaded: Loaded) -> int:
+    shards = loaded.module.CLIENTS.kinesis.list_shards(StreamName="orders")["Shards"]
+    return sum(1 for s in shards if "EndingSequenceNumber" not in s["SequenceNumberRange"])
+
+
+def test_real_alarm_notification_scales_the_stream(env: Any) -> None:
+    run = env()
+    (result,) = run(load_event("sns-alarm-incoming-bytes.json"))
+    # 1.2 × 4 shards = 4.8 shards of load / 0.6 = 8 → one UpdateShardCount (4 splits ≈ 120 s > 90 s)
+    assert (result["outcome"], result["current"], result["after"]) == ("scaled", 4, 8)
+    assert open_shards(run) == 8
+    assert "UpdateShardCount" in run.writes and run.writes.count("SetAlarmState") == 3
+
+
+def test_bytes_and_records_alarms_in_one_delivery_act_once(env: Any) -> None:
+    run = env()
+    event = load_event("sns-alarm-incoming-bytes.json")
+    event["Records"] += load_event("sns-alarm-incoming-records.json")["Records"]
+    outcomes = [r["outcome"] for r in run(event)]
+    assert outcomes == ["scaled", "skipped"]
+    assert run.writes.count("UpdateShardCount") == 1
+
+
+def test_direct_lambda_alarm_action_scales(env: Any) -> None:
+    run = env()
+    (result,) = run(load_event("lambda-alarm-action.json"))
+    assert result["outcome"] == "scaled"
+
+
+@pytest.mark.parametrize(
+    ("case", "event", "account", "reason"),
+    [
+        ("ok transition", load_event("sns-alarm-ok.json"), ACCOUNT, "not-alarm"),
+        ("another account's alarm", load_event("sns-alarm-incoming-bytes.json"), "210987654321", "other-account"),
+        ("scheduled event", load_event("scheduled-event.json"), ACCOUNT, "unknown-shape"),
+        ("garbage", {"Records": [{"EventSource": "aws:sns", "Sns": {"Message": "{oops"}}]}, ACCOUNT, "not-json"),
+        (
+            "continuation for an unmanaged stream",
+            {
+                "kind": "kinesis-autoscaler/scale-up-continuation",
+                "stream": "payments",
+                "target": 8,
+                "origin_count": 4,
+                "hop": 1,
+                "owner": "x",
+            },
+            ACCOUNT,
+            "unknown-stream",
+        ),
+    ],
+)
+def test_refused_input_makes_no_aws_write(env: Any, case: str, event: Any, account: str, reason: str) -> None:
+    run = env()
+    (result,) = run(event, account=account)
+    assert (result["outcome"], result["reason"]) == ("ignored", reason), case
+    assert run.calls == [], f"{case}: no AWS call at all, got {run.calls}"
+
+
+def test_alarm_for_a_stream_not_in_the_config_touches_nothing(env: Any) -> None:
+    run = env()
+    event = load_event("sns-alarm-incoming-bytes.json")
+    msg = json.loads(event["Records"][0]["Sns"]["Message"])
+    msg["Trigger"]["Dimensions"] = [{"name": "StreamName", "value": "payments"}]
+    event["Records"][0]["Sns"]["Message"] = json.dumps(msg)
+    (result,) = run(event)
+    assert result["reason"] == "unknown-stream" and "add it to streams.yaml" in result["detail"]
+    assert run.calls == []
+
+
+def test_broken_config_reports_and_touches_nothing(env: Any) -> None:
+    run = env("streams:\n  - {name: orders, min_shards: 9, max_shards: 2, desired_shards: 4}\n")
+    (result,) = run(load_event("sns-alarm-incoming-bytes.json"))
+    assert result["outcome"] == "error"
+    assert "line 2, streams[0].min_shards: min_shards (9) is above max_shards (2)" in result["error"]
+    assert run.calls == []
+
+
+def test_handler_never_raises_on_unexpected_errors(env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    run = env()
+
+    def boom(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("surprise")
+
+    monkeypatch.setattr(run.module.SERVICE, "scale_up", boom)
+    (result,) = run(load_event("sns-alarm-incoming-bytes.json"))
+    assert result == {"outcome": "error", "error": "RuntimeError: surprise"}
