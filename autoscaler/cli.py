@@ -146,11 +146,16 @@ def _print_result(result: ScaleUpResult, as_json: bool) -> None:
 
 
 @plan_app.command("scale-up")
-def plan_scale_up(stream: StreamOpt, config: ConfigOpt = str(DEFAULT_CONFIG_PATH), as_json: JsonOpt = False) -> None:
+def plan_scale_up(
+    stream: StreamOpt,
+    config: ConfigOpt = str(DEFAULT_CONFIG_PATH),
+    table: TableOpt = DEFAULT_TABLE,
+    as_json: JsonOpt = False,
+) -> None:
     """Read the stream and its metrics, print the scale-up decision, its reason and the operations."""
     cfg = _load(config)
     _check_stream(cfg, stream)
-    svc = _service(cfg, DEFAULT_TABLE)
+    svc = _service(cfg, table)
     result = _run(lambda: svc.dry_run(ScaleUpRequest(stream, TriggerKind.OPERATOR, source="cli")))
     _print_result(result, as_json)
 
@@ -182,9 +187,24 @@ def scale_up(
 
 
 @app.command("validate-config")
-def validate_config(config: ConfigOpt = str(DEFAULT_CONFIG_PATH)) -> None:
-    """Check streams.yaml and print the streams it manages."""
+def validate_config(
+    config: ConfigOpt = str(DEFAULT_CONFIG_PATH),
+    compile_to: Annotated[
+        str | None,
+        typer.Option("--compile", help="also write the validated config as a JSON snapshot (what Lambda loads)"),
+    ] = None,
+) -> None:
+    """Check streams.yaml and print the streams it manages; --compile writes the snapshot the Lambda loads."""
     cfg = _load(config)
+    if compile_to:
+        from pathlib import Path
+
+        from autoscaler.config import snapshot
+
+        target = Path(compile_to)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(snapshot(cfg, Path(config).read_text(encoding="utf-8")), indent=2) + "\n")
+        err.print(f"compiled {config} -> {target}")
     table = Table(title=f"{cfg.source}: valid")
     for col in ("stream", "min", "desired", "max", "scale-up at", "target", "scale-down below", "enabled"):
         table.add_column(col)

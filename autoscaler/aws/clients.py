@@ -3,6 +3,7 @@ cold start for nothing). Standard retry mode retries throttling and transient er
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +29,8 @@ class Clients:
 def build_clients(region: str | None = None) -> Clients:
     """Region and endpoint come from the standard environment (AWS_REGION, AWS_ENDPOINT_URL, profiles)."""
     session = botocore.session.get_session()
-    region = region or session.get_config_variable("region")
+    # botocore reads AWS_DEFAULT_REGION and profiles; Lambda and most tools also set AWS_REGION: honour it too.
+    region = region or session.get_config_variable("region") or os.environ.get("AWS_REGION")
 
     def make(name: str) -> Any:
         return session.create_client(name, region_name=region, config=CLIENT_CONFIG)

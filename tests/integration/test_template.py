@@ -243,15 +243,21 @@ def test_kinesis_stream_actions_are_scoped_to_managed_stream_arns(
     )
 
 
+def source_config(config_path: str) -> Path:
+    """The repo file behind the packaged config: the build compiles config/X.yaml into config/X.json."""
+    path = ROOT / config_path
+    return path.with_suffix(".yaml") if path.suffix == ".json" else path
+
+
 def test_managed_stream_names_default_matches_streams_yaml(template: dict[str, Any]) -> None:
-    config = load_config(ROOT / template["Parameters"]["ConfigPath"]["Default"])
+    config = load_config(source_config(template["Parameters"]["ConfigPath"]["Default"]))
     assert parameters(template)["ManagedStreamNames"] == list(config.names), (
         "ManagedStreamNames' default must list the streams of the default streams.yaml, in the same order"
     )
 
 
 def test_alarm_name_prefix_default_matches_streams_yaml(template: dict[str, Any]) -> None:
-    config = load_config(ROOT / template["Parameters"]["ConfigPath"]["Default"])
+    config = load_config(source_config(template["Parameters"]["ConfigPath"]["Default"]))
     assert parameters(template)["AlarmNamePrefix"] == config.alarm_name_prefix, (
         "AlarmNamePrefix' default must equal alarm_name_prefix of the default streams.yaml"
     )
@@ -338,8 +344,13 @@ def test_environment_points_at_the_table_and_the_packaged_config(
     assert variables[CONFIG_ENV] == f"/var/task/{config_path}", (
         f"{CONFIG_ENV} must be the ConfigPath inside the package root /var/task"
     )
-    assert (ROOT / config_path).is_file(), f"ConfigPath default {config_path} does not exist in the repo"
-    load_config(ROOT / config_path)  # and it is a valid config
+    source = source_config(config_path)
+    assert source.is_file(), f"ConfigPath default {config_path}: its source {source} does not exist in the repo"
+    load_config(source)  # and it is a valid config
+    if config_path.endswith(".json"):
+        assert '--compile "$(ARTIFACTS_DIR)/' + config_path + '"' in (ROOT / "Makefile").read_text(), (
+            f"the Makefile build target must compile {source.name} into {config_path}"
+        )
 
 
 # --- 6. alarm topic -------------------------------------------------------------------------------------------

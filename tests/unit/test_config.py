@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
-import pydantic
 import pytest
 
-from autoscaler.config import DEFAULT_CONFIG_PATH, config_path_from_env, load_config, parse_config
+from autoscaler.config import (
+    DEFAULT_CONFIG_PATH,
+    config_path_from_env,
+    from_snapshot,
+    load_config,
+    parse_config,
+    snapshot,
+)
 from autoscaler.errors import ConfigError
 
 pytestmark = pytest.mark.unit
@@ -186,7 +193,7 @@ def test_good_config_merges_defaults_and_overrides() -> None:
 def test_config_is_immutable() -> None:
     cfg = parse_config(GOOD)
     stream = cfg.streams[0]
-    with pytest.raises(pydantic.ValidationError):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         stream.max_shards = 1000  # type: ignore[misc]
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.streams = ()  # type: ignore[misc]
@@ -209,3 +216,39 @@ def test_bundled_config_is_valid_and_is_the_default() -> None:
     assert config_path_from_env({}) == str(DEFAULT_CONFIG_PATH)
     assert config_path_from_env({"AUTOSCALER_CONFIG": "/x.yaml"}) == "/x.yaml"
     assert load_config().names
+
+
+def test_snapshot_round_trip_is_the_same_config(tmp_path: Path) -> None:
+    cfg = parse_config(GOOD, source="g.yaml")
+    path = tmp_path / "compiled.json"
+    path.write_text(json.dumps(snapshot(cfg, GOOD)))
+    loaded = load_config(path)
+    assert loaded.streams == cfg.streams and loaded.defaults == cfg.defaults
+    assert loaded.alarm_name_prefix == cfg.alarm_name_prefix
+
+
+@pytest.mark.parametrize(
+    ("case", "mutate", "message"),
+    [
+        ("not a snapshot", lambda s: {"streams": s["streams"]}, "not a kinesis-autoscaler config snapshot; recompile"),
+        ("newer version", lambda s: {**s, "version": 2}, "snapshot version 2, expected 1"),
+        ("no streams", lambda s: {**s, "streams": []}, "snapshot has no streams"),
+        ("unknown key", lambda s: {**s, "streams": [{**s["streams"][0], "bogus": 1}]}, "unknown keys ['bogus']"),
+        (
+            "wrong type",
+            lambda s: {**s, "streams": [{**s["streams"][0], "max_shards": "64"}]},
+            "streams[0].max_shards has the wrong type (str)",
+        ),
+        ("bool for int", lambda s: {**s, "streams": [{**s["streams"][0], "max_shards": True}]}, "wrong type (bool)"),
+        (
+            "missing field",
+            lambda s: {**s, "streams": [{k: v for k, v in s["streams"][0].items() if k != "name"}]},
+            "missing 1 required keyword-only argument: 'name'",
+        ),
+    ],
+)
+def test_bad_snapshot_is_refused(case: str, mutate: object, message: str) -> None:
+    data = snapshot(parse_config(GOOD), GOOD)
+    with pytest.raises(ConfigError) as info:
+        from_snapshot(mutate(data), "c.json")  # type: ignore[operator]
+    assert message in str(info.value), case

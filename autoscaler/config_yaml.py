@@ -1,0 +1,272 @@
+"""streams.yaml → AutoscalerConfig: strict pydantic models and a loader whose errors name the file, line, field
+and fix. Imported only when YAML is read (the Lambda reads a compiled snapshot instead: see config.py).
+
+Shape:
+    alarm_name_prefix: kinesis-autoscaler   # optional
+    defaults: {<tunable>: value, ...}       # optional; overrides the built-in defaults (defaults.py)
+    streams:
+      - name: orders
+        min_shards: 2
+        max_shards: 64
+        desired_shards: 4
+        <tunable>: value                    # optional per-stream override
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, Self
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from autoscaler import defaults as d
+from autoscaler.config import AutoscalerConfig, StreamConfig, Tunables
+from autoscaler.errors import ConfigError
+
+_STREAM_NAME = re.compile(r"^[a-zA-Z0-9_.-]{1,128}$")  # Kinesis StreamName pattern and length
+_PREFIX = re.compile(r"^[a-zA-Z0-9_.-]{1,64}$")
+
+
+class TunablesModel(BaseModel):
+    """Settings every stream has; `defaults:` and each stream may override them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    enabled: bool = True
+    scale_up_threshold: float = Field(d.SCALE_UP_THRESHOLD, gt=0, le=1)
+    scale_down_threshold: float = Field(d.SCALE_DOWN_THRESHOLD, gt=0, le=1)
+    target_utilisation: float = Field(d.TARGET_UTILISATION, gt=0, le=1)
+    scale_up_lookback_minutes: int = Field(d.SCALE_UP_LOOKBACK_MINUTES, ge=1, le=60)
+    scale_down_lookback_hours: int = Field(d.SCALE_DOWN_LOOKBACK_HOURS, ge=1, le=14 * 24)
+    scale_up_cooldown_seconds: int = Field(d.SCALE_UP_COOLDOWN_SECONDS, ge=0, le=86_400)
+    scale_down_cooldown_seconds: int = Field(d.SCALE_DOWN_COOLDOWN_SECONDS, ge=0, le=7 * 86_400)
+    fallback_scale_up_factor: float = Field(d.FALLBACK_SCALE_UP_FACTOR, gt=1, le=2)
+    alarm_period_seconds: int = Field(d.ALARM_PERIOD_SECONDS, ge=10, le=86_400)
+    alarm_evaluation_periods: int = Field(d.ALARM_EVALUATION_PERIODS, ge=1)
+    alarm_datapoints_to_alarm: int = Field(d.ALARM_DATAPOINTS_TO_ALARM, ge=1)
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Self:
+        if self.scale_down_threshold >= self.scale_up_threshold:
+            raise ValueError(
+                f"scale_down_threshold ({self.scale_down_threshold}) must be below scale_up_threshold "
+                f"({self.scale_up_threshold}); write e.g. scale_down_threshold: {round(self.scale_up_threshold / 2, 3)}"
+            )
+        if not self.scale_down_threshold < self.target_utilisation < self.scale_up_threshold:
+            raise ValueError(
+                f"target_utilisation ({self.target_utilisation}) must lie strictly between scale_down_threshold "
+                f"({self.scale_down_threshold}) and scale_up_threshold ({self.scale_up_threshold}), or scaling flaps; "
+                f"write e.g. target_utilisation: "
+                f"{round((self.scale_down_threshold + self.scale_up_threshold) / 2, 3)}"
+            )
+        p = self.alarm_period_seconds
+        if p not in (10, 20, 30) and p % 60:
+            raise ValueError(f"alarm_period_seconds ({p}) must be 10, 20, 30 or a multiple of 60; write 60")
+        if p < 3_600 and p * self.alarm_evaluation_periods > 86_400:
+            raise ValueError(
+                f"alarm_period_seconds × alarm_evaluation_periods ({p} × {self.alarm_evaluation_periods}) must be "
+                f"≤ 86,400 s; write alarm_evaluation_periods: {86_400 // p} or less"
+            )
+        if self.alarm_datapoints_to_alarm > self.alarm_evaluation_periods:
+            raise ValueError(
+                f"alarm_datapoints_to_alarm ({self.alarm_datapoints_to_alarm}) must be ≤ alarm_evaluation_periods "
+                f"({self.alarm_evaluation_periods}); write alarm_datapoints_to_alarm: {self.alarm_evaluation_periods}"
+            )
+        return self
+
+
+class StreamModel(TunablesModel):
+    """One managed stream: its bounds, its starting count, and any overridden tunables."""
+
+    name: str
+    min_shards: int = Field(ge=1, le=d.MAX_SHARDS_PER_STREAM)
+    max_shards: int = Field(ge=1, le=d.MAX_SHARDS_PER_STREAM)
+    desired_shards: int = Field(ge=1, le=d.MAX_SHARDS_PER_STREAM)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Self:
+        if not _STREAM_NAME.match(self.name):
+            raise ValueError(f"name {self.name!r} is not a Kinesis stream name; use 1–128 of a-z A-Z 0-9 _ . -")
+        if self.min_shards > self.max_shards:
+            raise ValueError(
+                f"min_shards ({self.min_shards}) is above max_shards ({self.max_shards}); "
+                f"write min_shards ≤ {self.max_shards} or max_shards ≥ {self.min_shards}"
+            )
+        if not self.min_shards <= self.desired_shards <= self.max_shards:
+            raise ValueError(
+                f"desired_shards ({self.desired_shards}) is outside [min_shards, max_shards] = "
+                f"[{self.min_shards}, {self.max_shards}]; write a desired_shards in that range"
+            )
+        return self
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Loading with line numbers
+
+
+class _Lines:
+    """Maps a path inside the document (("streams", 2, "min_shards")) to its 1-based line."""
+
+    def __init__(self) -> None:
+        self.by_path: dict[tuple[Any, ...], int] = {}
+
+    def nearest(self, path: tuple[Any, ...]) -> int | None:
+        for i in range(len(path), -1, -1):
+            line = self.by_path.get(tuple(path[:i]))
+            if line is not None:
+                return line
+        return None
+
+
+def _construct(node: yaml.Node, path: tuple[Any, ...], lines: _Lines, source: str) -> Any:
+    lines.by_path.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = _construct(key_node, (*path, "<key>"), lines, source)
+            if not isinstance(key, str):
+                raise ConfigError(f"{source}, line {key_node.start_mark.line + 1}: keys must be text, got {key!r}")
+            if key in out:
+                raise ConfigError(
+                    f"{source}, line {key_node.start_mark.line + 1}: {_dotted((*path, key))} appears twice; "
+                    f"keep one (YAML would silently use the last)"
+                )
+            lines.by_path[(*path, key)] = key_node.start_mark.line + 1
+            out[key] = _construct(value_node, (*path, key), lines, source)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_construct(item, (*path, i), lines, source) for i, item in enumerate(node.value)]
+    return _SCALARS.construct_object(node, deep=True)
+
+
+_SCALARS = yaml.SafeLoader("")  # only its constructor is used, on scalar nodes the composer already tagged
+
+
+def _dotted(path: tuple[Any, ...]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+_TOP_KEYS = ("alarm_name_prefix", "defaults", "streams")
+
+
+def _hint(err: Mapping[str, Any]) -> str:
+    kind = err.get("type", "")
+    field = str(err["loc"][-1]) if err.get("loc") else ""
+    if kind == "extra_forbidden":
+        allowed = ", ".join(sorted(StreamModel.model_fields))
+        return f"unknown key {field!r}; check its spelling (allowed: {allowed})"
+    if kind == "missing":
+        return f"{field} is required; add `{field}: <value>`"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return f"{err.get('msg', '')}; write a whole number, without quotes"
+    if kind in ("float_type", "float_parsing"):
+        return f"{err.get('msg', '')}; write a number such as 0.8, without quotes"
+    if kind == "bool_type":
+        return f"{err.get('msg', '')}; write true or false"
+    if kind == "value_error":
+        return str(err.get("ctx", {}).get("error", err.get("msg", "")))
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        return f"{err.get('msg', '')}; write a value in {_range_text(field)}"
+    return str(err.get("msg", "invalid value"))
+
+
+def _range_text(field: str) -> str:
+    info = StreamModel.model_fields.get(field)
+    lo, hi = "(-∞", "∞)"
+    for meta in info.metadata if info is not None else ():
+        if getattr(meta, "gt", None) is not None:
+            lo = f"({meta.gt}"
+        if getattr(meta, "ge", None) is not None:
+            lo = f"[{meta.ge}"
+        if getattr(meta, "lt", None) is not None:
+            hi = f"{meta.lt})"
+        if getattr(meta, "le", None) is not None:
+            hi = f"{meta.le}]"
+    return f"{lo}, {hi}"
+
+
+def _error_path(err: Mapping[str, Any]) -> tuple[Any, ...]:
+    """Where an error belongs: its loc, or for a cross-field check the field its message starts with."""
+    loc = tuple(err.get("loc", ()))
+    if not loc and err.get("type") == "value_error":
+        first = str(err.get("ctx", {}).get("error", "")).split(" ", 1)[0]
+        if first in StreamModel.model_fields:
+            return (first,)
+    return loc
+
+
+def _fail(source: str, lines: _Lines, path: tuple[Any, ...], message: str) -> ConfigError:
+    line = lines.nearest(path)
+    where = f"{source}, line {line}" if line else source
+    return ConfigError(f"{where}, {_dotted(path)}: {message}")
+
+
+def parse_yaml(text: str, source: str = "<string>") -> AutoscalerConfig:
+    """Parse and validate streams.yaml text. Raises ConfigError naming file, line, field and fix."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}, line {mark.line + 1}" if mark is not None else source
+        raise ConfigError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)}); fix the syntax") from exc
+    if node is None:
+        raise ConfigError(f"{source}: the file is empty; add a `streams:` list")
+    lines = _Lines()
+    try:
+        raw = _construct(node, (), lines, source)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: cannot read a value ({exc}); fix the syntax") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}, line 1: the top level must be a mapping with a `streams:` list")
+    for key in raw:
+        if key not in _TOP_KEYS:
+            raise _fail(source, lines, (key,), f"unknown top-level key {key!r}; allowed: {', '.join(_TOP_KEYS)}")
+
+    prefix = raw.get("alarm_name_prefix", d.ALARM_NAME_PREFIX)
+    if not isinstance(prefix, str) or not _PREFIX.match(prefix):
+        raise _fail(source, lines, ("alarm_name_prefix",), "use 1–64 of a-z A-Z 0-9 _ . -")
+
+    raw_defaults = raw.get("defaults") or {}
+    if not isinstance(raw_defaults, dict):
+        raise _fail(source, lines, ("defaults",), "must be a mapping of setting: value")
+    try:
+        tunables = TunablesModel.model_validate(raw_defaults)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise _fail(source, lines, ("defaults", *_error_path(err)), _hint(err)) from None
+
+    raw_streams = raw.get("streams")
+    if not isinstance(raw_streams, list) or not raw_streams:
+        raise _fail(source, lines, ("streams",), "must be a non-empty list of streams (- name: …)")
+    streams: list[StreamConfig] = []
+    seen: dict[str, int] = {}
+    for i, item in enumerate(raw_streams):
+        if not isinstance(item, dict):
+            raise _fail(source, lines, ("streams", i), "each stream must be a mapping with name, min_shards, …")
+        merged = {**raw_defaults, **item}
+        try:
+            stream = StreamModel.model_validate(merged)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            loc = _error_path(err)
+            key = loc[0] if loc else None
+            if key is not None and key not in item and key in raw_defaults:
+                raise _fail(source, lines, ("defaults", *loc), _hint(err)) from None
+            raise _fail(source, lines, ("streams", i, *loc), _hint(err)) from None
+        if stream.name in seen:
+            raise _fail(
+                source,
+                lines,
+                ("streams", i, "name"),
+                f"stream {stream.name!r} is listed twice (first as streams[{seen[stream.name]}]); keep one entry",
+            )
+        seen[stream.name] = i
+        streams.append(StreamConfig(**stream.model_dump()))
+    return AutoscalerConfig(
+        source=source, alarm_name_prefix=prefix, defaults=Tunables(**tunables.model_dump()), streams=tuple(streams)
+    )

@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): figures named in the issues, measured in one run, reported as ratios or times."""

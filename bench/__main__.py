@@ -1,0 +1,32 @@
+"""`make bench`: every benchmark, one run, figures printed as the README reports them."""
+
+from __future__ import annotations
+
+import platform
+import sys
+
+from bench import cold_start, plan_large
+
+
+def main() -> int:
+    print(f"python {platform.python_version()} on {platform.machine()}, {platform.system()}")
+    cs = cold_start.run()
+    ok_cs = cs["ratio"] <= 1.15
+    print(
+        f"cold start: handler module {cs['handler_ms']:.0f} ms vs boto3 + 4 clients {cs['baseline_ms']:.0f} ms "
+        f"(median of {cs['samples']:.0f} fresh processes): ratio {cs['ratio']:.3f} (target ≤ 1.15) "
+        + ("OK" if ok_cs else "MISSED")
+    )
+    ok_plan = True
+    for name, r in plan_large.run().items():
+        ok = r["median_ms"] <= 50
+        ok_plan &= ok
+        print(
+            f"plan scale-up, 10,000 shards [{name}]: median {r['median_ms']:.2f} ms, max {r['max_ms']:.2f} ms, "
+            f"{r['ops']:.0f} ops → {r['target']:.0f} shards (target ≤ 50 ms) " + ("OK" if ok else "MISSED")
+        )
+    return 0 if ok_cs and ok_plan else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""The operator CLI as a subprocess against a moto server: dry runs change nothing; errors say what to fix."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from autoscaler.config import load_config
+from autoscaler.local.moto_server import MotoServer
+from autoscaler.local.setup import bootstrap, local_clients
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = "streams:\n  - {name: cli-orders, min_shards: 1, max_shards: 16, desired_shards: 2}\n"
+
+
+def cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "autoscaler", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env, "COLUMNS": "200"},
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def stack(moto_server: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    path = tmp_path_factory.mktemp("cli") / "streams.yaml"
+    path.write_text(CONFIG)
+    clients = local_clients(moto_server.endpoint)
+    bootstrap(clients, load_config(path), table="cli-cooldown", topic="cli-alarms")
+    now = int(datetime.now(UTC).timestamp()) // 60 * 60
+    clients.cloudwatch.put_metric_data(
+        Namespace="AWS/Kinesis",
+        MetricData=[
+            {
+                "MetricName": "IncomingBytes",
+                "Dimensions": [{"Name": "StreamName", "Value": "cli-orders"}],
+                "Timestamp": datetime.fromtimestamp(now - 60 * i, tz=UTC),
+                "Value": 0.9 * 2 * 1_048_576 * 60,
+            }
+            for i in range(1, 4)
+        ],
+    )
+    env = {**moto_server.env(), "COOLDOWN_TABLE": "cli-cooldown"}
+    return {"config": str(path), "env": env, "clients": clients}
+
+
+def open_count(stack: dict[str, Any]) -> int:
+    shards = stack["clients"].kinesis.list_shards(StreamName="cli-orders")["Shards"]
+    return sum(1 for s in shards if "EndingSequenceNumber" not in s["SequenceNumberRange"])
+
+
+def test_plan_and_dry_run_print_the_decision_and_change_nothing(stack: dict[str, Any]) -> None:
+    for args in (["plan", "scale-up"], ["scale-up", "--dry-run"]):
+        done = cli([*args, "--stream", "cli-orders", "--config", stack["config"], "--json"], stack["env"])
+        assert done.returncode == 0, done.stderr
+        out = json.loads(done.stdout)
+        # peak 0.9 × 2 shards = 1.8 / 0.6 = 3 shards: one split
+        assert (out["current"], out["target"], out["reason"], out["dry_run"]) == (2, 3, "scaled_for_peak", True)
+        assert out["ops"] and out["ops"][0].startswith("split shardId-")
+    assert open_count(stack) == 2
+
+
+def test_table_output_is_readable(stack: dict[str, Any]) -> None:
+    done = cli(["plan", "scale-up", "--stream", "cli-orders", "--config", stack["config"]], stack["env"])
+    assert done.returncode == 0, done.stderr
+    assert "2 -> 3" in done.stdout and "scaled_for_peak" in done.stdout and "dry run" in done.stdout
+
+
+def test_scale_up_for_real_then_cooldown(stack: dict[str, Any]) -> None:
+    done = cli(["scale-up", "--stream", "cli-orders", "--config", stack["config"], "--json"], stack["env"])
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["outcome"] == "scaled"
+    assert open_count(stack) == 3
+    again = cli(["scale-up", "--stream", "cli-orders", "--config", stack["config"], "--json"], stack["env"])
+    assert json.loads(again.stdout)["outcome"] == "skipped"
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["plan", "scale-up", "--stream", "payments"], 2, "stream 'payments' is not in"),
+        (["validate-config", "--config", "/nonexistent.yaml"], 2, "no such file; set AUTOSCALER_CONFIG or --config"),
+    ],
+)
+def test_operator_errors(stack: dict[str, Any], args: list[str], code: int, message: str) -> None:
+    if "--config" not in args:
+        args = [*args, "--config", stack["config"]]
+    done = cli(args, stack["env"])
+    assert done.returncode == code
+    assert message in " ".join(done.stderr.split())
+
+
+def test_broken_config_names_the_line(stack: dict[str, Any], tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("streams:\n  - {name: x, min_shards: 5, max_shards: 2, desired_shards: 2}\n")
+    done = cli(["validate-config", "--config", str(bad)], stack["env"])
+    assert done.returncode == 2
+    assert "line 2, streams[0].min_shards: min_shards (5) is above max_shards (2)" in " ".join(done.stderr.split())
+
+
+def test_missing_credentials_are_explained(stack: dict[str, Any]) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_REGION="us-east-1",
+        AWS_CONFIG_FILE="/dev/null",
+        AWS_SHARED_CREDENTIALS_FILE="/dev/null",
+        AWS_EC2_METADATA_DISABLED="true",
+        AWS_ENDPOINT_URL=stack["env"]["AWS_ENDPOINT_URL"],
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "autoscaler", "plan", "scale-up", "--stream", "cli-orders", "--config", stack["config"]],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 3
+    assert "no AWS credentials" in done.stderr
+
+
+def test_demo_runs_end_to_end() -> None:
+    done = subprocess.run(
+        [sys.executable, "scripts/demo.py"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+        check=False,
+        env={**os.environ, "COLUMNS": "160"},
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "exactly once" in done.stdout and "moto server stopped" in done.stdout
