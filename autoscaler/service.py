@@ -49,6 +49,7 @@ from autoscaler.ports import (
 log = logging.getLogger("autoscaler.service")
 
 DAY_SECONDS = 86_400
+MAX_SETBACKS = 5
 
 
 class Outcome(enum.StrEnum):
@@ -269,12 +270,17 @@ class ScaleUpService:
         done: list[str] = []
         pending: list[Op] = list(plan.ops)
         error: str | None = None
+        setbacks = 0  # ResourceInUse before a call, or a re-plan: bounded so a stuck stream cannot spin a run
         while pending:
             if budget.remaining() < CONTINUATION_SAFETY_SECONDS:
                 return self._hand_over(
                     cfg, request, owner, plan=plan, before=before, why="invocation time running short", done=done
                 )
+            if setbacks > MAX_SETBACKS:
+                error = f"stopped after {setbacks} setbacks (ResourceInUse or shards changing under us)"
+                break
             op = pending.pop(0)
+            applied = False
             try:
                 if isinstance(op, UpdateShardCountOp):
                     self.kinesis.update_shard_count(cfg.name, op.target)
@@ -289,6 +295,7 @@ class ScaleUpService:
                         pending = list(replanned.ops)
                         continue
                     self.kinesis.split_shard(cfg.name, parent.shard_id, op.new_starting_hash_key)
+                applied = True
                 done.append(op.describe())
                 self.kinesis.wait_until_active(cfg.name, max(0.0, budget.remaining() - CONTINUATION_SAFETY_SECONDS))
             except UpdateShardCountLimit as exc:
@@ -299,10 +306,19 @@ class ScaleUpService:
                 pending = list(replanned.ops)
             except InvalidRequest as exc:  # the parent closed between our read and the call: re-plan from what is there
                 log.warning("split refused; re-planning", extra={"stream": cfg.name, "error": str(exc)})
+                setbacks += 1
                 replanned = self.plan(_continuing(request, plan, owner))
                 pending = list(replanned.ops)
             except StreamBusy as exc:
-                return self._hand_over(cfg, request, owner, plan=plan, before=before, why=str(exc), done=done)
+                if applied:  # our own operation is still UPDATING past the time we may wait: continue later
+                    return self._hand_over(cfg, request, owner, plan=plan, before=before, why=str(exc), done=done)
+                # ResourceInUse on the call (another reshard under way): wait for ACTIVE, then try the same op again.
+                setbacks += 1
+                try:
+                    self.kinesis.wait_until_active(cfg.name, max(0.0, budget.remaining() - CONTINUATION_SAFETY_SECONDS))
+                except StreamBusy as still:
+                    return self._hand_over(cfg, request, owner, plan=plan, before=before, why=str(still), done=done)
+                pending.insert(0, op)
             except ThrottledError as exc:
                 # The adapter already retried with backoff; hand over rather than spin here.
                 return self._hand_over(cfg, request, owner, plan=plan, before=before, why=str(exc), done=done)

@@ -178,13 +178,33 @@ def test_update_shard_count_refused_falls_back_to_splits(world: World) -> None:
     assert_invariants(world, result)
 
 
-def test_resource_in_use_mid_sequence_hands_over(world: World) -> None:
+def test_resource_in_use_on_a_call_waits_and_retries(world: World) -> None:
     world.add_stream(shards=4)
     world.traffic(1.0, 4)
     world.kinesis.inject("split_shard", StreamBusy("ResourceInUseException"))
     result = world.service().scale_up(ALARM, world.budget())
-    assert result.outcome is Outcome.CONTINUED
-    assert len(world.continuation.requests) == 1
+    assert result.outcome is Outcome.SCALED and result.after == 7
+    assert world.continuation.requests == []
+
+
+def test_resource_in_use_that_never_clears_stops_the_run(world: World) -> None:
+    world.add_stream(shards=4)
+    world.traffic(1.0, 4)
+    world.kinesis.inject("split_shard", *[StreamBusy("ResourceInUseException")] * 10)
+    result = world.service().scale_up(ALARM, world.budget())
+    assert result.outcome is Outcome.FAILED and "setbacks" in result.detail
+    assert world.kinesis.open_count("orders") == 4
+    assert_invariants(world, result)
+
+
+def test_own_operation_outlasting_the_invocation_hands_over(world: World) -> None:
+    world.add_stream(shards=4)
+    world.kinesis.split_seconds = 2_000  # our first split stays UPDATING longer than the invocation can wait
+    world.traffic(1.0, 4)
+    result = world.service().scale_up(ALARM, world.budget())
+    assert result.outcome is Outcome.CONTINUED and len(result.ops_done) == 1
+    (cont,) = world.continuation.requests
+    assert (cont.target, cont.hop) == (7, 1)
 
 
 def test_throttled_after_retries_hands_over(world: World) -> None:
