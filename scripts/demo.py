@@ -13,7 +13,6 @@ import os
 import shutil
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -74,17 +73,12 @@ def lock_table(dynamodb: Any) -> Table:
     return table
 
 
-def write_burst(cloudwatch: Any, shards: int) -> float:
-    """Five one-minute Sums at BURST × the capacity of `shards` (moto accepts AWS/Kinesis in PutMetricData)."""
+def burst(cloudwatch: Any, shards: int) -> float:
+    """Five one-minute Sums at BURST × the capacity of `shards`."""
+    from autoscaler.local.setup import write_burst
+
     per_minute = BURST * shards * 1_048_576 * 60
-    now = int(time.time()) // 60 * 60
-    data = []
-    for i in range(1, 6):
-        at = datetime.fromtimestamp(now - 60 * i, tz=UTC)
-        dims = [{"Name": "StreamName", "Value": STREAM}]
-        data.append({"MetricName": "IncomingBytes", "Dimensions": dims, "Timestamp": at, "Value": per_minute})
-        data.append({"MetricName": "IncomingRecords", "Dimensions": dims, "Timestamp": at, "Value": 60_000.0})
-    cloudwatch.put_metric_data(Namespace="AWS/Kinesis", MetricData=data)
+    write_burst(cloudwatch, STREAM, bytes_per_minute=per_minute, records_per_minute=60_000.0)
     return per_minute
 
 
@@ -137,7 +131,7 @@ def main() -> int:
         console.rule("Act 1 — a burst of writes on orders")
         console.print(shard_table(clients.kinesis, "before"))
         console.print(alarm_table(clients.cloudwatch, "alarms before"))
-        per_minute = write_burst(clients.cloudwatch, 4)
+        per_minute = burst(clients.cloudwatch, 4)
         console.print(
             f"wrote 5 one-minute IncomingBytes datapoints of {per_minute:,.0f} bytes = {BURST:.0%} of 4 shards' "
             f"capacity (4 × 1 MiB/s × 60 s)"

@@ -93,3 +93,28 @@ def local_clients(endpoint: str, region: str = "us-east-1") -> LocalClients:
         return session.create_client(name, region_name=region, endpoint_url=endpoint)
 
     return LocalClients(make("kinesis"), make("cloudwatch"), make("dynamodb"), make("sns"))
+
+
+def write_burst(
+    cloudwatch: Any,
+    stream: str,
+    *,
+    bytes_per_minute: float,
+    records_per_minute: float | None = None,
+    minutes: int = 5,
+) -> None:
+    """One-minute Sum datapoints for the last `minutes` whole minutes, as Kinesis would publish them (moto accepts
+    PutMetricData in AWS/Kinesis, which AWS itself would refuse)."""
+    from datetime import UTC, datetime
+
+    now = int(time.time()) // 60 * 60
+    dims = [{"Name": "StreamName", "Value": stream}]
+    data: list[dict[str, Any]] = []
+    for i in range(1, minutes + 1):
+        at = datetime.fromtimestamp(now - 60 * i, tz=UTC)
+        data.append({"MetricName": "IncomingBytes", "Dimensions": dims, "Timestamp": at, "Value": bytes_per_minute})
+        if records_per_minute is not None:
+            data.append(
+                {"MetricName": "IncomingRecords", "Dimensions": dims, "Timestamp": at, "Value": records_per_minute}
+            )
+    cloudwatch.put_metric_data(Namespace="AWS/Kinesis", MetricData=data)

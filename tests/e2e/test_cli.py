@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ import pytest
 
 from autoscaler.config import load_config
 from autoscaler.local.moto_server import MotoServer
-from autoscaler.local.setup import bootstrap, local_clients
+from autoscaler.local.setup import bootstrap, local_clients, write_burst
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,19 +38,7 @@ def stack(moto_server: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> 
     path.write_text(CONFIG)
     clients = local_clients(moto_server.endpoint)
     bootstrap(clients, load_config(path), table="cli-cooldown", topic="cli-alarms")
-    now = int(datetime.now(UTC).timestamp()) // 60 * 60
-    clients.cloudwatch.put_metric_data(
-        Namespace="AWS/Kinesis",
-        MetricData=[
-            {
-                "MetricName": "IncomingBytes",
-                "Dimensions": [{"Name": "StreamName", "Value": "cli-orders"}],
-                "Timestamp": datetime.fromtimestamp(now - 60 * i, tz=UTC),
-                "Value": 0.9 * 2 * 1_048_576 * 60,
-            }
-            for i in range(1, 4)
-        ],
-    )
+    write_burst(clients.cloudwatch, "cli-orders", bytes_per_minute=0.9 * 2 * 1_048_576 * 60, minutes=3)
     env = {**moto_server.env(), "COOLDOWN_TABLE": "cli-cooldown"}
     return {"config": str(path), "env": env, "clients": clients}
 

@@ -9,7 +9,6 @@ import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -18,7 +17,7 @@ import pytest
 
 from autoscaler.local.alarm_events import FakeLambdaContext, sns_alarm_event
 from autoscaler.local.moto_server import MOTO_ACCOUNT_ID, MotoServer
-from autoscaler.local.setup import create_stream, create_table, ensure_alarms, local_clients
+from autoscaler.local.setup import create_stream, create_table, ensure_alarms, local_clients, write_burst
 
 pytestmark = pytest.mark.e2e
 
@@ -49,23 +48,6 @@ def handler_against(moto_server: MotoServer, tmp_path: Path, monkeypatch: pytest
     yield load
     sys.modules.pop("autoscaler.handlers.scale_up", None)
     os.environ.pop("AWS_ENDPOINT_URL", None)
-
-
-def _burst(cloudwatch: Any, stream: str, bytes_per_minute: float) -> None:
-    now = int(datetime.now(UTC).timestamp()) // 60 * 60
-    dims = [{"Name": "StreamName", "Value": stream}]
-    cloudwatch.put_metric_data(
-        Namespace="AWS/Kinesis",
-        MetricData=[
-            {
-                "MetricName": "IncomingBytes",
-                "Dimensions": dims,
-                "Timestamp": datetime.fromtimestamp(now - 60 * i, tz=UTC),
-                "Value": bytes_per_minute,
-            }
-            for i in range(1, 6)
-        ],
-    )
 
 
 def _fire_concurrently(module: ModuleType, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -113,7 +95,7 @@ def test_concurrent_alarms_cause_exactly_one_action_per_stream(
             create_stream(clients.kinesis, name, 4)
             ensure_alarms(clients.cloudwatch, module.CONFIG, module.CONFIG.stream(name), 4, topic)
             # 1.2 × 4 shards' bytes: the planner wants ⌈4.8 / 0.6⌉ = 8 shards, one UpdateShardCount 4 → 8.
-            _burst(clients.cloudwatch, name, 1.2 * 4 * 1_048_576 * 60)
+            write_burst(clients.cloudwatch, name, bytes_per_minute=1.2 * 4 * 1_048_576 * 60)
             alarm = clients.cloudwatch.describe_alarms(AlarmNames=[f"kinesis-autoscaler-{name}-incoming-bytes"])
             events.append(sns_alarm_event(alarm=alarm["MetricAlarms"][0], account=MOTO_ACCOUNT_ID))
         results = _fire_concurrently(module, events)

@@ -7,7 +7,6 @@ import importlib
 import json
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -17,7 +16,7 @@ from moto import mock_aws
 
 import autoscaler.config as config_module
 from autoscaler.local.alarm_events import FakeLambdaContext
-from autoscaler.local.setup import create_stream, create_table, ensure_alarms
+from autoscaler.local.setup import create_stream, create_table, ensure_alarms, write_burst
 from tests.conftest import load_event
 
 pytestmark = pytest.mark.integration
@@ -73,19 +72,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
                 create_table(module.CLIENTS.dynamodb, "cd")
                 create_stream(module.CLIENTS.kinesis, "orders", 4)
                 ensure_alarms(module.CLIENTS.cloudwatch, module.CONFIG, module.CONFIG.streams[0], 4, "arn:t")
-                now = int(datetime.now(UTC).timestamp()) // 60 * 60
-                module.CLIENTS.cloudwatch.put_metric_data(
-                    Namespace="AWS/Kinesis",
-                    MetricData=[
-                        {
-                            "MetricName": "IncomingBytes",
-                            "Dimensions": [{"Name": "StreamName", "Value": "orders"}],
-                            "Timestamp": datetime.fromtimestamp(now - 60 * i, tz=UTC),
-                            "Value": 1.2 * 4 * 1_048_576 * 60,
-                        }
-                        for i in range(1, 4)
-                    ],
-                )
+                write_burst(module.CLIENTS.cloudwatch, "orders", bytes_per_minute=1.2 * 4 * 1_048_576 * 60, minutes=3)
             return Loaded(module)
 
         yield load
