@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -25,6 +27,7 @@ DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config" / "strea
 CONFIG_ENV = "AUTOSCALER_CONFIG"
 SNAPSHOT_FORMAT = "kinesis-autoscaler/config-snapshot"
 SNAPSHOT_VERSION = 1
+_STREAM_NAME = re.compile(r"[a-zA-Z0-9_.-]{1,128}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -128,12 +131,45 @@ def from_snapshot(data: Any, source: str) -> AutoscalerConfig:
     streams = data.get("streams")
     if not isinstance(streams, list) or not streams:
         raise ConfigError(f"{source}: snapshot has no streams; {fix}")
-    return AutoscalerConfig(
+    config = AutoscalerConfig(
         source=f"{source} (compiled from {data.get('source')})",
         alarm_name_prefix=str(data.get("alarm_name_prefix", d.ALARM_NAME_PREFIX)),
         defaults=_typed(Tunables, data.get("defaults", {}), f"{source}: defaults"),
         streams=tuple(_typed(StreamConfig, s, f"{source}: streams[{i}]") for i, s in enumerate(streams)),
     )
+    problem = _unsafe(config)
+    if problem:
+        raise ConfigError(f"{source}: {problem}; {fix}")
+    return config
+
+
+def _unsafe(config: AutoscalerConfig) -> str | None:
+    """The invariants the core relies on, re-checked on a snapshot in plain Python (defence in depth: the
+    snapshot came from the validator, but a hand-edited file must not reach the planner)."""
+    names = [s.name for s in config.streams]
+    if len(set(names)) != len(names):
+        return "a stream is listed twice"
+    for s in config.streams:
+        floats = (s.scale_up_threshold, s.scale_down_threshold, s.target_utilisation, s.fallback_scale_up_factor)
+        checks = {
+            "1 ≤ min_shards ≤ desired_shards ≤ max_shards ≤ 10,000": 1
+            <= s.min_shards
+            <= s.desired_shards
+            <= s.max_shards
+            <= d.MAX_SHARDS_PER_STREAM,
+            "0 < scale_down_threshold < target_utilisation < scale_up_threshold ≤ 1": all(map(math.isfinite, floats))
+            and 0 < s.scale_down_threshold < s.target_utilisation < s.scale_up_threshold <= 1,
+            "1 < fallback_scale_up_factor ≤ 2": 1 < s.fallback_scale_up_factor <= 2,
+            "cooldowns ≥ 0 and lookbacks ≥ 1": min(s.scale_up_cooldown_seconds, s.scale_down_cooldown_seconds) >= 0
+            and min(s.scale_up_lookback_minutes, s.scale_down_lookback_hours) >= 1,
+            "alarm period > 0 and 1 ≤ datapoints ≤ evaluation periods": s.alarm_period_seconds > 0
+            and 1 <= s.alarm_datapoints_to_alarm <= s.alarm_evaluation_periods,
+            "a Kinesis stream name": bool(_STREAM_NAME.fullmatch(s.name)),
+        }
+        broken = [rule for rule, ok in checks.items() if not ok]
+        if broken:
+            return f"stream {s.name!r} breaks {broken[0]}"
+    return None
 
 
 @functools.lru_cache(maxsize=8)

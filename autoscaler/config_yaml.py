@@ -87,7 +87,7 @@ class StreamModel(TunablesModel):
 
     @model_validator(mode="after")
     def _bounds(self) -> Self:
-        if not _STREAM_NAME.match(self.name):
+        if not _STREAM_NAME.fullmatch(self.name):
             raise ValueError(f"name {self.name!r} is not a Kinesis stream name; use 1–128 of a-z A-Z 0-9 _ . -")
         if self.min_shards > self.max_shards:
             raise ValueError(
@@ -228,7 +228,7 @@ def parse_yaml(text: str, source: str = "<string>") -> AutoscalerConfig:
             raise _fail(source, lines, (key,), f"unknown top-level key {key!r}; allowed: {', '.join(_TOP_KEYS)}")
 
     prefix = raw.get("alarm_name_prefix", d.ALARM_NAME_PREFIX)
-    if not isinstance(prefix, str) or not _PREFIX.match(prefix):
+    if not isinstance(prefix, str) or not _PREFIX.fullmatch(prefix):
         raise _fail(source, lines, ("alarm_name_prefix",), "use 1–64 of a-z A-Z 0-9 _ . -")
 
     raw_defaults = raw.get("defaults") or {}

@@ -65,3 +65,7 @@ class MetricsUnavailable(AutoscalerError):
 
 class AwsCallFailed(AutoscalerError):
     """An AWS call failed with an error code the adapters do not classify; the message carries the code."""
+
+
+class LockHeld(CooldownActive):
+    """Another run holds the stream's lock (or a continuation's run no longer does); the request is skipped."""

@@ -100,7 +100,7 @@ def _guard(fn: Any, payload: Any, message_id: str | None) -> ScaleUpInput:
         return result
     except _Bad as bad:
         return Rejected(bad.reason, bad.detail, message_id)
-    except (TypeError, ValueError, KeyError, AttributeError, RecursionError) as exc:  # defensive: never escape
+    except Exception as exc:  # defensive: whatever hostile input provokes (OverflowError, …) is a rejection
         return Rejected("malformed", f"{type(exc).__name__}: {str(exc)[:200]}", message_id)
 
 
@@ -118,7 +118,7 @@ def _parse_record(record: Any) -> ScaleUpInput:
         return Rejected("too-large", f"Sns.Message has {len(message)} characters (SNS max 262,144)", message_id)
     try:
         body = json.loads(message)
-    except (json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # ValueError also covers integers longer than 4,300 digits
         return Rejected("not-json", f"Sns.Message is not JSON ({str(exc)[:80]})", message_id)
     return _guard(lambda b: _parse_sns_alarm(b, message_id), body, message_id)
 
@@ -133,7 +133,7 @@ def _text(obj: Mapping[str, Any], key: str, *, required: bool = True) -> str:
 
 
 def _arn_parts(arn: str) -> tuple[str, str, str]:
-    m = _ALARM_ARN.match(arn)
+    m = _ALARM_ARN.fullmatch(arn)
     if not m:
         raise _Bad("bad-arn", f"AlarmArn {arn[:120]!r} is not a CloudWatch alarm ARN")
     return m.group(2), m.group(3), m.group(4)
@@ -148,7 +148,10 @@ def _state(value: str) -> str:
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    f = float(value)
+    try:
+        f = float(value)
+    except OverflowError:  # an int beyond float range
+        return None
     return f if math.isfinite(f) else None
 
 
@@ -171,7 +174,7 @@ def _classify(metrics: list[tuple[str, str, str]]) -> tuple[str, tuple[str, ...]
     if len(streams) != 1:
         raise _Bad("several-streams", f"the alarm spans several streams: {sorted(streams)[:4]}")
     stream = streams.pop()
-    if not _STREAM_NAME.match(stream):
+    if not _STREAM_NAME.fullmatch(stream):
         raise _Bad("bad-stream-name", f"{stream[:60]!r} is not a Kinesis stream name")
     names = tuple(dict.fromkeys(m for _, m, _ in metrics))
     if all(n in THROTTLE_METRICS for n in names):
@@ -312,14 +315,14 @@ def _reason_threshold(reason_data: Any) -> float | None:
         return None
     try:
         parsed = json.loads(reason_data)
-    except (json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):
         return None
     return _number(parsed.get("threshold")) if isinstance(parsed, Mapping) else None
 
 
 def _parse_continuation(event: Mapping[str, Any]) -> ContinuationRequest:
     stream = _text(event, "stream")
-    if not _STREAM_NAME.match(stream):
+    if not _STREAM_NAME.fullmatch(stream):
         raise _Bad("bad-stream-name", f"{stream[:60]!r} is not a Kinesis stream name")
     owner = _text(event, "owner")
     ints = {}

@@ -114,10 +114,19 @@ class LockState:
 
 class CooldownPort(Protocol):
     def acquire(
-        self, stream: str, *, owner: str, now: float, lease_until: float, blocked_by: Sequence[Direction]
+        self,
+        stream: str,
+        *,
+        owner: str,
+        now: float,
+        lease_until: float,
+        blocked_by: Sequence[Direction],
+        take_over_from: str | None = None,
     ) -> LockState:
-        """Take the stream's lock in one conditional write: free, or lease expired, or already ours — and no
-        cooldown in `blocked_by` still running. Raises CooldownActive (saying which) otherwise."""
+        """Take the stream's lock in one conditional write: free or lease expired, and no cooldown in `blocked_by`
+        still running. With `take_over_from`, only if that owner still holds it (a continuation taking over from
+        the run that handed on; cooldowns are not checked). Raises LockHeld (someone else holds it, or the
+        handing run no longer does) or CooldownActive (a cooldown runs), saying which."""
         ...
 
     def release(

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from autoscaler.capacity import AlarmKind, alarm_name, alarm_threshold, shards_for_threshold
+from autoscaler.capacity import AlarmKind, alarm_name, alarm_threshold, kind_of_alarm, shards_for_threshold
 from autoscaler.config import AutoscalerConfig, StreamConfig
 from autoscaler.defaults import (
     CONTINUATION_SAFETY_SECONDS,
@@ -24,6 +24,7 @@ from autoscaler.errors import (
     ConfigError,
     CooldownActive,
     InvalidRequest,
+    LockHeld,
     LockUnavailable,
     QuotaExhausted,
     StreamBusy,
@@ -204,50 +205,99 @@ class ScaleUpService:
     # -- the action ------------------------------------------------------------------------------------------------
 
     def scale_up(self, request: ScaleUpRequest, budget: Budget) -> ScaleUpResult:
-        """Plan and apply under the lock. Never raises for expected AWS conditions: the result says what happened."""
+        """Plan and apply under the lock. Never raises for expected AWS conditions: the result says what happened.
+
+        Raises only when it could not act and a retry of the same event may succeed (the lock table is down, an
+        unclassified AWS error): the handler then lets Lambda retry the event. Whatever was applied before an
+        error is finished first: alarms retuned to the open count, cooldown set, lock released.
+        """
         cfg = self.config.stream(request.stream)
         if cfg is None:
             return ScaleUpResult(request.stream, Outcome.SKIPPED, f"{request.stream!r} is not in the config")
         if not cfg.enabled:
             return ScaleUpResult(cfg.name, Outcome.SKIPPED, "enabled: false in the config")
         cont = request.continuation
-        owner = cont.owner if cont else self.new_owner()
+        run = _Run(cfg=cfg, request=request, owner=self.new_owner(), budget=budget)
         now = self.clock.now()
         try:
             self.cooldown.acquire(
                 cfg.name,
-                owner=owner,
+                owner=run.owner,
                 now=now,
                 lease_until=now + budget.remaining() + LOCK_LEASE_MARGIN_SECONDS,
                 blocked_by=() if cont else (Direction.UP,),
+                # A continuation takes the lock over from the run that handed it on, and only from it: a late or
+                # duplicate copy finds the owner rotated (or the lock released) and does nothing.
+                take_over_from=cont.owner if cont else None,
             )
-        except CooldownActive as exc:
+        except LockHeld as exc:
             return ScaleUpResult(cfg.name, Outcome.SKIPPED, str(exc))
+        except CooldownActive as exc:
+            return ScaleUpResult(cfg.name, Outcome.SKIPPED, str(exc) + self._rearm(run))
         try:
-            return self._locked(cfg, request, owner, budget)
+            return self._locked(run)
         except BaseException:
-            self._release(cfg, owner, scaled=False)  # no cooldown: the next alarm may try again
+            if run.done:
+                self._finish(run)
+            else:
+                self._release(run, scaled=False)  # no cooldown: the next alarm (or Lambda's retry) may try again
             raise
 
-    def _release(self, cfg: StreamConfig, owner: str, *, scaled: bool, action: str | None = None) -> None:
+    def _release(self, run: _Run, *, scaled: bool, action: str | None = None) -> None:
         now = self.clock.now()
-        cooldowns = {Direction.UP: now + cfg.scale_up_cooldown_seconds} if scaled else {}
-        self.cooldown.release(cfg.name, owner=owner, now=now, cooldowns=cooldowns, action=action)
+        cooldowns = {Direction.UP: now + run.cfg.scale_up_cooldown_seconds} if scaled else {}
+        self.cooldown.release(run.cfg.name, owner=run.owner, now=now, cooldowns=cooldowns, action=action)
 
-    def _locked(self, cfg: StreamConfig, request: ScaleUpRequest, owner: str, budget: Budget) -> ScaleUpResult:
+    def _rearm(self, run: _Run) -> str:
+        """After refusing a fresh alarm without resharding, set that alarm back to OK (best effort).
+
+        Alarm actions fire only on a transition into ALARM: an alarm left in ALARM would never notify again, even
+        if the breach outlasts the cooldown. Back in OK, CloudWatch re-evaluates it within a period and fires again
+        while the breach lasts — each time a new chance once the cooldown is over.
+        """
+        req = run.request
+        prefix = self.config.alarm_name_prefix
+        if req.continuation is not None or kind_of_alarm(prefix, run.cfg.name, req.source) is None:
+            return ""
+        try:
+            self.alarms.set_ok([req.source], "kinesis-autoscaler: re-armed after a skipped scale-up")
+        except (AutoscalerError, OSError) as exc:
+            log.warning(
+                "could not re-arm alarm", extra={"stream": run.cfg.name, "alarm": req.source, "error": str(exc)}
+            )
+            return ""
+        return f"; re-armed {req.source} so a breach that lasts fires again"
+
+    def _finish(self, run: _Run) -> tuple[int | None, list[str]]:
+        """After the last operation (or a stop after some): alarms for the open count, state OK, cooldown, release.
+
+        Best effort on the alarms: a failure there is logged and must not keep the lock or skip the cooldown.
+        """
+        after: int | None = None
+        synced: list[str] = []
+        try:
+            after = len(self.kinesis.list_open_shards(run.cfg.name))
+            synced = self._sync_alarms(run.cfg, after, force_ok=True)
+        except (AutoscalerError, OSError) as exc:
+            log.error("alarms not retuned", extra={"stream": run.cfg.name, "error": str(exc)})
+        action = f"scale-up {run.before} -> {after}" if after is not None else "scale-up (count unknown)"
+        self._release(run, scaled=bool(run.done) or run.request.continuation is not None, action=action)
+        return after, synced
+
+    def _locked(self, run: _Run) -> ScaleUpResult:
+        cfg, request, budget = run.cfg, run.request, run.budget
         cont = request.continuation
         try:
             self.kinesis.wait_until_active(cfg.name, max(0.0, budget.remaining() - CONTINUATION_SAFETY_SECONDS))
             plan = self.plan(request)
         except StreamBusy as exc:
-            return self._hand_over(
-                cfg, request, owner, plan=None, before=len(self.kinesis.list_open_shards(cfg.name)), why=str(exc)
-            )
+            run.before = cont.origin_count if cont else 0
+            return self._hand_over(run, why=str(exc))
         except (StreamNotFound, StreamNotProvisioned) as exc:
-            self._release(cfg, owner, scaled=False)
+            self._release(run, scaled=False)
             return ScaleUpResult(cfg.name, Outcome.SKIPPED, str(exc))
-
-        before = plan.current if cont is None else cont.origin_count
+        run.plan = plan
+        run.before = plan.current if cont is None else cont.origin_count
         log.info(
             "scale-up decision",
             extra={
@@ -262,133 +312,139 @@ class ScaleUpService:
         )
         if plan.noop:
             synced = self._sync_alarms(cfg, plan.current, force_ok=cont is not None)
-            self._release(cfg, owner, scaled=cont is not None, action=f"scale-up to {plan.current}" if cont else None)
+            self._release(run, scaled=cont is not None, action=f"scale-up to {plan.current}" if cont else None)
             detail = plan.message + (f"; alarms retuned: {', '.join(synced)}" if synced else "")
             outcome = Outcome.SCALED if cont is not None else Outcome.NOOP
-            return ScaleUpResult(cfg.name, outcome, detail, plan=plan, before=before, after=plan.current)
+            return ScaleUpResult(cfg.name, outcome, detail, plan=plan, before=run.before, after=plan.current)
 
-        done: list[str] = []
+        error = self._apply(run, plan)
+        if isinstance(error, ScaleUpResult):
+            return error
+        after, synced = self._finish(run)
+        detail = f"{run.before} -> {after} shards; alarms retuned: {', '.join(synced) or 'none found'}"
+        return ScaleUpResult(
+            cfg.name,
+            Outcome.FAILED if error else Outcome.SCALED,
+            f"{error}; {detail}" if error else detail,
+            plan=plan,
+            before=run.before,
+            after=after,
+            ops_done=tuple(run.done),
+        )
+
+    def _apply(self, run: _Run, plan: ScalePlan) -> str | ScaleUpResult | None:
+        """Apply the plan's operations one at a time, waiting for ACTIVE after each.
+
+        Returns None when the target is reached, an error text when it stopped for good (quota, setbacks), or a
+        finished result when it handed over to a continuation or the stream vanished.
+        """
+        cfg, request, budget = run.cfg, run.request, run.budget
         pending: list[Op] = list(plan.ops)
-        error: str | None = None
         setbacks = 0  # ResourceInUse before a call, or a re-plan: bounded so a stuck stream cannot spin a run
+
+        def wait_time() -> float:
+            return max(0.0, budget.remaining() - CONTINUATION_SAFETY_SECONDS)
+
+        def replan(**kw: bool) -> list[Op]:
+            return list(self.plan(_continuing(request, plan, run.owner), **kw).ops)
+
         while pending:
             if budget.remaining() < CONTINUATION_SAFETY_SECONDS:
-                return self._hand_over(
-                    cfg, request, owner, plan=plan, before=before, why="invocation time running short", done=done
-                )
+                return self._hand_over(run, why="invocation time running short")
             if setbacks > MAX_SETBACKS:
-                error = f"stopped after {setbacks} setbacks (ResourceInUse or shards changing under us)"
-                break
+                return f"stopped after {setbacks} setbacks (ResourceInUse or shards changing under us)"
             op = pending.pop(0)
             applied = False
             try:
                 if isinstance(op, UpdateShardCountOp):
                     self.kinesis.update_shard_count(cfg.name, op.target)
-                    self.cooldown.note_update_shard_count(cfg.name, owner=owner, at=self.clock.now())
+                    applied = True
+                    run.done.append(op.describe())
+                    self.cooldown.note_update_shard_count(cfg.name, owner=run.owner, at=self.clock.now())
                 else:
                     current = self.kinesis.list_open_shards(cfg.name)
                     if len(current) >= plan.target:
-                        break
+                        return None
                     parent = _find_range(current, op)
                     if parent is None:  # someone else resharded meanwhile: re-plan the rest from what is there
-                        replanned = self.plan(_continuing(request, plan, owner))
-                        pending = list(replanned.ops)
+                        setbacks += 1
+                        pending = replan()
                         continue
                     self.kinesis.split_shard(cfg.name, parent.shard_id, op.new_starting_hash_key)
-                applied = True
-                done.append(op.describe())
-                self.kinesis.wait_until_active(cfg.name, max(0.0, budget.remaining() - CONTINUATION_SAFETY_SECONDS))
-            except UpdateShardCountLimit as exc:
-                log.warning(
-                    "UpdateShardCount refused; splitting instead", extra={"stream": cfg.name, "error": str(exc)}
-                )
-                replanned = self.plan(_continuing(request, plan, owner), allow_update_shard_count=False)
-                pending = list(replanned.ops)
+                    applied = True
+                    run.done.append(op.describe())
+                self.kinesis.wait_until_active(cfg.name, wait_time())
+            except (UpdateShardCountLimit, QuotaExhausted) as exc:
+                if not isinstance(op, UpdateShardCountOp):
+                    return f"stopped: {exc}"  # a split hit the account's shard quota: final
+                # UpdateShardCount refused (24 h call limit, its range rule, or its temporary shards over the
+                # quota): splits may still get some or all of the way.
+                log.warning("UpdateShardCount refused; splitting", extra={"stream": cfg.name, "error": str(exc)})
+                pending = replan(allow_update_shard_count=False)
             except InvalidRequest as exc:  # the parent closed between our read and the call: re-plan from what is there
                 log.warning("split refused; re-planning", extra={"stream": cfg.name, "error": str(exc)})
                 setbacks += 1
-                replanned = self.plan(_continuing(request, plan, owner))
-                pending = list(replanned.ops)
+                pending = replan()
             except StreamBusy as exc:
                 if applied:  # our own operation is still UPDATING past the time we may wait: continue later
-                    return self._hand_over(cfg, request, owner, plan=plan, before=before, why=str(exc), done=done)
+                    return self._hand_over(run, why=str(exc))
                 # ResourceInUse on the call (another reshard under way): wait for ACTIVE, then try the same op again.
                 setbacks += 1
                 try:
-                    self.kinesis.wait_until_active(cfg.name, max(0.0, budget.remaining() - CONTINUATION_SAFETY_SECONDS))
+                    self.kinesis.wait_until_active(cfg.name, wait_time())
                 except StreamBusy as still:
-                    return self._hand_over(cfg, request, owner, plan=plan, before=before, why=str(still), done=done)
+                    return self._hand_over(run, why=str(still))
                 pending.insert(0, op)
             except ThrottledError as exc:
                 # The adapter already retried with backoff; hand over rather than spin here.
-                return self._hand_over(cfg, request, owner, plan=plan, before=before, why=str(exc), done=done)
-            except QuotaExhausted as exc:
-                error = f"stopped: {exc}"
-                break
+                return self._hand_over(run, why=str(exc))
             except StreamNotFound as exc:
-                self._release(cfg, owner, scaled=False)
+                self._release(run, scaled=False)
                 return ScaleUpResult(
                     cfg.name,
                     Outcome.FAILED,
                     f"stream vanished mid-sequence: {exc}",
                     plan=plan,
-                    before=before,
-                    ops_done=tuple(done),
+                    before=run.before,
+                    ops_done=tuple(run.done),
                 )
+        return None
 
-        after = len(self.kinesis.list_open_shards(cfg.name))
-        synced = self._sync_alarms(cfg, after, force_ok=True)
-        self._release(cfg, owner, scaled=bool(done) or cont is not None, action=f"scale-up {before} -> {after}")
-        detail = f"{before} -> {after} shards; alarms retuned: {', '.join(synced) or 'none found'}"
-        if error:
-            return ScaleUpResult(
-                cfg.name,
-                Outcome.FAILED,
-                f"{error}; {detail}",
-                plan=plan,
-                before=before,
-                after=after,
-                ops_done=tuple(done),
-            )
-        return ScaleUpResult(
-            cfg.name, Outcome.SCALED, detail, plan=plan, before=before, after=after, ops_done=tuple(done)
-        )
-
-    def _hand_over(
-        self,
-        cfg: StreamConfig,
-        request: ScaleUpRequest,
-        owner: str,
-        *,
-        plan: ScalePlan | None,
-        before: int,
-        why: str,
-        done: list[str] | None = None,
-    ) -> ScaleUpResult:
-        """Continue in a new invocation that keeps the lock (same owner), or stop at the hop limit."""
-        cont = request.continuation
+    def _hand_over(self, run: _Run, *, why: str) -> ScaleUpResult:
+        """Continue in a new invocation that takes the lock over from this one, or stop (hop limit, no target,
+        the hand-over itself failing) — finishing what was done: alarms for the open count, cooldown, release."""
+        cfg, plan, cont = run.cfg, run.plan, run.request.continuation
         hop = (cont.hop if cont else 0) + 1
         target = plan.target if plan is not None else (cont.target if cont else None)
-        if target is None or hop > MAX_CONTINUATION_HOPS:
-            self._release(cfg, owner, scaled=bool(done))
+        stop: str | None = None
+        if target is None:
+            stop = f"{why}; nothing planned yet: giving up, the lock is released"
+        elif hop > MAX_CONTINUATION_HOPS:
+            stop = f"{why}; hop limit {MAX_CONTINUATION_HOPS} reached: giving up, the lock is released"
+        else:
+            origin = cont.origin_count if cont else run.before
+            try:
+                self.continuation.continue_later(ContinuationRequest(cfg.name, target, origin, hop, run.owner))
+            except (AutoscalerError, OSError) as exc:
+                stop = f"{why}; the hand-over failed ({exc}): stopping here"
+        if stop is None:
             return ScaleUpResult(
                 cfg.name,
-                Outcome.FAILED,
-                f"{why}; hop limit {MAX_CONTINUATION_HOPS} reached or no target: giving up, the lock is released",
+                Outcome.CONTINUED,
+                f"{why}; continuing in hop {hop} towards {target}",
                 plan=plan,
-                before=before,
-                ops_done=tuple(done or ()),
+                before=run.before,
+                ops_done=tuple(run.done),
+                extra={"hop": hop},
             )
-        nxt = ContinuationRequest(cfg.name, target, cont.origin_count if cont else before, hop, owner)
-        self.continuation.continue_later(nxt)
+        if run.done or cont is not None:
+            after, _ = self._finish(run)
+        else:
+            self._release(run, scaled=False)
+            after = None
+            stop += self._rearm(run)
         return ScaleUpResult(
-            cfg.name,
-            Outcome.CONTINUED,
-            f"{why}; continuing in hop {hop} towards {target}",
-            plan=plan,
-            before=before,
-            ops_done=tuple(done or ()),
-            extra={"hop": hop},
+            cfg.name, Outcome.FAILED, stop, plan=plan, before=run.before, after=after, ops_done=tuple(run.done)
         )
 
     def _sync_alarms(self, cfg: StreamConfig, shards: int, *, force_ok: bool) -> list[str]:
@@ -417,6 +473,19 @@ class ScaleUpService:
         if touched:
             self.alarms.set_ok(touched, f"kinesis-autoscaler: thresholds set for {shards} shards")
         return touched
+
+
+@dataclass
+class _Run:
+    """One invocation's scale-up in progress (per call, never module-level)."""
+
+    cfg: StreamConfig
+    request: ScaleUpRequest
+    owner: str
+    budget: Budget
+    plan: ScalePlan | None = None
+    before: int = 0
+    done: list[str] = field(default_factory=list)
 
 
 def _find_range(shards: list[Shard], op: SplitOp) -> Shard | None:

@@ -11,11 +11,15 @@ import botocore.session
 from botocore.config import Config
 
 CLIENT_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 5},
+    retries={"mode": "standard", "total_max_attempts": 5},
     connect_timeout=5,
     max_pool_connections=25,  # the CLI and the storm tests share one client across threads
     read_timeout=20,
 )
+# Kinesis: no SDK retries. Standard mode counts LimitExceededException as throttling, but for Kinesis it also means
+# "account shard quota reached" (final) and "10 UpdateShardCount calls in 24 h" (final): the adapter tells them
+# apart with DescribeLimits and retries only the TPS case itself (aws/kinesis.py), within the invocation's time.
+KINESIS_CONFIG = CLIENT_CONFIG.merge(Config(retries={"mode": "standard", "total_max_attempts": 1}))
 
 
 @dataclass(frozen=True)
@@ -33,7 +37,8 @@ def build_clients(region: str | None = None) -> Clients:
     region = region or session.get_config_variable("region") or os.environ.get("AWS_REGION")
 
     def make(name: str) -> Any:
-        return session.create_client(name, region_name=region, config=CLIENT_CONFIG)
+        config = KINESIS_CONFIG if name == "kinesis" else CLIENT_CONFIG
+        return session.create_client(name, region_name=region, config=config)
 
     return Clients(
         kinesis=make("kinesis"), cloudwatch=make("cloudwatch"), dynamodb=make("dynamodb"), lambda_=make("lambda")

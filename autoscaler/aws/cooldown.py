@@ -29,7 +29,7 @@ from botocore.exceptions import ClientError
 
 from autoscaler.aws.errors import error_code
 from autoscaler.defaults import LOCK_ITEM_TTL_SECONDS
-from autoscaler.errors import CooldownActive, LockUnavailable
+from autoscaler.errors import CooldownActive, LockHeld, LockUnavailable
 from autoscaler.ports import Direction, LockState
 
 IAM_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem")
@@ -48,9 +48,21 @@ class CooldownTable:
         self.table = table_name
 
     def acquire(
-        self, stream: str, *, owner: str, now: float, lease_until: float, blocked_by: Sequence[Direction]
+        self,
+        stream: str,
+        *,
+        owner: str,
+        now: float,
+        lease_until: float,
+        blocked_by: Sequence[Direction],
+        take_over_from: str | None = None,
     ) -> LockState:
-        condition = "(attribute_not_exists(#owner) OR #owner = :owner OR lease_until < :now)"
+        values: dict[str, Any] = {}
+        if take_over_from is not None:
+            condition = "#owner = :previous"  # the handing run still holds it (its lease may have lapsed: fine)
+            values[":previous"] = {"S": take_over_from}
+        else:
+            condition = "(attribute_not_exists(#owner) OR lease_until < :now)"
         for direction in blocked_by:
             attr = _COOLDOWN_ATTR[direction]
             condition += f" AND (attribute_not_exists({attr}) OR {attr} <= :now)"
@@ -62,32 +74,36 @@ class CooldownTable:
                 ConditionExpression=condition,
                 ExpressionAttributeNames={"#owner": "owner"},
                 ExpressionAttributeValues={
+                    **values,
                     ":owner": {"S": owner},
                     ":lease": _n(lease_until),
-                    ":now": _n(now),
+                    **({":now": _n(now)} if ":now" in condition else {}),
                     ":exp": _n(int(max(lease_until, now) + LOCK_ITEM_TTL_SECONDS)),
                 },
                 ReturnValues="ALL_NEW",
             )
         except ClientError as exc:
             if error_code(exc) == "ConditionalCheckFailedException":
-                raise CooldownActive(self._why(stream, owner, now, blocked_by)) from exc
+                raise self._refusal(stream, now, blocked_by, take_over_from) from exc
             raise LockUnavailable(
                 f"cooldown table {self.table}: {error_code(exc)}; not resharding without the lock"
             ) from exc
         return _state(stream, out.get("Attributes", {}))
 
-    def _why(self, stream: str, owner: str, now: float, blocked_by: Sequence[Direction]) -> str:
+    def _refusal(
+        self, stream: str, now: float, blocked_by: Sequence[Direction], take_over_from: str | None
+    ) -> CooldownActive:
+        """Why the condition failed, read back after the fact (for the log; the decision was the condition's)."""
+        if take_over_from is not None:
+            return LockHeld(f"{stream}: the run that handed over no longer holds the lock; nothing to continue")
         state = self.read(stream)
-        if state is None:
-            return f"{stream}: lock refused"
-        if state.owner and state.owner != owner and state.lease_until >= now:
-            return f"{stream}: locked by another run for {state.lease_until - now:.0f} s more"
+        if state is not None and state.owner and state.lease_until >= now:
+            return LockHeld(f"{stream}: locked by another run for {state.lease_until - now:.0f} s more")
         for direction in blocked_by:
-            until = state.cooldown_until.get(direction, 0.0)
+            until = state.cooldown_until.get(direction, 0.0) if state is not None else 0.0
             if until > now:
-                return f"{stream}: {direction.value} cooldown for {until - now:.0f} s more"
-        return f"{stream}: lock refused (state changed meanwhile)"
+                return CooldownActive(f"{stream}: {direction.value} cooldown for {until - now:.0f} s more")
+        return LockHeld(f"{stream}: lock refused (its state changed meanwhile)")
 
     def release(
         self,

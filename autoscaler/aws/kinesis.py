@@ -40,10 +40,15 @@ class KinesisAdapter:
         self.attempts = attempts
 
     def describe(self, stream: str) -> StreamDescription:
-        try:
-            out = self.client.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]
-        except ClientError as exc:
-            raise self._common(exc, stream) from exc
+        def call() -> dict[str, Any]:
+            try:
+                response = self.client.describe_stream_summary(StreamName=stream)
+            except ClientError as exc:
+                raise self._common(exc, stream) from exc
+            summary: dict[str, Any] = response["StreamDescriptionSummary"]
+            return summary
+
+        out = retry_throttled(call, sleep=self.clock.sleep, attempts=self.attempts)
         metrics: set[str] = set()
         for entry in out.get("EnhancedMonitoring", []):
             metrics.update(entry.get("ShardLevelMetrics", []))
@@ -61,14 +66,18 @@ class KinesisAdapter:
         shards only); every later page sends NextToken alone — AWS rejects StreamName next to NextToken.
         An expired NextToken (300 s) restarts the listing once. CLOSED shards are dropped even if the filter is
         ignored (moto ignores it)."""
-        for attempt in range(2):
-            try:
-                return self._list_once(stream)
-            except ClientError as exc:
-                if error_code(exc) == "ExpiredNextTokenException" and attempt == 0:
-                    continue
-                raise self._common(exc, stream) from exc
-        raise AssertionError("unreachable")
+
+        def call() -> list[Shard]:
+            for attempt in range(2):
+                try:
+                    return self._list_once(stream)
+                except ClientError as exc:
+                    if error_code(exc) == "ExpiredNextTokenException" and attempt == 0:
+                        continue
+                    raise self._common(exc, stream) from exc
+            raise AssertionError("unreachable")
+
+        return retry_throttled(call, sleep=self.clock.sleep, attempts=self.attempts)
 
     def _list_once(self, stream: str) -> list[Shard]:
         shards: list[Shard] = []

@@ -20,7 +20,7 @@ from autoscaler.aws.continuation import LambdaContinuation
 from autoscaler.aws.cooldown import CooldownTable
 from autoscaler.aws.kinesis import KinesisAdapter
 from autoscaler.config import AutoscalerConfig, config_path_from_env, load_config
-from autoscaler.errors import ConfigError
+from autoscaler.errors import AutoscalerError, ConfigError
 from autoscaler.events import AlarmNotification, ContinuationRequest, Rejected, parse_scale_up_event, screen
 from autoscaler.model import TriggerKind
 from autoscaler.runtime import LambdaBudget, SystemClock, account_and_region
@@ -81,7 +81,11 @@ def _handle(event: Any, context: Any, service: ScaleUpService, config: Autoscale
     account, region = account_and_region(context)
     budget = LambdaBudget(context)
     out: list[dict[str, Any]] = []
-    for item in parse_scale_up_event(event):
+    try:
+        items = parse_scale_up_event(event)
+    except Exception as exc:  # parse_scale_up_event never raises by contract; keep the handler's promise regardless
+        items = [Rejected("unparseable", f"{type(exc).__name__}: {str(exc)[:200]}")]
+    for item in items:
         try:
             if isinstance(item, Rejected):
                 out.append(_rejected(item))
@@ -108,11 +112,16 @@ def _handle(event: Any, context: Any, service: ScaleUpService, config: Autoscale
                     },
                 )
                 out.append(_result(service.scale_up(request_from_alarm(item, cfg, config.alarm_name_prefix), budget)))
-        except Exception as exc:  # one bad record must not lose the others, nor make SNS retry the whole batch
+        except Exception as exc:  # one failing record must not lose the others: finish the batch first
             logger.exception("scale-up failed", extra={"error": f"{type(exc).__name__}: {exc}"})
             _count("Errors")
-            out.append({"outcome": "error", "error": f"{type(exc).__name__}: {exc}"})
+            out.append({"outcome": "error", "retry": True, "error": f"{type(exc).__name__}: {exc}"})
     return out
+
+
+class RetryLater(AutoscalerError):
+    """A valid request failed for a reason a retry may cure (lock table down, an AWS error): Lambda retries the
+    event twice, then hands it to the on-failure destination. Everything the handler does is idempotent."""
 
 
 @metrics.log_metrics
@@ -122,4 +131,8 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         logger.error("config invalid; nothing done", extra={"error": CONFIG_ERROR})
         _count("Errors")
         return {"results": [{"outcome": "error", "error": CONFIG_ERROR}]}
-    return {"results": _handle(event, context, SERVICE, CONFIG)}
+    results = _handle(event, context, SERVICE, CONFIG)
+    failed = [r for r in results if r.get("retry")]
+    if failed:
+        raise RetryLater(f"{len(failed)} of {len(results)} requests failed: " + "; ".join(r["error"] for r in failed))
+    return {"results": results}

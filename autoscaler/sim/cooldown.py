@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from autoscaler.defaults import LOCK_ITEM_TTL_SECONDS
-from autoscaler.errors import CooldownActive
+from autoscaler.errors import CooldownActive, LockHeld
 from autoscaler.ports import Direction, LockState
 from autoscaler.sim.clock import SimClock
 
@@ -28,15 +28,25 @@ class FakeCooldown:
             del self.items[key]  # TTL deletion (AWS does it within days; here at once — the lock never relies on it)
 
     def acquire(
-        self, stream: str, *, owner: str, now: float, lease_until: float, blocked_by: Sequence[Direction]
+        self,
+        stream: str,
+        *,
+        owner: str,
+        now: float,
+        lease_until: float,
+        blocked_by: Sequence[Direction],
+        take_over_from: str | None = None,
     ) -> LockState:
         with self._lock:
             if self.unavailable is not None:
                 raise self.unavailable
             self._expire()
             state = self.items.get(stream, (LockState(stream), 0.0))[0]
-            if state.owner is not None and state.owner != owner and state.lease_until > now:
-                raise CooldownActive(f"{stream}: locked by another run until {state.lease_until:.0f}")
+            if take_over_from is not None:
+                if state.owner != take_over_from:
+                    raise LockHeld(f"{stream}: the run that handed over no longer holds the lock; nothing to continue")
+            elif state.owner is not None and state.lease_until >= now:
+                raise LockHeld(f"{stream}: locked by another run for {state.lease_until - now:.0f} s more")
             for direction in blocked_by:
                 until = state.cooldown_until.get(direction, 0.0)
                 if until > now:

@@ -11,7 +11,7 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from autoscaler.aws.cooldown import CooldownTable
-from autoscaler.errors import CooldownActive, LockUnavailable
+from autoscaler.errors import CooldownActive, LockHeld, LockUnavailable
 from autoscaler.local.setup import create_table
 from autoscaler.ports import Direction
 
@@ -35,8 +35,14 @@ def test_acquire_release_cooldown_timeline(table: CooldownTable) -> None:
     table.acquire("orders", owner="A", now=T0, lease_until=T0 + 960, blocked_by=[Direction.UP])
     with pytest.raises(CooldownActive, match="locked by another run"):
         table.acquire("orders", owner="B", now=T0 + 1, lease_until=T0 + 961, blocked_by=[Direction.UP])
-    table.acquire("orders", owner="A", now=T0 + 2, lease_until=T0 + 962, blocked_by=[])  # a continuation: same owner
-    table.release("orders", owner="A", now=T0 + 100, cooldowns={Direction.UP: T0 + 400}, action="scale-up 4 -> 8")
+    # a continuation takes over from A under a new owner; a second copy of it (still naming A) is refused
+    table.acquire("orders", owner="A2", now=T0 + 2, lease_until=T0 + 962, blocked_by=[], take_over_from="A")
+    with pytest.raises(LockHeld, match="no longer holds the lock"):
+        table.acquire("orders", owner="A3", now=T0 + 3, lease_until=T0 + 963, blocked_by=[], take_over_from="A")
+    table.release("orders", owner="A", now=T0 + 99, cooldowns={Direction.UP: T0 + 9999}, action="stale")  # ignored
+    table.release("orders", owner="A2", now=T0 + 100, cooldowns={Direction.UP: T0 + 400}, action="scale-up 4 -> 8")
+    with pytest.raises(LockHeld):  # released: a late continuation has nothing to take over
+        table.acquire("orders", owner="A4", now=T0 + 101, lease_until=T0 + 999, blocked_by=[], take_over_from="A2")
     with pytest.raises(CooldownActive, match="up cooldown for 299 s more"):
         table.acquire("orders", owner="B", now=T0 + 101, lease_until=T0 + 1000, blocked_by=[Direction.UP])
     # a direction that is not blocked by the up cooldown may take the lock

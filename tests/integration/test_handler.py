@@ -156,12 +156,35 @@ def test_broken_config_reports_and_touches_nothing(env: Any) -> None:
     assert run.calls == []
 
 
-def test_handler_never_raises_on_unexpected_errors(env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failing_record_does_not_lose_the_others_and_asks_for_a_retry(
+    env: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     run = env()
+    real = run.module.SERVICE.scale_up
+    seen: list[str] = []
 
-    def boom(*_: Any, **__: Any) -> Any:
-        raise RuntimeError("surprise")
+    def first_fails(request: Any, budget: Any) -> Any:
+        seen.append(request.source)
+        if len(seen) == 1:
+            raise RuntimeError("surprise")
+        return real(request, budget)
 
-    monkeypatch.setattr(run.module.SERVICE, "scale_up", boom)
-    (result,) = run(load_event("sns-alarm-incoming-bytes.json"))
-    assert result == {"outcome": "error", "error": "RuntimeError: surprise"}
+    monkeypatch.setattr(run.module.SERVICE, "scale_up", first_fails)
+    event = load_event("sns-alarm-incoming-bytes.json")
+    event["Records"] += load_event("sns-alarm-incoming-records.json")["Records"]
+    with pytest.raises(run.module.RetryLater, match="1 of 2 requests failed: RuntimeError: surprise"):
+        run(event)
+    assert len(seen) == 2 and "UpdateShardCount" in run.writes, "the second record was still handled"
+
+
+def test_hostile_numbers_are_rejected_not_raised(env: Any) -> None:
+    run = env()
+    event = load_event("sns-alarm-incoming-bytes.json")
+    msg = event["Records"][0]["Sns"]["Message"]
+    event["Records"][0]["Sns"]["Message"] = msg.replace("201326592.0", "1" + "0" * 400)
+    bad = load_event("sns-alarm-incoming-bytes.json")
+    bad["Records"][0]["Sns"]["Message"] = msg.replace("201326592.0", "9" * 5000)
+    (first,) = run(event, account="210987654321")
+    (second,) = run(bad)
+    assert (first["reason"], second["reason"]) == ("other-account", "not-json")
+    assert run.calls == []

@@ -196,3 +196,20 @@ def test_split_and_update_on_moto() -> None:
         assert len(adapter.list_open_shards("orders")) == 6
         with pytest.raises(StreamNotFound):
             adapter.describe("nope")
+
+
+def test_kinesis_client_leaves_limit_exceeded_to_the_adapter() -> None:
+    """botocore's standard mode would retry LimitExceededException (quota: final) 4 more times; ours does not."""
+    from autoscaler.aws.clients import build_clients
+
+    clients = build_clients("us-east-1")
+    assert clients.kinesis.meta.config.retries["total_max_attempts"] == 1
+    assert clients.cloudwatch.meta.config.retries["total_max_attempts"] == 5
+
+
+def test_reads_retry_tps_throttling(stubbed: Any) -> None:
+    adapter, stub, clock = stubbed
+    stub.add_client_error("describe_stream_summary", "LimitExceededException")
+    stub.add_response("describe_stream_summary", summary("ACTIVE"))
+    assert adapter.describe("orders").status == "ACTIVE"
+    assert clock.slept > 0

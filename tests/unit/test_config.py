@@ -245,6 +245,29 @@ def test_snapshot_round_trip_is_the_same_config(tmp_path: Path) -> None:
             lambda s: {**s, "streams": [{k: v for k, v in s["streams"][0].items() if k != "name"}]},
             "missing 1 required keyword-only argument: 'name'",
         ),
+        (
+            "min above max",
+            lambda s: {**s, "streams": [{**s["streams"][0], "min_shards": 90}]},
+            "stream 'orders' breaks 1 ≤ min_shards ≤ desired_shards ≤ max_shards ≤ 10,000",
+        ),
+        (
+            "zero target",
+            lambda s: {**s, "streams": [{**s["streams"][0], "target_utilisation": 0.0}]},
+            "breaks 0 < scale_down_threshold < target_utilisation < scale_up_threshold ≤ 1",
+        ),
+        (
+            "nan threshold",
+            lambda s: {**s, "streams": [{**s["streams"][0], "scale_up_threshold": float("nan")}]},
+            "breaks 0 < scale_down_threshold",
+        ),
+        (
+            "negative cooldown",
+            lambda s: {**s, "streams": [{**s["streams"][0], "scale_up_cooldown_seconds": -1}]},
+            "breaks cooldowns ≥ 0",
+        ),
+        ("duplicate", lambda s: {**s, "streams": [s["streams"][0], s["streams"][0]]}, "a stream is listed twice"),
+        ("huge max", lambda s: {**s, "streams": [{**s["streams"][0], "max_shards": 10_000_000}]}, "≤ 10,000"),
+        ("bad name", lambda s: {**s, "streams": [{**s["streams"][0], "name": "orders\n"}]}, "a Kinesis stream name"),
     ],
 )
 def test_bad_snapshot_is_refused(case: str, mutate: object, message: str) -> None:

@@ -131,6 +131,12 @@ BAD: list[tuple[str, Any, str]] = [
         with_message(_set(["Trigger", "Dimensions"], [{"name": "StreamName", "value": "../x"}])),
         "bad-stream-name",
     ),
+    (
+        "stream name with a newline",
+        with_message(_set(["Trigger", "Dimensions"], [{"name": "StreamName", "value": "orders\n"}])),
+        "bad-stream-name",
+    ),
+    ("5,000-digit number", with_message(lambda m: json.dumps(m).replace("201326592.0", "9" * 5000)), "not-json"),
     ("continuation hop 0", {**CONT, "hop": 0}, "hop-limit"),
     ("continuation forged hop", {**CONT, "hop": 99}, "hop-limit"),
     ("continuation target beyond limit", {**CONT, "target": 20_000}, "bad-target"),
@@ -188,6 +194,15 @@ def test_screen_refuses(case: str, mutate: Any, account: str, region: str, reaso
     assert isinstance(note, AlarmNotification)
     refusal = screen(note, account_id=account, region=region, managed=("orders",))
     assert refusal is not None and refusal.reason == reason, case
+
+
+def test_threshold_beyond_float_range_is_unknown_not_an_error() -> None:
+    note = only(with_message(lambda m: json.dumps(m).replace("201326592.0", "1" + "0" * 400)))
+    assert isinstance(note, AlarmNotification) and note.threshold is None
+    action = load_event("lambda-alarm-action.json")
+    action["alarmData"]["state"]["reasonData"] = '{"threshold": 1' + "0" * 400 + "}"
+    parsed = only(action)
+    assert isinstance(parsed, AlarmNotification) and parsed.threshold is None
 
 
 def test_screen_accepts_own_alarm() -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 import pytest
 
 from autoscaler.capacity import AlarmKind, alarm_name
-from autoscaler.errors import LockUnavailable, QuotaExhausted, StreamBusy, ThrottledError, UpdateShardCountLimit
+from autoscaler.errors import AwsCallFailed, LockUnavailable, StreamBusy, ThrottledError, UpdateShardCountLimit
 from autoscaler.events import ContinuationRequest
 from autoscaler.model import StreamMode, TriggerKind
 from autoscaler.planner import tiles_key_space
@@ -137,10 +138,78 @@ def test_duplicate_or_late_continuation_does_no_harm(world: World) -> None:
     svc = world.service()
     svc.scale_up(ALARM, world.budget())
     calls = list(world.kinesis.calls)
-    late = ContinuationRequest("orders", target=7, origin_count=4, hop=1, owner="stale-owner")
+    late = ContinuationRequest("orders", target=14, origin_count=7, hop=1, owner="stale-or-forged-owner")
     result = svc.scale_up(ScaleUpRequest("orders", TriggerKind.OPERATOR, continuation=late), world.budget())
-    assert world.kinesis.calls == calls, "a continuation for work already done reshards nothing"
-    assert result.outcome is Outcome.SCALED and result.after == 7
+    assert world.kinesis.calls == calls, "a continuation whose run no longer holds the lock reshards nothing"
+    assert result.outcome is Outcome.SKIPPED and "no longer holds the lock" in result.detail
+
+
+def test_a_continuation_delivered_twice_runs_once(world: World) -> None:
+    world.add_stream(shards=4)
+    world.traffic(1.0, 4)
+    svc = world.service()
+    assert svc.scale_up(ALARM, world.budget(100)).outcome is Outcome.CONTINUED
+    (cont,) = world.continuation.pop_all()
+    request = ScaleUpRequest("orders", TriggerKind.OPERATOR, continuation=cont)
+    first = svc.scale_up(request, world.budget())
+    second = svc.scale_up(request, world.budget())  # Lambda may deliver an async event twice
+    assert (first.outcome, second.outcome) == (Outcome.SCALED, Outcome.SKIPPED)
+    assert world.kinesis.open_count("orders") == 7
+
+
+def test_cooldown_skip_rearms_the_triggering_alarm(world: World) -> None:
+    world.add_stream(shards=4)
+    world.traffic(3.0, 4)  # 12 shards of load: the first action is capped at 2x (8), the breach goes on
+    svc = world.service()
+    assert svc.scale_up(ALARM, world.budget()).after == 8
+    name = alarm_name("kinesis-autoscaler", "orders", AlarmKind.INCOMING_BYTES)
+    world.alarms.alarms[name] = replace(world.alarms.alarms[name], state="ALARM")  # re-fired within the cooldown
+    world.clock.advance(120)
+    refire = ScaleUpRequest("orders", TriggerKind.UTILISATION, alarm_shards=8.0, source=name)
+    skipped = svc.scale_up(refire, world.budget())
+    assert skipped.outcome is Outcome.SKIPPED and "re-armed" in skipped.detail
+    assert world.alarms.alarms[name].state == "OK", "back in OK, the alarm fires again while the breach lasts"
+    world.clock.advance(200)  # cooldown over; CloudWatch re-fires
+    world.traffic(3.0, 4)
+    again = svc.scale_up(refire, world.budget())
+    assert (again.outcome, again.after) == (Outcome.SCALED, 16)
+
+
+def test_failed_hand_over_finishes_what_was_done(world: World) -> None:
+    world.add_stream(shards=4)
+    world.traffic(1.0, 4)
+
+    class Broken:
+        def continue_later(self, request: ContinuationRequest) -> None:
+            raise AwsCallFailed("Invoke failed (AccessDeniedException)")
+
+    world.continuation = Broken()  # type: ignore[assignment]
+    result = world.service().scale_up(ALARM, world.budget(100))
+    assert result.outcome is Outcome.FAILED and "hand-over failed" in result.detail
+    assert result.after == 6
+    assert_invariants(world, result)
+    lock = world.cooldown.read("orders")
+    assert lock is not None and Direction.UP in lock.cooldown_until
+
+
+def test_unexpected_error_after_a_split_still_retunes_and_cools_down(world: World) -> None:
+    world.add_stream(shards=4)
+    world.traffic(1.0, 4)
+    calls = {"n": 0}
+
+    def fail_second_split(op: str, stream: str) -> None:
+        if op == "split_shard":
+            calls["n"] += 1
+            if calls["n"] == 2:
+                raise AwsCallFailed("SplitShard failed with AccessDeniedException")
+
+    world.kinesis.on_call = fail_second_split
+    with pytest.raises(AwsCallFailed):
+        world.service().scale_up(ALARM, world.budget())
+    assert world.kinesis.open_count("orders") == 5
+    assert bytes_threshold(world) == pytest.approx(0.8 * 5 * 1_048_576 * 60)
+    lock = world.cooldown.read("orders")
+    assert lock is not None and lock.owner is None and Direction.UP in lock.cooldown_until
 
 
 def test_hop_limit_stops_the_chain(world: World) -> None:
@@ -225,14 +294,13 @@ def test_shard_quota_is_final_and_reported(world: World) -> None:
     assert_invariants(world, result)
 
 
-def test_quota_exhausted_on_update_shard_count(world: World) -> None:
-    world.kinesis.account_shard_limit = 10
+def test_update_shard_count_over_the_quota_falls_back_to_splits(world: World) -> None:
+    world.kinesis.account_shard_limit = 10  # 4 open + 8 temporary shards of UpdateShardCount > 10; splits fit
     world.add_stream(shards=4)
     world.traffic(1.2, 4)
-    world.kinesis.inject("update_shard_count", QuotaExhausted("account shard limit"))
     result = world.service().scale_up(ALARM, world.budget())
-    assert result.outcome is Outcome.FAILED
-    assert world.kinesis.open_count("orders") == 4
+    assert world.kinesis.reshard_calls() == ["split_shard"] * 4
+    assert (result.outcome, result.after) == (Outcome.SCALED, 8)
 
 
 def test_stream_deleted_mid_sequence(world: World) -> None:
