@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from autoscaler.defaults import SHARD_WRITE_BYTES_PER_S, SHARD_WRITE_RECORDS_PER_S
 from autoscaler.model import MetricSeries
@@ -56,8 +56,7 @@ def shards_for_threshold(kind: AlarmKind, threshold: float, period_seconds: int,
     return threshold / per_shard
 
 
-@dataclass(frozen=True, slots=True)
-class Utilisation:
+class Utilisation(NamedTuple):
     """Peak and mean write utilisation of a window, as fractions of N shards' capacity, and which dimension led."""
 
     peak: float
@@ -104,8 +103,7 @@ def shards_needed(peak_utilisation: float, current_shards: int, target_utilisati
     return max(1, math.ceil(load / target_utilisation - 1e-9))
 
 
-@dataclass(frozen=True, slots=True)
-class AlarmSpec:
+class AlarmSpec(NamedTuple):
     """One scale-up alarm as the autoscaler wants it for a stream at N shards (PutMetricAlarm's fields)."""
 
     name: str

@@ -13,8 +13,7 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from autoscaler.defaults import MAX_CONTINUATION_HOPS, MAX_SHARDS_PER_STREAM
 from autoscaler.model import TriggerKind
@@ -29,8 +28,7 @@ _STREAM_NAME = re.compile(r"^[a-zA-Z0-9_.-]{1,128}$")
 _STATES = frozenset({"OK", "ALARM", "INSUFFICIENT_DATA"})
 
 
-@dataclass(frozen=True, slots=True)
-class AlarmNotification:
+class AlarmNotification(NamedTuple):
     """One alarm state change on a Kinesis stream metric, from either delivery shape."""
 
     alarm_name: str
@@ -48,8 +46,7 @@ class AlarmNotification:
     message_id: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class ContinuationRequest:
+class ContinuationRequest(NamedTuple):
     """Work handed over by an invocation that ran short of time: same lock owner, same target, one more hop."""
 
     stream: str
@@ -59,8 +56,7 @@ class ContinuationRequest:
     owner: str
 
 
-@dataclass(frozen=True, slots=True)
-class Rejected:
+class Rejected(NamedTuple):
     """An input that will not be acted on, and why (logged by the handler)."""
 
     reason: str

@@ -35,8 +35,7 @@ class StreamMode(enum.StrEnum):
     ON_DEMAND = "ON_DEMAND"
 
 
-@dataclass(frozen=True, slots=True)
-class StreamDescription:
+class StreamDescription(NamedTuple):
     """What DescribeStreamSummary says that matters here (OpenShardCount is NOT used: moto never updates it)."""
 
     name: str

@@ -8,7 +8,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from autoscaler.capacity import AlarmSpec
 from autoscaler.events import ContinuationRequest
@@ -75,8 +75,7 @@ class MetricsPort(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class AlarmInfo:
+class AlarmInfo(NamedTuple):
     name: str
     threshold: float
     period_seconds: int

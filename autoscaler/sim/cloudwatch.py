@@ -96,7 +96,7 @@ class FakeAlarms:
                 if alarm is None:
                     raise AlarmNotFound(f"alarm {name} does not exist")
                 # PutMetricAlarm on an existing name overwrites the configuration and keeps the state.
-                self.alarms[name] = replace(alarm, spec=replace(alarm.spec, threshold=threshold))
+                self.alarms[name] = replace(alarm, spec=alarm.spec._replace(threshold=threshold))
                 self.puts += 1
 
     def set_ok(self, names: Sequence[str], reason: str) -> None:
