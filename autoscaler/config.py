@@ -30,7 +30,7 @@ SNAPSHOT_VERSION = 1
 _STREAM_NAME = re.compile(r"[a-zA-Z0-9_.-]{1,128}")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class Tunables:
     """Settings every stream has; `defaults:` and each stream may override them (ranges: config_yaml.py)."""
 
@@ -48,7 +48,7 @@ class Tunables:
     alarm_datapoints_to_alarm: int = d.ALARM_DATAPOINTS_TO_ALARM
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class StreamConfig(Tunables):
     """One managed stream: its bounds, its starting count, and its tunables (defaults merged in)."""
 

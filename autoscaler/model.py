@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import NamedTuple
 
 from autoscaler.defaults import MAX_HASH_KEY
@@ -104,10 +105,9 @@ class MetricSeries(NamedTuple):
     values: tuple[float, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class StreamMetrics:
+class StreamMetrics(NamedTuple):
     """Stream-level write metrics over the scale-up lookback, plus shard-level IncomingBytes when enabled."""
 
     incoming_bytes: MetricSeries
     incoming_records: MetricSeries
-    shard_incoming_bytes: dict[str, float] = field(default_factory=dict)  # shard id -> Sum over the lookback
+    shard_incoming_bytes: Mapping[str, float] = MappingProxyType({})  # shard id -> Sum over the lookback

@@ -9,8 +9,8 @@ import enum
 import heapq
 import itertools
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 from autoscaler.capacity import Utilisation, shards_needed, write_utilisation
 from autoscaler.defaults import (
@@ -45,8 +45,7 @@ class MethodReason(enum.StrEnum):
     UPDATE_SHARD_COUNT_REFUSED = "update_shard_count_refused"
 
 
-@dataclass(frozen=True, slots=True)
-class PlanInput:
+class PlanInput(NamedTuple):
     """Everything one scale-up decision depends on. Time and history arrive as values, never read here."""
 
     stream: str
@@ -68,8 +67,7 @@ class PlanInput:
     update_shard_count_seconds: float = UPDATE_SHARD_COUNT_SECONDS_ESTIMATE
 
 
-@dataclass(frozen=True, slots=True)
-class ScalePlan:
+class ScalePlan(NamedTuple):
     stream: str
     current: int
     target: int
@@ -80,7 +78,7 @@ class ScalePlan:
     method_reason: MethodReason = MethodReason.NONE
     method_message: str = ""
     utilisation: Utilisation | None = None
-    capped_by: tuple[str, ...] = field(default=())
+    capped_by: tuple[str, ...] = ()
 
     @property
     def noop(self) -> bool:
@@ -227,7 +225,7 @@ def midpoint(start: int, end: int) -> int:
     return start + (end - start + 1) // 2
 
 
-def choose_splits(shards: Sequence[Shard], count: int, heat: dict[str, float] | None = None) -> list[SplitOp]:
+def choose_splits(shards: Sequence[Shard], count: int, heat: Mapping[str, float] | None = None) -> list[SplitOp]:
     """`count` splits, each of the currently hottest range (shard-level IncomingBytes) or else the widest.
 
     A split child inherits half its parent's heat (keys are assumed uniform inside a shard). With shard-level

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import NamedTuple, Protocol
 
 from autoscaler.capacity import AlarmSpec
@@ -100,12 +100,11 @@ class AlarmsPort(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class LockState:
+class LockState(NamedTuple):
     stream: str
     owner: str | None = None
     lease_until: float = 0.0
-    cooldown_until: Mapping[Direction, float] = field(default_factory=dict)
+    cooldown_until: Mapping[Direction, float] = MappingProxyType({})
     last_action: str | None = None
     last_action_at: float | None = None
     update_shard_count_calls: tuple[float, ...] = ()  # epoch seconds of our UpdateShardCount calls, last 24 h

@@ -8,9 +8,9 @@ from __future__ import annotations
 import enum
 import logging
 import os
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 from autoscaler.capacity import AlarmKind, alarm_name, alarm_threshold, kind_of_alarm, shards_for_threshold
 from autoscaler.config import AutoscalerConfig, StreamConfig
@@ -62,8 +62,7 @@ class Outcome(enum.StrEnum):
     FAILED = "failed"  # stopped by an error; what was done is reported
 
 
-@dataclass(frozen=True, slots=True)
-class ScaleUpRequest:
+class ScaleUpRequest(NamedTuple):
     stream: str
     trigger: TriggerKind
     alarm_shards: float | None = None
@@ -71,8 +70,7 @@ class ScaleUpRequest:
     source: str = ""  # alarm name, "continuation", "cli"
 
 
-@dataclass(frozen=True, slots=True)
-class ScaleUpResult:
+class ScaleUpResult(NamedTuple):
     stream: str
     outcome: Outcome
     detail: str
@@ -81,7 +79,7 @@ class ScaleUpResult:
     after: int | None = None
     ops_done: tuple[str, ...] = ()
     dry_run: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] | None = None  # e.g. the continuation hop
 
     def log_fields(self) -> dict[str, Any]:
         """The structured keys house rule 1 asks for: stream, current, target, ops, reason, dry_run."""
@@ -501,4 +499,4 @@ def _continuing(request: ScaleUpRequest, plan: ScalePlan, owner: str) -> ScaleUp
     cont = ContinuationRequest(
         plan.stream, plan.target, origin, request.continuation.hop if request.continuation else 0, owner
     )
-    return replace(request, continuation=cont)
+    return request._replace(continuation=cont)

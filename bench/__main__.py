@@ -10,7 +10,7 @@ from bench import cold_start, plan_large
 
 def main() -> int:
     print(f"python {platform.python_version()} on {platform.machine()}, {platform.system()}")
-    cs = cold_start.run(samples=21)
+    cs = cold_start.run(samples=31)
     ok_cs = cs["ratio"] <= 1.15
     print(
         f"cold start: handler module {cs['handler_ms']:.0f} ms vs boto3 + 4 clients {cs['baseline_ms']:.0f} ms wall, "

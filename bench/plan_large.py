@@ -9,7 +9,6 @@ from __future__ import annotations
 import random
 import statistics
 import time
-from dataclasses import replace
 
 from autoscaler.model import MetricSeries, Shard, StreamMetrics, TriggerKind
 from autoscaler.planner import PlanInput, midpoint, plan_scale_up, uniform_shards
@@ -42,8 +41,8 @@ def inputs() -> dict[str, PlanInput]:
     quiet = StreamMetrics(MetricSeries(60, (0.3 * SHARDS * MiB * 60,)), MetricSeries(60, ()), heat)
     return {
         "update_shard_count": base,
-        "10,000 splits": replace(base, update_shard_count_allowed=False),
-        "hot shard": replace(base, trigger=TriggerKind.THROTTLE, metrics=quiet),
+        "10,000 splits": base._replace(update_shard_count_allowed=False),
+        "hot shard": base._replace(trigger=TriggerKind.THROTTLE, metrics=quiet),
     }
 
 

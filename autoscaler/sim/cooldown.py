@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 
 from autoscaler.defaults import LOCK_ITEM_TTL_SECONDS
 from autoscaler.errors import CooldownActive, LockHeld
@@ -51,7 +50,7 @@ class FakeCooldown:
                 until = state.cooldown_until.get(direction, 0.0)
                 if until > now:
                     raise CooldownActive(f"{stream}: {direction.value} cooldown for {until - now:.0f} s more")
-            new = replace(state, owner=owner, lease_until=lease_until)
+            new = state._replace(owner=owner, lease_until=lease_until)
             self.items[stream] = (new, now + LOCK_ITEM_TTL_SECONDS)
             self.acquired += 1
             return new
@@ -74,8 +73,7 @@ class FakeCooldown:
             state = current[0]
             merged = dict(state.cooldown_until)
             merged.update(cooldowns)
-            new = replace(
-                state,
+            new = state._replace(
                 owner=None,
                 lease_until=0.0,
                 cooldown_until=merged,
@@ -90,7 +88,7 @@ class FakeCooldown:
             if current is None or current[0].owner != owner:
                 return
             calls = (*(t for t in current[0].update_shard_count_calls if at - t < 86_400), at)
-            self.items[stream] = (replace(current[0], update_shard_count_calls=calls), current[1])
+            self.items[stream] = (current[0]._replace(update_shard_count_calls=calls), current[1])
 
     def read(self, stream: str) -> LockState | None:
         with self._lock:

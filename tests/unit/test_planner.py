@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from autoscaler.defaults import MAX_HASH_KEY
@@ -39,7 +37,7 @@ def inp(n: int = 4, peak: float | None = 1.0, **kw: object) -> PlanInput:
         trigger=TriggerKind.UTILISATION,
         metrics=metrics(peak, n) if peak is not None else None,
     )
-    return replace(base, **kw)  # type: ignore[arg-type]
+    return base._replace(**kw)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
