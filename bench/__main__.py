@@ -22,6 +22,12 @@ def main() -> int:
         f"  for comparison, the handler reading streams.yaml at import (pydantic + YAML): "
         f"{cs['handler_yaml_ms']:.0f} ms, ratio {cs['ratio_yaml']:.3f}"
     )
+    ins = cold_start.run_instructions()
+    if ins is not None:
+        print(
+            f"  instructions (valgrind callgrind, start-up subtracted): handler {ins['handler_minstr']:.0f} M vs "
+            f"boto3 + 4 clients {ins['baseline_minstr']:.0f} M, ratio {ins['ratio']:.3f}"
+        )
     ok_plan = True
     for name, r in plan_large.run().items():
         ok = r["median_ms"] <= 50

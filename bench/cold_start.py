@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -66,11 +68,15 @@ def run(samples: int = 11) -> dict[str, float]:
     snap = compiled_config()
     yaml_cfg = str(ROOT / "config" / "streams.yaml")
     sample(BASELINE), sample(HANDLER, snap), sample(HANDLER, yaml_cfg)  # warm the OS file cache; not counted
-    base, handler, handler_yaml = [], [], []
-    for _ in range(samples):
-        base.append(sample(BASELINE))
-        handler.append(sample(HANDLER, snap))
-        handler_yaml.append(sample(HANDLER, yaml_cfg))
+    base: list[tuple[float, float]] = []
+    handler: list[tuple[float, float]] = []
+    handler_yaml: list[tuple[float, float]] = []
+    order = random.Random(2026)
+    for _ in range(samples):  # each round in a shuffled order: no variant always runs right after another
+        jobs = [(base, BASELINE, None), (handler, HANDLER, snap), (handler_yaml, HANDLER, yaml_cfg)]
+        order.shuffle(jobs)
+        for into, body, config in jobs:
+            into.append(sample(body, config))
 
     def med(values: list[tuple[float, float]], i: int) -> float:
         return statistics.median(v[i] for v in values) * 1000
@@ -85,6 +91,41 @@ def run(samples: int = 11) -> dict[str, float]:
         "ratio_cpu": med(handler, 1) / med(base, 1),
         "handler_yaml_ms": med(handler_yaml, 0),
         "ratio_yaml": med(handler_yaml, 0) / med(base, 0),
+    }
+
+
+def instructions(body: str, config: str | None = None) -> int | None:
+    """Instructions executed by `python -c body` under valgrind's callgrind (deterministic), or None without it."""
+    if shutil.which("valgrind") is None:
+        return None
+    env = {**ENV, "AUTOSCALER_CONFIG": config} if config else ENV
+    out_file = Path(tempfile.mkdtemp()) / "callgrind.out"
+    done = subprocess.run(
+        ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_file}", sys.executable, "-c", body],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        check=True,
+    )
+    for line in done.stderr.splitlines():
+        if "Collected :" in line:
+            return int(line.rsplit(":", 1)[1].strip())
+    return None
+
+
+def run_instructions() -> dict[str, float] | None:
+    """The same comparison in instructions (interpreter start-up subtracted): repeatable to the instruction,
+    whatever else the machine is doing — a check on the wall-clock medians, which wander ±10% here."""
+    empty = instructions("pass")
+    base = instructions(BASELINE)
+    handler = instructions(HANDLER, compiled_config())
+    if empty is None or base is None or handler is None:
+        return None
+    return {
+        "baseline_minstr": (base - empty) / 1e6,
+        "handler_minstr": (handler - empty) / 1e6,
+        "ratio": (handler - empty) / (base - empty),
     }
 
 
