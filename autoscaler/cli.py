@@ -44,13 +44,11 @@ CLI_BUDGET_SECONDS = 3 * 3_600  # no Lambda limit here; a long plan just runs
 
 
 class _NoContinuation:
-    """The CLI has no Lambda to hand work to; the run reports what is left and the operator re-runs."""
-
-    def __init__(self) -> None:
-        self.requests: list[ContinuationRequest] = []
+    """The CLI has no Lambda to hand work to: refusing makes the service stop cleanly (alarms retuned for what was
+    done, cooldown set, lock released) and report what is left; the operator re-runs the command."""
 
     def continue_later(self, request: ContinuationRequest) -> None:
-        self.requests.append(request)
+        raise AutoscalerError(f"the CLI does not continue in the background; re-run to go on towards {request.target}")
 
 
 def _load(config: str) -> AutoscalerConfig:
@@ -180,8 +178,6 @@ def scale_up(
 
         result = _run(lambda: svc.scale_up(request, FixedBudget(CLI_BUDGET_SECONDS)))
     _print_result(result, as_json)
-    if result.outcome is Outcome.CONTINUED:
-        err.print("[yellow]not finished:[/yellow] re-run the command to continue towards the target")
     if result.outcome is Outcome.FAILED:
         raise typer.Exit(1)
 
