@@ -166,6 +166,10 @@ def _hint(err: Mapping[str, Any]) -> str:
         return f"{err.get('msg', '')}; write a whole number, without quotes"
     if kind in ("float_type", "float_parsing"):
         return f"{err.get('msg', '')}; write a number such as 0.8, without quotes"
+    if kind == "string_type" and isinstance(err.get("input"), bool):
+        return (
+            f"{err.get('msg', '')}; YAML reads on/off/yes/no/true/false as booleans: quote the value, e.g. name: 'off'"
+        )
     if kind == "bool_type":
         return f"{err.get('msg', '')}; write true or false"
     if kind == "value_error":

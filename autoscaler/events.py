@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
-from typing import Any, NamedTuple
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple, TypeVar
 
 from autoscaler.defaults import MAX_CONTINUATION_HOPS, MAX_SHARDS_PER_STREAM
 from autoscaler.model import TriggerKind
@@ -65,6 +65,7 @@ class Rejected(NamedTuple):
 
 
 ScaleUpInput = AlarmNotification | ContinuationRequest | Rejected
+T = TypeVar("T")
 
 
 class _Bad(Exception):
@@ -90,10 +91,9 @@ def parse_scale_up_event(event: Any) -> list[ScaleUpInput]:
     return [Rejected("unknown-shape", f"neither an SNS delivery, an alarm action nor a continuation (keys: {keys})")]
 
 
-def _guard(fn: Any, payload: Any, message_id: str | None) -> ScaleUpInput:
+def _guard(fn: Callable[[Any], T], payload: Any, message_id: str | None) -> T | Rejected:
     try:
-        result: ScaleUpInput = fn(payload)
-        return result
+        return fn(payload)
     except _Bad as bad:
         return Rejected(bad.reason, bad.detail, message_id)
     except Exception as exc:  # defensive: whatever hostile input provokes (OverflowError, …) is a rejection
@@ -373,3 +373,93 @@ def screen(
             request.message_id,
         )
     return None
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Scale-down: the schedule and the function's own continuations
+
+SCALE_DOWN_CONTINUATION_KIND = "kinesis-autoscaler/scale-down-continuation"
+MAX_FLEET = 10_000  # more streams than any config may list in a continuation is a forgery
+
+
+class ScheduledRun(NamedTuple):
+    """An EventBridge scheduled-rule event (detail-type "Scheduled Event", source aws.events, detail {})."""
+
+    account_id: str
+    region: str
+    time: str
+    rule_arn: str
+
+
+class InProgress(NamedTuple):
+    """A stream whose merges a previous invocation started and handed on, with the lock owner to take over from."""
+
+    stream: str
+    target: int
+    owner: str
+
+
+class ScaleDownContinuation(NamedTuple):
+    hop: int
+    pending: tuple[str, ...]  # streams not evaluated or not started yet
+    in_progress: tuple[InProgress, ...]
+
+
+ScaleDownEvent = ScheduledRun | ScaleDownContinuation | Rejected
+
+
+def parse_scale_down_event(event: Any) -> ScaleDownEvent:
+    """The schedule's event or a continuation; anything else is Rejected with a reason. Never raises."""
+    if not isinstance(event, Mapping):
+        return Rejected("not-an-object", f"event is a {type(event).__name__}, expected a JSON object")
+    if event.get("kind") == SCALE_DOWN_CONTINUATION_KIND:
+        return _guard(_parse_fleet_continuation, event, None)
+    return _guard(_parse_scheduled, event, None)
+
+
+def _parse_scheduled(event: Mapping[str, Any]) -> ScheduledRun:
+    if event.get("source") != "aws.events" or event.get("detail-type") != "Scheduled Event":
+        raise _Bad("unknown-shape", "not a scheduled event (source aws.events, detail-type Scheduled Event)")
+    if event.get("detail") not in ({}, None):
+        raise _Bad("unexpected-detail", "a scheduled event carries an empty detail; this one has content")
+    account, region = _text(event, "account"), _text(event, "region")
+    if not re.fullmatch(r"\d{12}", account) or not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", region):
+        raise _Bad("malformed", "account or region is not an AWS account id / region code")
+    resources = event.get("resources")
+    rule = resources[0] if isinstance(resources, list) and resources and isinstance(resources[0], str) else ""
+    return ScheduledRun(account, region, _text(event, "time", required=False), rule)
+
+
+def _parse_fleet_continuation(event: Mapping[str, Any]) -> ScaleDownContinuation:
+    hop = event.get("hop")
+    if isinstance(hop, bool) or not isinstance(hop, int) or not 1 <= hop <= MAX_CONTINUATION_HOPS:
+        raise _Bad("hop-limit", f"hop {str(hop)[:20]} outside 1…{MAX_CONTINUATION_HOPS}: refusing to continue")
+    pending = event.get("pending", [])
+    progress = event.get("in_progress", [])
+    if not isinstance(pending, list) or not isinstance(progress, list) or len(pending) + len(progress) > MAX_FLEET:
+        raise _Bad("malformed", "pending and in_progress must be lists of at most 10,000 streams")
+    for name in pending:
+        if not isinstance(name, str) or not _STREAM_NAME.fullmatch(name):
+            raise _Bad("bad-stream-name", f"{str(name)[:60]!r} is not a Kinesis stream name")
+    items = []
+    for raw in progress:
+        if not isinstance(raw, Mapping):
+            raise _Bad("malformed", "an in_progress entry is not an object")
+        stream, owner, target = raw.get("stream"), raw.get("owner"), raw.get("target")
+        if not isinstance(stream, str) or not _STREAM_NAME.fullmatch(stream):
+            raise _Bad("bad-stream-name", f"{str(stream)[:60]!r} is not a Kinesis stream name")
+        if not isinstance(owner, str) or not 0 < len(owner) <= 64:
+            raise _Bad("malformed", "an in_progress owner is missing or too long")
+        if isinstance(target, bool) or not isinstance(target, int) or not 1 <= target <= MAX_SHARDS_PER_STREAM:
+            raise _Bad("bad-target", f"target {str(target)[:20]} out of range")
+        items.append(InProgress(stream, target, owner))
+    return ScaleDownContinuation(hop, tuple(pending), tuple(items))
+
+
+def scale_down_continuation_payload(request: ScaleDownContinuation) -> dict[str, Any]:
+    return {
+        "kind": SCALE_DOWN_CONTINUATION_KIND,
+        "hop": request.hop,
+        "pending": list(request.pending),
+        "in_progress": [i._asdict() for i in request.in_progress],
+    }

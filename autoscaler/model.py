@@ -57,6 +57,7 @@ class TriggerKind(enum.StrEnum):
 class OpKind(enum.StrEnum):
     SPLIT = "split"
     UPDATE_SHARD_COUNT = "update_shard_count"
+    MERGE = "merge"
 
 
 class SplitOp(NamedTuple):
@@ -93,6 +94,33 @@ class UpdateShardCountOp(NamedTuple):
 
     def describe(self) -> str:
         return f"update_shard_count {self.current} -> {self.target} (UNIFORM_SCALING)"
+
+
+class MergeOp(NamedTuple):
+    """Merge two adjacent OPEN shards: [lower_start, lower_end] + [lower_end + 1, upper_end].
+
+    Addressed by hash range like SplitOp. The lower shard is passed as ShardToMerge (moto rejects the other order;
+    AWS accepts either).
+    """
+
+    lower_start: int
+    lower_end: int
+    upper_end: int
+    lower_shard_id: str | None = None
+    upper_shard_id: str | None = None
+
+    @property
+    def kind(self) -> OpKind:
+        return OpKind.MERGE
+
+    def describe(self) -> str:
+        who = (
+            f"{self.lower_shard_id} + {self.upper_shard_id}"
+            if self.lower_shard_id and self.upper_shard_id
+            else f"[{self.lower_start}…{self.lower_end}] + [{self.lower_end + 1}…{self.upper_end}]"
+        )
+        share = (self.upper_end - self.lower_start + 1) / (MAX_HASH_KEY + 1)
+        return f"merge {who} ({share:.2%} of keys)"
 
 
 Op = SplitOp | UpdateShardCountOp

@@ -11,7 +11,7 @@ from types import MappingProxyType
 from typing import NamedTuple, Protocol
 
 from autoscaler.capacity import AlarmSpec
-from autoscaler.events import ContinuationRequest
+from autoscaler.events import ContinuationRequest, ScaleDownContinuation
 from autoscaler.model import Shard, StreamDescription, StreamMetrics
 
 
@@ -50,6 +50,11 @@ class KinesisPort(Protocol):
         QuotaExhausted (account shard limit), StreamNotFound."""
         ...
 
+    def merge_shards(self, stream: str, lower_shard_id: str, upper_shard_id: str) -> None:
+        """Start one merge of two adjacent OPEN shards (lower passed as ShardToMerge); the stream goes UPDATING.
+        Raises StreamBusy, ThrottledError, InvalidRequest (not open or not adjacent), StreamNotFound."""
+        ...
+
     def update_shard_count(self, stream: str, target: int) -> None:
         """Start UpdateShardCount(UNIFORM_SCALING). Raises StreamBusy, ThrottledError, UpdateShardCountLimit
         (calls per 24 h or the [½×, 2×] rule), QuotaExhausted, StreamNotFound."""
@@ -72,6 +77,14 @@ class MetricsPort(Protocol):
     ) -> StreamMetrics:
         """Raw Sum series of IncomingBytes and IncomingRecords for [end − lookback, end), aligned to the period,
         oldest first, missing periods absent; plus each listed shard's IncomingBytes Sum over the window."""
+        ...
+
+    def fleet_series(
+        self, streams: Sequence[str], metrics: Sequence[str], *, start: int, end: int, period_seconds: int
+    ) -> dict[str, dict[str, dict[int, float]]]:
+        """Sum series of each stream-level metric for every stream over [start, end) (both aligned to the period),
+        in as few GetMetricData calls as the API allows: stream -> metric -> {period start: Sum}. Missing periods
+        are absent. Raises MetricsUnavailable if any series could not be read completely."""
         ...
 
 
@@ -146,6 +159,12 @@ class CooldownPort(Protocol):
 
     def read(self, stream: str) -> LockState | None:
         """The stream's lock item, or None."""
+        ...
+
+
+class FleetContinuationPort(Protocol):
+    def continue_later(self, request: ScaleDownContinuation) -> None:
+        """Hand the rest of a scale-down run to a new asynchronous invocation of this function."""
         ...
 
 

@@ -12,7 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from autoscaler.capacity import AlarmKind, alarm_name, alarm_threshold, kind_of_alarm, shards_for_threshold
+from autoscaler.alarm_sync import sync_alarms
+from autoscaler.capacity import AlarmKind, alarm_name, kind_of_alarm, shards_for_threshold
 from autoscaler.config import AutoscalerConfig, StreamConfig
 from autoscaler.defaults import (
     CONTINUATION_SAFETY_SECONDS,
@@ -446,31 +447,7 @@ class ScaleUpService:
         )
 
     def _sync_alarms(self, cfg: StreamConfig, shards: int, *, force_ok: bool) -> list[str]:
-        """Retune the stream's alarms to N shards (each at its own period) and reset them to OK.
-
-        Only alarms whose threshold changes are re-put; `force_ok` resets all of them so the next breach fires.
-        Returns the names of the alarms touched. A missing alarm is logged, not created (create-streams owns that).
-        """
-        prefix = self.config.alarm_name_prefix
-        names = [alarm_name(prefix, cfg.name, k) for k in AlarmKind]
-        existing = self.alarms.get_alarms(names)
-        for name in names:
-            if name not in existing:
-                log.warning(
-                    "alarm missing; run create-streams to restore it", extra={"stream": cfg.name, "alarm": name}
-                )
-        changes: dict[str, float] = {}
-        for name, info in existing.items():
-            kind = next(k for k in AlarmKind if alarm_name(prefix, cfg.name, k) == name)
-            want = alarm_threshold(kind, shards, info.period_seconds, cfg.scale_up_threshold)
-            if abs(want - info.threshold) > 1e-6 * max(1.0, want):
-                changes[name] = want
-        if changes:
-            self.alarms.put_thresholds(changes)
-        touched = sorted(existing) if force_ok or changes else []
-        if touched:
-            self.alarms.set_ok(touched, f"kinesis-autoscaler: thresholds set for {shards} shards")
-        return touched
+        return sync_alarms(self.alarms, self.config.alarm_name_prefix, cfg, shards, force_ok=force_ok)
 
 
 @dataclass

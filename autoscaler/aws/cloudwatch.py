@@ -85,6 +85,26 @@ class MetricsAdapter:
             shard_incoming_bytes=by_shard,
         )
 
+    def fleet_series(
+        self, streams: Sequence[str], metrics: Sequence[str], *, start: int, end: int, period_seconds: int
+    ) -> dict[str, dict[str, dict[int, float]]]:
+        """One query per (stream, metric), ≤ 500 per GetMetricData call: 500 streams × 2 metrics = 2 calls (AWS
+        may page a call's answer further at 100,800 datapoints; NextToken is followed)."""
+        queries: list[dict[str, Any]] = []
+        ids: dict[str, tuple[str, str]] = {}
+        for i, stream in enumerate(streams):
+            dims = [{"Name": "StreamName", "Value": stream}]
+            for j, metric in enumerate(metrics):
+                qid = f"m{i}_{j}"
+                ids[qid] = (stream, metric)
+                queries.append(_query(qid, metric, dims, period_seconds))
+        results = self.get_metric_data(queries, start=start, end=end) if queries else {}
+        out: dict[str, dict[str, dict[int, float]]] = {s: {m: {} for m in metrics} for s in streams}
+        for qid, series in results.items():
+            stream, metric = ids[qid]
+            out[stream][metric] = series
+        return out
+
     def get_metric_data(
         self, queries: Sequence[dict[str, Any]], *, start: int, end: int
     ) -> dict[str, dict[int, float]]:
@@ -110,6 +130,8 @@ class MetricsAdapter:
                     status = result.get("StatusCode", "Complete")
                     if status in ("InternalError", "Forbidden"):
                         raise MetricsUnavailable(f"GetMetricData {result.get('Id')}: {status}")
+                    if status == "PartialData" and not page.get("NextToken"):
+                        raise MetricsUnavailable(f"GetMetricData {result.get('Id')}: PartialData and no next page")
                     series = out.setdefault(result["Id"], {})
                     for t, v in zip(result.get("Timestamps", []), result.get("Values", []), strict=False):
                         series[int(t.timestamp())] = float(v)

@@ -9,7 +9,12 @@ from botocore.exceptions import ClientError
 
 from autoscaler.aws.errors import error_code
 from autoscaler.errors import AwsCallFailed
-from autoscaler.events import ContinuationRequest, continuation_payload
+from autoscaler.events import (
+    ContinuationRequest,
+    ScaleDownContinuation,
+    continuation_payload,
+    scale_down_continuation_payload,
+)
 
 IAM_ACTIONS = ("lambda:InvokeFunction",)
 
@@ -19,12 +24,17 @@ class LambdaContinuation:
         self.client = client
         self.function_name = function_name
 
-    def continue_later(self, request: ContinuationRequest) -> None:
+    def continue_later(self, request: ContinuationRequest | ScaleDownContinuation) -> None:
+        payload = (
+            scale_down_continuation_payload(request)
+            if isinstance(request, ScaleDownContinuation)
+            else continuation_payload(request)
+        )
         try:
             self.client.invoke(
                 FunctionName=self.function_name,
                 InvocationType="Event",
-                Payload=json.dumps(continuation_payload(request)).encode(),
+                Payload=json.dumps(payload).encode(),
             )
         except ClientError as exc:
             raise AwsCallFailed(f"continuation invoke of {self.function_name} failed ({error_code(exc)})") from exc

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -22,22 +23,39 @@ from autoscaler.errors import (
 from autoscaler.model import Shard, StreamDescription, StreamMode
 from autoscaler.ports import Clock
 
-IAM_ACTIONS = (
-    "kinesis:DescribeLimits",
-    "kinesis:DescribeStreamSummary",
-    "kinesis:ListShards",
-    "kinesis:SplitShard",
-    "kinesis:UpdateShardCount",
-)
+READ_ACTIONS = ("kinesis:DescribeLimits", "kinesis:DescribeStreamSummary", "kinesis:ListShards")
+SCALE_UP_ACTIONS = ("kinesis:SplitShard", "kinesis:UpdateShardCount")
+SCALE_DOWN_ACTIONS = ("kinesis:MergeShards",)
+IAM_ACTIONS = READ_ACTIONS + SCALE_UP_ACTIONS + SCALE_DOWN_ACTIONS
 
 PAGE_SIZE = 1_000  # ListShards' maximum page
+RESHARD_TPS = 4.0  # SplitShard + MergeShards share 5 TPS per account: keep one in five for other callers
+
+
+class RateLimiter:
+    """At most `per_second` acquisitions per second across threads (evenly spaced), on the Clock port."""
+
+    def __init__(self, clock: Clock, per_second: float) -> None:
+        self.clock = clock
+        self.interval = 1.0 / per_second
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        with self._lock:
+            now = self.clock.now()
+            slot = max(now, self._next)
+            self._next = slot + self.interval
+        if slot > now:
+            self.clock.sleep(slot - now)
 
 
 class KinesisAdapter:
-    def __init__(self, client: Any, clock: Clock, *, attempts: int = 5) -> None:
+    def __init__(self, client: Any, clock: Clock, *, attempts: int = 5, reshard_tps: float = RESHARD_TPS) -> None:
         self.client = client
         self.clock = clock
         self.attempts = attempts
+        self.reshard_rate = RateLimiter(clock, reshard_tps)
 
     def describe(self, stream: str) -> StreamDescription:
         def call() -> dict[str, Any]:
@@ -97,6 +115,7 @@ class KinesisAdapter:
 
     def split_shard(self, stream: str, shard_id: str, new_starting_hash_key: int) -> None:
         def call() -> None:
+            self.reshard_rate.acquire()
             try:
                 self.client.split_shard(
                     StreamName=stream, ShardToSplit=shard_id, NewStartingHashKey=str(new_starting_hash_key)
@@ -105,6 +124,19 @@ class KinesisAdapter:
                 code = error_code(exc)
                 if code == "LimitExceededException":
                     raise self._quota_or_throttle(stream, added=1) from exc
+                raise self._common(exc, stream) from exc
+
+        retry_throttled(call, sleep=self.clock.sleep, attempts=self.attempts)
+
+    def merge_shards(self, stream: str, lower_shard_id: str, upper_shard_id: str) -> None:
+        def call() -> None:
+            self.reshard_rate.acquire()
+            try:
+                self.client.merge_shards(
+                    StreamName=stream, ShardToMerge=lower_shard_id, AdjacentShardToMerge=upper_shard_id
+                )
+            except ClientError as exc:
+                # A merge never adds shards: LimitExceeded here is the account's concurrency or TPS limit.
                 raise self._common(exc, stream) from exc
 
         retry_throttled(call, sleep=self.clock.sleep, attempts=self.attempts)

@@ -65,6 +65,25 @@ class FakeMetrics:
             shard_incoming_bytes={s: sum(series("IncomingBytes", s)) for s in shard_ids if series("IncomingBytes", s)},
         )
 
+    def fleet_series(
+        self, streams: Sequence[str], metrics: Sequence[str], *, start: int, end: int, period_seconds: int
+    ) -> dict[str, dict[str, dict[int, float]]]:
+        self.reads += 1
+        if self.fail_next:
+            raise self.fail_next.pop(0)
+        visible_until = self.clock.now() - self.delay_seconds
+        out: dict[str, dict[str, dict[int, float]]] = {}
+        for stream in streams:
+            out[stream] = {}
+            for metric in metrics:
+                series: dict[int, float] = {}
+                for t, v in self.data.get((stream, metric, ""), {}).items():
+                    if start <= t < end and t + 60 <= visible_until:
+                        bucket = start + (t - start) // period_seconds * period_seconds
+                        series[bucket] = series.get(bucket, 0.0) + v
+                out[stream][metric] = series
+        return out
+
 
 @dataclass(frozen=True)
 class FakeAlarm:

@@ -39,11 +39,13 @@ class FakeKinesis:
         clock: SimClock,
         *,
         split_seconds: float = 30.0,
+        merge_seconds: float = 30.0,
         update_shard_count_seconds: float = 90.0,
         account_shard_limit: int = 20_000,
     ) -> None:
         self.clock = clock
         self.split_seconds = split_seconds
+        self.merge_seconds = merge_seconds
         self.update_shard_count_seconds = update_shard_count_seconds
         self.account_shard_limit = account_shard_limit
         self.streams: dict[str, _Stream] = {}
@@ -142,6 +144,24 @@ class FakeKinesis:
             s.shards = sorted([*s.shards, lower, upper], key=lambda x: x.start)
             s.updating_until = self.clock.now() + self.split_seconds
             self.calls.append(("split_shard", stream))
+
+    def merge_shards(self, stream: str, lower_shard_id: str, upper_shard_id: str) -> None:
+        with self._lock:
+            self._fault("merge_shards", stream)
+            s = self._get(stream)
+            if self._status(s) != "ACTIVE":
+                raise StreamBusy(f"{stream} is UPDATING (ResourceInUseException)")
+            lower = next((x for x in s.shards if x.shard_id == lower_shard_id), None)
+            upper = next((x for x in s.shards if x.shard_id == upper_shard_id), None)
+            if lower is None or upper is None:
+                raise InvalidRequest("a shard to merge is not open (InvalidArgumentException)")
+            if lower.end + 1 != upper.start:
+                raise InvalidRequest("shards are not adjacent (InvalidArgumentException)")
+            child = Shard(self._new_id(), lower.start, upper.end)
+            s.shards = sorted([x for x in s.shards if x not in (lower, upper)] + [child], key=lambda x: x.start)
+            s.closed.extend([lower, upper])
+            s.updating_until = self.clock.now() + self.merge_seconds
+            self.calls.append(("merge_shards", stream))
 
     def update_shard_count(self, stream: str, target: int) -> None:
         with self._lock:

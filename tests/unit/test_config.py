@@ -167,6 +167,12 @@ BAD = [
         "s.yaml, line 1, alarm_name_prefix: use 1–64 of a-z A-Z 0-9 _ . -",
     ),
     (
+        "yaml boolean as a name",
+        one(name="off"),
+        "s.yaml, line 2, streams[0].name: Input should be a valid string; YAML reads on/off/yes/no/true/false as "
+        "booleans: quote the value, e.g. name: 'off'",
+    ),
+    (
         "stream not a mapping",
         "streams:\n  - orders\n",
         "s.yaml, line 2, streams[0]: each stream must be a mapping with name, min_shards, …",

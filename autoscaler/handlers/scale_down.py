@@ -1,0 +1,103 @@
+"""Scale-down Lambda: the schedule (rate(36 hours) by default) and its own continuations.
+
+Composition root, as handlers/scale_up.py: clients, config and the service built once per container.
+Environment (template.yaml): AUTOSCALER_CONFIG, COOLDOWN_TABLE, AWS_LAMBDA_FUNCTION_NAME, POWERTOOLS_*.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, single_metric
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.metrics import MetricUnit
+
+from autoscaler.aws.clients import build_clients
+from autoscaler.aws.cloudwatch import AlarmsAdapter, MetricsAdapter
+from autoscaler.aws.continuation import LambdaContinuation
+from autoscaler.aws.cooldown import CooldownTable
+from autoscaler.aws.kinesis import KinesisAdapter
+from autoscaler.config import AutoscalerConfig, config_path_from_env, load_config
+from autoscaler.errors import AutoscalerError, ConfigError
+from autoscaler.events import Rejected, ScaleDownContinuation, parse_scale_down_event
+from autoscaler.runtime import LambdaBudget, SystemClock, account_and_region
+from autoscaler.scale_down_service import ScaleDownService, StreamOutcome
+
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "kinesis-autoscaler"))
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "KinesisAutoscaler"))
+copy_config_to_registered_loggers(source_logger=logger, include={"autoscaler"})
+
+CONFIG: AutoscalerConfig | None
+CONFIG_ERROR: str | None
+try:
+    CONFIG, CONFIG_ERROR = load_config(config_path_from_env(os.environ)), None
+except ConfigError as exc:
+    CONFIG, CONFIG_ERROR = None, str(exc)
+
+CLOCK = SystemClock()
+CLIENTS = build_clients()
+SERVICE: ScaleDownService | None = None
+if CONFIG is not None:
+    SERVICE = ScaleDownService(
+        config=CONFIG,
+        kinesis=KinesisAdapter(CLIENTS.kinesis, CLOCK),
+        metrics=MetricsAdapter(CLIENTS.cloudwatch),
+        alarms=AlarmsAdapter(CLIENTS.cloudwatch),
+        cooldown=CooldownTable(CLIENTS.dynamodb, os.environ.get("COOLDOWN_TABLE", "kinesis-autoscaler-cooldown")),
+        continuation=LambdaContinuation(CLIENTS.lambda_, os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")),
+        clock=CLOCK,
+    )
+
+_METRIC = {StreamOutcome.MERGED: "ScaleDown", StreamOutcome.FAILED: "Errors"}
+
+
+class RetryLater(AutoscalerError):
+    """The run could not read the fleet's metrics or the lock table: Lambda retries the event (idempotent)."""
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    if SERVICE is None or CONFIG is None:
+        logger.error("config invalid; nothing done", extra={"error": CONFIG_ERROR})
+        metrics.add_metric(name="Errors", unit=MetricUnit.Count, value=1)
+        return {"outcome": "error", "error": CONFIG_ERROR}
+    parsed = parse_scale_down_event(event)
+    if isinstance(parsed, Rejected):
+        logger.warning("ignored", extra={"reason": parsed.reason, "detail": parsed.detail})
+        metrics.add_metric(name="Skipped", unit=MetricUnit.Count, value=1)
+        return {"outcome": "ignored", "reason": parsed.reason, "detail": parsed.detail}
+    if not isinstance(parsed, ScaleDownContinuation):
+        account, region = account_and_region(context)
+        if (parsed.account_id, parsed.region) != (account, region):
+            detail = f"schedule of {parsed.account_id}/{parsed.region}, this function runs in {account}/{region}"
+            logger.warning("ignored", extra={"reason": "other-account", "detail": detail})
+            return {"outcome": "ignored", "reason": "other-account", "detail": detail}
+    try:
+        run = SERVICE.run(
+            LambdaBudget(context), continuation=parsed if isinstance(parsed, ScaleDownContinuation) else None
+        )
+    except AutoscalerError as exc:
+        logger.exception("scale-down run failed", extra={"error": str(exc)})
+        metrics.add_metric(name="Errors", unit=MetricUnit.Count, value=1)
+        raise RetryLater(str(exc)) from exc
+    for result in run.results:
+        fields = result.log_fields()
+        (logger.error if result.outcome is StreamOutcome.FAILED else logger.info)(
+            "scale-down " + result.outcome.value, extra=fields
+        )
+        name = _METRIC.get(result.outcome, "Skipped" if result.outcome is StreamOutcome.SKIPPED else None)
+        if name:
+            with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace=metrics.namespace) as m:
+                m.add_dimension(name="Stream", value=result.stream)
+    counts: dict[str, int] = {}
+    for result in run.results:
+        counts[result.outcome.value] = counts.get(result.outcome.value, 0) + 1
+    logger.info("scale-down run", extra={"counts": counts, "handed_on": run.continuation is not None})
+    return {
+        "results": [r.log_fields() for r in run.results],
+        "counts": counts,
+        "continuation": run.continuation._asdict() if run.continuation else None,
+        "metric_reads": run.metric_reads,
+    }

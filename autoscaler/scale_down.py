@@ -1,0 +1,209 @@
+"""Scale-down decisions: is a stream's capacity proven unneeded over the lookback, to what count, which merges. Pure.
+
+The rule (issue 3): every 5-minute datapoint of the lookback below the scale-down threshold of the current capacity,
+for bytes AND records; never below min_shards, never below half the current count in one run; and the lookback's
+peak must fit the new count under the scale-up threshold minus a safety margin, so the next ordinary peak does not
+trip the alarm (no flapping).
+
+Missing datapoints (the fail-safe policy):
+- Kinesis publishes no datapoint for a period with no writes, so a period missing *inside* the window counts as
+  zero traffic, and a window with no datapoint at all is a stream with no traffic: it scales down.
+- CloudWatch lags: the window ends LAG_GUARD before now (the service aligns it), and if the newest
+  LAG_GUARD_PERIODS periods of the window are still all missing while older ones are present, the picture may be
+  incomplete: not judged this run (the next scheduled run will see it whole).
+- A bytes series with datapoints but a records series with none (or the reverse) is half a picture: not judged.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import math
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from autoscaler.capacity import bytes_capacity, records_capacity
+from autoscaler.defaults import SCALE_DOWN_SAFETY_MARGIN
+from autoscaler.model import MergeOp, Shard
+
+LAG_GUARD_PERIODS = 2  # with 5-minute periods: the newest 10 minutes of the window must not all be missing
+
+
+class ScaleDownReason(enum.StrEnum):
+    MERGE = "merge"  # quiet: merging to the target
+    NO_TRAFFIC = "no_traffic"  # no datapoint in the whole lookback: merging (bounded by min and halving)
+    BUSY = "busy"  # a datapoint at or above the scale-down threshold: kept
+    PEAK_TOO_HIGH = "peak_too_high"  # quiet, but the peak would not fit one shard fewer under the margin: kept
+    AT_MIN = "at_min"  # already at min_shards: kept
+    INCOMPLETE_METRICS = "incomplete_metrics"  # not judged on half a picture
+    THROTTLED = "throttled"  # write throttling in the lookback: kept
+    DISABLED = "disabled"
+    ON_DEMAND = "on_demand"
+    COOLDOWN = "cooldown"
+    NOT_FOUND = "not_found"
+
+
+class ScaleDownInput(NamedTuple):
+    """Everything one scale-down decision depends on (times are parameters, the window already aligned)."""
+
+    stream: str
+    shards: tuple[Shard, ...]
+    min_shards: int
+    scale_down_threshold: float
+    scale_up_threshold: float
+    window_start: int
+    window_end: int
+    period_seconds: int
+    incoming_bytes: dict[int, float]
+    incoming_records: dict[int, float]
+    safety_margin: float = SCALE_DOWN_SAFETY_MARGIN
+
+
+class ScaleDownDecision(NamedTuple):
+    stream: str
+    current: int
+    target: int
+    reason: ScaleDownReason
+    message: str
+    merges: tuple[MergeOp, ...] = ()
+    peak: float | None = None  # utilisation of the current count at the lookback's busiest datapoint
+    mean: float | None = None
+    datapoints: int = 0
+
+    @property
+    def acts(self) -> bool:
+        return bool(self.merges)
+
+
+def utilisation_points(inp: ScaleDownInput) -> list[float]:
+    """Per period of the window: max(bytes / capacity, records / capacity) of the current count; missing → 0."""
+    n = len(inp.shards)
+    cap_b = bytes_capacity(n, inp.period_seconds)
+    cap_r = records_capacity(n, inp.period_seconds)
+    return [
+        max(inp.incoming_bytes.get(t, 0.0) / cap_b, inp.incoming_records.get(t, 0.0) / cap_r)
+        for t in range(inp.window_start, inp.window_end, inp.period_seconds)
+    ]
+
+
+def decide_scale_down(inp: ScaleDownInput) -> ScaleDownDecision:
+    """Keep, or merge to a target with the merges to get there. See the module docstring for the rule."""
+    n = len(inp.shards)
+    periods = list(range(inp.window_start, inp.window_end, inp.period_seconds))
+    present = [t for t in periods if t in inp.incoming_bytes or t in inp.incoming_records]
+
+    def keep(reason: ScaleDownReason, message: str, **kw: object) -> ScaleDownDecision:
+        return ScaleDownDecision(inp.stream, n, n, reason, message, datapoints=len(present), **kw)  # type: ignore[arg-type]
+
+    if bool(inp.incoming_bytes) != bool(inp.incoming_records):
+        have, lack = (
+            ("IncomingBytes", "IncomingRecords") if inp.incoming_bytes else ("IncomingRecords", "IncomingBytes")
+        )
+        return keep(ScaleDownReason.INCOMPLETE_METRICS, f"{have} has datapoints but {lack} has none: not judged")
+    guard = periods[-LAG_GUARD_PERIODS:]
+    if present and not any(t in present for t in guard):
+        newest = (inp.window_end - max(present)) // 60
+        return keep(
+            ScaleDownReason.INCOMPLETE_METRICS,
+            f"the newest datapoint is {newest} min older than the window's end: CloudWatch may lag, not judged",
+        )
+    points = utilisation_points(inp)
+    peak = max(points) if points else 0.0
+    mean = sum(points) / len(points) if points else 0.0
+    stats = {"peak": peak, "mean": mean}
+    busy = [p for p in points if p >= inp.scale_down_threshold]
+    if busy:
+        return keep(
+            ScaleDownReason.BUSY,
+            f"kept: {len(busy)} of {len(points)} datapoints at or above {inp.scale_down_threshold:.0%} "
+            f"(peak {peak:.0%})",
+            **stats,
+        )
+    if n <= inp.min_shards:
+        return keep(ScaleDownReason.AT_MIN, f"kept: {n} shards is min_shards", **stats)
+
+    limit = inp.scale_up_threshold - inp.safety_margin
+    # Smallest M with peak × N / M ≤ limit, i.e. M ≥ peak × N / limit; and M ≥ ⌈N / 2⌉, M ≥ min_shards.
+    # e.g. N = 8, peak 0.30: 2.4 shards of load / 0.7 = 3.43 → 4 (= ⌈8 / 2⌉ as well).
+    by_peak = math.ceil(peak * n / limit - 1e-9) if peak > 0 else 1
+    half = math.ceil(n / 2)
+    target = max(by_peak, half, inp.min_shards, 1)
+    if target >= n:
+        after = peak * n / (n - 1)
+        return keep(
+            ScaleDownReason.PEAK_TOO_HIGH,
+            f"kept: peak {peak:.0%} would be {after:.0%} after merging (limit {limit:.0%})",
+            **stats,
+        )
+    why = (
+        "no datapoint in the lookback: no traffic"
+        if not present
+        else f"every datapoint below {inp.scale_down_threshold:.0%}"
+    )
+    bound = {
+        by_peak: f"peak {peak:.0%} fits {by_peak} under {limit:.0%}",
+        half: "at most halving per run",
+        inp.min_shards: f"min_shards {inp.min_shards}",
+    }.get(target, "")
+    merges = plan_merges(inp.shards, n - target)
+    return ScaleDownDecision(
+        inp.stream,
+        n,
+        target,
+        ScaleDownReason.NO_TRAFFIC if not present else ScaleDownReason.MERGE,
+        f"{why} (peak {peak:.0%}, mean {mean:.0%}): {n} -> {target} ({bound})",
+        merges=tuple(merges),
+        peak=peak,
+        mean=mean,
+        datapoints=len(present),
+    )
+
+
+def adjacent_pairs(shards: Sequence[Shard]) -> list[tuple[Shard, Shard]]:
+    """Neighbouring OPEN shards whose ranges are contiguous (EndingHashKey + 1 == next StartingHashKey)."""
+    ordered = sorted(shards, key=lambda s: s.start)
+    return [(a, b) for a, b in itertools.pairwise(ordered) if a.end + 1 == b.start]
+
+
+def next_merge(shards: Sequence[Shard]) -> MergeOp | None:
+    """The adjacent pair with the smallest combined hash range (ties: the lower range), so ranges stay balanced."""
+    pairs = adjacent_pairs(shards)
+    if not pairs:
+        return None
+    a, b = min(pairs, key=lambda p: (p[1].end - p[0].start, p[0].start))
+    return MergeOp(a.start, a.end, b.end, a.shard_id, b.shard_id)
+
+
+def plan_merges(shards: Sequence[Shard], count: int) -> list[MergeOp]:
+    """`count` merges, each chosen on the layout the previous ones leave (as the service re-reads after each)."""
+    current = sorted(shards, key=lambda s: s.start)
+    merges: list[MergeOp] = []
+    for serial in range(1, count + 1):
+        op = next_merge(current)
+        if op is None:
+            break
+        merges.append(op)
+        i = next(k for k, s in enumerate(current) if s.start == op.lower_start)
+        current[i : i + 2] = [Shard(f"merged-{serial}", op.lower_start, op.upper_end)]
+    # Children of this plan's merges have no id yet: they are addressed by range alone.
+    known = {s.shard_id for s in shards}
+    return [
+        m._replace(
+            lower_shard_id=m.lower_shard_id if m.lower_shard_id in known else None,
+            upper_shard_id=m.upper_shard_id if m.upper_shard_id in known else None,
+        )
+        for m in merges
+    ]
+
+
+def apply_merges(shards: Sequence[Shard], merges: Sequence[MergeOp]) -> list[Shard]:
+    """The OPEN shards after `merges` (for checks and previews). Raises if a merge names non-adjacent open ranges."""
+    current = sorted(shards, key=lambda s: s.start)
+    for k, op in enumerate(merges):
+        i = next((j for j, s in enumerate(current) if s.start == op.lower_start and s.end == op.lower_end), None)
+        if i is None or i + 1 >= len(current) or current[i + 1].start != op.lower_end + 1:
+            raise ValueError(f"merge {op.describe()} does not name two adjacent open shards")
+        if current[i + 1].end != op.upper_end:
+            raise ValueError(f"merge {op.describe()}: the upper shard's range differs")
+        current[i : i + 2] = [Shard(f"m{k}", op.lower_start, op.upper_end)]
+    return current

@@ -1,0 +1,424 @@
+"""The scale-down use case for the whole fleet: evaluate every managed stream in a few batched reads, then merge
+the quiet ones — concurrently across streams, one merge at a time within a stream — under the cooldown lock.
+
+Never builds a client, never reads os.environ; time comes from the Clock and Budget ports.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from autoscaler.alarm_sync import sync_alarms
+from autoscaler.config import AutoscalerConfig, StreamConfig
+from autoscaler.defaults import (
+    CONTINUATION_SAFETY_SECONDS,
+    LOCK_LEASE_MARGIN_SECONDS,
+    MAX_CONTINUATION_HOPS,
+    SCALE_DOWN_PERIOD_SECONDS,
+    SCALE_DOWN_WINDOW_LAG_SECONDS,
+)
+from autoscaler.errors import (
+    AutoscalerError,
+    CooldownActive,
+    InvalidRequest,
+    LockHeld,
+    StreamBusy,
+    StreamNotFound,
+    ThrottledError,
+)
+from autoscaler.events import InProgress, ScaleDownContinuation
+from autoscaler.model import Shard, StreamMode
+from autoscaler.ports import (
+    AlarmsPort,
+    Budget,
+    Clock,
+    CooldownPort,
+    Direction,
+    FleetContinuationPort,
+    KinesisPort,
+    MetricsPort,
+)
+from autoscaler.scale_down import ScaleDownDecision, ScaleDownInput, ScaleDownReason, decide_scale_down, next_merge
+
+log = logging.getLogger("autoscaler.scale_down")
+
+WRITE_METRICS = ("IncomingBytes", "IncomingRecords")
+THROTTLE_METRIC = "WriteProvisionedThroughputExceeded"
+MERGE_WORKERS = 4  # streams merged at once; their MergeShards calls share the adapter's account-wide rate limit
+MAX_SETBACKS = 5
+
+
+class StreamOutcome(enum.StrEnum):
+    MERGED = "merged"  # reached the target; alarms retuned; cooldown set
+    KEPT = "kept"  # the decision was to keep the count (busy, peak too high, at min, …)
+    SKIPPED = "skipped"  # not evaluated or not acted on: disabled, on-demand, cooldown, lock held, not found
+    HANDED_ON = "handed_on"  # left for the continuation (time ran short)
+    FAILED = "failed"
+    DRY_RUN = "dry_run"
+
+
+class StreamResult(NamedTuple):
+    stream: str
+    outcome: StreamOutcome
+    decision: ScaleDownDecision | None
+    detail: str
+    after: int | None = None
+    merges_done: tuple[str, ...] = ()
+
+    def log_fields(self) -> dict[str, Any]:
+        d = self.decision
+        return {
+            "stream": self.stream,
+            "outcome": self.outcome.value,
+            "current": d.current if d else None,
+            "target": d.target if d else None,
+            "after": self.after,
+            "ops": [m.describe() for m in d.merges] if d else [],
+            "ops_done": list(self.merges_done),
+            "reason": d.reason.value if d else None,
+            "decision": d.message if d else None,
+            "peak_utilisation": round(d.peak, 4) if d and d.peak is not None else None,
+            "mean_utilisation": round(d.mean, 4) if d and d.mean is not None else None,
+            "detail": self.detail,
+            "dry_run": self.outcome is StreamOutcome.DRY_RUN,
+        }
+
+
+class FleetResult(NamedTuple):
+    results: tuple[StreamResult, ...]
+    continuation: ScaleDownContinuation | None  # what was handed on, if anything
+    metric_reads: int  # fleet_series calls made by this run
+
+
+@dataclass
+class _Work:
+    cfg: StreamConfig
+    decision: ScaleDownDecision
+    owner: str
+    take_over_from: str | None = None
+    done: list[str] = field(default_factory=list)
+
+
+class ScaleDownService:
+    def __init__(
+        self,
+        *,
+        config: AutoscalerConfig,
+        kinesis: KinesisPort,
+        metrics: MetricsPort,
+        alarms: AlarmsPort,
+        cooldown: CooldownPort,
+        continuation: FleetContinuationPort,
+        clock: Clock,
+        new_owner: Callable[[], str] = lambda: os.urandom(16).hex(),
+        workers: int = MERGE_WORKERS,
+    ) -> None:
+        self.config = config
+        self.kinesis = kinesis
+        self.metrics = metrics
+        self.alarms = alarms
+        self.cooldown = cooldown
+        self.continuation = continuation
+        self.clock = clock
+        self.new_owner = new_owner
+        self.workers = workers
+
+    # -- evaluation (the dry run and the first half of a run) -------------------------------------------------------
+
+    def window(self) -> tuple[int, int]:
+        """[start, end) of the lookback, aligned to the 5-minute period, ending SCALE_DOWN_WINDOW_LAG_SECONDS ago
+        (CloudWatch publishes with a delay: the newest minutes would be half a picture)."""
+        period = SCALE_DOWN_PERIOD_SECONDS
+        end = int(self.clock.now() - SCALE_DOWN_WINDOW_LAG_SECONDS) // period * period
+        return end, period
+
+    def evaluate(self, names: Sequence[str]) -> tuple[list[StreamResult], list[tuple[StreamConfig, ScaleDownDecision]]]:
+        """Decide for every named stream. Returns the streams settled without acting (kept, skipped) and the
+        candidates to merge. Reads: one ListShards per stream, the write series of all streams batched, the
+        throttle series of the candidates batched, one DescribeStreamSummary per candidate."""
+        settled: list[StreamResult] = []
+        shards: dict[str, list[Shard]] = {}
+        cfgs: list[StreamConfig] = []
+        for name in names:
+            cfg = self.config.stream(name)
+            if cfg is None:
+                settled.append(StreamResult(name, StreamOutcome.SKIPPED, None, "not in the config: never resharded"))
+                continue
+            if not cfg.enabled:
+                settled.append(_skip(cfg, ScaleDownReason.DISABLED, "enabled: false in the config"))
+                continue
+            try:
+                shards[name] = self.kinesis.list_open_shards(name)
+            except StreamNotFound as exc:
+                settled.append(_skip(cfg, ScaleDownReason.NOT_FOUND, str(exc)))
+                continue
+            cfgs.append(cfg)
+        end, period = self.window()
+        lookbacks = {c.scale_down_lookback_hours for c in cfgs}
+        series: dict[str, dict[str, dict[int, float]]] = {}
+        for hours in sorted(lookbacks):  # one batched read per distinct lookback (usually one)
+            group = [c.name for c in cfgs if c.scale_down_lookback_hours == hours]
+            series.update(
+                self.metrics.fleet_series(
+                    group, WRITE_METRICS, start=end - hours * 3600, end=end, period_seconds=period
+                )
+            )
+        candidates: list[tuple[StreamConfig, ScaleDownDecision]] = []
+        for cfg in cfgs:
+            got = series.get(cfg.name, {})
+            decision = decide_scale_down(
+                ScaleDownInput(
+                    stream=cfg.name,
+                    shards=tuple(shards[cfg.name]),
+                    min_shards=cfg.min_shards,
+                    scale_down_threshold=cfg.scale_down_threshold,
+                    scale_up_threshold=cfg.scale_up_threshold,
+                    window_start=end - cfg.scale_down_lookback_hours * 3600,
+                    window_end=end,
+                    period_seconds=period,
+                    incoming_bytes=got.get("IncomingBytes", {}),
+                    incoming_records=got.get("IncomingRecords", {}),
+                )
+            )
+            if decision.acts:
+                candidates.append((cfg, decision))
+            else:
+                settled.append(StreamResult(cfg.name, StreamOutcome.KEPT, decision, decision.message))
+        screened = self._screen(candidates, end, period)
+        excluded = {r.stream for r in screened}
+        return settled + screened, [c for c in candidates if c[0].name not in excluded]
+
+    def _screen(
+        self, candidates: list[tuple[StreamConfig, ScaleDownDecision]], end: int, period: int
+    ) -> list[StreamResult]:
+        """Candidates that must not be merged after all: write throttling in the lookback, on-demand mode."""
+        out: list[StreamResult] = []
+        if not candidates:
+            return out
+        throttled: dict[str, float] = {}
+        for hours in sorted({c.scale_down_lookback_hours for c, _ in candidates}):
+            group = [c.name for c, _ in candidates if c.scale_down_lookback_hours == hours]
+            got = self.metrics.fleet_series(
+                group, (THROTTLE_METRIC,), start=end - hours * 3600, end=end, period_seconds=period
+            )
+            throttled.update({s: sum(m.get(THROTTLE_METRIC, {}).values()) for s, m in got.items()})
+        for cfg, decision in candidates:
+            if throttled.get(cfg.name, 0.0) > 0:
+                out.append(
+                    _kept(
+                        cfg,
+                        decision,
+                        ScaleDownReason.THROTTLED,
+                        f"kept: {throttled[cfg.name]:.0f} throttled writes in the lookback",
+                    )
+                )
+                continue
+            try:
+                desc = self.kinesis.describe(cfg.name)
+            except StreamNotFound as exc:
+                out.append(_skip(cfg, ScaleDownReason.NOT_FOUND, str(exc)))
+                continue
+            if desc.mode is StreamMode.ON_DEMAND:
+                out.append(_skip(cfg, ScaleDownReason.ON_DEMAND, "ON_DEMAND mode: AWS scales it"))
+        return out
+
+    def dry_run(self, names: Sequence[str] | None = None) -> list[StreamResult]:
+        settled, candidates = self.evaluate(names or self.config.names)
+        planned = [StreamResult(c.name, StreamOutcome.DRY_RUN, d, d.message) for c, d in candidates]
+        return _ordered(settled + planned, names or self.config.names)
+
+    # -- the run --------------------------------------------------------------------------------------------------
+
+    def run(
+        self, budget: Budget, names: Sequence[str] | None = None, continuation: ScaleDownContinuation | None = None
+    ) -> FleetResult:
+        """Evaluate and merge. A continuation brings the streams not yet evaluated and the merges in progress."""
+        reads_before = getattr(self.metrics, "reads", 0)
+        hop = continuation.hop if continuation else 0
+        todo_names = list(continuation.pending if continuation else (names or self.config.names))
+        settled, candidates = self.evaluate(todo_names) if todo_names else ([], [])
+        work: list[_Work] = []
+        for cfg, decision in candidates:
+            work.append(_Work(cfg, decision, self.new_owner()))
+        for item in continuation.in_progress if continuation else ():
+            held = self.config.stream(item.stream)
+            if held is None:
+                settled.append(StreamResult(item.stream, StreamOutcome.SKIPPED, None, "not in the config"))
+                continue
+            target = max(item.target, held.min_shards)
+            d = ScaleDownDecision(held.name, target, target, ScaleDownReason.MERGE, f"continuing towards {target}")
+            work.append(_Work(held, d, self.new_owner(), take_over_from=item.owner))
+
+        results: list[StreamResult] = list(settled)
+        handed: list[InProgress] = []
+        not_started: list[str] = []
+        with ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
+            for res in pool.map(lambda w: self._stream(w, budget), work):
+                results.append(res[0])
+                if res[1] is not None:
+                    handed.append(res[1])
+                elif res[0].outcome is StreamOutcome.HANDED_ON:
+                    not_started.append(res[0].stream)
+        cont = None
+        if handed or not_started:
+            cont = ScaleDownContinuation(hop=hop + 1, pending=tuple(not_started), in_progress=tuple(handed))
+            if cont.hop > MAX_CONTINUATION_HOPS:
+                log.error(
+                    "scale-down hop limit reached; the rest waits for the next scheduled run",
+                    extra={"pending": not_started, "in_progress": [h.stream for h in handed]},
+                )
+                for h in handed:  # release what this run still holds: the next scheduled run starts fresh
+                    self.cooldown.release(h.stream, owner=h.owner, now=self.clock.now(), cooldowns={}, action=None)
+                cont = None
+            else:
+                try:
+                    self.continuation.continue_later(cont)
+                except (AutoscalerError, OSError) as exc:
+                    log.error("scale-down hand-over failed; finishing what is held", extra={"error": str(exc)})
+                    for h in handed:
+                        held = self.config.stream(h.stream)
+                        if held is not None:
+                            self._finish(
+                                _Work(
+                                    held,
+                                    ScaleDownDecision(h.stream, 0, h.target, ScaleDownReason.MERGE, ""),
+                                    h.owner,
+                                    done=["(before the failed hand-over)"],
+                                )
+                            )
+                    cont = None
+        reads = getattr(self.metrics, "reads", 0) - reads_before
+        return FleetResult(tuple(_ordered(results, todo_names)), cont, reads)
+
+    def _stream(self, w: _Work, budget: Budget) -> tuple[StreamResult, InProgress | None]:
+        """Merge one stream to its target under the lock; hand back what is left when time runs short."""
+        cfg, d = w.cfg, w.decision
+        if budget.remaining() < CONTINUATION_SAFETY_SECONDS + 5:
+            if w.take_over_from is not None:  # still holding the lock from the previous hop: pass it on
+                return StreamResult(cfg.name, StreamOutcome.HANDED_ON, d, "time short"), InProgress(
+                    cfg.name, d.target, w.take_over_from
+                )
+            return StreamResult(cfg.name, StreamOutcome.HANDED_ON, d, "not started: time short"), None
+        now = self.clock.now()
+        try:
+            self.cooldown.acquire(
+                cfg.name,
+                owner=w.owner,
+                now=now,
+                lease_until=now + budget.remaining() + LOCK_LEASE_MARGIN_SECONDS,
+                blocked_by=() if w.take_over_from else (Direction.UP, Direction.DOWN),
+                take_over_from=w.take_over_from,
+            )
+        except LockHeld as exc:
+            return _skip(cfg, ScaleDownReason.COOLDOWN, str(exc), d), None
+        except CooldownActive as exc:
+            return _skip(cfg, ScaleDownReason.COOLDOWN, str(exc), d), None
+        try:
+            return self._merge_locked(w, budget)
+        except BaseException:
+            self._finish(w)
+            raise
+
+    def _merge_locked(self, w: _Work, budget: Budget) -> tuple[StreamResult, InProgress | None]:
+        cfg, d = w.cfg, w.decision
+        floor = max(d.target, cfg.min_shards)
+        setbacks = 0
+        while True:
+            if budget.remaining() < CONTINUATION_SAFETY_SECONDS:
+                return StreamResult(
+                    cfg.name,
+                    StreamOutcome.HANDED_ON,
+                    d,
+                    "time short: continuing in a new invocation",
+                    merges_done=tuple(w.done),
+                ), InProgress(cfg.name, d.target, w.owner)
+            if setbacks > MAX_SETBACKS:
+                after = self._finish(w)
+                return StreamResult(
+                    cfg.name,
+                    StreamOutcome.FAILED,
+                    d,
+                    f"stopped after {setbacks} setbacks",
+                    after=after,
+                    merges_done=tuple(w.done),
+                ), None
+            try:
+                shards = self.kinesis.list_open_shards(cfg.name)
+                if len(shards) <= floor:
+                    break
+                op = next_merge(shards)  # re-read after each merge: the smallest adjacent pair of what is there
+                if op is None or op.lower_shard_id is None or op.upper_shard_id is None:
+                    break
+                self.kinesis.merge_shards(cfg.name, op.lower_shard_id, op.upper_shard_id)
+                w.done.append(op.describe())
+                self.kinesis.wait_until_active(cfg.name, max(0.0, budget.remaining() - CONTINUATION_SAFETY_SECONDS))
+            except (StreamBusy, ThrottledError, InvalidRequest) as exc:
+                setbacks += 1
+                log.warning("merge setback", extra={"stream": cfg.name, "error": str(exc)})
+                try:
+                    self.kinesis.wait_until_active(cfg.name, max(0.0, budget.remaining() - CONTINUATION_SAFETY_SECONDS))
+                except StreamBusy:
+                    return StreamResult(
+                        cfg.name, StreamOutcome.HANDED_ON, d, f"{exc}: continuing later", merges_done=tuple(w.done)
+                    ), InProgress(cfg.name, d.target, w.owner)
+            except StreamNotFound as exc:
+                self.cooldown.release(cfg.name, owner=w.owner, now=self.clock.now(), cooldowns={}, action=None)
+                return StreamResult(
+                    cfg.name, StreamOutcome.FAILED, d, f"stream vanished: {exc}", merges_done=tuple(w.done)
+                ), None
+        after = self._finish(w)
+        return StreamResult(
+            cfg.name, StreamOutcome.MERGED, d, f"{d.current} -> {after} shards", after=after, merges_done=tuple(w.done)
+        ), None
+
+    def _finish(self, w: _Work) -> int | None:
+        """Alarms for the open count (state OK), the DOWN cooldown if anything was merged, release. Best effort on
+        the alarms: a failure there must not keep the lock."""
+        after: int | None = None
+        try:
+            after = len(self.kinesis.list_open_shards(w.cfg.name))
+            sync_alarms(self.alarms, self.config.alarm_name_prefix, w.cfg, after, force_ok=bool(w.done))
+        except (AutoscalerError, OSError) as exc:
+            log.error("alarms not retuned", extra={"stream": w.cfg.name, "error": str(exc)})
+        now = self.clock.now()
+        merged = bool(w.done) or w.take_over_from is not None
+        self.cooldown.release(
+            w.cfg.name,
+            owner=w.owner,
+            now=now,
+            cooldowns={Direction.DOWN: now + w.cfg.scale_down_cooldown_seconds} if merged else {},
+            action=f"scale-down to {after}" if merged else None,
+        )
+        return after
+
+
+def _skip(
+    cfg: StreamConfig, reason: ScaleDownReason, message: str, decision: ScaleDownDecision | None = None
+) -> StreamResult:
+    d = decision or ScaleDownDecision(cfg.name, 0, 0, reason, message)
+    return StreamResult(
+        cfg.name,
+        StreamOutcome.SKIPPED,
+        d._replace(reason=reason, message=message, target=d.current, merges=()),
+        message,
+    )
+
+
+def _kept(cfg: StreamConfig, decision: ScaleDownDecision, reason: ScaleDownReason, message: str) -> StreamResult:
+    return StreamResult(
+        cfg.name,
+        StreamOutcome.KEPT,
+        decision._replace(reason=reason, message=message, target=decision.current, merges=()),
+        message,
+    )
+
+
+def _ordered(results: Sequence[StreamResult], names: Sequence[str]) -> list[StreamResult]:
+    rank = {n: i for i, n in enumerate(names)}
+    return sorted(results, key=lambda r: rank.get(r.stream, len(rank)))

@@ -1,0 +1,179 @@
+"""The scale-down run on the in-package doubles: fleet evaluation, skips with reasons, merges with UPDATING time,
+the cooldown lock shared with scale-up, and continuations across invocations on a simulated clock."""
+
+from __future__ import annotations
+
+import pytest
+
+from autoscaler.capacity import AlarmKind, alarm_name
+from autoscaler.config import parse_config
+from autoscaler.events import ScaleDownContinuation
+from autoscaler.model import StreamMode
+from autoscaler.planner import tiles_key_space
+from autoscaler.ports import Direction
+from autoscaler.scale_down_service import ScaleDownService, StreamOutcome
+from autoscaler.sim.clock import SimBudget
+from tests.conftest import World
+
+pytestmark = pytest.mark.unit
+MiB = 1_048_576
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.requests: list[ScaleDownContinuation] = []
+
+    def continue_later(self, request: ScaleDownContinuation) -> None:
+        self.requests.append(request)
+
+
+def fleet(world: World, streams: dict[str, tuple[int, int]], **extra: object) -> tuple[ScaleDownService, Recorder]:
+    """Streams name -> (shards, min_shards), created on the doubles with their alarms."""
+    lines = "".join(
+        f"  - {{name: {n}, min_shards: {lo}, max_shards: 64, desired_shards: {max(lo, s)}"
+        + "".join(f", {k}: {v}" for k, v in extra.items())
+        + "}\n"
+        for n, (s, lo) in streams.items()
+    )
+    world.config = parse_config("streams:\n" + lines)
+    for name, (shards, _) in streams.items():
+        world.add_stream(name, shards)
+    rec = Recorder()
+    svc = ScaleDownService(
+        config=world.config,
+        kinesis=world.kinesis,
+        metrics=world.metrics,
+        alarms=world.alarms,
+        cooldown=world.cooldown,
+        continuation=rec,
+        clock=world.clock,
+    )
+    return svc, rec
+
+
+def quiet_day(world: World, stream: str, util: float, shards: int, metric: str = "IncomingBytes") -> None:
+    """One datapoint per minute for the last 25 h at `util` of `shards` (the 5-minute Sums are 5× these)."""
+    now = int(world.clock.now()) // 60 * 60
+    for i in range(1, 25 * 60 + 1):
+        world.metrics.put(stream, metric, now - 60 * i, util * shards * MiB * 60)
+        if metric == "IncomingBytes":
+            world.metrics.put(stream, "IncomingRecords", now - 60 * i, 10.0)
+
+
+def by_stream(results: tuple[object, ...] | list[object]) -> dict[str, object]:
+    return {r.stream: r for r in results}  # type: ignore[attr-defined]
+
+
+def test_quiet_streams_merge_busy_and_protected_ones_are_kept_with_reasons(world: World) -> None:
+    svc, _ = fleet(
+        world,
+        {"quiet": (8, 1), "busy": (4, 1), "throttled": (4, 1), "ondemand": (4, 1), "idle": (4, 2), "atmin": (2, 2)},
+    )
+    quiet_day(world, "quiet", 0.1, 8)
+    quiet_day(world, "busy", 0.7, 4)
+    quiet_day(world, "throttled", 0.1, 4)
+    quiet_day(world, "throttled", 0.0001, 4, metric="WriteProvisionedThroughputExceeded")
+    quiet_day(world, "ondemand", 0.1, 4)
+    world.kinesis.set_mode("ondemand", StreamMode.ON_DEMAND)
+    quiet_day(world, "atmin", 0.1, 2)
+    run = svc.run(SimBudget(world.clock))
+    r = by_stream(run.results)
+    assert (r["quiet"].outcome, r["quiet"].after) == (StreamOutcome.MERGED, 4)  # 10% of 8 → halving bound 4
+    assert r["busy"].outcome is StreamOutcome.KEPT and r["busy"].decision.reason.value == "busy"
+    assert r["throttled"].decision.reason.value == "throttled"
+    assert r["ondemand"].decision.reason.value == "on_demand"
+    assert (r["idle"].outcome, r["idle"].after) == (StreamOutcome.MERGED, 2)  # no traffic: 4 → 2 (= min)
+    assert r["atmin"].decision.reason.value == "at_min"
+    for name in ("busy", "throttled", "ondemand", "atmin"):
+        assert name not in world.kinesis.reshard_calls() and world.kinesis.reshard_calls(name) == []
+    assert world.kinesis.reshard_calls("quiet") == ["merge_shards"] * 4
+    assert tiles_key_space(world.kinesis.open_shards("quiet"))
+    # alarms follow the new count, the DOWN cooldown is set
+    bytes_alarm = world.alarms.alarms[alarm_name("kinesis-autoscaler", "quiet", AlarmKind.INCOMING_BYTES)]
+    assert bytes_alarm.spec.threshold == pytest.approx(0.8 * 4 * MiB * 60) and bytes_alarm.state == "OK"
+    lock = world.cooldown.read("quiet")
+    assert lock is not None and lock.owner is None and Direction.DOWN in lock.cooldown_until
+
+
+def test_metrics_are_read_in_two_batched_reads(world: World) -> None:
+    svc, _ = fleet(world, {f"s{i}": (2, 1) for i in range(30)})
+    for i in range(30):
+        quiet_day(world, f"s{i}", 0.1, 2)
+    before = world.metrics.reads
+    svc.run(SimBudget(world.clock))
+    assert world.metrics.reads - before == 2  # the write series of all 30 streams, the throttle series of candidates
+
+
+def test_a_stream_in_scale_up_cooldown_or_locked_is_not_merged(world: World) -> None:
+    svc, _ = fleet(world, {"cooling": (8, 1), "locked": (8, 1)})
+    quiet_day(world, "cooling", 0.1, 8)
+    quiet_day(world, "locked", 0.1, 8)
+    now = world.clock.now()
+    world.cooldown.acquire("cooling", owner="up", now=now, lease_until=now + 900, blocked_by=())
+    world.cooldown.release("cooling", owner="up", now=now, cooldowns={Direction.UP: now + 300}, action="scale-up")
+    world.cooldown.acquire("locked", owner="scale-up-run", now=now, lease_until=now + 900, blocked_by=())
+    r = by_stream(svc.run(SimBudget(world.clock)).results)
+    assert r["cooling"].outcome is StreamOutcome.SKIPPED and "up cooldown" in r["cooling"].detail
+    assert r["locked"].outcome is StreamOutcome.SKIPPED and "locked by another run" in r["locked"].detail
+    assert world.kinesis.reshard_calls() == []
+
+
+def test_disabled_and_unknown_streams_are_never_touched(world: World) -> None:
+    svc, _ = fleet(world, {"paused": (8, 1)}, enabled="false")
+    quiet_day(world, "paused", 0.0, 8)
+    run = svc.run(SimBudget(world.clock), names=["paused", "not-managed"])
+    r = by_stream(run.results)
+    assert r["paused"].decision.reason.value == "disabled"
+    assert r["not-managed"].outcome is StreamOutcome.SKIPPED
+    assert world.kinesis.reshard_calls() == []
+
+
+def test_short_time_hands_on_and_the_continuation_finishes_without_doing_anything_twice(world: World) -> None:
+    world.kinesis.merge_seconds = 120
+    streams = {f"s{i}": (8, 1) for i in range(6)}
+    svc, rec = fleet(world, streams)
+    svc.workers = 2
+    for name in streams:
+        quiet_day(world, name, 0.1, 8)
+    # 6 streams × 4 merges × 120 s of UPDATING; 2 at a time; 700 s of invocation: the first two get partway.
+    first = svc.run(SimBudget(world.clock, 700))
+    (cont,) = rec.requests
+    assert cont.hop == 1 and first.continuation == cont
+    started = {i.stream for i in cont.in_progress}
+    assert started and set(cont.pending) | started == set(streams) - {
+        r.stream for r in first.results if r.outcome is StreamOutcome.MERGED
+    }
+    hops = 1
+    while rec.requests:
+        nxt = rec.requests.pop()
+        svc.run(SimBudget(world.clock, 700), continuation=nxt)
+        hops += 1
+        assert hops <= 8
+    for name in streams:
+        assert world.kinesis.open_count(name) == 4, name  # every stream merged once to its target, none past it
+        assert world.kinesis.reshard_calls(name) == ["merge_shards"] * 4
+        lock = world.cooldown.read(name)
+        assert lock is not None and lock.owner is None
+
+
+def test_late_duplicate_continuation_does_nothing(world: World) -> None:
+    svc, rec = fleet(world, {"s": (8, 1)})
+    quiet_day(world, "s", 0.1, 8)
+    world.kinesis.merge_seconds = 400
+    svc.run(SimBudget(world.clock, 600))
+    (cont,) = rec.requests
+    svc.run(SimBudget(world.clock), continuation=cont)
+    calls = list(world.kinesis.calls)
+    again = svc.run(SimBudget(world.clock), continuation=cont)  # delivered twice
+    assert world.kinesis.calls == calls
+    assert again.results[0].outcome is StreamOutcome.SKIPPED
+
+
+def test_dry_run_changes_nothing_and_shows_the_merges(world: World) -> None:
+    svc, _ = fleet(world, {"quiet": (8, 1)})
+    quiet_day(world, "quiet", 0.1, 8)
+    (result,) = svc.dry_run()
+    assert result.outcome is StreamOutcome.DRY_RUN and len(result.decision.merges) == 4
+    assert world.kinesis.calls == [] and world.cooldown.acquired == 0
+    fields = result.log_fields()
+    assert fields["peak_utilisation"] == pytest.approx(0.1) and fields["target"] == 4
