@@ -17,7 +17,7 @@ from rich.table import Table
 
 from autoscaler.config import CONFIG_ENV, DEFAULT_CONFIG_PATH, AutoscalerConfig, load_config
 from autoscaler.errors import AutoscalerError, ConfigError, StreamNotFound, StreamNotProvisioned
-from autoscaler.events import ContinuationRequest
+from autoscaler.events import ContinuationRequest, ScaleDownContinuation
 from autoscaler.model import TriggerKind
 from autoscaler.service import Outcome, ScaleUpRequest, ScaleUpResult, ScaleUpService
 
@@ -47,7 +47,9 @@ class _NoContinuation:
     """The CLI has no Lambda to hand work to: refusing makes the service stop cleanly (alarms retuned for what was
     done, cooldown set, lock released) and report what is left; the operator re-runs the command."""
 
-    def continue_later(self, request: ContinuationRequest) -> None:
+    def continue_later(self, request: ContinuationRequest | ScaleDownContinuation) -> None:
+        if isinstance(request, ScaleDownContinuation):
+            raise AutoscalerError("the CLI does not continue in the background; re-run to go on")
         raise AutoscalerError(f"the CLI does not continue in the background; re-run to go on towards {request.target}")
 
 
@@ -59,7 +61,8 @@ def _load(config: str) -> AutoscalerConfig:
         raise typer.Exit(2) from None
 
 
-def _service(cfg: AutoscalerConfig, table: str) -> ScaleUpService:
+def _ports(cfg: AutoscalerConfig, table: str) -> dict[str, Any]:
+    """The adapters both use cases need, on clients from the standard AWS environment."""
     from botocore.exceptions import NoRegionError
 
     from autoscaler.aws.clients import build_clients
@@ -74,15 +77,19 @@ def _service(cfg: AutoscalerConfig, table: str) -> ScaleUpService:
         err.print("[red]no AWS region:[/red] set AWS_REGION (or AWS_DEFAULT_REGION, or a profile's region)")
         raise typer.Exit(3) from None
     clock = SystemClock()
-    return ScaleUpService(
-        config=cfg,
-        kinesis=KinesisAdapter(clients.kinesis, clock),
-        metrics=MetricsAdapter(clients.cloudwatch),
-        alarms=AlarmsAdapter(clients.cloudwatch),
-        cooldown=CooldownTable(clients.dynamodb, table),
-        continuation=_NoContinuation(),
-        clock=clock,
-    )
+    return {
+        "config": cfg,
+        "kinesis": KinesisAdapter(clients.kinesis, clock),
+        "metrics": MetricsAdapter(clients.cloudwatch),
+        "alarms": AlarmsAdapter(clients.cloudwatch),
+        "cooldown": CooldownTable(clients.dynamodb, table),
+        "continuation": _NoContinuation(),
+        "clock": clock,
+    }
+
+
+def _service(cfg: AutoscalerConfig, table: str) -> ScaleUpService:
+    return ScaleUpService(**_ports(cfg, table))
 
 
 def _run(fn: Any) -> Any:
@@ -179,6 +186,76 @@ def scale_up(
         result = _run(lambda: svc.scale_up(request, FixedBudget(CLI_BUDGET_SECONDS)))
     _print_result(result, as_json)
     if result.outcome is Outcome.FAILED:
+        raise typer.Exit(1)
+
+
+def _down_service(cfg: AutoscalerConfig, table: str) -> Any:
+    from autoscaler.scale_down_service import ScaleDownService
+
+    return ScaleDownService(**_ports(cfg, table))
+
+
+def _print_fleet(results: Any, as_json: bool, title: str, verbose: bool) -> None:
+    rows = [r.log_fields() for r in results]
+    if as_json:
+        out.print_json(json.dumps(rows))
+        return
+    table = Table(title=title)
+    for col in ("stream", "outcome", "shards", "24 h peak", "24 h mean", "decision", "merges"):
+        table.add_column(col)
+    for r in rows:
+        peak = f"{r['peak_utilisation']:.0%}" if r["peak_utilisation"] is not None else "-"
+        mean = f"{r['mean_utilisation']:.0%}" if r["mean_utilisation"] is not None else "-"
+        shards = f"{r['current']} -> {r['after'] or r['target']}" if r["current"] else "-"
+        ops = r["ops_done"] or r["ops"]
+        merges = "\n".join(ops) if verbose else (f"{len(ops)}" if ops else "-")
+        table.add_row(
+            r["stream"], r["outcome"], shards, peak, mean, f"{r['reason']}: {r['decision'] or r['detail']}", merges
+        )
+    out.print(table)
+
+
+@plan_app.command("scale-down")
+def plan_scale_down(
+    stream: Annotated[list[str] | None, typer.Option("--stream", "-s", help="only these streams (repeatable)")] = None,
+    config: ConfigOpt = str(DEFAULT_CONFIG_PATH),
+    table: TableOpt = DEFAULT_TABLE,
+    as_json: JsonOpt = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="list every merge")] = False,
+) -> None:
+    """For each stream: the 24 h peak and mean utilisation, the scale-down decision, its reason and the merges."""
+    cfg = _load(config)
+    for name in stream or ():
+        _check_stream(cfg, name)
+    svc = _down_service(cfg, table)
+    results = _run(lambda: svc.dry_run(stream or None))
+    _print_fleet(results, as_json, "scale-down plan (dry run: nothing changed)", verbose)
+
+
+@app.command("scale-down")
+def scale_down(
+    stream: Annotated[list[str] | None, typer.Option("--stream", "-s", help="only these streams (repeatable)")] = None,
+    config: ConfigOpt = str(DEFAULT_CONFIG_PATH),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="plan only, change nothing")] = False,
+    table: TableOpt = DEFAULT_TABLE,
+    as_json: JsonOpt = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="list every merge")] = False,
+) -> None:
+    """Run the scheduled scale-down now (the same code path as the Lambda); --dry-run changes nothing."""
+    cfg = _load(config)
+    for name in stream or ():
+        _check_stream(cfg, name)
+    svc = _down_service(cfg, table)
+    if dry_run:
+        results = _run(lambda: svc.dry_run(stream or None))
+        _print_fleet(results, as_json, "scale-down plan (dry run: nothing changed)", verbose)
+        return
+    from autoscaler.runtime import FixedBudget
+    from autoscaler.scale_down_service import StreamOutcome
+
+    run = _run(lambda: svc.run(FixedBudget(CLI_BUDGET_SECONDS), names=stream or None))
+    _print_fleet(run.results, as_json, "scale-down", verbose)
+    if any(r.outcome is StreamOutcome.FAILED for r in run.results):
         raise typer.Exit(1)
 
 

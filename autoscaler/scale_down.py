@@ -8,9 +8,11 @@ trip the alarm (no flapping).
 Missing datapoints (the fail-safe policy):
 - Kinesis publishes no datapoint for a period with no writes, so a period missing *inside* the window counts as
   zero traffic, and a window with no datapoint at all is a stream with no traffic: it scales down.
-- CloudWatch lags: the window ends LAG_GUARD before now (the service aligns it), and if the newest
-  LAG_GUARD_PERIODS periods of the window are still all missing while older ones are present, the picture may be
-  incomplete: not judged this run (the next scheduled run will see it whole).
+- CloudWatch lags: the window reaches up to now, so a burst minutes ago is seen (a partial Sum only ever
+  underestimates, so a datapoint already at the threshold proves the stream busy). But the periods that should be
+  complete by now — those ending before `settled_end` — are checked: if the newest LAG_GUARD_PERIODS of them are all
+  missing while older ones are present, the picture may be incomplete: not judged this run (the next scheduled
+  run will see it whole).
 - A bytes series with datapoints but a records series with none (or the reverse) is half a picture: not judged.
 """
 
@@ -57,6 +59,7 @@ class ScaleDownInput(NamedTuple):
     incoming_bytes: dict[int, float]
     incoming_records: dict[int, float]
     safety_margin: float = SCALE_DOWN_SAFETY_MARGIN
+    settled_end: int | None = None  # periods starting before this are complete by now (None: window_end)
 
 
 class ScaleDownDecision(NamedTuple):
@@ -100,12 +103,13 @@ def decide_scale_down(inp: ScaleDownInput) -> ScaleDownDecision:
             ("IncomingBytes", "IncomingRecords") if inp.incoming_bytes else ("IncomingRecords", "IncomingBytes")
         )
         return keep(ScaleDownReason.INCOMPLETE_METRICS, f"{have} has datapoints but {lack} has none: not judged")
-    guard = periods[-LAG_GUARD_PERIODS:]
-    if present and not any(t in present for t in guard):
-        newest = (inp.window_end - max(present)) // 60
+    settled = inp.window_end if inp.settled_end is None else inp.settled_end
+    guard = [t for t in periods if t < settled][-LAG_GUARD_PERIODS:]
+    if present and guard and not any(t in present for t in guard) and max(present) < guard[0]:
+        newest = (settled - max(present)) // 60
         return keep(
             ScaleDownReason.INCOMPLETE_METRICS,
-            f"the newest datapoint is {newest} min older than the window's end: CloudWatch may lag, not judged",
+            f"the newest datapoint is {newest} min older than the settled window: CloudWatch may lag, not judged",
         )
     points = utilisation_points(inp)
     peak = max(points) if points else 0.0

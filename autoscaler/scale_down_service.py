@@ -90,6 +90,12 @@ class StreamResult(NamedTuple):
         }
 
 
+class Evaluation(NamedTuple):
+    settled: list[StreamResult]  # kept or skipped, with their reasons
+    candidates: list[tuple[StreamConfig, ScaleDownDecision]]  # to merge
+    metric_reads: int  # batched fleet_series reads made
+
+
 class FleetResult(NamedTuple):
     results: tuple[StreamResult, ...]
     continuation: ScaleDownContinuation | None  # what was handed on, if anything
@@ -131,14 +137,17 @@ class ScaleDownService:
 
     # -- evaluation (the dry run and the first half of a run) -------------------------------------------------------
 
-    def window(self) -> tuple[int, int]:
-        """[start, end) of the lookback, aligned to the 5-minute period, ending SCALE_DOWN_WINDOW_LAG_SECONDS ago
-        (CloudWatch publishes with a delay: the newest minutes would be half a picture)."""
+    def window(self) -> tuple[int, int, int]:
+        """(end, settled_end, period): the lookback ends with the period now under way (aligned up to the 5-minute
+        period, so a burst minutes ago is seen); periods before settled_end, SCALE_DOWN_WINDOW_LAG_SECONDS ago,
+        should be complete (CloudWatch publishes with a delay) and are the ones checked for gaps."""
         period = SCALE_DOWN_PERIOD_SECONDS
-        end = int(self.clock.now() - SCALE_DOWN_WINDOW_LAG_SECONDS) // period * period
-        return end, period
+        now = self.clock.now()
+        end = -(-int(now) // period) * period
+        settled = int(now - SCALE_DOWN_WINDOW_LAG_SECONDS) // period * period
+        return end, settled, period
 
-    def evaluate(self, names: Sequence[str]) -> tuple[list[StreamResult], list[tuple[StreamConfig, ScaleDownDecision]]]:
+    def evaluate(self, names: Sequence[str]) -> Evaluation:
         """Decide for every named stream. Returns the streams settled without acting (kept, skipped) and the
         candidates to merge. Reads: one ListShards per stream, the write series of all streams batched, the
         throttle series of the candidates batched, one DescribeStreamSummary per candidate."""
@@ -159,11 +168,13 @@ class ScaleDownService:
                 settled.append(_skip(cfg, ScaleDownReason.NOT_FOUND, str(exc)))
                 continue
             cfgs.append(cfg)
-        end, period = self.window()
+        end, settled_end, period = self.window()
+        reads = 0
         lookbacks = {c.scale_down_lookback_hours for c in cfgs}
         series: dict[str, dict[str, dict[int, float]]] = {}
         for hours in sorted(lookbacks):  # one batched read per distinct lookback (usually one)
             group = [c.name for c in cfgs if c.scale_down_lookback_hours == hours]
+            reads += 1
             series.update(
                 self.metrics.fleet_series(
                     group, WRITE_METRICS, start=end - hours * 3600, end=end, period_seconds=period
@@ -184,25 +195,29 @@ class ScaleDownService:
                     period_seconds=period,
                     incoming_bytes=got.get("IncomingBytes", {}),
                     incoming_records=got.get("IncomingRecords", {}),
+                    settled_end=settled_end,
                 )
             )
             if decision.acts:
                 candidates.append((cfg, decision))
             else:
                 settled.append(StreamResult(cfg.name, StreamOutcome.KEPT, decision, decision.message))
-        screened = self._screen(candidates, end, period)
+        screened, throttle_reads = self._screen(candidates, end, period)
         excluded = {r.stream for r in screened}
-        return settled + screened, [c for c in candidates if c[0].name not in excluded]
+        return Evaluation(
+            settled + screened, [c for c in candidates if c[0].name not in excluded], reads + throttle_reads
+        )
 
     def _screen(
         self, candidates: list[tuple[StreamConfig, ScaleDownDecision]], end: int, period: int
-    ) -> list[StreamResult]:
+    ) -> tuple[list[StreamResult], int]:
         """Candidates that must not be merged after all: write throttling in the lookback, on-demand mode."""
         out: list[StreamResult] = []
         if not candidates:
-            return out
+            return out, 0
         throttled: dict[str, float] = {}
-        for hours in sorted({c.scale_down_lookback_hours for c, _ in candidates}):
+        lookbacks = sorted({c.scale_down_lookback_hours for c, _ in candidates})
+        for hours in lookbacks:
             group = [c.name for c, _ in candidates if c.scale_down_lookback_hours == hours]
             got = self.metrics.fleet_series(
                 group, (THROTTLE_METRIC,), start=end - hours * 3600, end=end, period_seconds=period
@@ -226,10 +241,10 @@ class ScaleDownService:
                 continue
             if desc.mode is StreamMode.ON_DEMAND:
                 out.append(_skip(cfg, ScaleDownReason.ON_DEMAND, "ON_DEMAND mode: AWS scales it"))
-        return out
+        return out, len(lookbacks)
 
     def dry_run(self, names: Sequence[str] | None = None) -> list[StreamResult]:
-        settled, candidates = self.evaluate(names or self.config.names)
+        settled, candidates, _ = self.evaluate(names or self.config.names)
         planned = [StreamResult(c.name, StreamOutcome.DRY_RUN, d, d.message) for c, d in candidates]
         return _ordered(settled + planned, names or self.config.names)
 
@@ -239,10 +254,9 @@ class ScaleDownService:
         self, budget: Budget, names: Sequence[str] | None = None, continuation: ScaleDownContinuation | None = None
     ) -> FleetResult:
         """Evaluate and merge. A continuation brings the streams not yet evaluated and the merges in progress."""
-        reads_before = getattr(self.metrics, "reads", 0)
         hop = continuation.hop if continuation else 0
         todo_names = list(continuation.pending if continuation else (names or self.config.names))
-        settled, candidates = self.evaluate(todo_names) if todo_names else ([], [])
+        settled, candidates, reads = self.evaluate(todo_names) if todo_names else Evaluation([], [], 0)
         work: list[_Work] = []
         for cfg, decision in candidates:
             work.append(_Work(cfg, decision, self.new_owner()))
@@ -293,7 +307,6 @@ class ScaleDownService:
                                 )
                             )
                     cont = None
-        reads = getattr(self.metrics, "reads", 0) - reads_before
         return FleetResult(tuple(_ordered(results, todo_names)), cont, reads)
 
     def _stream(self, w: _Work, budget: Budget) -> tuple[StreamResult, InProgress | None]:

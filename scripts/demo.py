@@ -2,6 +2,8 @@
 
 Act 1 — scale-up: a burst of write traffic on `orders`, the alarm notification delivered to the scale-up handler,
 a second alarm for the same burst right behind it (exactly one action), and the stream before and after.
+Act 2 — scale-down: a quiet day on `events` (12% of its 8 shards), none on `clickstream`, then the scheduled
+scale-down handler: merges on the quiet streams, `orders` kept (its burst is in the last 24 h).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import os
 import shutil
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +36,11 @@ STREAM = "orders"
 BURST = 1.3  # the burst runs at 130% of the stream's write capacity (bytes)
 
 
-def shard_table(kinesis: Any, title: str) -> Table:
+def shard_table(kinesis: Any, title: str, stream: str = STREAM) -> Table:
     from autoscaler.aws.kinesis import KinesisAdapter
     from autoscaler.runtime import SystemClock
 
-    shards = KinesisAdapter(kinesis, SystemClock()).list_open_shards(STREAM)
+    shards = KinesisAdapter(kinesis, SystemClock()).list_open_shards(stream)
     table = Table(title=f"{title}: {len(shards)} open shards")
     table.add_column("shard")
     table.add_column("hash-range share", justify="right")
@@ -174,6 +177,61 @@ def main() -> int:
                 style="green" if ok else "red",
             )
         )
+
+        console.rule("Act 2 — a quiet day, then the scheduled scale-down")
+        from autoscaler.local.setup import write_quiet_day
+
+        write_quiet_day(clients.cloudwatch, "events", utilisation=0.12, shards=8)
+        console.print(
+            "wrote 25 h of 5-minute datapoints for events at 12% of its 8 shards' capacity; clickstream wrote nothing; "
+            "orders has act 1's burst"
+        )
+        console.print(shard_table(clients.kinesis, "events before", "events"))
+        down = importlib.import_module("autoscaler.handlers.scale_down")
+        scheduled = {
+            "version": "0",
+            "id": "demo",
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": MOTO_ACCOUNT_ID,
+            "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": "us-east-1",
+            "resources": [f"arn:aws:events:us-east-1:{MOTO_ACCOUNT_ID}:rule/scale-down"],
+            "detail": {},
+        }
+        with contextlib.redirect_stdout(io.StringIO()):
+            started = time.monotonic()
+            run = down.handler(
+                scheduled, FakeLambdaContext(MOTO_ACCOUNT_ID, function_name="kinesis-autoscaler-scale-down")
+            )
+            elapsed = time.monotonic() - started
+        table = Table(title=f"scale-down handler ({elapsed:.2f} s, {run['metric_reads']} batched metric reads)")
+        for col in ("stream", "outcome", "shards", "24 h peak", "decision", "merges"):
+            table.add_column(col)
+        for r in run["results"]:
+            peak = f"{r['peak_utilisation']:.0%}" if r["peak_utilisation"] is not None else "-"
+            shards = f"{r['current']} -> {r['after'] or r['target']}" if r["current"] else "-"
+            table.add_row(
+                r["stream"],
+                r["outcome"],
+                shards,
+                peak,
+                f"{r['reason']}: {r['decision'] or r['detail']}",
+                "\n".join(r["ops_done"]) or "-",
+            )
+        console.print(table)
+        console.print(shard_table(clients.kinesis, "events after", "events"))
+        outcomes = {r["stream"]: (r["outcome"], r["after"]) for r in run["results"]}
+        ok_down = outcomes.get("events") == ("merged", 4) and outcomes.get("clickstream") == ("merged", 1)
+        ok_down = ok_down and outcomes.get("orders", ("",))[0] in ("kept", "skipped")
+        console.print(
+            Panel.fit(
+                "events 8 -> 4 (at most halving per run), clickstream 2 -> 1 (no traffic), orders untouched: "
+                + ("as designed." if ok_down else "[red]unexpected![/red]"),
+                style="green" if ok_down else "red",
+            )
+        )
+        ok = ok and ok_down
     console.print("moto server stopped.")
     return 0 if ok else 1
 

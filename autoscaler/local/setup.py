@@ -105,16 +105,31 @@ def write_burst(
 ) -> None:
     """One-minute Sum datapoints for the last `minutes` whole minutes, as Kinesis would publish them (moto accepts
     PutMetricData in AWS/Kinesis, which AWS itself would refuse)."""
+    now = int(time.time()) // 60 * 60
+    write_datapoints(
+        cloudwatch,
+        stream,
+        [(now - 60 * i, bytes_per_minute, records_per_minute) for i in range(1, minutes + 1)],
+    )
+
+
+def write_datapoints(cloudwatch: Any, stream: str, points: list[tuple[int, float, float | None]]) -> None:
+    """(epoch, IncomingBytes, IncomingRecords or None) Sum datapoints, 500 metric values per PutMetricData call."""
     from datetime import UTC, datetime
 
-    now = int(time.time()) // 60 * 60
     dims = [{"Name": "StreamName", "Value": stream}]
     data: list[dict[str, Any]] = []
-    for i in range(1, minutes + 1):
-        at = datetime.fromtimestamp(now - 60 * i, tz=UTC)
-        data.append({"MetricName": "IncomingBytes", "Dimensions": dims, "Timestamp": at, "Value": bytes_per_minute})
-        if records_per_minute is not None:
-            data.append(
-                {"MetricName": "IncomingRecords", "Dimensions": dims, "Timestamp": at, "Value": records_per_minute}
-            )
-    cloudwatch.put_metric_data(Namespace="AWS/Kinesis", MetricData=data)
+    for at, bytes_, records in points:
+        ts = datetime.fromtimestamp(at, tz=UTC)
+        data.append({"MetricName": "IncomingBytes", "Dimensions": dims, "Timestamp": ts, "Value": bytes_})
+        if records is not None:
+            data.append({"MetricName": "IncomingRecords", "Dimensions": dims, "Timestamp": ts, "Value": records})
+    for i in range(0, len(data), 500):
+        cloudwatch.put_metric_data(Namespace="AWS/Kinesis", MetricData=data[i : i + 500])
+
+
+def write_quiet_day(cloudwatch: Any, stream: str, *, utilisation: float, shards: int, hours: int = 25) -> None:
+    """A 5-minute Sum every 5 minutes for the last `hours`, at `utilisation` of `shards` shards' byte capacity."""
+    now = int(time.time()) // 300 * 300
+    per_period = utilisation * shards * 1_048_576 * 300
+    write_datapoints(cloudwatch, stream, [(now - 300 * i, per_period, 100.0) for i in range(0, hours * 12)])
