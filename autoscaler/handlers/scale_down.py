@@ -73,6 +73,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         if (parsed.account_id, parsed.region) != (account, region):
             detail = f"schedule of {parsed.account_id}/{parsed.region}, this function runs in {account}/{region}"
             logger.warning("ignored", extra={"reason": "other-account", "detail": detail})
+            metrics.add_metric(name="Skipped", unit=MetricUnit.Count, value=1)
             return {"outcome": "ignored", "reason": "other-account", "detail": detail}
     try:
         run = SERVICE.run(
@@ -94,6 +95,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     counts: dict[str, int] = {}
     for result in run.results:
         counts[result.outcome.value] = counts.get(result.outcome.value, 0) + 1
+    metrics.add_metric(name="StreamsEvaluated", unit=MetricUnit.Count, value=len(run.results))
     logger.info("scale-down run", extra={"counts": counts, "handed_on": run.continuation is not None})
     return {
         "results": [r.log_fields() for r in run.results],

@@ -131,3 +131,26 @@ def test_demo_runs_end_to_end() -> None:
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "exactly once" in done.stdout and "moto server stopped" in done.stdout
+
+
+def test_plan_scale_down_prints_peak_mean_decision_and_merges(moto_server: MotoServer, tmp_path: Path) -> None:
+    from autoscaler.local.setup import write_quiet_day
+
+    path = tmp_path / "streams.yaml"
+    path.write_text("streams:\n  - {name: cli-quiet, min_shards: 1, max_shards: 16, desired_shards: 4}\n")
+    clients = local_clients(moto_server.endpoint)
+    bootstrap(clients, load_config(path), table="cli-down", topic="cli-down")
+    write_quiet_day(clients.cloudwatch, "cli-quiet", utilisation=0.2, shards=4)
+    env = {**moto_server.env(), "COOLDOWN_TABLE": "cli-down"}
+    done = cli(["plan", "scale-down", "--config", str(path), "--json"], env)
+    assert done.returncode == 0, done.stderr
+    (row,) = json.loads(done.stdout)
+    # 20% of 4 shards = 0.8 shards of load / 0.7 → 2 (= the halving bound): two merges
+    assert (row["outcome"], row["current"], row["target"], len(row["ops"])) == ("dry_run", 4, 2, 2)
+    assert row["peak_utilisation"] == pytest.approx(0.2) and row["mean_utilisation"] == pytest.approx(0.2)
+    table = cli(["scale-down", "--dry-run", "--config", str(path), "-v"], env)
+    assert "merge shardId-" in table.stdout and "dry run" in table.stdout
+    shards = clients.kinesis.list_shards(StreamName="cli-quiet")["Shards"]
+    assert len(shards) == 4, "a dry run changes nothing"
+    real = cli(["scale-down", "--config", str(path), "--json"], env)
+    assert json.loads(real.stdout)[0]["after"] == 2

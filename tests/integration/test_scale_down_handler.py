@@ -1,0 +1,139 @@
+"""The scale-down Lambda handler on moto in-process: the scheduled event merges quiet streams; anything else is
+refused without an AWS write."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from moto import mock_aws
+
+import autoscaler.config as config_module
+from autoscaler.local.alarm_events import FakeLambdaContext
+from autoscaler.local.setup import create_stream, create_table, ensure_alarms, write_quiet_day
+from tests.conftest import load_event
+
+pytestmark = pytest.mark.integration
+ACCOUNT = "123456789012"
+WRITES = {"SplitShard", "MergeShards", "UpdateShardCount", "PutMetricAlarm", "SetAlarmState", "UpdateItem", "Invoke"}
+CONFIG = (
+    "streams:\n"
+    "  - {name: quiet, min_shards: 1, max_shards: 16, desired_shards: 4}\n"
+    "  - {name: busy, min_shards: 1, max_shards: 16, desired_shards: 4}\n"
+)
+
+
+class Loaded:
+    def __init__(self, module: ModuleType) -> None:
+        self.module = module
+        self.calls: list[str] = []
+        for client in vars(module.CLIENTS).values():
+            client.meta.events.register("before-call.*.*", lambda model, **_: self.calls.append(model.name))
+
+    @property
+    def writes(self) -> list[str]:
+        return [c for c in self.calls if c in WRITES]
+
+    def __call__(self, event: Any, account: str = ACCOUNT) -> dict[str, Any]:
+        ctx = FakeLambdaContext(account, function_name="kinesis-autoscaler-scale-down")
+        result: dict[str, Any] = self.module.handler(event, ctx)
+        return result
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    with mock_aws():
+
+        def load(config_text: str = CONFIG) -> Loaded:
+            path = tmp_path / "streams.yaml"
+            path.write_text(config_text)
+            monkeypatch.setenv("AUTOSCALER_CONFIG", str(path))
+            monkeypatch.setenv("COOLDOWN_TABLE", "cd")
+            monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "kinesis-autoscaler-scale-down")
+            config_module._load_cached.cache_clear()
+            sys.modules.pop("autoscaler.handlers.scale_down", None)
+            module = importlib.import_module("autoscaler.handlers.scale_down")
+            if module.CONFIG is not None:
+                c = module.CLIENTS
+                create_table(c.dynamodb, "cd")
+                for stream in module.CONFIG.streams:
+                    create_stream(c.kinesis, stream.name, 4)
+                    ensure_alarms(c.cloudwatch, module.CONFIG, stream, 4, "arn:t")
+                write_quiet_day(c.cloudwatch, "quiet", utilisation=0.05, shards=4)
+                write_quiet_day(c.cloudwatch, "busy", utilisation=0.7, shards=4)
+            return Loaded(module)
+
+        yield load
+    sys.modules.pop("autoscaler.handlers.scale_down", None)
+
+
+def open_count(loaded: Loaded, stream: str) -> int:
+    shards = loaded.module.CLIENTS.kinesis.list_shards(StreamName=stream)["Shards"]
+    return sum(1 for s in shards if "EndingSequenceNumber" not in s["SequenceNumberRange"])
+
+
+def test_scheduled_run_merges_the_quiet_stream_and_keeps_the_busy_one(env: Any) -> None:
+    run = env()
+    out = run(load_event("scheduled-event.json"))
+    by = {r["stream"]: r for r in out["results"]}
+    # quiet: 5% of 4 shards → ⌈0.2 / 0.7⌉ = 1, halving bound 2: two merges
+    assert (by["quiet"]["outcome"], by["quiet"]["after"]) == ("merged", 2)
+    assert by["busy"]["outcome"] == "kept" and by["busy"]["reason"] == "busy"
+    assert open_count(run, "quiet") == 2 and open_count(run, "busy") == 4
+    assert run.writes.count("MergeShards") == 2
+    assert out["metric_reads"] == 2  # the write series of both streams, then the throttle series of the candidate
+    alarm = run.module.CLIENTS.cloudwatch.describe_alarms(AlarmNames=["kinesis-autoscaler-quiet-incoming-bytes"])
+    assert alarm["MetricAlarms"][0]["Threshold"] == pytest.approx(0.8 * 2 * 1_048_576 * 60)
+
+
+@pytest.mark.parametrize(
+    ("case", "mutate", "account", "reason"),
+    [
+        ("another account's schedule", lambda e: e, "210987654321", "other-account"),
+        ("schedule with detail", lambda e: {**e, "detail": {"streams": ["busy"]}}, ACCOUNT, "unexpected-detail"),
+        ("not a schedule", lambda e: {**e, "source": "aws.s3"}, ACCOUNT, "unknown-shape"),
+        (
+            "forged hop",
+            lambda e: {"kind": "kinesis-autoscaler/scale-down-continuation", "hop": 99},
+            ACCOUNT,
+            "hop-limit",
+        ),
+        (
+            "forged stream name",
+            lambda e: {"kind": "kinesis-autoscaler/scale-down-continuation", "hop": 1, "pending": ["../etc"]},
+            ACCOUNT,
+            "bad-stream-name",
+        ),
+        ("a list", lambda e: [e], ACCOUNT, "not-an-object"),
+    ],
+)
+def test_refused_events_touch_nothing(env: Any, case: str, mutate: Any, account: str, reason: str) -> None:
+    run = env()
+    out = run(mutate(load_event("scheduled-event.json")), account=account)
+    assert (out["outcome"], out["reason"]) == ("ignored", reason), case
+    assert run.calls == [], f"{case}: no AWS call at all, got {run.calls}"
+
+
+def test_continuation_for_an_unmanaged_stream_is_skipped(env: Any) -> None:
+    run = env()
+    event = {
+        "kind": "kinesis-autoscaler/scale-down-continuation",
+        "hop": 1,
+        "pending": ["payments"],
+        "in_progress": [{"stream": "payments", "target": 1, "owner": "x"}],
+    }
+    out = run(event)
+    assert {r["outcome"] for r in out["results"]} == {"skipped"}
+    assert run.writes == []
+
+
+def test_broken_config_is_reported_and_touches_nothing(env: Any) -> None:
+    run = env("streams:\n  - {name: quiet, min_shards: 0, max_shards: 2, desired_shards: 1}\n")
+    out = run(load_event("scheduled-event.json"))
+    assert out["outcome"] == "error" and "streams[0].min_shards" in out["error"]
+    assert run.calls == []
