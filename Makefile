@@ -45,21 +45,31 @@ bench: $(STAMP)
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
-# `sam build` runs this for template.yaml's ScaleUpFunction (Metadata: BuildMethod: makefile) in a scratch copy of the
-# repo, with ARTIFACTS_DIR set. The package gets autoscaler/, config/ and the runtime wheels (requirements.txt) for the
-# Lambda platform - python3.12 on arm64, whatever the build host - and never tests/, .venv/, bench/ or scripts/.
-# The build validates config/streams.yaml (a bad file fails the build, not the function) and compiles it to
-# config/streams.json, which the function loads without pydantic or YAML (see autoscaler/config.py: cold start).
-.PHONY: build-ScaleUpFunction
+# `sam build` runs build-<LogicalId> for each function of template.yaml with Metadata: BuildMethod: makefile
+# (ScaleUpFunction, ScaleDownFunction) in a scratch copy of the repo, with ARTIFACTS_DIR set to that function's
+# artifacts directory; both functions get the same package, built by the recipe below (one make run per function, so
+# each target runs it for its own ARTIFACTS_DIR). The package gets autoscaler/, config/ and the runtime wheels
+# (requirements.txt) for the Lambda platform - python3.12 on arm64, whatever the build host - and never tests/, .venv/,
+# bench/ or scripts/. The build validates config/streams.yaml (a bad file fails the build, not the function) and
+# compiles it to config/streams.json, which the functions load without pydantic or YAML (see autoscaler/config.py:
+# cold start).
+define BUILD_LAMBDA_PACKAGE
+$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-compile --target "$(ARTIFACTS_DIR)" \
+	--platform manylinux2014_aarch64 --implementation cp --python-version 3.12 --only-binary=:all: \
+	--requirement requirements.txt
+rm -rf "$(ARTIFACTS_DIR)/bin"
+cp -R autoscaler config "$(ARTIFACTS_DIR)/"
+$(BIN)/python -m autoscaler validate-config --config config/streams.yaml --compile "$(ARTIFACTS_DIR)/config/streams.json"
+find "$(ARTIFACTS_DIR)" -name __pycache__ -type d -prune -exec rm -rf {} +
+@# /var/task is read-only: without shipped bytecode every cold start compiles every module. Only a 3.12 build
+@# host can write bytecode the python3.12 runtime accepts; other hosts ship source only.
+if $(BIN)/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))'; then \
+	$(BIN)/python -m compileall -q -j 0 --invalidation-mode unchecked-hash "$(ARTIFACTS_DIR)" || true; fi
+endef
+
+.PHONY: build-ScaleUpFunction build-ScaleDownFunction
 build-ScaleUpFunction: $(STAMP)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-compile --target "$(ARTIFACTS_DIR)" \
-		--platform manylinux2014_aarch64 --implementation cp --python-version 3.12 --only-binary=:all: \
-		--requirement requirements.txt
-	rm -rf "$(ARTIFACTS_DIR)/bin"
-	cp -R autoscaler config "$(ARTIFACTS_DIR)/"
-	$(BIN)/python -m autoscaler validate-config --config config/streams.yaml --compile "$(ARTIFACTS_DIR)/config/streams.json"
-	find "$(ARTIFACTS_DIR)" -name __pycache__ -type d -prune -exec rm -rf {} +
-	@# /var/task is read-only: without shipped bytecode every cold start compiles every module. Only a 3.12 build
-	@# host can write bytecode the python3.12 runtime accepts; other hosts ship source only.
-	if $(BIN)/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))'; then \
-		$(BIN)/python -m compileall -q -j 0 --invalidation-mode unchecked-hash "$(ARTIFACTS_DIR)" || true; fi
+	$(BUILD_LAMBDA_PACKAGE)
+
+build-ScaleDownFunction: $(STAMP)
+	$(BUILD_LAMBDA_PACKAGE)

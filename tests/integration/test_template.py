@@ -1,5 +1,10 @@
-"""template.yaml against the code (house rule 7): the scale-up role grants exactly the actions the adapters declare,
-each scoped as tightly as AWS allows, and the function, topic and table match what the code expects.
+"""template.yaml against the code (house rule 7): each function's role grants exactly the actions its code calls,
+built from the IAM_ACTIONS constants the adapters declare, each scoped as tightly as AWS allows; and the functions,
+schedule, topic and table match what the code expects.
+
+FUNCTIONS below is the one table of which function runs which handler and needs which actions. Scale-up never gets
+kinesis:MergeShards, scale-down never kinesis:SplitShard or kinesis:UpdateShardCount, and together they cover every
+adapter's IAM_ACTIONS (no declared action is forgotten).
 
 The intrinsic functions in the IAM statements are evaluated by a small resolver (Ref, Sub, Join, Split, GetAtt) with
 fake pseudo parameters, so the tests check the ARNs the policies produce, not the shape of the YAML.
@@ -14,15 +19,16 @@ import shutil
 import subprocess
 import sys
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 import yaml
 from packaging.requirements import Requirement
 
+from autoscaler import defaults
 from autoscaler.aws import cloudwatch, continuation, cooldown, kinesis
 from autoscaler.config import CONFIG_ENV, load_config
 
@@ -30,12 +36,49 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
-FUNCTION = "ScaleUpFunction"
 TOPIC = "AlarmTopic"
 TABLE = "CooldownTable"
+SCHEDULE_PARAMETER = "ScaleDownSchedule"
 
-# The adapters the scale-up function runs (autoscaler/handlers/scale_up.py builds one of each).
-SCALE_UP_ADAPTERS: tuple[ModuleType, ...] = (kinesis, cloudwatch, cooldown, continuation)
+
+class FunctionSpec(NamedTuple):
+    handler_module: str  # template Handler is "<handler_module>.handler"
+    actions: frozenset[str]  # exactly what its role grants (SAM's logging and OnFailure grants aside)
+    forbidden: frozenset[str]  # never granted: the other direction's reshard actions
+
+
+def _actions(*groups: Iterable[str]) -> frozenset[str]:
+    return frozenset(action for group in groups for action in group)
+
+
+# The adapters each function's composition root builds (autoscaler/handlers/*.py), as actions.
+FUNCTIONS: dict[str, FunctionSpec] = {
+    "ScaleUpFunction": FunctionSpec(
+        handler_module="autoscaler.handlers.scale_up",
+        actions=_actions(
+            kinesis.READ_ACTIONS,
+            kinesis.SCALE_UP_ACTIONS,
+            cloudwatch.IAM_ACTIONS,
+            cooldown.IAM_ACTIONS,
+            continuation.IAM_ACTIONS,
+        ),
+        forbidden=_actions(kinesis.SCALE_DOWN_ACTIONS),
+    ),
+    "ScaleDownFunction": FunctionSpec(
+        handler_module="autoscaler.handlers.scale_down",
+        actions=_actions(
+            kinesis.READ_ACTIONS,
+            kinesis.SCALE_DOWN_ACTIONS,
+            cloudwatch.IAM_ACTIONS,
+            cooldown.IAM_ACTIONS,
+            continuation.IAM_ACTIONS,
+        ),
+        forbidden=_actions(kinesis.SCALE_UP_ACTIONS),
+    ),
+}
+
+# Every autoscaler/aws module that declares IAM_ACTIONS.
+ADAPTERS: tuple[ModuleType, ...] = (kinesis, cloudwatch, cooldown, continuation)
 
 # Actions AWS only authorises on Resource "*": the Service Authorization Reference lists no resource type for them.
 RESOURCE_STAR_ALLOWED = {
@@ -43,6 +86,10 @@ RESOURCE_STAR_ALLOWED = {
     "kinesis:UpdateShardCount": "no resource type (unlike SplitShard/MergeShards, which take stream*)",
     "cloudwatch:GetMetricData": "classic metrics are not IAM resources; its only resource type is the OTel dataset",
 }
+# Actions granted on exactly the managed streams' ARNs (from the ManagedStreamNames parameter).
+STREAM_ACTIONS = frozenset(
+    {"kinesis:DescribeStreamSummary", "kinesis:ListShards", "kinesis:SplitShard", "kinesis:MergeShards"}
+)
 
 PSEUDO = {
     "AWS::Partition": "aws",
@@ -51,7 +98,6 @@ PSEUDO = {
     "AWS::StackName": "teststack",
 }
 ARN_HEAD = "arn:aws:{service}:us-east-1:123456789012"
-
 
 # --- loading -----------------------------------------------------------------------------------------------------
 
@@ -88,12 +134,29 @@ def template() -> dict[str, Any]:
     return load_template()
 
 
-@pytest.fixture(scope="module")
-def function(template: dict[str, Any]) -> dict[str, Any]:
-    resource: dict[str, Any] = template["Resources"][FUNCTION]
-    assert resource["Type"] == "AWS::Serverless::Function", f"{FUNCTION} must stay a SAM function"
+@pytest.fixture(params=list(FUNCTIONS))
+def function_name(request: pytest.FixtureRequest) -> str:
+    """Each test taking `function` / `function_name` / `spec` runs once per entry of FUNCTIONS."""
+    name: str = request.param
+    return name
+
+
+def function_props(template: dict[str, Any], name: str) -> dict[str, Any]:
+    resource: dict[str, Any] | None = template["Resources"].get(name)
+    assert resource is not None, f"template.yaml has no {name}: add it, or remove it from FUNCTIONS in this test"
+    assert resource["Type"] == "AWS::Serverless::Function", f"{name} must stay a SAM function"
     props: dict[str, Any] = resource["Properties"]
     return props
+
+
+@pytest.fixture
+def function(template: dict[str, Any], function_name: str) -> dict[str, Any]:
+    return function_props(template, function_name)
+
+
+@pytest.fixture
+def spec(function_name: str) -> FunctionSpec:
+    return FUNCTIONS[function_name]
 
 
 def resolve(node: Any, params: Mapping[str, Any]) -> Any:
@@ -134,9 +197,9 @@ def resolve(node: Any, params: Mapping[str, Any]) -> Any:
 def parameters(template: dict[str, Any], **overrides: Any) -> dict[str, Any]:
     """Parameter defaults (CommaDelimitedList split into a list), with overrides."""
     values: dict[str, Any] = {}
-    for name, spec in template.get("Parameters", {}).items():
-        default = spec.get("Default")
-        if spec["Type"] == "CommaDelimitedList" and isinstance(default, str):
+    for name, param in template.get("Parameters", {}).items():
+        default = param.get("Default")
+        if param["Type"] == "CommaDelimitedList" and isinstance(default, str):
             default = default.split(",")
         values[name] = default
     return {**values, **overrides}
@@ -150,8 +213,8 @@ def statements(function: dict[str, Any]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for policy in function.get("Policies", []):
         assert isinstance(policy, dict) and set(policy) <= {"Version", "Statement"}, (
-            f"{FUNCTION} Policies: write inline statements only, not managed policies or SAM policy templates "
-            f"(they grant actions the code does not call): {policy!r}"
+            f"Policies of the function running {function.get('Handler')}: write inline statements only, not managed "
+            f"policies or SAM policy templates (they grant actions the code does not call): {policy!r}"
         )
         out.extend(policy["Statement"])
     return out
@@ -168,8 +231,65 @@ def grants(function: dict[str, Any], params: Mapping[str, Any]) -> dict[str, lis
     return out
 
 
-def declared_actions() -> set[str]:
-    return {action for module in SCALE_UP_ADAPTERS for action in module.IAM_ACTIONS}
+def own_arn(function: dict[str, Any], params: Mapping[str, Any]) -> str:
+    return f"{ARN_HEAD.format(service='lambda')}:function:{resolve(function['FunctionName'], params)}"
+
+
+# --- 0. the FUNCTIONS table against the template and the code ---------------------------------------------------
+
+
+def test_functions_table_lists_every_function_in_the_template(template: dict[str, Any]) -> None:
+    in_template = {
+        name
+        for name, resource in template["Resources"].items()
+        if resource["Type"] in ("AWS::Serverless::Function", "AWS::Lambda::Function")
+    }
+    assert in_template == set(FUNCTIONS), (
+        f"functions in template.yaml {sorted(in_template)} != FUNCTIONS in this test {sorted(FUNCTIONS)}: give every "
+        "function an entry (handler module and the exact actions its role grants), and drop entries of removed ones"
+    )
+
+
+def test_handler_is_the_one_in_the_functions_table(function: dict[str, Any], function_name: str) -> None:
+    expected = f"{FUNCTIONS[function_name].handler_module}.handler"
+    assert function["Handler"] == expected, (
+        f"{function_name} Handler {function['Handler']!r}: expected {expected!r} (or update FUNCTIONS and the "
+        "function's actions together)"
+    )
+
+
+def _handler_tree(module_name: str) -> ast.Module:
+    """The handler module's syntax tree, found without importing it (its module level builds AWS clients)."""
+    spec = importlib.util.find_spec(module_name)
+    assert spec is not None and spec.origin is not None, f"Handler module {module_name} not found"
+    origin = Path(spec.origin).resolve()
+    assert origin.is_relative_to(ROOT / "autoscaler"), f"the handler {module_name} must live in autoscaler/"
+    return ast.parse(origin.read_text())
+
+
+def test_handler_resolves_to_a_function_in_the_package(function: dict[str, Any], function_name: str) -> None:
+    module_name, _, attribute = function["Handler"].rpartition(".")
+    tree = _handler_tree(module_name)
+    defined = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+    assert attribute in defined, (
+        f"{module_name} defines no function {attribute!r} ({function_name} Handler: {function['Handler']})"
+    )
+
+
+def test_functions_table_uses_the_adapters_its_handler_builds(function_name: str, spec: FunctionSpec) -> None:
+    """An adapter the handler imports contributes actions to the function's set, and only imported adapters do."""
+    imported = {
+        node.module.rsplit(".", 1)[1]
+        for node in ast.walk(_handler_tree(spec.handler_module))
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("autoscaler.aws.")
+    }
+    adapters = {module.__name__.rsplit(".", 1)[1]: set(module.IAM_ACTIONS) for module in ADAPTERS}
+    used = {name for name, actions in adapters.items() if actions & spec.actions}
+    assert imported & set(adapters) == used, (
+        f"{spec.handler_module} builds the adapters {sorted(imported & set(adapters))}, but FUNCTIONS[{function_name!r}] "
+        f"takes actions from {sorted(used)}: add the missing adapters' actions to its set (and grant them in "
+        "template.yaml), or drop those of adapters it no longer uses"
+    )
 
 
 # --- 1. exactly the declared actions --------------------------------------------------------------------------------
@@ -185,21 +305,49 @@ def test_every_adapter_that_declares_iam_actions_is_accounted_for() -> None:
             for node in ast.parse(path.read_text()).body
         )
     }
-    known = {module.__name__.rsplit(".", 1)[1] for module in SCALE_UP_ADAPTERS}
+    known = {module.__name__.rsplit(".", 1)[1] for module in ADAPTERS}
     assert declaring == known, (
-        f"autoscaler/aws modules declaring IAM_ACTIONS {sorted(declaring)} != SCALE_UP_ADAPTERS {sorted(known)}: "
-        "add a new adapter to SCALE_UP_ADAPTERS if the scale-up function uses it (and grant its actions in "
-        "template.yaml), or give its own function a role and a test"
+        f"autoscaler/aws modules declaring IAM_ACTIONS {sorted(declaring)} != ADAPTERS {sorted(known)}: add a new "
+        "adapter to ADAPTERS and its actions to the FUNCTIONS entry of every function that uses it (and grant them "
+        "in template.yaml)"
     )
 
 
-def test_role_grants_exactly_the_adapters_iam_actions(template: dict[str, Any], function: dict[str, Any]) -> None:
+def test_functions_together_need_every_declared_action() -> None:
+    declared = {action for module in ADAPTERS for action in module.IAM_ACTIONS}
+    needed = {action for spec in FUNCTIONS.values() for action in spec.actions}
+    assert needed == declared, (
+        f"FUNCTIONS vs the adapters' IAM_ACTIONS: no function takes {sorted(declared - needed)} (add them to the "
+        f"function that calls them, or remove them from the adapter); {sorted(needed - declared)} are declared by no "
+        "adapter (build FUNCTIONS from the adapters' constants)"
+    )
+
+
+def test_functions_table_keeps_the_reshard_directions_apart(function_name: str, spec: FunctionSpec) -> None:
+    assert not spec.actions & spec.forbidden, (
+        f"FUNCTIONS[{function_name!r}] takes {sorted(spec.actions & spec.forbidden)}: the other direction's "
+        "reshard actions belong to the other function"
+    )
+
+
+def test_role_grants_exactly_the_functions_actions(
+    template: dict[str, Any], function: dict[str, Any], function_name: str, spec: FunctionSpec
+) -> None:
     granted = set(grants(function, parameters(template)))
-    declared = declared_actions()
-    assert granted == declared, (
-        f"template.yaml {FUNCTION} Policies vs the adapters' IAM_ACTIONS: "
-        f"missing {sorted(declared - granted)} (grant them), extra {sorted(granted - declared)} (remove them, or "
-        "declare them in the adapter that calls them)"
+    assert granted == spec.actions, (
+        f"template.yaml {function_name} Policies vs FUNCTIONS[{function_name!r}] (built from the adapters' "
+        f"constants): missing {sorted(spec.actions - granted)} (grant them), extra {sorted(granted - spec.actions)} "
+        "(remove them, or declare them in the adapter that calls them and add them to this function's set)"
+    )
+
+
+def test_role_never_grants_the_other_directions_reshard_actions(
+    template: dict[str, Any], function: dict[str, Any], function_name: str, spec: FunctionSpec
+) -> None:
+    wrong = set(grants(function, parameters(template))) & spec.forbidden
+    assert not wrong, (
+        f"{function_name} must not be granted {sorted(wrong)}: scale-up never merges, scale-down never splits or "
+        "calls UpdateShardCount; remove them from its Policies"
     )
 
 
@@ -207,20 +355,23 @@ def test_role_grants_exactly_the_adapters_iam_actions(template: dict[str, Any], 
 
 
 def test_resource_star_only_for_actions_without_resource_level_permissions(
-    template: dict[str, Any], function: dict[str, Any]
+    template: dict[str, Any], function: dict[str, Any], function_name: str
 ) -> None:
     starred = {action for action, resources in grants(function, parameters(template)).items() if "*" in resources}
     assert starred <= set(RESOURCE_STAR_ALLOWED), (
-        f"Resource '*' for {sorted(starred - set(RESOURCE_STAR_ALLOWED))}: scope them to their resource ARNs; "
-        "only actions with no resource type in the Service Authorization Reference may use '*'"
+        f"{function_name}: Resource '*' for {sorted(starred - set(RESOURCE_STAR_ALLOWED))}: scope them to their "
+        "resource ARNs; only actions with no resource type in the Service Authorization Reference may use '*'"
     )
 
 
-def test_resource_star_actions_are_granted_on_star_only(template: dict[str, Any], function: dict[str, Any]) -> None:
+def test_resource_star_actions_are_granted_on_star_only(
+    template: dict[str, Any], function: dict[str, Any], function_name: str
+) -> None:
     for action, resources in grants(function, parameters(template)).items():
         if action in RESOURCE_STAR_ALLOWED:
             assert resources == ["*"], (
-                f"{action} ({RESOURCE_STAR_ALLOWED[action]}): AWS only matches Resource '*'; got {resources}"
+                f"{function_name} {action} ({RESOURCE_STAR_ALLOWED[action]}): AWS only matches Resource '*'; "
+                f"got {resources}"
             )
 
 
@@ -231,15 +382,44 @@ def _stream_arns(names: list[str]) -> list[str]:
     return [f"{ARN_HEAD.format(service='kinesis')}:stream/{name}" for name in names]
 
 
+def _scoped_expected(function: dict[str, Any], params: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The one resource each non-stream, non-'*' action may be granted on."""
+    alarms = f"{ARN_HEAD.format(service='cloudwatch')}:alarm:{params['AlarmNamePrefix']}-*"
+    return {
+        "cloudwatch:DescribeAlarms": [alarms],
+        "cloudwatch:PutMetricAlarm": [alarms],
+        "cloudwatch:SetAlarmState": [alarms],
+        "dynamodb:GetItem": [f"<{TABLE}.Arn>"],
+        "dynamodb:UpdateItem": [f"<{TABLE}.Arn>"],
+        "lambda:InvokeFunction": [own_arn(function, params)],  # its own ARN only: continuations
+    }
+
+
+def test_every_granted_action_has_a_scoping_rule_here(
+    template: dict[str, Any], function: dict[str, Any], function_name: str
+) -> None:
+    params = parameters(template)
+    ruled = set(RESOURCE_STAR_ALLOWED) | STREAM_ACTIONS | set(_scoped_expected(function, params))
+    unruled = set(grants(function, params)) - ruled
+    assert not unruled, (
+        f"{function_name} grants {sorted(unruled)}, which no scoping test covers: add each to STREAM_ACTIONS, "
+        "_scoped_expected or (only with no resource type in the Service Authorization Reference) RESOURCE_STAR_ALLOWED"
+    )
+
+
+_STREAM_CASES = [(name, action) for name, spec in FUNCTIONS.items() for action in sorted(spec.actions & STREAM_ACTIONS)]
+
+
 @pytest.mark.parametrize("streams", [None, ["a"], ["orders", "clickstream", "payments-v2"]], ids=str)
-@pytest.mark.parametrize("action", ["kinesis:DescribeStreamSummary", "kinesis:ListShards", "kinesis:SplitShard"])
+@pytest.mark.parametrize(("function_name", "action"), _STREAM_CASES, ids=[f"{n}-{a}" for n, a in _STREAM_CASES])
 def test_kinesis_stream_actions_are_scoped_to_managed_stream_arns(
-    template: dict[str, Any], function: dict[str, Any], action: str, streams: list[str] | None
+    template: dict[str, Any], function: dict[str, Any], function_name: str, action: str, streams: list[str] | None
 ) -> None:
     params = parameters(template) if streams is None else parameters(template, ManagedStreamNames=streams)
     expected = _stream_arns(params["ManagedStreamNames"])
-    assert sorted(grants(function, params)[action]) == sorted(expected), (
-        f"{action} must be granted on exactly the stream ARNs built from the ManagedStreamNames parameter"
+    assert sorted(grants(function, params).get(action, [])) == sorted(expected), (
+        f"{function_name} {action} must be granted on exactly the stream ARNs built from the ManagedStreamNames "
+        "parameter"
     )
 
 
@@ -263,50 +443,72 @@ def test_alarm_name_prefix_default_matches_streams_yaml(template: dict[str, Any]
     )
 
 
-def test_scoped_actions_target_only_their_resource(template: dict[str, Any], function: dict[str, Any]) -> None:
+def test_scoped_actions_target_only_their_resource(
+    template: dict[str, Any], function: dict[str, Any], function_name: str, spec: FunctionSpec
+) -> None:
     params = parameters(template)
-    function_name = resolve(function["FunctionName"], params)
-    alarms = f"{ARN_HEAD.format(service='cloudwatch')}:alarm:{params['AlarmNamePrefix']}-*"
-    expected = {
-        "cloudwatch:DescribeAlarms": [alarms],
-        "cloudwatch:PutMetricAlarm": [alarms],
-        "cloudwatch:SetAlarmState": [alarms],
-        "dynamodb:GetItem": [f"<{TABLE}.Arn>"],
-        "dynamodb:UpdateItem": [f"<{TABLE}.Arn>"],
-        "lambda:InvokeFunction": [f"{ARN_HEAD.format(service='lambda')}:function:{function_name}"],
-    }
     granted = grants(function, params)
-    for action, resources in expected.items():
-        assert granted.get(action) == resources, f"{action}: expected exactly {resources}, got {granted.get(action)}"
+    for action, resources in _scoped_expected(function, params).items():
+        if action in spec.actions:
+            assert granted.get(action) == resources, (
+                f"{function_name} {action}: expected exactly {resources}, got {granted.get(action)}"
+            )
 
 
-def test_function_name_is_explicit_so_the_self_invoke_arn_needs_no_getatt(function: dict[str, Any]) -> None:
+def test_function_name_is_explicit_so_the_self_invoke_arn_needs_no_getatt(
+    function: dict[str, Any], function_name: str
+) -> None:
     name = resolve(function.get("FunctionName"), parameters({"Parameters": {}}))
     assert isinstance(name, str) and "<" not in name, (
-        "give the function an explicit FunctionName built from the stack name; lambda:InvokeFunction names it "
+        f"give {function_name} an explicit FunctionName built from the stack name; lambda:InvokeFunction names it "
         "(GetAtt of the function from its own role is a circular dependency)"
+    )
+
+
+def test_function_names_are_distinct(template: dict[str, Any]) -> None:
+    params = parameters(template)
+    arns = {name: own_arn(function_props(template, name), params) for name in FUNCTIONS}
+    assert len(set(arns.values())) == len(arns), (
+        f"FunctionNames collide {arns}: each function's InvokeFunction grant must name only itself"
+    )
+
+
+def test_invoke_function_is_granted_on_no_other_function(template: dict[str, Any], function_name: str) -> None:
+    params = parameters(template)
+    function = function_props(template, function_name)
+    others = {own_arn(function_props(template, name), params) for name in FUNCTIONS if name != function_name}
+    granted = set(grants(function, params).get("lambda:InvokeFunction", []))
+    assert not granted & others, (
+        f"{function_name} may invoke {sorted(granted & others)}: continuations only ever invoke the function itself"
     )
 
 
 # --- 4. handler -------------------------------------------------------------------------------------------------
 
 
-def test_handler_resolves_to_a_function_in_the_package(function: dict[str, Any]) -> None:
-    module_name, _, attribute = function["Handler"].rpartition(".")
-    spec = importlib.util.find_spec(module_name)
-    assert spec is not None and spec.origin is not None, f"Handler module {module_name} not found"
-    assert Path(spec.origin).resolve().is_relative_to(ROOT / "autoscaler"), "the handler must live in autoscaler/"
-    tree = ast.parse(Path(spec.origin).read_text())
-    defined = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
-    assert attribute in defined, f"{module_name} defines no function {attribute!r} (Handler: {function['Handler']})"
-
-
-def test_runtime_is_a_python_the_project_supports(function: dict[str, Any]) -> None:
+def test_runtime_is_a_python_the_project_supports(function: dict[str, Any], function_name: str) -> None:
     requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
     minimum = tuple(int(x) for x in requires.removeprefix(">=").split("."))
     runtime = function["Runtime"]
     match = re.fullmatch(r"python(\d+)\.(\d+)", runtime)
-    assert match and (int(match[1]), int(match[2])) >= minimum, f"Runtime {runtime} is below requires-python"
+    assert match and (int(match[1]), int(match[2])) >= minimum, (
+        f"{function_name} Runtime {runtime} is below requires-python"
+    )
+
+
+def test_functions_share_runtime_architecture_memory_and_package(template: dict[str, Any]) -> None:
+    """One package (built by the same Makefile recipe) serves both handlers: it must suit both functions."""
+    keys = ("Runtime", "Architectures", "MemorySize", "CodeUri")
+    shapes = {name: {key: function_props(template, name).get(key) for key in keys} for name in FUNCTIONS}
+    assert len({repr(shape) for shape in shapes.values()}) == 1, (
+        f"the functions differ in {keys}: {shapes}; keep them equal (the Makefile builds arm64/python3.12 wheels)"
+    )
+
+
+def test_timeout_is_lambdas_maximum(function: dict[str, Any], function_name: str) -> None:
+    assert function.get("Timeout") == 900, (
+        f"{function_name} Timeout must be 900 s: the runs hand on to a continuation before it runs out"
+    )
 
 
 # --- 5. environment ---------------------------------------------------------------------------------------------
@@ -326,23 +528,23 @@ def _environ_reads(path: Path) -> set[str]:
     return names
 
 
-def test_environment_sets_what_the_handler_reads(function: dict[str, Any]) -> None:
+def test_environment_sets_what_the_handler_reads(function: dict[str, Any], function_name: str) -> None:
     variables = function["Environment"]["Variables"]
     handler_file = ROOT / (function["Handler"].rpartition(".")[0].replace(".", "/") + ".py")
     lambda_sets = {"AWS_LAMBDA_FUNCTION_NAME"}  # set by Lambda itself
     needed = (_environ_reads(handler_file) | {CONFIG_ENV, "COOLDOWN_TABLE"}) - lambda_sets
-    assert needed <= set(variables), f"set {sorted(needed - set(variables))} in {FUNCTION} Environment.Variables"
+    assert needed <= set(variables), f"set {sorted(needed - set(variables))} in {function_name} Environment.Variables"
 
 
 def test_environment_points_at_the_table_and_the_packaged_config(
-    template: dict[str, Any], function: dict[str, Any]
+    template: dict[str, Any], function: dict[str, Any], function_name: str
 ) -> None:
     params = parameters(template)
     variables = resolve(function["Environment"]["Variables"], params)
-    assert variables["COOLDOWN_TABLE"] == f"<{TABLE}>", "COOLDOWN_TABLE must be !Ref CooldownTable"
+    assert variables["COOLDOWN_TABLE"] == f"<{TABLE}>", f"{function_name} COOLDOWN_TABLE must be !Ref CooldownTable"
     config_path = params["ConfigPath"]
     assert variables[CONFIG_ENV] == f"/var/task/{config_path}", (
-        f"{CONFIG_ENV} must be the ConfigPath inside the package root /var/task"
+        f"{function_name} {CONFIG_ENV} must be the ConfigPath inside the package root /var/task"
     )
     source = source_config(config_path)
     assert source.is_file(), f"ConfigPath default {config_path}: its source {source} does not exist in the repo"
@@ -353,7 +555,55 @@ def test_environment_points_at_the_table_and_the_packaged_config(
         )
 
 
-# --- 6. alarm topic -------------------------------------------------------------------------------------------
+def test_functions_share_service_name_and_metrics_namespace(template: dict[str, Any]) -> None:
+    keys = ("POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE")
+    values = {
+        name: {key: function_props(template, name)["Environment"]["Variables"].get(key) for key in keys}
+        for name in FUNCTIONS
+    }
+    assert len({repr(v) for v in values.values()}) == 1, (
+        f"{values}: give both functions the same service name and metrics namespace (one dashboard, one log query)"
+    )
+
+
+# --- 6. logs and failed invocations -----------------------------------------------------------------------------
+
+
+def test_function_logs_to_its_own_log_group_with_retention(
+    template: dict[str, Any], function: dict[str, Any], function_name: str
+) -> None:
+    ref = function.get("LoggingConfig", {}).get("LogGroup")
+    assert isinstance(ref, dict) and "Ref" in ref, f"{function_name}: set LoggingConfig.LogGroup to !Ref its log group"
+    group = template["Resources"][ref["Ref"]]
+    assert group["Type"] == "AWS::Logs::LogGroup", f"{function_name} LoggingConfig.LogGroup must name a LogGroup"
+    params = parameters(template)
+    expected = f"/aws/lambda/{resolve(function['FunctionName'], params)}"
+    assert resolve(group["Properties"].get("LogGroupName"), params) == expected, (
+        f"{ref['Ref']} LogGroupName must be {expected} (Lambda's default group name for the function)"
+    )
+    assert group["Properties"].get("RetentionInDays") == {"Ref": "LogRetentionDays"}, (
+        f"{ref['Ref']}: RetentionInDays !Ref LogRetentionDays (logs must not be kept forever)"
+    )
+
+
+def test_log_groups_are_not_shared(template: dict[str, Any]) -> None:
+    groups = [repr(function_props(template, name).get("LoggingConfig", {}).get("LogGroup")) for name in FUNCTIONS]
+    assert len(set(groups)) == len(groups), f"each function needs its own log group, got {groups}"
+
+
+def test_failed_async_invocations_are_kept(function: dict[str, Any], function_name: str) -> None:
+    config = function.get("EventInvokeConfig", {})
+    on_failure = config.get("DestinationConfig", {}).get("OnFailure")
+    assert on_failure or function.get("DeadLetterQueue"), (
+        f"{function_name} is invoked asynchronously (and invokes itself): give it an OnFailure destination or a "
+        "DeadLetterQueue"
+    )
+    assert config.get("MaximumRetryAttempts") == 2, (
+        f"{function_name} EventInvokeConfig.MaximumRetryAttempts: 2 (Lambda's default, stated; runs are idempotent)"
+    )
+
+
+# --- 7. triggers: alarm topic and schedule ------------------------------------------------------------------------
 
 
 def test_topic_policy_lets_only_our_cloudwatch_alarms_publish(template: dict[str, Any]) -> None:
@@ -392,19 +642,96 @@ def test_topic_uses_a_key_cloudwatch_can_use(template: dict[str, Any]) -> None:
     )
 
 
-def test_function_is_subscribed_to_the_alarm_topic(function: dict[str, Any]) -> None:
-    topics = [e["Properties"]["Topic"] for e in function["Events"].values() if e["Type"] == "SNS"]
-    assert topics == [{"Ref": TOPIC}], f"{FUNCTION} must have one SNS event on {TOPIC}, got {topics}"
+# What invokes each function (besides its own continuations): the handler parses exactly these events.
+EXPECTED_EVENTS: dict[str, list[tuple[str, dict[str, Any]]]] = {
+    "ScaleUpFunction": [("SNS", {"Topic": {"Ref": TOPIC}})],
+    "ScaleDownFunction": [("Schedule", {"Schedule": {"Ref": SCHEDULE_PARAMETER}})],
+}
 
 
-def test_failed_async_invocations_are_kept(function: dict[str, Any]) -> None:
-    on_failure = function.get("EventInvokeConfig", {}).get("DestinationConfig", {}).get("OnFailure")
-    assert on_failure or function.get("DeadLetterQueue"), (
-        "the function invokes itself asynchronously: give it an OnFailure destination or a DeadLetterQueue"
+def test_expected_events_cover_every_function() -> None:
+    assert set(EXPECTED_EVENTS) == set(FUNCTIONS), "give every function in FUNCTIONS its EXPECTED_EVENTS entry"
+
+
+def test_function_is_triggered_by_what_its_handler_parses(function: dict[str, Any], function_name: str) -> None:
+    events = list(function.get("Events", {}).values())
+    expected = EXPECTED_EVENTS[function_name]
+    got = [
+        (e["Type"], {key: e.get("Properties", {}).get(key) for key in props})
+        for e, (_, props) in zip(events, expected, strict=False)
+    ]
+    assert len(events) == len(expected) and got == expected, (
+        f"{function_name} Events: expected {expected}, got {events} (scale-up: one SNS event on the alarm topic; "
+        "scale-down: one Schedule event on the ScaleDownSchedule parameter: Type Schedule, not ScheduleV2, since "
+        "the handler parses the EventBridge envelope)"
     )
 
 
-# --- 7. cooldown table --------------------------------------------------------------------------------------
+def test_schedule_delivers_the_eventbridge_envelope(template: dict[str, Any]) -> None:
+    """Input/InputPath would replace the "Scheduled Event" envelope the scale-down handler parses."""
+    for name in FUNCTIONS:
+        for event_name, event in function_props(template, name).get("Events", {}).items():
+            if event["Type"] in ("Schedule", "ScheduleV2"):
+                assert event["Type"] == "Schedule", (
+                    f"{name} {event_name}: use Type Schedule (EventBridge rule, envelope), not ScheduleV2 "
+                    "(EventBridge Scheduler sends its Input verbatim)"
+                )
+                extra = {"Input", "InputPath", "InputTransformer"} & set(event["Properties"])
+                assert not extra, f"{name} {event_name}: remove {sorted(extra)}; the handler parses the envelope"
+
+
+def test_schedule_parameter_defaults_to_every_36_hours(template: dict[str, Any]) -> None:
+    param = template["Parameters"].get(SCHEDULE_PARAMETER)
+    assert param is not None, f"add the {SCHEDULE_PARAMETER} parameter (the scale-down schedule expression)"
+    assert param["Type"] == "String", f"{SCHEDULE_PARAMETER} is a String"
+    assert param.get("Default") == "rate(36 hours)" == defaults.SCALE_DOWN_SCHEDULE, (
+        f"{SCHEDULE_PARAMETER} Default {param.get('Default')!r}: must be 'rate(36 hours)', as "
+        f"autoscaler/defaults.py SCALE_DOWN_SCHEDULE ({defaults.SCALE_DOWN_SCHEDULE!r})"
+    )
+
+
+@pytest.mark.parametrize(
+    ("expression", "valid"),
+    [
+        ("rate(36 hours)", True),
+        ("rate(1 day)", True),
+        ("rate(1 hour)", True),
+        ("rate(5 minutes)", True),
+        ("rate(12 hours)", True),
+        ("rate(100 days)", True),
+        ("cron(0 3 * * ? *)", True),
+        ("cron(0/30 8-17 ? * MON-FRI *)", True),
+        ("rate(1 hours)", False),
+        ("rate(2 hour)", False),
+        ("rate(0 hours)", False),
+        ("rate(36 weeks)", False),
+        ("rate(36hours)", False),
+        ("rate(36 hours", False),
+        ("cron(0 3 * * *)", False),
+        ("at(2026-01-01T00:00:00)", False),
+        ("", False),
+    ],
+)
+def test_schedule_parameter_accepts_only_schedule_expressions(
+    template: dict[str, Any], expression: str, valid: bool
+) -> None:
+    pattern = template["Parameters"][SCHEDULE_PARAMETER].get("AllowedPattern")
+    assert pattern, f"give {SCHEDULE_PARAMETER} an AllowedPattern for rate(...) / cron(...)"
+    # CloudFormation matches AllowedPattern against the whole value.
+    assert (re.fullmatch(pattern, expression) is not None) is valid, (
+        f"{SCHEDULE_PARAMETER} AllowedPattern {pattern!r} should {'accept' if valid else 'reject'} {expression!r}"
+    )
+
+
+def test_scale_down_runs_one_at_a_time(template: dict[str, Any]) -> None:
+    props = function_props(template, "ScaleDownFunction")
+    assert props.get("ReservedConcurrentExecutions") == 1, (
+        "ScaleDownFunction ReservedConcurrentExecutions: 1 — one fleet run at a time; a scheduled event or a "
+        "continuation arriving during a run is throttled and re-queued by Lambda, not run concurrently"
+    )
+
+
+# --- 8. cooldown table --------------------------------------------------------------------------------------
 
 
 def test_table_key_and_ttl_match_the_cooldown_adapter(template: dict[str, Any]) -> None:
@@ -420,11 +747,31 @@ def test_table_key_and_ttl_match_the_cooldown_adapter(template: dict[str, Any]) 
 # --- packaging ------------------------------------------------------------------------------------------------
 
 
-def test_makefile_builds_the_function(template: dict[str, Any]) -> None:
-    if template["Resources"][FUNCTION].get("Metadata", {}).get("BuildMethod") != "makefile":
-        pytest.skip("not built with BuildMethod: makefile")
-    targets = re.findall(r"^([A-Za-z0-9_-]+):", (ROOT / "Makefile").read_text(), flags=re.MULTILINE)
-    assert f"build-{FUNCTION}" in targets, f"sam build needs a build-{FUNCTION} target in the Makefile"
+def makefile_targets(text: str) -> set[str]:
+    """Explicit targets of the Makefile's rules (`a b: prereqs`), not variable assignments (`X := ...`)."""
+    targets: set[str] = set()
+    for line in text.replace("\\\n", " ").splitlines():
+        match = re.match(r"^([^\s:#=][^:=#]*?)\s*::?(?!=)", line)
+        if match and not line.startswith("\t"):
+            targets.update(match.group(1).split())
+    return targets
+
+
+def test_makefile_target_parser() -> None:
+    text = "X := 1\nY ?= 2\n.PHONY: a\na: b\n\t@echo a: b\nc d: e\nf::\ndefine G\nendef\n"
+    assert makefile_targets(text) == {".PHONY", "a", "c", "d", "f"}
+
+
+def test_makefile_builds_every_makefile_function(template: dict[str, Any]) -> None:
+    built = [
+        name
+        for name, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+        and resource.get("Metadata", {}).get("BuildMethod") == "makefile"
+    ]
+    targets = makefile_targets((ROOT / "Makefile").read_text())
+    missing = [f"build-{name}" for name in built if f"build-{name}" not in targets]
+    assert not missing, f"sam build needs the Makefile targets {missing} (one build-<LogicalId> per makefile function)"
 
 
 def test_requirements_lower_bounds_match_pyproject() -> None:
@@ -440,7 +787,7 @@ def test_requirements_lower_bounds_match_pyproject() -> None:
         )
 
 
-# --- 8. cfn-lint ------------------------------------------------------------------------------------------------
+# --- 9. cfn-lint ------------------------------------------------------------------------------------------------
 
 
 def test_cfn_lint_passes() -> None:
@@ -454,18 +801,26 @@ def test_cfn_lint_passes() -> None:
 # --- what SAM makes of it (needs aws-sam-translator) ------------------------------------------------------------
 
 
-def test_transformed_role_adds_only_logging_and_the_failure_destination(template: dict[str, Any]) -> None:
-    """SAM adds AWSLambdaBasicExecutionRole (logs) and sqs:SendMessage for the OnFailure queue; nothing else."""
+@pytest.fixture(scope="module")
+def transformed() -> dict[str, Any]:
     translator = pytest.importorskip("samtranslator.translator.transform", reason="aws-sam-translator not installed")
     sam = load_template()
-    sam["Resources"][FUNCTION]["Properties"]["CodeUri"] = "s3://bucket/code.zip"  # what `sam package` puts there
+    for name in FUNCTIONS:
+        sam["Resources"][name]["Properties"]["CodeUri"] = "s3://bucket/code.zip"  # what `sam package` puts there
 
     class Policies:
         def load(self) -> dict[str, str]:
             return {}
 
-    out = translator.transform(sam, {"AWS::Region": "us-east-1"}, Policies())
-    role = out["Resources"][f"{FUNCTION}Role"]["Properties"]
+    out: dict[str, Any] = translator.transform(sam, {"AWS::Region": "us-east-1"}, Policies())
+    return out
+
+
+def test_transformed_role_adds_only_logging_and_the_failure_destination(
+    transformed: dict[str, Any], function_name: str, spec: FunctionSpec
+) -> None:
+    """SAM adds AWSLambdaBasicExecutionRole (logs) and sqs:SendMessage for the OnFailure queue; nothing else."""
+    role = transformed["Resources"][f"{function_name}Role"]["Properties"]
     assert [arn.rsplit("/", 1)[1] for arn in role["ManagedPolicyArns"]] == ["AWSLambdaBasicExecutionRole"]
     actions = {
         action
@@ -473,4 +828,38 @@ def test_transformed_role_adds_only_logging_and_the_failure_destination(template
         for statement in policy["PolicyDocument"]["Statement"]
         for action in as_list(statement["Action"])
     }
-    assert actions == declared_actions() | {"sqs:SendMessage"}, f"unexpected grants in the generated role: {actions}"
+    assert actions == spec.actions | {"sqs:SendMessage"}, (
+        f"unexpected grants in the generated {function_name}Role: extra "
+        f"{sorted(actions - spec.actions - {'sqs:SendMessage'})}, missing {sorted(spec.actions - actions)}"
+    )
+
+
+def test_transformed_schedule_is_an_eventbridge_rule_on_the_scale_down_function(transformed: dict[str, Any]) -> None:
+    resources = transformed["Resources"]
+    scheduler = [name for name, r in resources.items() if r["Type"] == "AWS::Scheduler::Schedule"]
+    assert not scheduler, f"{scheduler}: EventBridge Scheduler sends no envelope; use SAM Type Schedule"
+    rules = {name: r["Properties"] for name, r in resources.items() if r["Type"] == "AWS::Events::Rule"}
+    assert len(rules) == 1, f"expected one AWS::Events::Rule (the scale-down schedule), got {sorted(rules)}"
+    ((rule_name, rule),) = rules.items()
+    assert rule["ScheduleExpression"] == {"Ref": SCHEDULE_PARAMETER}, f"{rule_name}: ScheduleExpression"
+    assert rule.get("State", "ENABLED") == "ENABLED", f"{rule_name} must be enabled"
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["ScaleDownFunction", "Arn"]}, f"{rule_name} must target ScaleDownFunction"
+    assert not {"Input", "InputPath", "InputTransformer"} & set(target), (
+        f"{rule_name}: the target must deliver the scheduled-event envelope unchanged"
+    )
+    assert transformed["Resources"]["ScaleDownFunction"]["Properties"].get("ReservedConcurrentExecutions") == 1
+
+
+# --- outputs ------------------------------------------------------------------------------------------------------
+
+
+def test_outputs_name_every_function(template: dict[str, Any], function_name: str) -> None:
+    outputs = template.get("Outputs", {})
+    stem = function_name.removesuffix("Function")
+    assert outputs.get(f"{stem}FunctionName", {}).get("Value") == {"Ref": function_name}, (
+        f"add Output {stem}FunctionName: !Ref {function_name}"
+    )
+    assert outputs.get(f"{stem}FunctionArn", {}).get("Value") == {"Fn::GetAtt": [function_name, "Arn"]}, (
+        f"add Output {stem}FunctionArn: !GetAtt {function_name}.Arn"
+    )
