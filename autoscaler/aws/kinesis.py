@@ -30,6 +30,7 @@ IAM_ACTIONS = READ_ACTIONS + SCALE_UP_ACTIONS + SCALE_DOWN_ACTIONS
 
 PAGE_SIZE = 1_000  # ListShards' maximum page
 RESHARD_TPS = 4.0  # SplitShard + MergeShards share 5 TPS per account: keep one in five for other callers
+DESCRIBE_TPS = 10.0  # DescribeStreamSummary: 20 TPS per account; half of it for the autoscaler's fleet reads
 
 
 class RateLimiter:
@@ -56,9 +57,11 @@ class KinesisAdapter:
         self.clock = clock
         self.attempts = attempts
         self.reshard_rate = RateLimiter(clock, reshard_tps)
+        self.describe_rate = RateLimiter(clock, DESCRIBE_TPS)
 
     def describe(self, stream: str) -> StreamDescription:
         def call() -> dict[str, Any]:
+            self.describe_rate.acquire()
             try:
                 response = self.client.describe_stream_summary(StreamName=stream)
             except ClientError as exc:
