@@ -158,7 +158,8 @@ def _unsafe(config: AutoscalerConfig) -> str | None:
             <= s.max_shards
             <= d.MAX_SHARDS_PER_STREAM,
             "0 < scale_down_threshold < target_utilisation < scale_up_threshold ≤ 1": all(map(math.isfinite, floats))
-            and 0 < s.scale_down_threshold < s.target_utilisation < s.scale_up_threshold <= 1,
+            and 0 < s.scale_down_threshold < s.target_utilisation < s.scale_up_threshold <= 1
+            and s.scale_up_threshold - d.SCALE_DOWN_SAFETY_MARGIN > s.scale_down_threshold,
             "1 < fallback_scale_up_factor ≤ 2": 1 < s.fallback_scale_up_factor <= 2,
             "cooldowns ≥ 0 and lookbacks ≥ 1": min(s.scale_up_cooldown_seconds, s.scale_down_cooldown_seconds) >= 0
             and min(s.scale_up_lookback_minutes, s.scale_down_lookback_hours) >= 1,

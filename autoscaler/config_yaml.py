@@ -54,6 +54,13 @@ class TunablesModel(BaseModel):
                 f"scale_down_threshold ({self.scale_down_threshold}) must be below scale_up_threshold "
                 f"({self.scale_up_threshold}); write e.g. scale_down_threshold: {round(self.scale_up_threshold / 2, 3)}"
             )
+        if self.scale_up_threshold - d.SCALE_DOWN_SAFETY_MARGIN <= self.scale_down_threshold:
+            raise ValueError(
+                f"scale_up_threshold ({self.scale_up_threshold}) minus the scale-down safety margin "
+                f"({d.SCALE_DOWN_SAFETY_MARGIN}) must stay above scale_down_threshold ({self.scale_down_threshold}), "
+                f"or no merge could ever keep the peak under the alarm; write e.g. scale_up_threshold: "
+                f"{round(self.scale_down_threshold + d.SCALE_DOWN_SAFETY_MARGIN + 0.1, 3)}"
+            )
         if not self.scale_down_threshold < self.target_utilisation < self.scale_up_threshold:
             raise ValueError(
                 f"target_utilisation ({self.target_utilisation}) must lie strictly between scale_down_threshold "

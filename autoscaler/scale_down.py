@@ -8,11 +8,12 @@ trip the alarm (no flapping).
 Missing datapoints (the fail-safe policy):
 - Kinesis publishes no datapoint for a period with no writes, so a period missing *inside* the window counts as
   zero traffic, and a window with no datapoint at all is a stream with no traffic: it scales down.
-- CloudWatch lags: the window reaches up to now, so a burst minutes ago is seen (a partial Sum only ever
-  underestimates, so a datapoint already at the threshold proves the stream busy). But the periods that should be
-  complete by now — those ending before `settled_end` — are checked: if the newest LAG_GUARD_PERIODS of them are all
-  missing while older ones are present, the picture may be incomplete: not judged this run (the next scheduled
-  run will see it whole).
+- CloudWatch lags (about 2 minutes): the window reaches up to now, so a burst minutes ago is seen (a partial Sum
+  only ever underestimates, so a datapoint already at the threshold proves the stream busy); periods older than
+  10 minutes are taken as final. Whether CloudWatch is lagging more than that is judged on the whole fleet, not on
+  one stream (a stream with sparse traffic has recent gaps that are not lag): if no managed stream has a datapoint
+  in the newest LAG_GUARD_PERIODS settled periods while older ones exist, the service passes
+  metrics_lagging=True and no stream is judged this run.
 - A bytes series with datapoints but a records series with none (or the reverse) is half a picture: not judged.
 """
 
@@ -21,7 +22,7 @@ from __future__ import annotations
 import enum
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from autoscaler.capacity import bytes_capacity, records_capacity
@@ -59,7 +60,7 @@ class ScaleDownInput(NamedTuple):
     incoming_bytes: dict[int, float]
     incoming_records: dict[int, float]
     safety_margin: float = SCALE_DOWN_SAFETY_MARGIN
-    settled_end: int | None = None  # periods starting before this are complete by now (None: window_end)
+    metrics_lagging: bool = False  # the fleet's metrics stop short of the settled window (see the module docstring)
 
 
 class ScaleDownDecision(NamedTuple):
@@ -103,18 +104,17 @@ def decide_scale_down(inp: ScaleDownInput) -> ScaleDownDecision:
             ("IncomingBytes", "IncomingRecords") if inp.incoming_bytes else ("IncomingRecords", "IncomingBytes")
         )
         return keep(ScaleDownReason.INCOMPLETE_METRICS, f"{have} has datapoints but {lack} has none: not judged")
-    settled = inp.window_end if inp.settled_end is None else inp.settled_end
-    guard = [t for t in periods if t < settled][-LAG_GUARD_PERIODS:]
-    if present and guard and not any(t in present for t in guard) and max(present) < guard[0]:
-        newest = (settled - max(present)) // 60
+    if inp.metrics_lagging:
         return keep(
             ScaleDownReason.INCOMPLETE_METRICS,
-            f"the newest datapoint is {newest} min older than the settled window: CloudWatch may lag, not judged",
+            "no managed stream has a datapoint in the last settled periods: CloudWatch lags, not judged",
         )
     points = utilisation_points(inp)
     peak = max(points) if points else 0.0
     mean = sum(points) / len(points) if points else 0.0
     stats = {"peak": peak, "mean": mean}
+    if limit_of(inp) <= 0:
+        return keep(ScaleDownReason.PEAK_TOO_HIGH, "kept: scale_up_threshold leaves no room under the safety margin")
     busy = [p for p in points if p >= inp.scale_down_threshold]
     if busy:
         return keep(
@@ -126,7 +126,7 @@ def decide_scale_down(inp: ScaleDownInput) -> ScaleDownDecision:
     if n <= inp.min_shards:
         return keep(ScaleDownReason.AT_MIN, f"kept: {n} shards is min_shards", **stats)
 
-    limit = inp.scale_up_threshold - inp.safety_margin
+    limit = limit_of(inp)
     # Smallest M with peak × N / M ≤ limit, i.e. M ≥ peak × N / limit; and M ≥ ⌈N / 2⌉, M ≥ min_shards.
     # e.g. N = 8, peak 0.30: 2.4 shards of load / 0.7 = 3.43 → 4 (= ⌈8 / 2⌉ as well).
     by_peak = math.ceil(peak * n / limit - 1e-9) if peak > 0 else 1
@@ -161,6 +161,23 @@ def decide_scale_down(inp: ScaleDownInput) -> ScaleDownDecision:
         mean=mean,
         datapoints=len(present),
     )
+
+
+def limit_of(inp: ScaleDownInput) -> float:
+    """The utilisation the lookback's peak may reach after merging: the scale-up threshold minus the margin."""
+    return inp.scale_up_threshold - inp.safety_margin
+
+
+def fleet_lagging(series: Sequence[Mapping[int, float]], settled_end: int, period: int) -> bool:
+    """True when some series has datapoints but none has one in the newest LAG_GUARD_PERIODS settled periods."""
+    guard_start = settled_end - LAG_GUARD_PERIODS * period
+    seen = False
+    for points in series:
+        if points:
+            seen = True
+            if max(points) >= guard_start:
+                return False
+    return seen
 
 
 def adjacent_pairs(shards: Sequence[Shard]) -> list[tuple[Shard, Shard]]:

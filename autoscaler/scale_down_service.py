@@ -27,7 +27,6 @@ from autoscaler.errors import (
     AutoscalerError,
     CooldownActive,
     InvalidRequest,
-    LockHeld,
     StreamBusy,
     StreamNotFound,
     ThrottledError,
@@ -44,7 +43,14 @@ from autoscaler.ports import (
     KinesisPort,
     MetricsPort,
 )
-from autoscaler.scale_down import ScaleDownDecision, ScaleDownInput, ScaleDownReason, decide_scale_down, next_merge
+from autoscaler.scale_down import (
+    ScaleDownDecision,
+    ScaleDownInput,
+    ScaleDownReason,
+    decide_scale_down,
+    fleet_lagging,
+    next_merge,
+)
 
 log = logging.getLogger("autoscaler.scale_down")
 
@@ -165,18 +171,18 @@ class ScaleDownService:
             else:
                 wanted.append(cfg)
 
-        def list_one(cfg: StreamConfig) -> list[Shard] | StreamNotFound:
+        def list_one(cfg: StreamConfig) -> list[Shard] | AutoscalerError:
             try:
                 return self.kinesis.list_open_shards(cfg.name)
-            except StreamNotFound as exc:
+            except AutoscalerError as exc:  # not found, busy, denied, throttled: this stream only
                 return exc
 
         # ListShards allows 1,000 TPS per stream: reading streams in parallel hides the round trips (2,000 streams
         # one after another would spend a minute on latency alone).
         with ThreadPoolExecutor(max_workers=READ_WORKERS) as pool:
             for cfg, listed in zip(wanted, pool.map(list_one, wanted), strict=True):
-                if isinstance(listed, StreamNotFound):
-                    settled.append(_skip(cfg, ScaleDownReason.NOT_FOUND, str(listed)))
+                if isinstance(listed, AutoscalerError):
+                    settled.append(_skip(cfg, ScaleDownReason.NOT_FOUND, f"cannot list its shards: {listed}"))
                 else:
                     shards[cfg.name] = listed
                     cfgs.append(cfg)
@@ -192,6 +198,9 @@ class ScaleDownService:
                     group, WRITE_METRICS, start=end - hours * 3600, end=end, period_seconds=period
                 )
             )
+        lagging = fleet_lagging(
+            [m for got in series.values() for m in got.values()], settled_end=settled_end, period=period
+        )
         candidates: list[tuple[StreamConfig, ScaleDownDecision]] = []
         for cfg in cfgs:
             got = series.get(cfg.name, {})
@@ -207,7 +216,7 @@ class ScaleDownService:
                     period_seconds=period,
                     incoming_bytes=got.get("IncomingBytes", {}),
                     incoming_records=got.get("IncomingRecords", {}),
-                    settled_end=settled_end,
+                    metrics_lagging=lagging,
                 )
             )
             if decision.acts:
@@ -248,8 +257,8 @@ class ScaleDownService:
                 continue
             try:
                 desc = self.kinesis.describe(cfg.name)
-            except StreamNotFound as exc:
-                out.append(_skip(cfg, ScaleDownReason.NOT_FOUND, str(exc)))
+            except AutoscalerError as exc:  # not found, denied, throttled: skip this stream, not the fleet
+                out.append(_skip(cfg, ScaleDownReason.NOT_FOUND, f"cannot describe it: {exc}"))
                 continue
             if desc.mode is StreamMode.ON_DEMAND:
                 out.append(_skip(cfg, ScaleDownReason.ON_DEMAND, "ON_DEMAND mode: AWS scales it"))
@@ -265,61 +274,102 @@ class ScaleDownService:
     def run(
         self, budget: Budget, names: Sequence[str] | None = None, continuation: ScaleDownContinuation | None = None
     ) -> FleetResult:
-        """Evaluate and merge. A continuation brings the streams not yet evaluated and the merges in progress."""
+        """Evaluate and merge. A continuation brings the streams not yet evaluated and the merges in progress.
+
+        Never raises for one stream's trouble: each stream's failure is its own result, with its lock released and
+        its alarms retuned for what was merged. Raises only when the fleet's metrics cannot be read at all.
+        """
         hop = continuation.hop if continuation else 0
         todo_names = list(continuation.pending if continuation else (names or self.config.names))
         settled, candidates, reads = self.evaluate(todo_names) if todo_names else Evaluation([], [], 0)
-        work: list[_Work] = []
-        for cfg, decision in candidates:
-            work.append(_Work(cfg, decision, self.new_owner()))
+        work: list[_Work] = [_Work(cfg, decision, self.new_owner()) for cfg, decision in candidates]
         for item in continuation.in_progress if continuation else ():
             held = self.config.stream(item.stream)
-            if held is None:
-                settled.append(StreamResult(item.stream, StreamOutcome.SKIPPED, None, "not in the config"))
+            if held is None:  # removed from the config since the hand-over: never touched again (its lease lapses)
+                settled.append(StreamResult(item.stream, StreamOutcome.SKIPPED, None, "not in the config: untouched"))
+                continue
+            if not held.enabled:  # disabled by a redeploy since the hand-over: stop and clean up
+                settled.append(self._abandon(item, held, "no longer managed (enabled: false)"))
                 continue
             target = max(item.target, held.min_shards)
-            d = ScaleDownDecision(held.name, target, target, ScaleDownReason.MERGE, f"continuing towards {target}")
+            d = ScaleDownDecision(held.name, 0, target, ScaleDownReason.MERGE, f"continuing towards {target}")
             work.append(_Work(held, d, self.new_owner(), take_over_from=item.owner))
 
         results: list[StreamResult] = list(settled)
-        handed: list[InProgress] = []
+        handed: list[tuple[_Work, InProgress]] = []
         not_started: list[str] = []
         with ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
-            for res in pool.map(lambda w: self._stream(w, budget), work):
-                results.append(res[0])
-                if res[1] is not None:
-                    handed.append(res[1])
-                elif res[0].outcome is StreamOutcome.HANDED_ON:
-                    not_started.append(res[0].stream)
+            for w, (result, progress) in zip(
+                work, pool.map(lambda w: self._stream_safely(w, budget), work), strict=True
+            ):
+                results.append(result)
+                if progress is not None:
+                    handed.append((w, progress))
+                elif result.outcome is StreamOutcome.HANDED_ON:
+                    not_started.append(result.stream)
         cont = None
         if handed or not_started:
-            cont = ScaleDownContinuation(hop=hop + 1, pending=tuple(not_started), in_progress=tuple(handed))
+            cont = ScaleDownContinuation(
+                hop=hop + 1, pending=tuple(not_started), in_progress=tuple(p for _, p in handed)
+            )
+            stop = None
             if cont.hop > MAX_CONTINUATION_HOPS:
-                log.error(
-                    "scale-down hop limit reached; the rest waits for the next scheduled run",
-                    extra={"pending": not_started, "in_progress": [h.stream for h in handed]},
-                )
-                for h in handed:  # release what this run still holds: the next scheduled run starts fresh
-                    self.cooldown.release(h.stream, owner=h.owner, now=self.clock.now(), cooldowns={}, action=None)
-                cont = None
+                stop = f"hop limit {MAX_CONTINUATION_HOPS} reached: the rest waits for the next scheduled run"
             else:
                 try:
                     self.continuation.continue_later(cont)
                 except (AutoscalerError, OSError) as exc:
-                    log.error("scale-down hand-over failed; finishing what is held", extra={"error": str(exc)})
-                    for h in handed:
-                        held = self.config.stream(h.stream)
-                        if held is not None:
-                            self._finish(
-                                _Work(
-                                    held,
-                                    ScaleDownDecision(h.stream, 0, h.target, ScaleDownReason.MERGE, ""),
-                                    h.owner,
-                                    done=["(before the failed hand-over)"],
-                                )
-                            )
-                    cont = None
+                    stop = f"the hand-over failed ({exc}): the rest waits for the next scheduled run"
+            if stop is not None:
+                log.error(
+                    "scale-down stopped",
+                    extra={"why": stop, "pending": not_started, "in_progress": [p.stream for _, p in handed]},
+                )
+                results = [r for r in results if r.outcome is not StreamOutcome.HANDED_ON]
+                for name in not_started:
+                    results.append(StreamResult(name, StreamOutcome.SKIPPED, None, stop))
+                for w, p in handed:  # finish what this run holds: alarms for the open count, cooldown, release
+                    w.owner = p.owner
+                    after = self._finish(w)
+                    results.append(
+                        StreamResult(
+                            w.cfg.name, StreamOutcome.FAILED, w.decision, stop, after=after, merges_done=tuple(w.done)
+                        )
+                    )
+                cont = None
         return FleetResult(tuple(_ordered(results, todo_names)), cont, reads)
+
+    def _abandon(self, item: InProgress, cfg: StreamConfig, why: str) -> StreamResult:
+        """Take over a handed-on lock only to release it, with the alarms retuned to the open count."""
+        try:
+            now = self.clock.now()
+            self.cooldown.acquire(
+                item.stream,
+                owner=item.owner + "-end",
+                now=now,
+                lease_until=now + 60,
+                blocked_by=(),
+                take_over_from=item.owner,
+            )
+        except (AutoscalerError, OSError):
+            return StreamResult(item.stream, StreamOutcome.SKIPPED, None, f"{why}; its lock had already moved on")
+        try:
+            count = len(self.kinesis.list_open_shards(item.stream))
+            sync_alarms(self.alarms, self.config.alarm_name_prefix, cfg, count, force_ok=True)
+        except (AutoscalerError, OSError) as exc:
+            log.error("alarms not retuned", extra={"stream": item.stream, "error": str(exc)})
+        self.cooldown.release(item.stream, owner=item.owner + "-end", now=self.clock.now(), cooldowns={}, action=None)
+        return StreamResult(item.stream, StreamOutcome.SKIPPED, None, f"{why}: stopped, lock released")
+
+    def _stream_safely(self, w: _Work, budget: Budget) -> tuple[StreamResult, InProgress | None]:
+        """_stream, with any error confined to this stream (the other workers' results and hand-overs survive)."""
+        try:
+            return self._stream(w, budget)
+        except Exception as exc:  # one stream's trouble must not lose the fleet run
+            log.exception("scale-down of one stream failed", extra={"stream": w.cfg.name})
+            return StreamResult(
+                w.cfg.name, StreamOutcome.FAILED, w.decision, f"{type(exc).__name__}: {exc}", merges_done=tuple(w.done)
+            ), None
 
     def _stream(self, w: _Work, budget: Budget) -> tuple[StreamResult, InProgress | None]:
         """Merge one stream to its target under the lock; hand back what is left when time runs short."""
@@ -340,11 +390,21 @@ class ScaleDownService:
                 blocked_by=() if w.take_over_from else (Direction.UP, Direction.DOWN),
                 take_over_from=w.take_over_from,
             )
-        except LockHeld as exc:
-            return _skip(cfg, ScaleDownReason.COOLDOWN, str(exc), d), None
-        except CooldownActive as exc:
+        except CooldownActive as exc:  # LockHeld included: scale-up holds it, or a handed-on lock moved on
             return _skip(cfg, ScaleDownReason.COOLDOWN, str(exc), d), None
         try:
+            if w.take_over_from is None:
+                # The decision was made at evaluation time; the stream may have changed while it waited in the
+                # queue (a scale-up whose cooldown has since ended). Merge only what the decision was made for.
+                now_open = len(self.kinesis.list_open_shards(cfg.name))
+                if now_open != d.current:
+                    self._finish(w)
+                    return _skip(
+                        cfg,
+                        ScaleDownReason.COOLDOWN,
+                        f"changed since evaluation ({d.current} -> {now_open} shards): next run decides",
+                        d,
+                    ), None
             return self._merge_locked(w, budget)
         except BaseException:
             self._finish(w)

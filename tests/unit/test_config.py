@@ -167,6 +167,13 @@ BAD = [
         "s.yaml, line 1, alarm_name_prefix: use 1–64 of a-z A-Z 0-9 _ . -",
     ),
     (
+        "no room under the scale-up threshold",
+        one(scale_up_threshold=0.55, target_utilisation=0.52),
+        "s.yaml, line 6, streams[0].scale_up_threshold: scale_up_threshold (0.55) minus the scale-down safety margin "
+        "(0.1) must stay above scale_down_threshold (0.5), or no merge could ever keep the peak under the alarm; "
+        "write e.g. scale_up_threshold: 0.7",
+    ),
+    (
         "yaml boolean as a name",
         one(name="off"),
         "s.yaml, line 2, streams[0].name: Input should be a valid string; YAML reads on/off/yes/no/true/false as "

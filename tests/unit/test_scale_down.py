@@ -9,12 +9,12 @@ from hypothesis import strategies as st
 from autoscaler.model import Shard
 from autoscaler.planner import tiles_key_space, uniform_shards
 from autoscaler.scale_down import (
-    LAG_GUARD_PERIODS,
     ScaleDownInput,
     ScaleDownReason,
     adjacent_pairs,
     apply_merges,
     decide_scale_down,
+    fleet_lagging,
     plan_merges,
 )
 from tests.unit.test_planner_properties import layouts
@@ -76,8 +76,15 @@ def one_spike(at: int, util: float, base: float = 0.1) -> list[float]:
         ("no traffic, 1 shard", inp(1, None), 1, ScaleDownReason.AT_MIN),
         # sparse traffic (every other period missing) counts the gaps as zero: still all below
         ("gaps are zero traffic", inp(8, [0.2 if i % 2 else None for i in range(288)]), 4, ScaleDownReason.MERGE),
-        # the newest 2 periods of the window missing while older ones are present: CloudWatch may lag
-        ("lagging metrics", inp(8, [0.1] * (288 - LAG_GUARD_PERIODS)), 8, ScaleDownReason.INCOMPLETE_METRICS),
+        # the fleet's metrics stop short of the settled window: CloudWatch lags, nobody is judged
+        ("lagging metrics", inp(8, 0.1, metrics_lagging=True), 8, ScaleDownReason.INCOMPLETE_METRICS),
+        # a stream with an hourly burst and nothing in its newest periods is judged (gaps are no writes)
+        (
+            "sparse periodic traffic",
+            inp(8, [0.1 if i % 12 == 0 else None for i in range(276)]),
+            4,
+            ScaleDownReason.MERGE,
+        ),
         # bytes without records: half a picture
         ("records missing", inp(8, 0.1, records=False), 8, ScaleDownReason.INCOMPLETE_METRICS),
     ],
@@ -153,3 +160,17 @@ def test_planned_merges_only_join_adjacent_open_shards(shards: list[Shard], coun
         first = merges[0]
         assert (first.lower_start, first.upper_end) in open_pairs
     assert tiles_key_space(apply_merges(shards, merges))
+
+
+@pytest.mark.parametrize(
+    ("case", "series", "lagging"),
+    [
+        ("fresh fleet", [{0: 1.0, 86_100: 1.0}, {}], False),
+        ("one stream fresh is enough", [{0: 1.0}, {85_800: 2.0}], False),
+        ("nobody has the newest settled periods", [{0: 1.0, 85_000: 1.0}, {84_000: 1.0}], True),
+        ("no data anywhere is not lag", [{}, {}], False),
+    ],
+)
+def test_fleet_lag_is_judged_on_the_whole_fleet(case: str, series: list[dict[int, float]], lagging: bool) -> None:
+    # settled window ends at 86,400 − 300 = 86,100; the guard covers the 2 periods before it: [85,500, 86,100)
+    assert fleet_lagging(series, settled_end=86_100, period=P) is lagging, case

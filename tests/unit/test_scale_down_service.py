@@ -177,3 +177,101 @@ def test_dry_run_changes_nothing_and_shows_the_merges(world: World) -> None:
     assert world.kinesis.calls == [] and world.cooldown.acquired == 0
     fields = result.log_fields()
     assert fields["peak_utilisation"] == pytest.approx(0.1) and fields["target"] == 4
+
+
+def test_a_stream_scaled_up_while_queued_is_not_merged_on_the_old_decision(world: World) -> None:
+    svc, _ = fleet(world, {"first": (8, 1), "late": (8, 1)})
+    svc.workers = 1
+    quiet_day(world, "first", 0.1, 8)
+    quiet_day(world, "late", 0.1, 8)
+    real_acquire = world.cooldown.acquire
+
+    def scale_up_late_meanwhile(stream: str, **kw: object) -> object:
+        if stream == "late":  # while "first" was merging, "late" doubled and its up cooldown ran out
+            world.kinesis.update_shard_count("late", 16)
+            world.clock.advance(400)
+        return real_acquire(stream, **kw)  # type: ignore[arg-type]
+
+    world.cooldown.acquire = scale_up_late_meanwhile  # type: ignore[method-assign]
+    r = by_stream(svc.run(SimBudget(world.clock)).results)
+    assert r["first"].outcome is StreamOutcome.MERGED
+    assert r["late"].outcome is StreamOutcome.SKIPPED and "changed since evaluation (8 -> 16" in r["late"].detail
+    assert world.kinesis.open_count("late") == 16 and world.kinesis.reshard_calls("late") == ["update_shard_count"]
+    lock = world.cooldown.read("late")
+    assert lock is not None and lock.owner is None
+
+
+def test_one_streams_error_does_not_lose_the_others(world: World) -> None:
+    from autoscaler.errors import AwsCallFailed
+
+    svc, _ = fleet(world, {"a": (8, 1), "b": (8, 1)})
+    svc.workers = 2
+    quiet_day(world, "a", 0.1, 8)
+    quiet_day(world, "b", 0.1, 8)
+
+    def b_fails(op: str, stream: str) -> None:
+        if op == "merge_shards" and stream == "b" and world.kinesis.reshard_calls("b"):
+            raise AwsCallFailed("MergeShards failed with InternalFailure")
+
+    world.kinesis.on_call = b_fails
+    r = by_stream(svc.run(SimBudget(world.clock)).results)
+    assert (r["a"].outcome, r["a"].after) == (StreamOutcome.MERGED, 4)
+    assert r["b"].outcome is StreamOutcome.FAILED and "InternalFailure" in r["b"].detail
+    # b: one merge done, then the error: alarms follow the 7 open shards, cooldown set, lock released
+    threshold = world.alarms.alarms[alarm_name("kinesis-autoscaler", "b", AlarmKind.INCOMING_BYTES)].spec.threshold
+    assert threshold == pytest.approx(0.8 * 7 * MiB * 60)
+    lock = world.cooldown.read("b")
+    assert lock is not None and lock.owner is None and Direction.DOWN in lock.cooldown_until
+
+
+def test_a_stream_that_cannot_be_listed_is_skipped_alone(world: World) -> None:
+    from autoscaler.errors import AwsCallFailed
+
+    svc, _ = fleet(world, {"ok": (8, 1), "denied": (8, 1)})
+    quiet_day(world, "ok", 0.1, 8)
+    real = world.kinesis.list_open_shards
+
+    def deny(stream: str) -> object:
+        if stream == "denied":
+            raise AwsCallFailed("ListShards: AccessDeniedException")
+        return real(stream)
+
+    world.kinesis.list_open_shards = deny  # type: ignore[method-assign]
+    r = by_stream(svc.run(SimBudget(world.clock)).results)
+    assert r["denied"].outcome is StreamOutcome.SKIPPED and "AccessDenied" in r["denied"].detail
+    assert r["ok"].outcome is StreamOutcome.MERGED
+
+
+def test_hop_limit_finishes_what_it_holds(world: World) -> None:
+    svc, rec = fleet(world, {"a": (8, 1)})
+    quiet_day(world, "a", 0.1, 8)
+    world.kinesis.merge_seconds = 400
+    last = ScaleDownContinuation(hop=8, pending=("a",), in_progress=())
+    result = svc.run(SimBudget(world.clock, 600), continuation=last)
+    (r,) = result.results
+    assert result.continuation is None and rec.requests == []
+    assert r.outcome is StreamOutcome.FAILED and "hop limit" in r.detail
+    # 600 s: merge (UPDATING 400 s), merge, then waiting would outlast the invocation: 2 merges done, 6 open
+    assert world.kinesis.open_count("a") == 6
+    threshold = world.alarms.alarms[alarm_name("kinesis-autoscaler", "a", AlarmKind.INCOMING_BYTES)].spec.threshold
+    assert threshold == pytest.approx(0.8 * 6 * MiB * 60)
+    lock = world.cooldown.read("a")
+    assert lock is not None and lock.owner is None and Direction.DOWN in lock.cooldown_until
+
+
+def test_continuation_for_a_stream_disabled_since_stops_and_cleans_up(world: World) -> None:
+    svc, rec = fleet(world, {"a": (8, 1)})
+    quiet_day(world, "a", 0.1, 8)
+    world.kinesis.merge_seconds = 400
+    svc.run(SimBudget(world.clock, 600))
+    (cont,) = rec.requests
+    world.config = parse_config(
+        "streams:\n  - {name: a, min_shards: 1, max_shards: 64, desired_shards: 8, enabled: false}\n"
+    )
+    svc.config = world.config
+    calls = list(world.kinesis.calls)
+    (r,) = svc.run(SimBudget(world.clock), continuation=cont).results
+    assert r.outcome is StreamOutcome.SKIPPED and "no longer managed" in r.detail
+    assert world.kinesis.calls == calls
+    lock = world.cooldown.read("a")
+    assert lock is not None and lock.owner is None
