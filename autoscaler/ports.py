@@ -41,6 +41,10 @@ class KinesisPort(Protocol):
         """Status, capacity mode and shard-level metrics. Raises StreamNotFound."""
         ...
 
+    def describe_all(self) -> dict[str, StreamDescription]:
+        """Every stream of the account and region: status and capacity mode (shard-level metrics not included)."""
+        ...
+
     def list_open_shards(self, stream: str) -> list[Shard]:
         """Every OPEN shard (CLOSED ones dropped), sorted by starting hash key. Raises StreamNotFound."""
         ...

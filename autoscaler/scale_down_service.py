@@ -244,6 +244,7 @@ class ScaleDownService:
                 group, (THROTTLE_METRIC,), start=end - hours * 3600, end=end, period_seconds=period
             )
             throttled.update({s: sum(m.get(THROTTLE_METRIC, {}).values()) for s, m in got.items()})
+        summaries = self.kinesis.describe_all()  # one ListStreams, not one DescribeStreamSummary per candidate
         for cfg, decision in candidates:
             if throttled.get(cfg.name, 0.0) > 0:
                 out.append(
@@ -255,10 +256,9 @@ class ScaleDownService:
                     )
                 )
                 continue
-            try:
-                desc = self.kinesis.describe(cfg.name)
-            except AutoscalerError as exc:  # not found, denied, throttled: skip this stream, not the fleet
-                out.append(_skip(cfg, ScaleDownReason.NOT_FOUND, f"cannot describe it: {exc}"))
+            desc = summaries.get(cfg.name)
+            if desc is None:
+                out.append(_skip(cfg, ScaleDownReason.NOT_FOUND, "not listed by ListStreams (deleted meanwhile?)"))
                 continue
             if desc.mode is StreamMode.ON_DEMAND:
                 out.append(_skip(cfg, ScaleDownReason.ON_DEMAND, "ON_DEMAND mode: AWS scales it"))

@@ -26,7 +26,8 @@ from autoscaler.ports import Clock
 READ_ACTIONS = ("kinesis:DescribeLimits", "kinesis:DescribeStreamSummary", "kinesis:ListShards")
 SCALE_UP_ACTIONS = ("kinesis:SplitShard", "kinesis:UpdateShardCount")
 SCALE_DOWN_ACTIONS = ("kinesis:MergeShards",)
-IAM_ACTIONS = READ_ACTIONS + SCALE_UP_ACTIONS + SCALE_DOWN_ACTIONS
+FLEET_READ_ACTIONS = ("kinesis:ListStreams",)  # the fleet's modes and statuses in one call (scale-down)
+IAM_ACTIONS = READ_ACTIONS + SCALE_UP_ACTIONS + SCALE_DOWN_ACTIONS + FLEET_READ_ACTIONS
 
 PAGE_SIZE = 1_000  # ListShards' maximum page
 RESHARD_TPS = 4.0  # SplitShard + MergeShards share 5 TPS per account: keep one in five for other callers
@@ -81,6 +82,34 @@ class KinesisAdapter:
             shard_level_metrics=frozenset(metrics),
             arn=out.get("StreamARN", ""),
         )
+
+    def describe_all(self) -> dict[str, StreamDescription]:
+        """Every stream of the account and region with its status and mode, from ListStreams' StreamSummaries
+        (Limit 10,000 a page, NextToken pages): one call where DescribeStreamSummary would take one per stream at
+        20 TPS per account. Shard-level metrics are not in the summaries (scale-down does not need them)."""
+
+        def call() -> dict[str, StreamDescription]:
+            out: dict[str, StreamDescription] = {}
+            kwargs: dict[str, Any] = {"Limit": 10_000}
+            while True:
+                try:
+                    page = self.client.list_streams(**kwargs)
+                except ClientError as exc:
+                    raise self._common(exc, "(all streams)") from exc
+                for summary in page.get("StreamSummaries", []):
+                    mode = summary.get("StreamModeDetails", {}).get("StreamMode", "PROVISIONED")
+                    out[summary["StreamName"]] = StreamDescription(
+                        name=summary["StreamName"],
+                        status=summary.get("StreamStatus", ""),
+                        mode=StreamMode(mode) if mode in StreamMode.__members__ else StreamMode.PROVISIONED,
+                        arn=summary.get("StreamARN", ""),
+                    )
+                token = page.get("NextToken")
+                if not (page.get("HasMoreStreams") and token):
+                    return out
+                kwargs = {"NextToken": token}
+
+        return retry_throttled(call, sleep=self.clock.sleep, attempts=self.attempts)
 
     def list_open_shards(self, stream: str) -> list[Shard]:
         """ListShards, paginated the AWS way: the first page names the stream (and ShardFilter AT_LATEST: open

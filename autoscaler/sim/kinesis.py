@@ -117,6 +117,14 @@ class FakeKinesis:
             s = self._get(stream)
             return StreamDescription(stream, self._status(s), s.mode, s.shard_level_metrics, f"arn:sim:{stream}")
 
+    def describe_all(self) -> dict[str, StreamDescription]:
+        with self._lock:
+            self._fault("describe_all", "")
+            return {
+                name: StreamDescription(name, self._status(s), s.mode, s.shard_level_metrics, f"arn:sim:{name}")
+                for name, s in self.streams.items()
+            }
+
     def list_open_shards(self, stream: str) -> list[Shard]:
         with self._lock:
             self._fault("list_open_shards", stream)

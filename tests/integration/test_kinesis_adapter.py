@@ -213,3 +213,43 @@ def test_reads_retry_tps_throttling(stubbed: Any) -> None:
     stub.add_response("describe_stream_summary", summary("ACTIVE"))
     assert adapter.describe("orders").status == "ACTIVE"
     assert clock.slept > 0
+
+
+def test_describe_all_reads_modes_from_list_streams_pages(stubbed: Any) -> None:
+    adapter, stub, _ = stubbed
+
+    def summary_of(name: str, mode: str) -> dict[str, Any]:
+        return {
+            "StreamName": name,
+            "StreamARN": f"arn:aws:kinesis:us-east-1:123456789012:stream/{name}",
+            "StreamStatus": "ACTIVE",
+            "StreamModeDetails": {"StreamMode": mode},
+            "StreamCreationTimestamp": "2026-01-01T00:00:00Z",
+        }
+
+    stub.add_response(
+        "list_streams",
+        {
+            "StreamNames": ["a"],
+            "HasMoreStreams": True,
+            "NextToken": "n",
+            "StreamSummaries": [summary_of("a", "PROVISIONED")],
+        },
+        {"Limit": 10_000},
+    )
+    stub.add_response(
+        "list_streams",
+        {"StreamNames": ["b"], "HasMoreStreams": False, "StreamSummaries": [summary_of("b", "ON_DEMAND")]},
+        {"NextToken": "n"},
+    )
+    modes = {name: d.mode for name, d in adapter.describe_all().items()}
+    assert modes == {"a": StreamMode.PROVISIONED, "b": StreamMode.ON_DEMAND}
+
+
+def test_describe_all_on_moto() -> None:
+    with mock_aws():
+        c = client()
+        c.create_stream(StreamName="p", ShardCount=1)
+        c.create_stream(StreamName="o", StreamModeDetails={"StreamMode": "ON_DEMAND"})
+        found = KinesisAdapter(c, SimClock()).describe_all()
+        assert (found["p"].mode, found["o"].mode) == (StreamMode.PROVISIONED, StreamMode.ON_DEMAND)

@@ -69,6 +69,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         actions=_actions(
             kinesis.READ_ACTIONS,
             kinesis.SCALE_DOWN_ACTIONS,
+            kinesis.FLEET_READ_ACTIONS,
             cloudwatch.IAM_ACTIONS,
             cooldown.IAM_ACTIONS,
             continuation.IAM_ACTIONS,
@@ -84,6 +85,7 @@ ADAPTERS: tuple[ModuleType, ...] = (kinesis, cloudwatch, cooldown, continuation)
 RESOURCE_STAR_ALLOWED = {
     "kinesis:DescribeLimits": "reads the account's shard quota; no resource type",
     "kinesis:UpdateShardCount": "no resource type (unlike SplitShard/MergeShards, which take stream*)",
+    "kinesis:ListStreams": "lists the account's streams; no resource type",
     "cloudwatch:GetMetricData": "classic metrics are not IAM resources; its only resource type is the OTel dataset",
 }
 # Actions granted on exactly the managed streams' ARNs (from the ManagedStreamNames parameter).
