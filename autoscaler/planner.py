@@ -6,6 +6,7 @@ Every plan carries a reason (enum + message), in the manner of the Kubernetes HP
 from __future__ import annotations
 
 import enum
+import gc
 import heapq
 import itertools
 import math
@@ -242,22 +243,35 @@ def choose_splits(shards: Sequence[Shard], count: int, heat: Mapping[str, float]
         if s.end > s.start
     ]
     heapq.heapify(heap)
+    # The loop allocates ~3 tuples per split and none can form a reference cycle: the cyclic GC, which would run
+    # dozens of times over the growing heap, is paused for it (restored after, whatever happens).
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _split_loop(heap, count)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _split_loop(heap: list[tuple[float, int, int, int, str | None]], count: int) -> list[SplitOp]:
     ops: list[SplitOp] = []
     append, heapreplace, heappush, heappop = ops.append, heapq.heapreplace, heapq.heappush, heapq.heappop
+    new = tuple.__new__  # SplitOp(...) without the NamedTuple constructor's Python frame: same object
     for _ in range(count):
         if not heap:
             break
         neg_heat, _, start, end, shard_id = heap[0]
         cut = start + (end - start + 1) // 2  # midpoint(start, end)
-        append(SplitOp(start, end, cut, shard_id))
+        append(new(SplitOp, (start, end, cut, shard_id)))
         half = neg_heat / 2
-        children = [(half, start - cut, start, cut - 1, None)] if cut - 1 > start else []
-        if end > cut:
-            children.append((half, cut - end - 1, cut, end, None))
-        if children:
-            heapreplace(heap, children[0])  # pop the parent and push a child in one sift
-            if len(children) > 1:
-                heappush(heap, children[1])
+        if end - start >= 3:  # both children still splittable (width ≥ 4): the usual case
+            heapreplace(heap, (half, start - cut, start, cut - 1, None))  # pop the parent, push a child: one sift
+            heappush(heap, (half, cut - end - 1, cut, end, None))
+        elif cut - 1 > start:
+            heapreplace(heap, (half, start - cut, start, cut - 1, None))
+        elif end > cut:
+            heapreplace(heap, (half, cut - end - 1, cut, end, None))
         else:
             heappop(heap)
     return ops
