@@ -41,5 +41,6 @@ LOCK_LEASE_MARGIN_SECONDS = 60  # the lock lease outlives the function timeout b
 LOCK_ITEM_TTL_SECONDS = 7 * 24 * 3_600  # DynamoDB TTL removes lock items a week after their last write.
 CONTINUATION_SAFETY_SECONDS = 60  # hand over to a new invocation when less than this remains: room for one more call.
 MAX_CONTINUATION_HOPS = 8  # Lambda drops self-invocation chains after ~16 hops; stop well before that.
+MAX_SPLITS_PER_ACTION = 240  # (8 hops + 1) × 900 s / ~30 s a split ≈ 270: more splits could not finish in one chain.
 WAIT_POLL_INITIAL_SECONDS = 2.0  # first poll for ACTIVE after a reshard call.
 WAIT_POLL_MAX_SECONDS = 20.0  # AWS samples poll every 20 s; never sleep longer between polls.

@@ -17,6 +17,7 @@ from autoscaler.capacity import Utilisation, shards_needed, write_utilisation
 from autoscaler.defaults import (
     FALLBACK_SCALE_UP_FACTOR,
     MAX_HASH_KEY,
+    MAX_SPLITS_PER_ACTION,
     SPLIT_SECONDS_ESTIMATE,
     TARGET_UTILISATION,
     UPDATE_SHARD_COUNT_CALLS_PER_24H,
@@ -153,6 +154,12 @@ def plan_scale_up(inp: PlanInput) -> ScalePlan:
         return noop(ScaleUpReason.ALREADY_AT_TARGET, f"{n} open shards already meet the target {desired}: " + message)
 
     method, method_reason, method_message = _choose_method(inp, n, desired, reason)
+    if method is OpKind.SPLIT and desired - n > MAX_SPLITS_PER_ACTION:
+        # One split at a time, each ~30 s UPDATING: an action chain (9 invocations of 900 s) cannot do more. The
+        # target is what this action can reach; the alarm, still breaching, triggers the next action.
+        desired = n + MAX_SPLITS_PER_ACTION
+        capped.append(f"{MAX_SPLITS_PER_ACTION} splits per action")
+        message += f"; capped by {MAX_SPLITS_PER_ACTION} splits per action ({n} -> {desired})"
     ops: tuple[Op, ...]
     if method is OpKind.UPDATE_SHARD_COUNT:
         ops = (UpdateShardCountOp(current=n, target=desired),)

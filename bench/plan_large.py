@@ -1,7 +1,8 @@
 """Planning a scale-up for a 10,000-shard stream (uneven ranges, shard-level heat). Target: ≤ 50 ms.
 
-Three shapes: one UpdateShardCount (the usual path), 10,000 splits with UpdateShardCount refused (the most
-operations one action can plan: 2×), and a hot shard found among 10,000 by shard-level IncomingBytes.
+Three shapes: one UpdateShardCount (the usual path); splits with UpdateShardCount refused (the planner ranks all
+10,000 shards and plans the most splits one action chain can execute, MAX_SPLITS_PER_ACTION); and a hot shard found
+among 10,000 by shard-level IncomingBytes.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def inputs() -> dict[str, PlanInput]:
     quiet = StreamMetrics(MetricSeries(60, (0.3 * SHARDS * MiB * 60,)), MetricSeries(60, ()), heat)
     return {
         "update_shard_count": base,
-        "10,000 splits": base._replace(update_shard_count_allowed=False),
+        "splits, UpdateShardCount refused": base._replace(update_shard_count_allowed=False),
         "hot shard": base._replace(trigger=TriggerKind.THROTTLE, metrics=quiet),
     }
 

@@ -197,3 +197,11 @@ def test_plan_reason_messages_read_well() -> None:
     plan = plan_scale_up(inp(4, 2.0))
     assert plan.message == "peak 200% of 4 shards needs 14 for 60%; capped by at most 2x per action (4 -> 8)"
     assert plan.capped_by == ("at most 2x per action (4 -> 8)",)
+
+
+def test_splits_are_capped_at_what_one_action_chain_can_execute() -> None:
+    # 300 shards at 200% want 1,000 (capped 2x: 600), UpdateShardCount refused: 300 splits × ~30 s would outlast
+    # the 9 invocations of one chain, so the action takes the first 240 (→ 540); the alarm triggers the next
+    plan = plan_scale_up(inp(300, 2.0, max_shards=1000, update_shard_count_allowed=False))
+    assert (plan.target, len(plan.ops)) == (540, 240)
+    assert "240 splits per action" in plan.message
