@@ -259,6 +259,125 @@ def scale_down(
         raise typer.Exit(1)
 
 
+@app.command("create-streams")
+def create_streams(
+    config: ConfigOpt = str(DEFAULT_CONFIG_PATH),
+    alarm_topic_arn: Annotated[
+        str | None, typer.Option("--alarm-topic-arn", help="SNS topic the alarms notify (else: from --stack)")
+    ] = None,
+    stack: Annotated[
+        str, typer.Option("--stack", help="deployed stack whose AlarmTopicArn output to use", envvar="STACK_NAME")
+    ] = "kinesis-autoscaler",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print the diff, change nothing")] = False,
+    remove_orphaned_alarms: Annotated[
+        bool, typer.Option("--remove-orphaned-alarms", help="delete alarms of streams no longer in the config")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create the config's missing streams and bring their settings and alarms to the config. Idempotent; never
+    reshards or deletes a stream."""
+    import botocore.session
+
+    from autoscaler.aws.provisioning import Provisioning, topic_from_stack
+    from autoscaler.onboarding import plan_onboarding
+    from autoscaler.runtime import SystemClock
+
+    cfg = _load(config)
+    ports = _ports(cfg, DEFAULT_TABLE)  # checks the region
+    kinesis_client = ports["kinesis"].client
+    cloudwatch_client = ports["alarms"].client
+    prov = Provisioning(kinesis_client, cloudwatch_client, SystemClock())
+
+    def plan() -> Any:
+        topic = alarm_topic_arn or topic_from_stack(
+            botocore.session.get_session().create_client("cloudformation", region_name=kinesis_client.meta.region_name),
+            stack,
+        )
+        observed = prov.observe(cfg)
+        existing = list(prov.prefixed_alarms(cfg.alarm_name_prefix))
+        return topic, plan_onboarding(
+            cfg, observed, topic, existing_alarm_names=existing, remove_orphaned_alarms=remove_orphaned_alarms
+        )
+
+    topic, diff = _run(plan)
+    if diff.new_shards:
+        limit, open_now = _run(prov.shard_quota)
+        if limit and open_now + diff.new_shards > limit:
+            err.print(
+                f"[red]shard quota:[/red] creating these streams adds {diff.new_shards} shards to the {open_now} open "
+                f"in this account and region, over its ShardLimit of {limit}; request an increase in Service Quotas "
+                f"or lower desired_shards. Nothing was changed."
+            )
+            raise typer.Exit(2)
+    rows = []
+    failed = False
+    for sp in diff.streams:
+        done: list[str] = []
+        error = ""
+        for action in sp.actions:
+            if dry_run:
+                continue
+            try:
+                _run(lambda a=action: prov.apply(a, topic, lambda msg: err.print(f"[dim]{msg}[/dim]")))
+                done.append(action.detail)
+            except typer.Exit:
+                error, failed = f"failed at: {action.detail}", True
+                break
+        status = (
+            "failed"
+            if error
+            else ("would change" if dry_run and sp.actions else ("changed" if sp.actions else "unchanged"))
+        )
+        rows.append(
+            {
+                "stream": sp.stream,
+                "status": status,
+                "actions": [a.detail for a in sp.actions],
+                "done": done,
+                "notes": list(sp.notes),
+                "error": error,
+            }
+        )
+    for action in diff.orphan_actions:
+        if not dry_run:
+            _run(lambda a=action: prov.apply(a, topic, lambda msg: None))
+    summary = {
+        "alarm_topic_arn": topic,
+        "dry_run": dry_run,
+        "streams": rows,
+        "orphaned_alarms": list(diff.orphaned_alarms),
+        "orphaned_alarms_deleted": bool(diff.orphan_actions) and not dry_run,
+        "changes": diff.changes,
+    }
+    if as_json:
+        out.print_json(json.dumps(summary))
+    else:
+        table = Table(title="create-streams" + (" (dry run: nothing changed)" if dry_run else ""))
+        for col in ("stream", "status", "actions", "notes"):
+            table.add_column(col)
+        for r in rows:
+            table.add_row(
+                r["stream"],
+                r["status"],
+                "\n".join(r["actions"]) or "-",
+                "\n".join(r["notes"] + ([r["error"]] if r["error"] else [])) or "-",
+            )
+        out.print(table)
+        if diff.orphaned_alarms:
+            verb = (
+                "deleted"
+                if summary["orphaned_alarms_deleted"]
+                else "left in place (--remove-orphaned-alarms deletes them)"
+            )
+            out.print(
+                f"orphaned alarms (their streams are not in the config), {verb}: {', '.join(diff.orphaned_alarms)}"
+            )
+        if not diff.changes:
+            out.print("nothing to change: AWS already matches the config")
+    if failed:
+        raise typer.Exit(1)
+
+
 @app.command("validate-config")
 def validate_config(
     config: ConfigOpt = str(DEFAULT_CONFIG_PATH),

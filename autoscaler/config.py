@@ -46,6 +46,10 @@ class Tunables:
     alarm_period_seconds: int = d.ALARM_PERIOD_SECONDS
     alarm_evaluation_periods: int = d.ALARM_EVALUATION_PERIODS
     alarm_datapoints_to_alarm: int = d.ALARM_DATAPOINTS_TO_ALARM
+    retention_hours: int = d.RETENTION_HOURS
+    encrypt: bool = d.ENCRYPT
+    kms_key_id: str = d.KMS_KEY_ID
+    shard_level_metrics: bool = d.SHARD_LEVEL_METRICS
 
 
 @dataclass(frozen=True, kw_only=True)

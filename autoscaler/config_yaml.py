@@ -46,6 +46,10 @@ class TunablesModel(BaseModel):
     alarm_period_seconds: int = Field(d.ALARM_PERIOD_SECONDS, ge=10, le=86_400)
     alarm_evaluation_periods: int = Field(d.ALARM_EVALUATION_PERIODS, ge=1)
     alarm_datapoints_to_alarm: int = Field(d.ALARM_DATAPOINTS_TO_ALARM, ge=1)
+    retention_hours: int = Field(d.RETENTION_HOURS, ge=24, le=8_760)
+    encrypt: bool = d.ENCRYPT
+    kms_key_id: str = Field(d.KMS_KEY_ID, min_length=1, max_length=2_048)
+    shard_level_metrics: bool = d.SHARD_LEVEL_METRICS
 
     @model_validator(mode="after")
     def _coherent(self) -> Self:

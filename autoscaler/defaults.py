@@ -34,6 +34,12 @@ ALARM_NAME_PREFIX = (
     "kinesis-autoscaler"  # alarms are named <prefix>-<stream>-<kind>; the prefix scopes IAM and lookups.
 )
 
+# --- Onboarding (create-streams)
+RETENTION_HOURS = 24  # Kinesis' own default; longer retention is billed per shard-hour.
+ENCRYPT = True  # server-side encryption costs nothing with the AWS-managed key: on unless configured off.
+KMS_KEY_ID = "alias/aws/kinesis"  # the AWS-managed key: no key policy to maintain.
+SHARD_LEVEL_METRICS = False  # shard-level metrics are billed per shard; they only sharpen hot-shard splits.
+
 # --- Operations
 SPLIT_SECONDS_ESTIMATE = 30.0  # one SplitShard round trip to ACTIVE; undocumented, ~30 s observed (unverified).
 UPDATE_SHARD_COUNT_SECONDS_ESTIMATE = 90.0  # UpdateShardCount "could take a few minutes"; used only to compare paths.

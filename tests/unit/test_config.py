@@ -62,9 +62,9 @@ BAD = [
         one(max_shard=3),
         "s.yaml, line 6, streams[0].max_shard: unknown key 'max_shard'; check its spelling (allowed: "
         "alarm_datapoints_to_alarm, alarm_evaluation_periods, alarm_period_seconds, desired_shards, enabled, "
-        "fallback_scale_up_factor, max_shards, min_shards, name, scale_down_cooldown_seconds, scale_down_lookback_hours, "
-        "scale_down_threshold, scale_up_cooldown_seconds, scale_up_lookback_minutes, scale_up_threshold, "
-        "target_utilisation)",
+        "encrypt, fallback_scale_up_factor, kms_key_id, max_shards, min_shards, name, retention_hours, "
+        "scale_down_cooldown_seconds, scale_down_lookback_hours, scale_down_threshold, scale_up_cooldown_seconds, "
+        "scale_up_lookback_minutes, scale_up_threshold, shard_level_metrics, target_utilisation)",
     ),
     (
         "duplicate names",

@@ -1,0 +1,129 @@
+"""create-streams as a subprocess against a moto server: creates, then finds nothing to change; reports what it
+must not touch; refuses a config over the account's shard quota before changing anything."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from autoscaler.local.moto_server import MotoServer
+from autoscaler.local.setup import local_clients
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(args: list[str], server: MotoServer) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "scripts/create_streams.py", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=180,
+        check=False,
+        env={**os.environ, **server.env(), "COLUMNS": "200"},
+    )
+
+
+def write(tmp_path: Path, body: str, prefix: str = "cs") -> str:
+    """A config; each test its own alarm prefix (the moto server is shared, and every other alarm of the prefix
+    counts as orphaned)."""
+    path = tmp_path / "streams.yaml"
+    path.write_text(f"alarm_name_prefix: {prefix}\nstreams:\n" + body)
+    return str(path)
+
+
+def by_stream(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    assert done.returncode == 0, done.stderr
+    return {r["stream"]: r for r in json.loads(done.stdout)["streams"]}
+
+
+def test_create_then_nothing_to_change(moto_server: MotoServer, tmp_path: Path) -> None:
+    clients = local_clients(moto_server.endpoint)
+    topic = clients.sns.create_topic(Name="cs-alarms")["TopicArn"]
+    cfg = write(
+        tmp_path,
+        "  - {name: cs-one, min_shards: 1, max_shards: 8, desired_shards: 3, retention_hours: 48}\n"
+        "  - {name: cs-two, min_shards: 1, max_shards: 8, desired_shards: 1, shard_level_metrics: true}\n",
+    )
+    dry = by_stream(run(["--config", cfg, "--alarm-topic-arn", topic, "--dry-run", "--json"], moto_server))
+    assert dry["cs-one"]["status"] == "would change"
+    assert dry["cs-one"]["actions"][:3] == ["3 shards, provisioned", "24 h -> 48 h", "KMS alias/aws/kinesis"]
+    assert "cs-one" not in clients.kinesis.list_streams()["StreamNames"], "a dry run creates nothing"
+
+    first = by_stream(run(["--config", cfg, "--alarm-topic-arn", topic, "--json"], moto_server))
+    assert first["cs-one"]["status"] == first["cs-two"]["status"] == "changed"
+    summary = clients.kinesis.describe_stream_summary(StreamName="cs-one")["StreamDescriptionSummary"]
+    assert (summary["OpenShardCount"], summary["RetentionPeriodHours"], summary["EncryptionType"]) == (3, 48, "KMS")
+    alarms = clients.cloudwatch.describe_alarms(AlarmNamePrefix="cs-cs-one-")["MetricAlarms"]
+    assert {a["AlarmName"] for a in alarms} == {
+        "cs-cs-one-incoming-bytes",
+        "cs-cs-one-incoming-records",
+        "cs-cs-one-write-throttled",
+    }
+    assert all(a["AlarmActions"] == [topic] for a in alarms)
+    bytes_alarm = next(a for a in alarms if a["MetricName"] == "IncomingBytes")
+    assert bytes_alarm["Threshold"] == pytest.approx(0.8 * 3 * 1_048_576 * 60)
+
+    second = run(["--config", cfg, "--alarm-topic-arn", topic], moto_server)
+    assert second.returncode == 0 and "nothing to change" in second.stdout
+
+
+def test_reports_instead_of_resharding_and_leaves_on_demand_alone(moto_server: MotoServer, tmp_path: Path) -> None:
+    clients = local_clients(moto_server.endpoint)
+    topic = clients.sns.create_topic(Name="cs-alarms-2")["TopicArn"]
+    clients.kinesis.create_stream(StreamName="cs-grown", ShardCount=5)
+    clients.kinesis.create_stream(StreamName="cs-od", StreamModeDetails={"StreamMode": "ON_DEMAND"})
+    clients.cloudwatch.put_metric_alarm(
+        AlarmName="cs2-cs-gone-incoming-bytes",
+        MetricName="IncomingBytes",
+        Namespace="AWS/Kinesis",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1.0,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    cfg = write(
+        tmp_path,
+        "  - {name: cs-grown, min_shards: 1, max_shards: 8, desired_shards: 2, encrypt: false}\n"
+        "  - {name: cs-od, min_shards: 1, max_shards: 8, desired_shards: 2}\n",
+        prefix="cs2",
+    )
+    result = run(["--config", cfg, "--alarm-topic-arn", topic, "--json"], moto_server)
+    rows = by_stream(result)
+    assert any("5 open shards, desired_shards is 2: not resharded" in n for n in rows["cs-grown"]["notes"])
+    assert rows["cs-od"]["status"] == "unchanged" and "on-demand" in rows["cs-od"]["notes"][0]
+    assert len([s for s in clients.kinesis.list_shards(StreamName="cs-grown")["Shards"]]) == 5
+    assert json.loads(result.stdout)["orphaned_alarms"] == ["cs2-cs-gone-incoming-bytes"]
+    assert clients.cloudwatch.describe_alarms(AlarmNames=["cs2-cs-gone-incoming-bytes"])["MetricAlarms"]
+    run(["--config", cfg, "--alarm-topic-arn", topic, "--remove-orphaned-alarms"], moto_server)
+    assert not clients.cloudwatch.describe_alarms(AlarmNames=["cs2-cs-gone-incoming-bytes"])["MetricAlarms"]
+
+
+def test_shard_quota_is_checked_before_any_change(moto_server: MotoServer, tmp_path: Path) -> None:
+    clients = local_clients(moto_server.endpoint)
+    limit = clients.kinesis.describe_limits()["ShardLimit"]
+    cfg = write(
+        tmp_path,
+        f"  - {{name: cs-huge, min_shards: 1, max_shards: 10000, desired_shards: {limit + 1}}}\n",
+        prefix="cs3",
+    )
+    done = run(["--config", cfg, "--alarm-topic-arn", "arn:aws:sns:us-east-1:123456789012:x"], moto_server)
+    assert done.returncode == 2
+    message = " ".join(done.stderr.split())
+    assert "over its ShardLimit" in message and "Nothing was changed" in message
+    assert "cs-huge" not in clients.kinesis.list_streams()["StreamNames"]
+
+
+def test_missing_stack_output_says_what_to_pass(moto_server: MotoServer, tmp_path: Path) -> None:
+    cfg = write(tmp_path, "  - {name: cs-x, min_shards: 1, max_shards: 8, desired_shards: 1}\n", prefix="cs4")
+    done = run(["--config", cfg, "--stack", "no-such-stack"], moto_server)
+    assert done.returncode == 1
+    assert "pass --alarm-topic-arn" in " ".join(done.stderr.split())
