@@ -259,6 +259,75 @@ def scale_down(
         raise typer.Exit(1)
 
 
+@app.command("status")
+def status(
+    config: ConfigOpt = str(DEFAULT_CONFIG_PATH),
+    table: TableOpt = DEFAULT_TABLE,
+    as_json: JsonOpt = False,
+) -> None:
+    """One row per managed stream: mode, shards vs bounds, peak utilisation (1 h, 24 h), alarms and whether they
+    match the open count, cooldowns, last action; plus autoscaler alarms of streams not in the config."""
+    from autoscaler.aws.provisioning import Provisioning
+    from autoscaler.status import fleet_status
+
+    cfg = _load(config)
+    ports = _ports(cfg, table)
+    rows = _run(
+        lambda: fleet_status(
+            cfg,
+            kinesis=ports["kinesis"],
+            metrics=ports["metrics"],
+            alarms=ports["alarms"],
+            cooldown=ports["cooldown"],
+            clock=ports["clock"],
+        )
+    )
+    prefixed = _run(
+        lambda: Provisioning(ports["kinesis"].client, ports["alarms"].client, ports["clock"]).prefixed_alarms(
+            cfg.alarm_name_prefix
+        )
+    )
+    managed = {n for r in rows for n in r.alarms}
+    orphans = sorted(n for n in prefixed if n not in managed)
+    if as_json:
+        out.print_json(json.dumps({"streams": [r._asdict() for r in rows], "orphaned_alarms": orphans}))
+        return
+    t = Table(title=f"kinesis-autoscaler status ({cfg.source})")
+    for col in (
+        "stream",
+        "mode",
+        "shards (min/desired/max)",
+        "peak 1 h",
+        "peak 24 h",
+        "alarms",
+        "cooldown up/down",
+        "last action",
+    ):
+        t.add_column(col)
+
+    def pct(v: float | None) -> str:
+        return f"{v:.0%}" if v is not None else "-"
+
+    for r in rows:
+        states = ", ".join(sorted({a["state"] for a in r.alarms.values()}))
+        alarms_text = f"{states}; " + ("thresholds match" if r.alarms_match else "[red]thresholds do not match[/red]")
+        t.add_row(
+            r.stream,
+            f"{r.mode} {r.status}",
+            f"{r.open_shards if r.open_shards is not None else '-'} ({r.min_shards}/{r.desired_shards}/{r.max_shards})",
+            pct(r.peak_1h),
+            pct(r.peak_24h),
+            r.problem or alarms_text,
+            f"{r.cooldown_up_s} s / {r.cooldown_down_s} s" + (" (locked)" if r.locked else ""),
+            r.last_action or "-",
+        )
+    out.print(t)
+    if orphans:
+        out.print(
+            f"alarms of streams not in the config: {', '.join(orphans)} (create-streams --remove-orphaned-alarms)"
+        )
+
+
 @app.command("create-streams")
 def create_streams(
     config: ConfigOpt = str(DEFAULT_CONFIG_PATH),

@@ -127,3 +127,39 @@ def test_missing_stack_output_says_what_to_pass(moto_server: MotoServer, tmp_pat
     done = run(["--config", cfg, "--stack", "no-such-stack"], moto_server)
     assert done.returncode == 1
     assert "pass --alarm-topic-arn" in " ".join(done.stderr.split())
+
+
+def test_status_after_create_streams(moto_server: MotoServer, tmp_path: Path) -> None:
+    clients = local_clients(moto_server.endpoint)
+    topic = clients.sns.create_topic(Name="cs-alarms-5")["TopicArn"]
+    from autoscaler.local.setup import create_table, write_burst
+
+    create_table(clients.dynamodb, "status-cd")
+    cfg = write(tmp_path, "  - {name: cs-st, min_shards: 1, max_shards: 8, desired_shards: 2}\n", prefix="cs5")
+    assert run(["--config", cfg, "--alarm-topic-arn", topic], moto_server).returncode == 0
+    write_burst(clients.cloudwatch, "cs-st", bytes_per_minute=0.5 * 2 * 1_048_576 * 60, minutes=3)
+    clients.cloudwatch.put_metric_alarm(
+        AlarmName="cs5-stranger-incoming-bytes",
+        MetricName="IncomingBytes",
+        Namespace="AWS/Kinesis",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1.0,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "autoscaler", "status", "--config", cfg, "--table", "status-cd", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+        env={**os.environ, **moto_server.env(), "COLUMNS": "200"},
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    (row,) = report["streams"]
+    assert (row["open_shards"], row["mode"], row["alarms_match"]) == (2, "PROVISIONED", True)
+    assert row["peak_1h"] == pytest.approx(0.5)  # 0.5 × 2 shards' bytes in each of 3 minutes
+    assert report["orphaned_alarms"] == ["cs5-stranger-incoming-bytes"]
