@@ -163,3 +163,23 @@ def test_status_after_create_streams(moto_server: MotoServer, tmp_path: Path) ->
     assert (row["open_shards"], row["mode"], row["alarms_match"]) == (2, "PROVISIONED", True)
     assert row["peak_1h"] == pytest.approx(0.5)  # 0.5 × 2 shards' bytes in each of 3 minutes
     assert report["orphaned_alarms"] == ["cs5-stranger-incoming-bytes"]
+
+
+def test_alarm_topic_found_from_the_stack_outputs(moto_server: MotoServer, tmp_path: Path) -> None:
+    import botocore.session
+
+    cfn = botocore.session.get_session().create_client(
+        "cloudformation", region_name="us-east-1", endpoint_url=moto_server.endpoint
+    )
+    body = {
+        "Resources": {"AlarmTopic": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {"AlarmTopicArn": {"Value": {"Ref": "AlarmTopic"}}},
+    }
+    cfn.create_stack(StackName="cs6-stack", TemplateBody=json.dumps(body))
+    topic = cfn.describe_stacks(StackName="cs6-stack")["Stacks"][0]["Outputs"][0]["OutputValue"]
+    cfg = write(tmp_path, "  - {name: cs-stacked, min_shards: 1, max_shards: 8, desired_shards: 1}\n", prefix="cs6")
+    done = run(["--config", cfg, "--stack", "cs6-stack", "--json"], moto_server)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["alarm_topic_arn"] == topic
+    alarms = local_clients(moto_server.endpoint).cloudwatch.describe_alarms(AlarmNamePrefix="cs6-")["MetricAlarms"]
+    assert alarms and all(a["AlarmActions"] == [topic] for a in alarms)

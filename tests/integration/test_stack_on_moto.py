@@ -1,0 +1,56 @@
+"""The SAM-translated template created by moto's CloudFormation: the resources moto can model come up, with the
+outputs the scripts read. (moto skips AWS::SNS::Subscription, AWS::SNS::TopicPolicy and
+AWS::Lambda::EventInvokeConfig: those are covered by tests/integration/test_template.py statically.)"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from typing import Any
+
+import botocore.session
+import pytest
+from moto import mock_aws
+
+from tests.integration.test_template import FUNCTIONS, load_template
+
+pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::UserWarning")]
+
+
+def client(name: str) -> Any:
+    return botocore.session.get_session().create_client(name, region_name="us-east-1")
+
+
+def test_translated_stack_creates_on_moto() -> None:
+    transform = pytest.importorskip("samtranslator.translator.transform", reason="aws-sam-translator not installed")
+    sam = load_template()
+    for name in FUNCTIONS:
+        sam["Resources"][name]["Properties"]["CodeUri"] = "s3://code-bucket/code.zip"  # what `sam package` writes
+
+    class NoManagedPolicies:
+        def load(self) -> dict[str, str]:
+            return {}
+
+    template = transform.transform(sam, {"AWS::Region": "us-east-1"}, NoManagedPolicies())
+    with mock_aws():
+        s3 = client("s3")
+        s3.create_bucket(Bucket="code-bucket")
+        package = io.BytesIO()
+        with zipfile.ZipFile(package, "w") as z:
+            z.writestr("autoscaler/__init__.py", "")
+        s3.put_object(Bucket="code-bucket", Key="code.zip", Body=package.getvalue())
+        cfn = client("cloudformation")
+        cfn.create_stack(StackName="ka", TemplateBody=json.dumps(template), Capabilities=["CAPABILITY_IAM"])
+        stack = cfn.describe_stacks(StackName="ka")["Stacks"][0]
+        assert stack["StackStatus"] == "CREATE_COMPLETE"
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+        assert {"AlarmTopicArn", "CooldownTableName", "ScaleUpFunctionName", "ScaleDownFunctionName"} <= set(outputs)
+        assert outputs["ScaleUpFunctionName"] == "ka-scale-up" and outputs["ScaleDownFunctionName"] == "ka-scale-down"
+        table = client("dynamodb").describe_table(TableName=outputs["CooldownTableName"])["Table"]
+        assert table["KeySchema"] == [{"AttributeName": "stream", "KeyType": "HASH"}]
+        fn = client("lambda").get_function(FunctionName="ka-scale-up")["Configuration"]
+        assert fn["Handler"] == "autoscaler.handlers.scale_up.handler" and fn["Runtime"] == "python3.12"
+        assert fn["Environment"]["Variables"]["COOLDOWN_TABLE"] == outputs["CooldownTableName"]
+        rules = client("events").list_rules()["Rules"]
+        assert [r["ScheduleExpression"] for r in rules] == ["rate(36 hours)"]
