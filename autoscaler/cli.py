@@ -94,12 +94,18 @@ def _service(cfg: AutoscalerConfig, table: str) -> ScaleUpService:
 
 def _run(fn: Any) -> Any:
     """Turn the errors an operator can fix into one clear line and an exit code."""
-    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
 
     try:
         return fn()
     except NoCredentialsError:
         err.print("[red]no AWS credentials:[/red] set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
+        raise typer.Exit(3) from None
+    except EndpointConnectionError as exc:
+        err.print(
+            f"[red]cannot reach AWS at {exc.kwargs.get('endpoint_url')}:[/red] check AWS_REGION (is it a real region "
+            f"code, e.g. us-east-1?), AWS_ENDPOINT_URL and the network"
+        )
         raise typer.Exit(3) from None
     except (StreamNotFound, StreamNotProvisioned, ConfigError) as exc:
         err.print(f"[red]error:[/red] {exc}")

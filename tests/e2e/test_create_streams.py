@@ -183,3 +183,68 @@ def test_alarm_topic_found_from_the_stack_outputs(moto_server: MotoServer, tmp_p
     assert json.loads(done.stdout)["alarm_topic_arn"] == topic
     alarms = local_clients(moto_server.endpoint).cloudwatch.describe_alarms(AlarmNamePrefix="cs6-")["MetricAlarms"]
     assert alarms and all(a["AlarmActions"] == [topic] for a in alarms)
+
+
+@pytest.mark.parametrize(
+    ("case", "env", "config", "code", "message"),
+    [
+        (
+            "broken config",
+            {},
+            "streams:\n  - {name: x, min_shards: 3, max_shards: 1, desired_shards: 1}\n",
+            2,
+            "line 2, streams[0].min_shards: min_shards (3) is above max_shards (1)",
+        ),
+        (
+            "no credentials",
+            {
+                "AWS_ACCESS_KEY_ID": "",
+                "AWS_SECRET_ACCESS_KEY": "",
+                "AWS_SESSION_TOKEN": "",
+                "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+                "AWS_CONFIG_FILE": "/dev/null",
+                "AWS_EC2_METADATA_DISABLED": "true",
+            },
+            "streams:\n  - {name: x, min_shards: 1, max_shards: 2, desired_shards: 1}\n",
+            3,
+            "no AWS credentials",
+        ),
+        (
+            "unknown region",
+            {
+                "AWS_ENDPOINT_URL": "",
+                "AWS_REGION": "xx-nowhere-9",
+                "AWS_DEFAULT_REGION": "xx-nowhere-9",
+                "AWS_MAX_ATTEMPTS": "1",
+            },
+            "streams:\n  - {name: x, min_shards: 1, max_shards: 2, desired_shards: 1}\n",
+            3,
+            "check AWS_REGION",
+        ),
+    ],
+)
+def test_operator_errors_say_what_to_fix(
+    moto_server: MotoServer, tmp_path: Path, case: str, env: dict[str, str], config: str, code: int, message: str
+) -> None:
+    path = tmp_path / "streams.yaml"
+    path.write_text(config)
+    full = {**os.environ, **moto_server.env(), **env, "COLUMNS": "200"}
+    full = {k: v for k, v in full.items() if v != ""}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "scripts/create_streams.py",
+            "--config",
+            str(path),
+            "--alarm-topic-arn",
+            "arn:aws:sns:us-east-1:123456789012:x",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+        env=full,
+    )
+    assert done.returncode == code, f"{case}: {done.stderr}"
+    assert message in " ".join(done.stderr.split()), case
