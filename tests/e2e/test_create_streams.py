@@ -248,3 +248,37 @@ def test_operator_errors_say_what_to_fix(
     )
     assert done.returncode == code, f"{case}: {done.stderr}"
     assert message in " ".join(done.stderr.split()), case
+
+
+def test_a_failing_action_exits_non_zero_and_still_summarises(
+    moto_server: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In-process (to make one AWS call fail): the other streams are still handled, the summary printed, exit 1."""
+    from typer.testing import CliRunner
+
+    from autoscaler.aws import provisioning
+    from autoscaler.cli import app
+    from autoscaler.errors import AwsCallFailed
+
+    for key, value in moto_server.env().items():
+        monkeypatch.setenv(key, value)
+    real_apply = provisioning.Provisioning.apply
+
+    def failing(self: provisioning.Provisioning, action: Any, topic: str, progress: Any) -> None:
+        if action.stream == "cs-bad" and action.kind.value == "create stream":
+            raise AwsCallFailed("CreateStream failed with AccessDeniedException")
+        real_apply(self, action, topic, progress)
+
+    monkeypatch.setattr(provisioning.Provisioning, "apply", failing)
+    cfg = write(
+        tmp_path,
+        "  - {name: cs-bad, min_shards: 1, max_shards: 8, desired_shards: 1}\n"
+        "  - {name: cs-good, min_shards: 1, max_shards: 8, desired_shards: 1}\n",
+        prefix="cs7",
+    )
+    result = CliRunner().invoke(
+        app, ["create-streams", "--config", cfg, "--alarm-topic-arn", "arn:aws:sns:us-east-1:123456789012:x", "--json"]
+    )
+    assert result.exit_code == 1
+    rows = {r["stream"]: r for r in json.loads(result.stdout[result.stdout.index("{") :])["streams"]}
+    assert rows["cs-bad"]["status"] == "failed" and rows["cs-good"]["status"] == "changed"
