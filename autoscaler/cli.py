@@ -293,8 +293,9 @@ def status(
             cfg.alarm_name_prefix
         )
     )
-    managed = {n for r in rows for n in r.alarms}
-    orphans = sorted(n for n in prefixed if n not in managed)
+    from autoscaler.onboarding import is_orphan
+
+    orphans = sorted(a.name for a in prefixed.values() if is_orphan(cfg.alarm_name_prefix, a, set(cfg.names), None))
     if as_json:
         out.print_json(json.dumps({"streams": [r._asdict() for r in rows], "orphaned_alarms": orphans}))
         return
@@ -303,8 +304,8 @@ def status(
         "stream",
         "mode",
         "shards (min/desired/max)",
-        "peak 1 h",
-        "peak 24 h",
+        "peak 1 h (1-min)",
+        "peak 24 h (5-min)",
         "alarms",
         "cooldown up/down",
         "last action",
@@ -315,7 +316,7 @@ def status(
         return f"{v:.0%}" if v is not None else "-"
 
     for r in rows:
-        states = ", ".join(sorted({a["state"] for a in r.alarms.values()}))
+        states = ", ".join(sorted({a["state"] for a in r.alarms.values()})) or "none (on-demand)"
         alarms_text = f"{states}; " + ("thresholds match" if r.alarms_match else "[red]thresholds do not match[/red]")
         t.add_row(
             r.stream,
@@ -369,9 +370,9 @@ def create_streams(
             stack,
         )
         observed = prov.observe(cfg)
-        existing = list(prov.prefixed_alarms(cfg.alarm_name_prefix))
+        existing = list(prov.prefixed_alarms(cfg.alarm_name_prefix).values())
         return topic, plan_onboarding(
-            cfg, observed, topic, existing_alarm_names=existing, remove_orphaned_alarms=remove_orphaned_alarms
+            cfg, observed, topic, existing_alarms=existing, remove_orphaned_alarms=remove_orphaned_alarms
         )
 
     topic, diff = _run(plan)
@@ -413,15 +414,22 @@ def create_streams(
                 "error": error,
             }
         )
+    orphan_errors: list[str] = []
     for action in diff.orphan_actions:
-        if not dry_run:
+        if dry_run:
+            continue
+        try:
             _run(lambda a=action: prov.apply(a, topic, lambda msg: None))
+        except typer.Exit:
+            orphan_errors.append(f"failed: {action.detail}")
+            failed = True
     summary = {
         "alarm_topic_arn": topic,
         "dry_run": dry_run,
         "streams": rows,
         "orphaned_alarms": list(diff.orphaned_alarms),
-        "orphaned_alarms_deleted": bool(diff.orphan_actions) and not dry_run,
+        "orphaned_alarms_deleted": bool(diff.orphan_actions) and not dry_run and not orphan_errors,
+        "orphan_errors": orphan_errors,
         "changes": diff.changes,
     }
     if as_json:

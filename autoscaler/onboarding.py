@@ -14,7 +14,7 @@ import enum
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from autoscaler.capacity import AlarmSpec, alarm_specs
+from autoscaler.capacity import AlarmKind, AlarmSpec, alarm_specs
 from autoscaler.config import AutoscalerConfig, StreamConfig
 from autoscaler.model import StreamMode
 
@@ -29,6 +29,7 @@ class ExistingAlarm(NamedTuple):
     datapoints_to_alarm: int
     comparison: str
     actions: tuple[str, ...]
+    stream_dimension: str | None = None  # the alarm's StreamName dimension
 
 
 class ObservedStream(NamedTuple):
@@ -59,6 +60,7 @@ class Action(NamedTuple):
     detail: str
     alarm: AlarmSpec | None = None
     value: int | str | tuple[str, ...] | None = None
+    keep_actions: tuple[str, ...] = ()  # other actions an updated alarm already had: kept
 
 
 class StreamPlan(NamedTuple):
@@ -177,9 +179,29 @@ def plan_stream(cfg: AutoscalerConfig, stream: StreamConfig, seen: ObservedStrea
                     stream.name,
                     f"{what} {spec.name} ({spec.metric_name} {spec.comparison} {spec.threshold:,.0f})",
                     alarm=spec,
+                    value=shards,  # the count the threshold is for: re-checked just before the put
+                    keep_actions=tuple(a for a in (have.actions if have else ()) if a != topic_arn),
                 )
             )
     return StreamPlan(stream.name, tuple(actions), tuple(notes))
+
+
+def is_orphan(prefix: str, alarm: ExistingAlarm, managed: set[str], topic_arn: str | None) -> bool:
+    """An alarm this deployment made for a stream no longer in its config: exactly <prefix>-<stream>-<kind>, its
+    StreamName dimension that <stream>, and notifying our topic. Name alone is ambiguous: prefix "ka" + stream
+    "eu-orders" and prefix "ka-eu" + stream "orders" give the same name, so another deployment's alarms never
+    count (they notify another topic). With no topic (status), the name and dimension must fit."""
+    for kind in AlarmKind:
+        head, tail = f"{prefix}-", f"-{kind.value}"
+        if alarm.name.startswith(head) and alarm.name.endswith(tail):
+            stream = alarm.name[len(head) : -len(tail)]
+            return (
+                bool(stream)
+                and stream not in managed
+                and alarm.stream_dimension == stream
+                and (topic_arn is None or topic_arn in alarm.actions)
+            )
+    return False
 
 
 def plan_onboarding(
@@ -187,13 +209,13 @@ def plan_onboarding(
     observed: Mapping[str, ObservedStream],
     topic_arn: str,
     *,
-    existing_alarm_names: Sequence[str] = (),
+    existing_alarms: Sequence[ExistingAlarm] = (),
     remove_orphaned_alarms: bool = False,
 ) -> OnboardingPlan:
-    """The whole diff. `existing_alarm_names`: every alarm named with the prefix (to find orphans)."""
+    """The whole diff. `existing_alarms`: every alarm named with the prefix (to find orphans)."""
     plans = tuple(plan_stream(cfg, s, observed[s.name], topic_arn) for s in cfg.streams)
-    ours = {spec.name for s in cfg.streams for spec in _wanted_alarms(cfg, s, 1)}
-    orphans = tuple(sorted(n for n in existing_alarm_names if n not in ours))
+    managed = set(cfg.names)
+    orphans = tuple(sorted(a.name for a in existing_alarms if is_orphan(cfg.alarm_name_prefix, a, managed, topic_arn)))
     orphan_actions = (
         tuple(Action(ActionKind.DELETE_ALARM, "", f"delete {n}", value=n) for n in orphans)
         if remove_orphaned_alarms

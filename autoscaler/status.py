@@ -73,7 +73,7 @@ def fleet_status(
                 problem = str(exc)
         alarm_rows: dict[str, dict[str, Any]] = {}
         match = True
-        for kind in AlarmKind:
+        for kind in AlarmKind if desc is None or desc.mode.value == "PROVISIONED" else ():  # on-demand: no alarms
             name = alarm_name(config.alarm_name_prefix, s.name, kind)
             info = found.get(name)
             if info is None:

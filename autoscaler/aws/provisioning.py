@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 from autoscaler.aws.cloudwatch import AlarmsAdapter
 from autoscaler.aws.errors import error_code
 from autoscaler.aws.kinesis import KinesisAdapter
+from autoscaler.aws.retry import retry_throttled
 from autoscaler.config import AutoscalerConfig
 from autoscaler.errors import AwsCallFailed, StreamBusy, StreamNotFound
 from autoscaler.model import StreamMode
@@ -50,12 +51,10 @@ class Provisioning:
         out: dict[str, ObservedStream] = {}
         for stream in cfg.streams:
             try:
-                summary = self.client.describe_stream_summary(StreamName=stream.name)["StreamDescriptionSummary"]
-            except ClientError as exc:
-                if error_code(exc) == "ResourceNotFoundException":
-                    out[stream.name] = ObservedStream(stream.name, exists=False)
-                    continue
-                raise AwsCallFailed(f"DescribeStreamSummary {stream.name}: {error_code(exc)}") from exc
+                summary = self._summary(stream.name)
+            except StreamNotFound:
+                out[stream.name] = ObservedStream(stream.name, exists=False)
+                continue
             metrics: set[str] = set()
             for entry in summary.get("EnhancedMonitoring", []):
                 metrics.update(entry.get("ShardLevelMetrics", []))
@@ -72,6 +71,22 @@ class Provisioning:
                 alarms={n: a for n, a in alarms.items() if n.startswith(mine)},
             )
         return out
+
+    def _summary(self, name: str) -> dict[str, Any]:
+        """DescribeStreamSummary under the adapter's rate limit, retrying TPS throttling (20 TPS per account,
+        shared with the functions)."""
+
+        def call() -> dict[str, Any]:
+            self.kinesis.describe_rate.acquire()
+            try:
+                summary: dict[str, Any] = self.client.describe_stream_summary(StreamName=name)[
+                    "StreamDescriptionSummary"
+                ]
+            except ClientError as exc:
+                raise KinesisAdapter._common(exc, name) from exc
+            return summary
+
+        return retry_throttled(call, sleep=self.clock.sleep)
 
     def prefixed_alarms(self, prefix: str) -> dict[str, ExistingAlarm]:
         """Every metric alarm named <prefix>-… (moto does not AND combined filters: only the prefix is sent)."""
@@ -92,6 +107,9 @@ class Provisioning:
                         datapoints_to_alarm=int(a.get("DatapointsToAlarm", a.get("EvaluationPeriods", 0))),
                         comparison=str(a.get("ComparisonOperator", "")),
                         actions=tuple(a.get("AlarmActions", [])),
+                        stream_dimension=next(
+                            (d["Value"] for d in a.get("Dimensions", []) if d.get("Name") == "StreamName"), None
+                        ),
                     )
             token = page.get("NextToken")
             if not token:
@@ -111,13 +129,11 @@ class Provisioning:
                 StreamName=name, ShardCount=shards, StreamModeDetails={"StreamMode": "PROVISIONED"}
             )
             self._wait(name, progress, "creating")
-        elif action.kind is ActionKind.SET_RETENTION:
+        elif action.kind in (ActionKind.SET_RETENTION, ActionKind.START_ENCRYPTION, ActionKind.ENABLE_SHARD_METRICS):
+            self._wait(name, progress, "busy (another change or a reshard)")  # a change needs an ACTIVE stream
+        if action.kind is ActionKind.SET_RETENTION:
             hours = action.value if isinstance(action.value, int) else 24
-            current = int(
-                self.client.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"].get(
-                    "RetentionPeriodHours", 24
-                )
-            )
+            current = int(self._summary(name).get("RetentionPeriodHours", 24))
             call = (
                 self.client.increase_stream_retention_period
                 if hours > current
@@ -133,7 +149,15 @@ class Provisioning:
             self.client.enable_enhanced_monitoring(StreamName=name, ShardLevelMetrics=metrics)
             self._wait(name, progress, "enabling shard-level metrics")
         elif action.kind is ActionKind.PUT_ALARM and action.alarm is not None:
-            self.alarms.ensure_alarms([action.alarm], [topic_arn])
+            spec = action.alarm
+            planned = action.value if isinstance(action.value, int) else None
+            if planned and spec.threshold:
+                # The count may have moved since the run read it (the autoscaler reshards meanwhile): the
+                # threshold follows the count at the moment of the put, never a stale one.
+                now_open = len(self.kinesis.list_open_shards(name))
+                if now_open != planned:
+                    spec = spec._replace(threshold=spec.threshold / planned * now_open)
+            self.alarms.ensure_alarms([spec], list(dict.fromkeys([topic_arn, *action.keep_actions])))
         elif action.kind is ActionKind.DELETE_ALARM:
             self.cloudwatch.delete_alarms(AlarmNames=[str(action.value)])
 
@@ -148,6 +172,8 @@ class Provisioning:
                     raise
                 progress(f"{name}: {what}, waiting for ACTIVE …")
             except StreamNotFound:  # CreateStream is eventually consistent for a moment
+                if self.clock.now() >= deadline:
+                    raise
                 self.clock.sleep(1.0)
 
 

@@ -82,6 +82,8 @@ def test_reports_instead_of_resharding_and_leaves_on_demand_alone(moto_server: M
     clients.kinesis.create_stream(StreamName="cs-od", StreamModeDetails={"StreamMode": "ON_DEMAND"})
     clients.cloudwatch.put_metric_alarm(
         AlarmName="cs2-cs-gone-incoming-bytes",
+        Dimensions=[{"Name": "StreamName", "Value": "cs-gone"}],
+        AlarmActions=[topic],
         MetricName="IncomingBytes",
         Namespace="AWS/Kinesis",
         Statistic="Sum",
@@ -140,6 +142,7 @@ def test_status_after_create_streams(moto_server: MotoServer, tmp_path: Path) ->
     write_burst(clients.cloudwatch, "cs-st", bytes_per_minute=0.5 * 2 * 1_048_576 * 60, minutes=3)
     clients.cloudwatch.put_metric_alarm(
         AlarmName="cs5-stranger-incoming-bytes",
+        Dimensions=[{"Name": "StreamName", "Value": "stranger"}],
         MetricName="IncomingBytes",
         Namespace="AWS/Kinesis",
         Statistic="Sum",

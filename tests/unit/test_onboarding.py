@@ -89,12 +89,25 @@ def test_plan(case: str, seen: ObservedStream, kinds: list[ActionKind], note: st
     assert plan.changes is bool(kinds)
 
 
+def alarm(name: str, stream: str | None, topic: str = TOPIC) -> ExistingAlarm:
+    return ExistingAlarm(name, 1.0, 60, 1, 1, "GreaterThanThreshold", (topic,), stream)
+
+
 def test_orphans_are_reported_and_deleted_only_when_asked() -> None:
-    names = [*alarms_for(2), "kinesis-autoscaler-gone-incoming-bytes"]
-    kept = plan_onboarding(CFG, {"s": in_sync()}, TOPIC, existing_alarm_names=names)
+    existing = [
+        *(a._replace(stream_dimension="s") for a in alarms_for(2).values()),
+        alarm("kinesis-autoscaler-gone-incoming-bytes", "gone"),
+        # not ours: another deployment whose prefix extends ours ("kinesis-autoscaler-eu" + stream "orders"
+        # reads as prefix "kinesis-autoscaler" + stream "eu-orders"), notifying its own topic
+        alarm("kinesis-autoscaler-eu-orders-incoming-bytes", "orders", topic="arn:aws:sns:us-east-1:1:other"),
+        alarm("kinesis-autoscaler-eu-orders-incoming-records", "eu-orders", topic="arn:aws:sns:us-east-1:1:other"),
+        # a name that only looks like ours
+        alarm("kinesis-autoscaler-gone-latency", "gone"),
+    ]
+    kept = plan_onboarding(CFG, {"s": in_sync()}, TOPIC, existing_alarms=existing)
     assert kept.orphaned_alarms == ("kinesis-autoscaler-gone-incoming-bytes",) and kept.orphan_actions == ()
-    removed = plan_onboarding(CFG, {"s": in_sync()}, TOPIC, existing_alarm_names=names, remove_orphaned_alarms=True)
-    assert [a.kind for a in removed.orphan_actions] == [ActionKind.DELETE_ALARM]
+    removed = plan_onboarding(CFG, {"s": in_sync()}, TOPIC, existing_alarms=existing, remove_orphaned_alarms=True)
+    assert [a.value for a in removed.orphan_actions] == ["kinesis-autoscaler-gone-incoming-bytes"]
 
 
 def test_new_shards_count_only_streams_to_create() -> None:

@@ -1,0 +1,66 @@
+"""The create-streams adapter where a moto end-to-end run cannot reach: a count that moved before an alarm put,
+and a stream that vanishes while we wait for it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import botocore.session
+import pytest
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from autoscaler.aws.provisioning import CREATE_WAIT_SECONDS, Provisioning
+from autoscaler.capacity import alarm_specs
+from autoscaler.errors import StreamNotFound
+from autoscaler.onboarding import Action, ActionKind
+from autoscaler.sim.clock import SimClock
+
+pytestmark = pytest.mark.integration
+
+
+def client(name: str) -> Any:
+    return botocore.session.get_session().create_client(name, region_name="us-east-1")
+
+
+def test_alarm_threshold_follows_the_count_at_the_moment_of_the_put() -> None:
+    with mock_aws():
+        kinesis, cloudwatch = client("kinesis"), client("cloudwatch")
+        kinesis.create_stream(StreamName="s", ShardCount=3)  # planned for 2, resharded to 3 meanwhile
+        spec = alarm_specs(
+            "ka", "s", 2, scale_up_threshold=0.8, period_seconds=60, evaluation_periods=2, datapoints_to_alarm=2
+        )[0]
+        cloudwatch.put_metric_alarm(
+            AlarmName=spec.name,
+            MetricName="IncomingBytes",
+            Namespace="AWS/Kinesis",
+            Statistic="Sum",
+            Period=60,
+            EvaluationPeriods=1,
+            Threshold=1.0,
+            ComparisonOperator="GreaterThanThreshold",
+            AlarmActions=["arn:pager"],
+        )
+        prov = Provisioning(kinesis, cloudwatch, SimClock())
+        prov.apply(
+            Action(ActionKind.PUT_ALARM, "s", "update", alarm=spec, value=2, keep_actions=("arn:pager",)),
+            "arn:topic",
+            lambda _: None,
+        )
+        alarm = cloudwatch.describe_alarms(AlarmNames=[spec.name])["MetricAlarms"][0]
+        assert alarm["Threshold"] == pytest.approx(0.8 * 3 * 1_048_576 * 60)
+        assert alarm["AlarmActions"] == ["arn:topic", "arn:pager"], "an operator's extra action is kept"
+
+
+def test_waiting_for_a_stream_that_vanished_gives_up_at_the_deadline() -> None:
+    kinesis = client("kinesis")
+    clock = SimClock()
+    prov = Provisioning(kinesis, client("cloudwatch"), clock)
+    with Stubber(kinesis) as stub:
+        for _ in range(CREATE_WAIT_SECONDS + 10):
+            stub.add_client_error("describe_stream_summary", "ResourceNotFoundException")
+        start = clock.now()
+        with pytest.raises(StreamNotFound):
+            prov._wait("gone", lambda _: None, "creating")
+        assert CREATE_WAIT_SECONDS <= clock.now() - start <= CREATE_WAIT_SECONDS + 2
+        stub._queue.clear()
