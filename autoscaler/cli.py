@@ -39,7 +39,7 @@ TableOpt = Annotated[
         "--table", help="cooldown DynamoDB table (the stack's CooldownTableName output)", envvar="COOLDOWN_TABLE"
     ),
 ]
-DEFAULT_TABLE = "kinesis-autoscaler-cooldown"
+DEFAULT_TABLE = "kinesis-autoscaler-cooldown"  # = autoscaler.aws.compose.DEFAULT_TABLE (not imported: botocore)
 CLI_BUDGET_SECONDS = 3 * 3_600  # no Lambda limit here; a long plan just runs
 
 
@@ -66,9 +66,7 @@ def _ports(cfg: AutoscalerConfig, table: str) -> dict[str, Any]:
     from botocore.exceptions import NoRegionError
 
     from autoscaler.aws.clients import build_clients
-    from autoscaler.aws.cloudwatch import AlarmsAdapter, MetricsAdapter
-    from autoscaler.aws.cooldown import CooldownTable
-    from autoscaler.aws.kinesis import KinesisAdapter
+    from autoscaler.aws.compose import adapters
     from autoscaler.runtime import SystemClock
 
     try:
@@ -76,16 +74,7 @@ def _ports(cfg: AutoscalerConfig, table: str) -> dict[str, Any]:
     except NoRegionError:
         err.print("[red]no AWS region:[/red] set AWS_REGION (or AWS_DEFAULT_REGION, or a profile's region)")
         raise typer.Exit(3) from None
-    clock = SystemClock()
-    return {
-        "config": cfg,
-        "kinesis": KinesisAdapter(clients.kinesis, clock),
-        "metrics": MetricsAdapter(clients.cloudwatch),
-        "alarms": AlarmsAdapter(clients.cloudwatch),
-        "cooldown": CooldownTable(clients.dynamodb, table),
-        "continuation": _NoContinuation(),
-        "clock": clock,
-    }
+    return {**adapters(clients, SystemClock(), table=table), "config": cfg, "continuation": _NoContinuation()}
 
 
 def _service(cfg: AutoscalerConfig, table: str) -> ScaleUpService:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from autoscaler.alarm_sync import sync_alarms
-from autoscaler.capacity import AlarmKind, alarm_name, kind_of_alarm, shards_for_threshold
+from autoscaler.capacity import AlarmKind, kind_of_alarm, shards_for_threshold
 from autoscaler.config import AutoscalerConfig, StreamConfig
 from autoscaler.defaults import (
     CONTINUATION_SAFETY_SECONDS,
@@ -105,7 +105,7 @@ class ScaleUpResult(NamedTuple):
 def request_from_alarm(note: AlarmNotification, cfg: StreamConfig, prefix: str) -> ScaleUpRequest:
     """How many shards the alarm's threshold stood for, when it is one of ours with a known period and threshold."""
     shards: float | None = None
-    kind = next((k for k in AlarmKind if note.alarm_name == alarm_name(prefix, note.stream, k)), None)
+    kind = kind_of_alarm(prefix, note.stream, note.alarm_name)
     if kind is not None and kind is not AlarmKind.WRITE_THROTTLED and note.threshold and note.period:
         shards = shards_for_threshold(kind, note.threshold, note.period, cfg.scale_up_threshold)
     return ScaleUpRequest(note.stream, note.trigger, alarm_shards=shards, source=note.alarm_name)

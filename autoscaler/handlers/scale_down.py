@@ -9,45 +9,19 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, single_metric
-from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools import single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 
-from autoscaler.aws.clients import build_clients
-from autoscaler.aws.cloudwatch import AlarmsAdapter, MetricsAdapter
-from autoscaler.aws.continuation import LambdaContinuation
-from autoscaler.aws.cooldown import CooldownTable
-from autoscaler.aws.kinesis import KinesisAdapter
-from autoscaler.config import AutoscalerConfig, config_path_from_env, load_config
-from autoscaler.errors import AutoscalerError, ConfigError
+from autoscaler.errors import AutoscalerError
 from autoscaler.events import Rejected, ScaleDownContinuation, parse_scale_down_event
-from autoscaler.runtime import LambdaBudget, SystemClock, account_and_region
+from autoscaler.handlers import container
+from autoscaler.runtime import LambdaBudget, account_and_region
 from autoscaler.scale_down_service import ScaleDownService, StreamOutcome
 
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "kinesis-autoscaler"))
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "KinesisAutoscaler"))
-copy_config_to_registered_loggers(source_logger=logger, include={"autoscaler"})
-
-CONFIG: AutoscalerConfig | None
-CONFIG_ERROR: str | None
-try:
-    CONFIG, CONFIG_ERROR = load_config(config_path_from_env(os.environ)), None
-except ConfigError as exc:
-    CONFIG, CONFIG_ERROR = None, str(exc)
-
-CLOCK = SystemClock()
-CLIENTS = build_clients()
-SERVICE: ScaleDownService | None = None
-if CONFIG is not None:
-    SERVICE = ScaleDownService(
-        config=CONFIG,
-        kinesis=KinesisAdapter(CLIENTS.kinesis, CLOCK),
-        metrics=MetricsAdapter(CLIENTS.cloudwatch),
-        alarms=AlarmsAdapter(CLIENTS.cloudwatch),
-        cooldown=CooldownTable(CLIENTS.dynamodb, os.environ.get("COOLDOWN_TABLE", "kinesis-autoscaler-cooldown")),
-        continuation=LambdaContinuation(CLIENTS.lambda_, os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")),
-        clock=CLOCK,
-    )
+logger, metrics = container.powertools(os.environ)
+CONFIG, CONFIG_ERROR = container.load(os.environ)
+CLIENTS = container.clients()
+SERVICE = ScaleDownService(**container.ports(CONFIG, CLIENTS)) if CONFIG is not None else None
 
 _METRIC = {StreamOutcome.MERGED: "ScaleDown", StreamOutcome.FAILED: "Errors"}
 

@@ -279,12 +279,23 @@ def test_handler_resolves_to_a_function_in_the_package(function: dict[str, Any],
 
 
 def test_functions_table_uses_the_adapters_its_handler_builds(function_name: str, spec: FunctionSpec) -> None:
-    """An adapter the handler imports contributes actions to the function's set, and only imported adapters do."""
-    imported = {
-        node.module.rsplit(".", 1)[1]
-        for node in ast.walk(_handler_tree(spec.handler_module))
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("autoscaler.aws.")
-    }
+    """An adapter the handler imports contributes actions to the function's set, and only imported adapters do.
+
+    Imports are followed through the handlers' shared container and autoscaler.aws.compose (both wire adapters)."""
+    imported: set[str] = set()
+    pending, seen = [spec.handler_module], set()
+    while pending:
+        module = pending.pop()
+        seen.add(module)
+        for node in ast.walk(_handler_tree(module)):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                target = node.module
+                if target == "autoscaler.handlers" and any(a.name == "container" for a in node.names):
+                    target = "autoscaler.handlers.container"
+                if target.startswith("autoscaler.aws."):
+                    imported.add(target.rsplit(".", 1)[1])
+                if target in ("autoscaler.handlers.container", "autoscaler.aws.compose") and target not in seen:
+                    pending.append(target)
     adapters = {module.__name__.rsplit(".", 1)[1]: set(module.IAM_ACTIONS) for module in ADAPTERS}
     used = {name for name, actions in adapters.items() if actions & spec.actions}
     assert imported & set(adapters) == used, (
