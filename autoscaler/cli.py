@@ -40,7 +40,8 @@ TableOpt = Annotated[
     ),
 ]
 DEFAULT_TABLE = "kinesis-autoscaler-cooldown"  # = autoscaler.aws.compose.DEFAULT_TABLE (not imported: botocore)
-CLI_BUDGET_SECONDS = 3 * 3_600  # no Lambda limit here; a long plan just runs
+CLI_BUDGET_SECONDS = 900  # as a Lambda invocation: the lock's lease is this + 60 s, so a killed CLI frees the
+# stream within ~16 min; work left over stops cleanly (alarms retuned, cooldown, release) and the operator re-runs
 
 
 class _NoContinuation:
