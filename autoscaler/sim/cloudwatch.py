@@ -32,6 +32,20 @@ class FakeMetrics:
         series = self.data[(stream, metric, shard_id)]
         series[minute] = series.get(minute, 0.0) + value
 
+    def _period_sum(self, points: Mapping[int, float], bucket: int, period: int, visible_until: float) -> float | None:
+        """Sum of the published minutes of one period (None: no datapoint), by direct lookup: the simulator holds
+        months of minutes, and a scan per query would make each read O(trace)."""
+        total = 0.0
+        seen = False
+        for t in range(bucket, bucket + period, 60):
+            if t + 60 > visible_until:
+                break
+            v = points.get(t)
+            if v is not None:
+                total += v
+                seen = True
+        return total if seen else None
+
     def write_metrics(
         self,
         stream: str,
@@ -52,11 +66,9 @@ class FakeMetrics:
             points = self.data.get((stream, metric, shard), {})
             out = []
             for bucket in range(start, end_aligned, period_seconds):
-                values = [
-                    v for t, v in points.items() if bucket <= t < bucket + period_seconds and t + 60 <= visible_until
-                ]
-                if values:
-                    out.append(sum(values))
+                value = self._period_sum(points, bucket, period_seconds, visible_until)
+                if value is not None:
+                    out.append(value)
             return out
 
         return StreamMetrics(
@@ -76,11 +88,13 @@ class FakeMetrics:
         for stream in streams:
             out[stream] = {}
             for metric in metrics:
+                points = self.data.get((stream, metric, ""), {})
                 series: dict[int, float] = {}
-                for t, v in self.data.get((stream, metric, ""), {}).items():
-                    if start <= t < end and t + 60 <= visible_until:
-                        bucket = start + (t - start) // period_seconds * period_seconds
-                        series[bucket] = series.get(bucket, 0.0) + v
+                if points:
+                    for bucket in range(start, end, period_seconds):
+                        value = self._period_sum(points, bucket, period_seconds, visible_until)
+                        if value is not None:
+                            series[bucket] = value
                 out[stream][metric] = series
         return out
 
@@ -98,6 +112,7 @@ class FakeAlarms:
         self.alarms: dict[str, FakeAlarm] = {}
         self.puts = 0
         self.set_ok_calls = 0
+        self.version = 0  # bumped on every change: the simulator's evaluator re-reads the alarms when it moves
         self._lock = threading.Lock()
 
     def get_alarms(self, names: Sequence[str]) -> dict[str, AlarmInfo]:
@@ -117,6 +132,7 @@ class FakeAlarms:
                 # PutMetricAlarm on an existing name overwrites the configuration and keeps the state.
                 self.alarms[name] = replace(alarm, spec=alarm.spec._replace(threshold=threshold))
                 self.puts += 1
+                self.version += 1
 
     def set_ok(self, names: Sequence[str], reason: str) -> None:
         with self._lock:
@@ -126,6 +142,7 @@ class FakeAlarms:
                     raise AlarmNotFound(f"alarm {name} does not exist")
                 self.alarms[name] = replace(alarm, state="OK", state_reason=reason)
                 self.set_ok_calls += 1
+                self.version += 1
 
     def ensure_alarms(self, specs: Sequence[AlarmSpec], action_arns: Sequence[str]) -> None:
         with self._lock:
@@ -133,3 +150,12 @@ class FakeAlarms:
                 old = self.alarms.get(spec.name)
                 self.alarms[spec.name] = FakeAlarm(spec, tuple(action_arns), old.state if old else "INSUFFICIENT_DATA")
                 self.puts += 1
+                self.version += 1
+
+    def set_state(self, name: str, state: str, reason: str) -> None:
+        """CloudWatch's own evaluation moving an alarm (not part of the port: the evaluator calls it)."""
+        with self._lock:
+            alarm = self.alarms.get(name)
+            if alarm is not None and alarm.state != state:
+                self.alarms[name] = replace(alarm, state=state, state_reason=reason)
+                self.version += 1

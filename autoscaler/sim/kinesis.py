@@ -54,6 +54,9 @@ class FakeKinesis:
         self._ids = 0
         self._lock = threading.RLock()
         self.on_call: Callable[[str, str], None] | None = None  # hook for tests (e.g. delete mid-sequence)
+        # Called after each reshard call AWS accepted: (stream, the OPEN shards it leads to, when it completes).
+        # The simulator serves traffic on the old layout until then.
+        self.on_reshard: Callable[[str, list[Shard], float], None] | None = None
 
     # -- setup and inspection (not part of the port) ----------------------------------------------------------------
 
@@ -152,6 +155,8 @@ class FakeKinesis:
             s.shards = sorted([*s.shards, lower, upper], key=lambda x: x.start)
             s.updating_until = self.clock.now() + self.split_seconds
             self.calls.append(("split_shard", stream))
+            if self.on_reshard is not None:
+                self.on_reshard(stream, list(s.shards), s.updating_until)
 
     def merge_shards(self, stream: str, lower_shard_id: str, upper_shard_id: str) -> None:
         with self._lock:
@@ -170,6 +175,8 @@ class FakeKinesis:
             s.closed.extend([lower, upper])
             s.updating_until = self.clock.now() + self.merge_seconds
             self.calls.append(("merge_shards", stream))
+            if self.on_reshard is not None:
+                self.on_reshard(stream, list(s.shards), s.updating_until)
 
     def update_shard_count(self, stream: str, target: int) -> None:
         with self._lock:
@@ -192,6 +199,8 @@ class FakeKinesis:
             s.usc_calls.append(now)
             s.updating_until = now + self.update_shard_count_seconds
             self.calls.append(("update_shard_count", stream))
+            if self.on_reshard is not None:
+                self.on_reshard(stream, list(s.shards), s.updating_until)
 
     def wait_until_active(self, stream: str, timeout_seconds: float) -> None:
         with self._lock:

@@ -1,0 +1,42 @@
+"""The cost model: us-east-1 list prices (aws-facts.md) as defaults, every one overridable.
+
+Provisioned: each open shard-hour, plus PUT payload units (each record rounded up to whole 25 KB units) for the
+records accepted. On-demand: each stream-hour, plus each GB written (records rounded up to 1 KB). Reads are left
+out of both (the traces hold writes only; provisioned polling reads are free, on-demand charges $0.04/GB out), which
+flatters on-demand. Refused writes are not billed.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+GB = 1 << 30  # pricing's GB; 1 GiB here (the 7% difference to 10^9 is within what list prices vary by region)
+PUT_UNIT_BYTES = 25 * 1024  # one PUT payload unit: up to 25 KB of one record
+
+
+class Prices(NamedTuple):
+    shard_hour: float = 0.015  # provisioned, per open shard-hour
+    put_units_per_million: float = 0.014  # provisioned, per million 25 KB PUT payload units
+    on_demand_stream_hour: float = 0.04  # on-demand, per stream-hour
+    on_demand_per_gb_in: float = 0.08  # on-demand, per GB written
+
+
+def put_units(bytes_: float, records: float) -> float:
+    """PUT payload units for a minute's accepted writes: records × ⌈mean record size / 25 KB⌉ (at least 1 each)."""
+    if records <= 0:
+        return 0.0
+    return records * max(1, math.ceil(bytes_ / records / PUT_UNIT_BYTES - 1e-9))
+
+
+def on_demand_billed_bytes(bytes_: float, records: float) -> float:
+    """Bytes on-demand bills for a minute: each record counts at least 1 KB."""
+    return max(bytes_, records * 1024.0)
+
+
+def provisioned_cost(shard_hours: float, units: float, prices: Prices) -> float:
+    return shard_hours * prices.shard_hour + units / 1e6 * prices.put_units_per_million
+
+
+def on_demand_cost(hours: float, billed_bytes: float, prices: Prices) -> float:
+    return hours * prices.on_demand_stream_hour + billed_bytes / GB * prices.on_demand_per_gb_in
