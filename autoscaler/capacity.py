@@ -57,21 +57,37 @@ def shards_for_threshold(kind: AlarmKind, threshold: float, period_seconds: int,
 
 
 class Utilisation(NamedTuple):
-    """Peak and mean write utilisation of a window, as fractions of N shards' capacity, and which dimension led."""
+    """Peak and mean write utilisation of a window, as fractions of N shards' capacity, and which dimension led.
+
+    `demand` is the peak the producers asked for: the accepted peak plus what was refused (IncomingBytes and
+    IncomingRecords count accepted writes only; a throttled stream's accepted peak sits at its capacity however
+    high the demand is). Equal to `peak` when nothing was refused.
+    """
 
     peak: float
     mean: float
     peak_bytes: float
     peak_records: float
     datapoints: int
+    demand: float = 0.0
 
 
-def write_utilisation(bytes_series: MetricSeries, records_series: MetricSeries, shards: int) -> Utilisation | None:
+def write_utilisation(
+    bytes_series: MetricSeries,
+    records_series: MetricSeries,
+    shards: int,
+    throttled_records: MetricSeries | None = None,
+) -> Utilisation | None:
     """Utilisation of N shards from raw Sum series: per datapoint max(bytes/cap_bytes, records/cap_records).
 
     Datapoints are paired by position from the newest end; a period present in only one series is judged on that
     one alone (the other is treated as 0, which is what CloudWatch's absent datapoint means for a Sum).
     Returns None when neither series has any datapoint: no evidence, no utilisation.
+
+    Demand adds the largest refused datapoint (WriteProvisionedThroughputExceeded counts records) to the peak, in
+    records and in bytes at the window's mean record size: e.g. 4 shards, 60 s, accepted peak 240,000 records (100%)
+    and 120,000 refused → demand 1.0 + 120,000 / 240,000 = 1.5. Producers retry, so refusals may count a record
+    more than once: demand errs high, which only buys capacity sooner (bounded by the per-action step).
     """
     if shards <= 0:
         raise ValueError("shards must be positive")
@@ -84,23 +100,32 @@ def write_utilisation(bytes_series: MetricSeries, records_series: MetricSeries, 
     bu = [0.0] * (n - len(b)) + [v / cap_b for v in b]
     ru = [0.0] * (n - len(r)) + [v / cap_r for v in r]
     per_point = [max(x, y) for x, y in zip(bu, ru, strict=True)]
+    peak = max(per_point)
+    demand = peak
+    refused = max(throttled_records.values, default=0.0) if throttled_records is not None else 0.0
+    if refused > 0:
+        size = sum(b) / sum(r) if sum(r) > 0 else 0.0  # mean bytes per record over the window
+        cap_t = records_capacity(shards, throttled_records.period_seconds) if throttled_records else cap_r
+        cap_tb = bytes_capacity(shards, throttled_records.period_seconds) if throttled_records else cap_b
+        demand = peak + max(refused / cap_t, refused * size / cap_tb)
     return Utilisation(
-        peak=max(per_point),
+        peak=peak,
         mean=sum(per_point) / n,
         peak_bytes=max(bu),
         peak_records=max(ru),
         datapoints=n,
+        demand=demand,
     )
 
 
-def shards_needed(peak_utilisation: float, current_shards: int, target_utilisation: float) -> int:
-    """Smallest count whose utilisation at the observed peak is ≤ target: ⌈peak × N / target⌉, at least 1.
+def shards_needed(peak_utilisation: float, current_shards: int, headroom: float) -> int:
+    """Smallest count with `headroom` × the peak load: ⌈peak × N × headroom⌉, at least 1.
 
-    e.g. peak 1.2 on 4 shards (4.8 shards of load) aiming at 0.6 → ⌈4.8 / 0.6⌉ = 8.
-    A tiny epsilon keeps exact multiples exact despite float error (4.8/0.6 = 7.999999999999999 → 8, not 9).
+    e.g. peak 1.2 on 4 shards (4.8 shards of load) with headroom 2 → ⌈9.6⌉ = 10.
+    A tiny epsilon keeps exact multiples exact despite float error (4.8 × 2.5 = 12.000000000000002 → 12, not 13).
     """
     load = peak_utilisation * current_shards
-    return max(1, math.ceil(load / target_utilisation - 1e-9))
+    return max(1, math.ceil(load * headroom - 1e-9))
 
 
 class AlarmSpec(NamedTuple):

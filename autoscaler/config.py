@@ -37,7 +37,7 @@ class Tunables:
     enabled: bool = True
     scale_up_threshold: float = d.SCALE_UP_THRESHOLD
     scale_down_threshold: float = d.SCALE_DOWN_THRESHOLD
-    target_utilisation: float = d.TARGET_UTILISATION
+    headroom: float = d.HEADROOM
     scale_up_lookback_minutes: int = d.SCALE_UP_LOOKBACK_MINUTES
     scale_down_lookback_hours: int = d.SCALE_DOWN_LOOKBACK_HOURS
     scale_up_cooldown_seconds: int = d.SCALE_UP_COOLDOWN_SECONDS
@@ -154,16 +154,20 @@ def _unsafe(config: AutoscalerConfig) -> str | None:
     if len(set(names)) != len(names):
         return "a stream is listed twice"
     for s in config.streams:
-        floats = (s.scale_up_threshold, s.scale_down_threshold, s.target_utilisation, s.fallback_scale_up_factor)
+        floats = (s.scale_up_threshold, s.scale_down_threshold, s.headroom, s.fallback_scale_up_factor)
         checks = {
             "1 ≤ min_shards ≤ desired_shards ≤ max_shards ≤ 10,000": 1
             <= s.min_shards
             <= s.desired_shards
             <= s.max_shards
             <= d.MAX_SHARDS_PER_STREAM,
-            "0 < scale_down_threshold < target_utilisation < scale_up_threshold ≤ 1": all(map(math.isfinite, floats))
-            and 0 < s.scale_down_threshold < s.target_utilisation < s.scale_up_threshold <= 1
-            and s.scale_up_threshold - d.SCALE_DOWN_SAFETY_MARGIN > s.scale_down_threshold,
+            "0 < scale_down_threshold < scale_up_threshold ≤ 1 < headroom × scale_up_threshold, headroom ≤ 10": all(
+                map(math.isfinite, floats)
+            )
+            and 0 < s.scale_down_threshold < s.scale_up_threshold <= 1
+            and s.scale_up_threshold - d.SCALE_DOWN_SAFETY_MARGIN > s.scale_down_threshold
+            and s.headroom * s.scale_up_threshold > 1
+            and s.headroom <= d.MAX_HEADROOM,
             "1 < fallback_scale_up_factor ≤ 2": 1 < s.fallback_scale_up_factor <= 2,
             "cooldowns ≥ 0 and lookbacks ≥ 1": min(s.scale_up_cooldown_seconds, s.scale_down_cooldown_seconds) >= 0
             and min(s.scale_up_lookback_minutes, s.scale_down_lookback_hours) >= 1,

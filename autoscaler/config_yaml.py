@@ -37,7 +37,7 @@ class TunablesModel(BaseModel):
     enabled: bool = True
     scale_up_threshold: float = Field(d.SCALE_UP_THRESHOLD, gt=0, le=1)
     scale_down_threshold: float = Field(d.SCALE_DOWN_THRESHOLD, gt=0, le=1)
-    target_utilisation: float = Field(d.TARGET_UTILISATION, gt=0, le=1)
+    headroom: float = Field(d.HEADROOM, gt=1, le=d.MAX_HEADROOM)
     scale_up_lookback_minutes: int = Field(d.SCALE_UP_LOOKBACK_MINUTES, ge=1, le=60)
     scale_down_lookback_hours: int = Field(d.SCALE_DOWN_LOOKBACK_HOURS, ge=1, le=14 * 24)
     scale_up_cooldown_seconds: int = Field(d.SCALE_UP_COOLDOWN_SECONDS, ge=0, le=86_400)
@@ -65,12 +65,11 @@ class TunablesModel(BaseModel):
                 f"or no merge could ever keep the peak under the alarm; write e.g. scale_up_threshold: "
                 f"{round(self.scale_down_threshold + d.SCALE_DOWN_SAFETY_MARGIN + 0.1, 3)}"
             )
-        if not self.scale_down_threshold < self.target_utilisation < self.scale_up_threshold:
+        if self.headroom * self.scale_up_threshold <= 1:
             raise ValueError(
-                f"target_utilisation ({self.target_utilisation}) must lie strictly between scale_down_threshold "
-                f"({self.scale_down_threshold}) and scale_up_threshold ({self.scale_up_threshold}), or scaling flaps; "
-                f"write e.g. target_utilisation: "
-                f"{round((self.scale_down_threshold + self.scale_up_threshold) / 2, 3)}"
+                f"headroom ({self.headroom}) × scale_up_threshold ({self.scale_up_threshold}) must exceed 1: a stream "
+                f"scaled to headroom × its peak must sit below its alarm, or every scale-up re-fires it; write e.g. "
+                f"headroom: {round(max(1.5, 1.25 / self.scale_up_threshold), 2)}"
             )
         p = self.alarm_period_seconds
         if p not in (10, 20, 30) and p % 60:
@@ -165,9 +164,17 @@ def _dotted(path: tuple[Any, ...]) -> str:
 _TOP_KEYS = ("alarm_name_prefix", "defaults", "streams")
 
 
+_RENAMED = {
+    "target_utilisation": "target_utilisation was replaced by headroom (capacity kept = headroom × peak demand; "
+    "headroom = 1 / target_utilisation, so 0.6 becomes 1.67); write e.g. headroom: 2",
+}
+
+
 def _hint(err: Mapping[str, Any]) -> str:
     kind = err.get("type", "")
     field = str(err["loc"][-1]) if err.get("loc") else ""
+    if kind == "extra_forbidden" and field in _RENAMED:
+        return _RENAMED[field]
     if kind == "extra_forbidden":
         allowed = ", ".join(sorted(StreamModel.model_fields))
         return f"unknown key {field!r}; check its spelling (allowed: {allowed})"

@@ -139,3 +139,4 @@ class StreamMetrics(NamedTuple):
     incoming_bytes: MetricSeries
     incoming_records: MetricSeries
     shard_incoming_bytes: Mapping[str, float] = MappingProxyType({})  # shard id -> Sum over the lookback
+    throttled_records: MetricSeries | None = None  # WriteProvisionedThroughputExceeded Sums (records refused)

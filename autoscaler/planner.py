@@ -16,10 +16,12 @@ from typing import NamedTuple
 from autoscaler.capacity import Utilisation, shards_needed, write_utilisation
 from autoscaler.defaults import (
     FALLBACK_SCALE_UP_FACTOR,
+    HEADROOM,
     MAX_HASH_KEY,
+    MAX_SCALE_UP_FACTOR,
     MAX_SPLITS_PER_ACTION,
+    SHARD_WRITE_BYTES_PER_S,
     SPLIT_SECONDS_ESTIMATE,
-    TARGET_UTILISATION,
     UPDATE_SHARD_COUNT_CALLS_PER_24H,
     UPDATE_SHARD_COUNT_SECONDS_ESTIMATE,
 )
@@ -56,13 +58,13 @@ class PlanInput(NamedTuple):
     max_shards: int
     trigger: TriggerKind
     metrics: StreamMetrics | None = None
-    target_utilisation: float = TARGET_UTILISATION
+    headroom: float = HEADROOM
     fallback_factor: float = FALLBACK_SCALE_UP_FACTOR
     # How many shards the triggering alarm's threshold was computed for (None: unknown). An alarm set for fewer
     # shards than are open now fired on an old capacity: the stream was scaled since, so no forced minimum step.
     alarm_shards: float | None = None
     requested_target: int | None = None  # a continuation's target
-    origin_count: int | None = None  # the count when the action began (bounds a continuation's target to 2×)
+    origin_count: int | None = None  # the count when the action began (bounds a continuation's target)
     update_shard_count_calls_24h: int = 0
     update_shard_count_allowed: bool = True  # False after AWS refused UpdateShardCount in this action
     split_seconds: float = SPLIT_SECONDS_ESTIMATE
@@ -90,14 +92,16 @@ class ScalePlan(NamedTuple):
 def plan_scale_up(inp: PlanInput) -> ScalePlan:
     """Decide the target count and the operations that reach it.
 
-    Contract: target ∈ [current, min(max_shards, 2 × current)] unless current < min_shards (then the floor is
-    restored, still ≤ 2× per action); ops only name OPEN shards (or ranges produced by earlier ops of this plan).
+    Sizing: ⌈headroom × peak demand⌉, demand counting refused writes too (capacity.write_utilisation).
+    Contract: target ∈ [current, min(max_shards, MAX_SCALE_UP_FACTOR × current)] unless current < min_shards (then
+    the floor is restored, within the same factor); ops only name OPEN shards (or ranges produced by earlier ops of
+    this plan). Several UpdateShardCount ops chain doublings (AWS allows [½×, 2×] per call).
     """
     n = len(inp.shards)
     if n == 0:
         raise ValueError(f"{inp.stream}: no open shards given")
     m = inp.metrics
-    util = write_utilisation(m.incoming_bytes, m.incoming_records, n) if m is not None else None
+    util = write_utilisation(m.incoming_bytes, m.incoming_records, n, m.throttled_records) if m is not None else None
 
     def noop(reason: ScaleUpReason, message: str) -> ScalePlan:
         return ScalePlan(inp.stream, n, n, reason, message, utilisation=util)
@@ -105,14 +109,25 @@ def plan_scale_up(inp: PlanInput) -> ScalePlan:
     if n >= inp.max_shards:
         return noop(ScaleUpReason.AT_MAX, f"{n} open shards, max_shards is {inp.max_shards}: nothing to add")
 
-    peak_txt = f"peak {util.peak:.0%} of {n} shards" if util is not None else "no datapoints"
+    peak_txt = "no datapoints"
+    if util is not None:
+        peak_txt = f"peak {util.peak:.0%} of {n} shards"
+        if util.demand > util.peak:
+            peak_txt += f" (demand {util.demand:.0%} with refused writes)"
     stale = inp.alarm_shards is not None and not math.isnan(inp.alarm_shards) and round(inp.alarm_shards) < n
     if inp.requested_target is not None:
         desired, reason = inp.requested_target, ScaleUpReason.CONTINUATION
         message = f"continuing towards {inp.requested_target} shards"
-    elif inp.trigger is TriggerKind.THROTTLE and (util is None or util.peak < inp.target_utilisation):
+    elif inp.trigger is TriggerKind.THROTTLE and (hot := hot_shard_pieces(inp, util)) is not None:
+        desired, reason = hot
+        message = (
+            f"write throttling at {peak_txt}, concentrated in a few shards (shard-level IncomingBytes): split the hot "
+            f"ones into pieces that carry their share with headroom {inp.headroom:g}x ({n} -> {desired})"
+        )
+        reason = ScaleUpReason.HOT_SHARD
+    elif inp.trigger is TriggerKind.THROTTLE and (util is None or shards_needed(util.demand, n, inp.headroom) <= n):
         desired, reason = n + 1, ScaleUpReason.HOT_SHARD
-        message = f"write throttling at {peak_txt} (target {inp.target_utilisation:.0%}): a hot shard, split it"
+        message = f"write throttling at {peak_txt} (headroom {inp.headroom:g}x fits): a hot shard, split it"
     elif util is None:
         if stale:
             return noop(
@@ -123,8 +138,8 @@ def plan_scale_up(inp: PlanInput) -> ScalePlan:
         reason = ScaleUpReason.METRICS_MISSING
         message = f"alarmed with no datapoints: fallback step ×{inp.fallback_factor:g} ({n} -> {desired})"
     else:
-        need = shards_needed(util.peak, n, inp.target_utilisation)
-        need_txt = f"{peak_txt} needs {need} for {inp.target_utilisation:.0%}"
+        need = shards_needed(util.demand, n, inp.headroom)
+        need_txt = f"{peak_txt} needs {need} for headroom {inp.headroom:g}x"
         if need > n:
             desired, reason, message = need, ScaleUpReason.SCALED_FOR_PEAK, need_txt
         elif stale:
@@ -142,9 +157,9 @@ def plan_scale_up(inp: PlanInput) -> ScalePlan:
 
     capped: list[str] = []
     origin = inp.origin_count if inp.origin_count is not None and 0 < inp.origin_count <= n else n
-    if desired > 2 * origin:
-        desired = 2 * origin
-        capped.append(f"at most 2x per action ({origin} -> {desired})")
+    if desired > MAX_SCALE_UP_FACTOR * origin:
+        desired = MAX_SCALE_UP_FACTOR * origin
+        capped.append(f"at most {MAX_SCALE_UP_FACTOR}x per action ({origin} -> {desired})")
     if desired > inp.max_shards:
         desired = inp.max_shards
         capped.append(f"max_shards {inp.max_shards}")
@@ -153,7 +168,7 @@ def plan_scale_up(inp: PlanInput) -> ScalePlan:
     if desired <= n:
         return noop(ScaleUpReason.ALREADY_AT_TARGET, f"{n} open shards already meet the target {desired}: " + message)
 
-    method, method_reason, method_message = _choose_method(inp, n, desired, reason)
+    method, method_reason, method_message, desired = _choose_method(inp, n, desired, reason)
     if method is OpKind.SPLIT and desired - n > MAX_SPLITS_PER_ACTION:
         # One split at a time, each ~30 s UPDATING: an action chain (9 invocations of 900 s) cannot do more. The
         # target is what this action can reach; the alarm, still breaching, triggers the next action.
@@ -162,7 +177,7 @@ def plan_scale_up(inp: PlanInput) -> ScalePlan:
         message += f"; capped by {MAX_SPLITS_PER_ACTION} splits per action ({n} -> {desired})"
     ops: tuple[Op, ...]
     if method is OpKind.UPDATE_SHARD_COUNT:
-        ops = (UpdateShardCountOp(current=n, target=desired),)
+        ops = tuple(update_shard_count_chain(n, desired))
     else:
         ops = tuple(choose_splits(inp.shards, desired - n, m.shard_incoming_bytes if m is not None else {}))
     return ScalePlan(
@@ -180,11 +195,63 @@ def plan_scale_up(inp: PlanInput) -> ScalePlan:
     )
 
 
-def _choose_method(inp: PlanInput, n: int, desired: int, reason: ScaleUpReason) -> tuple[OpKind, MethodReason, str]:
-    """SplitShard sequence or one UpdateShardCount, whichever reaches the target sooner within AWS's limits.
+HOT_SKEW = 2.0  # a shard writing ≥ 2× its share of the key space's traffic is hot: split it, do not rescale evenly
+SATURATED = 0.9  # shards within 90% of the hottest one's accepted rate share the refused writes
 
-    Splits run one at a time per stream (each waits for ACTIVE): k splits ≈ k × split_seconds. UpdateShardCount
-    reaches any count in [½×, 2×] in one operation but is limited to 10 calls per rolling 24 h per stream.
+
+def hot_shard_pieces(inp: PlanInput, util: Utilisation | None) -> tuple[int, ScaleUpReason] | None:
+    """With shard-level IncomingBytes: the count that splits each shard into ⌈its demand × headroom⌉ pieces, when the
+    traffic is concentrated (some shard writes ≥ HOT_SKEW × its key share); None otherwise (no heat, or even).
+
+    Per-shard demand d_i = its accepted rate u_i (Sum over the lookback's published minutes / 1 MiB/s) plus, for the
+    saturated shards, an equal part of what the stream refused (refusals are only known per stream).
+    e.g. 4 even shards, heat u = (1.0, 0.2, 0.2, 0.2), stream demand 3.6 → refused 2.0 on the one saturated shard:
+    d = 3.0 → ⌈3.0 × 2⌉ = 6 pieces, the others ⌈0.4⌉ = 1 → 9 shards.
+    """
+    m = inp.metrics
+    if m is None or util is None or not m.shard_incoming_bytes or not m.incoming_bytes.values:
+        return None
+    seconds = len(m.incoming_bytes.values) * m.incoming_bytes.period_seconds
+    rate = {
+        s.shard_id: m.shard_incoming_bytes.get(s.shard_id, 0.0) / seconds / SHARD_WRITE_BYTES_PER_S for s in inp.shards
+    }
+    total = sum(rate.values())
+    if total <= 0:
+        return None
+    keys = MAX_HASH_KEY + 1
+    skewed = any(rate[s.shard_id] / total >= HOT_SKEW * (s.end - s.start + 1) / keys for s in inp.shards)
+    if not skewed:
+        return None
+    top = max(rate.values())
+    saturated = [sid for sid, u in rate.items() if u >= SATURATED * top]
+    refused = (util.demand - util.peak) * len(inp.shards)  # the refused writes, in shard-equivalents
+    pieces = 0
+    for sid, u in rate.items():
+        d = u + (refused / len(saturated) if sid in saturated else 0.0)
+        pieces += max(1, math.ceil(d * inp.headroom - 1e-9))
+    return max(pieces, len(inp.shards) + 1), ScaleUpReason.HOT_SHARD
+
+
+def update_shard_count_chain(current: int, target: int) -> list[UpdateShardCountOp]:
+    """UpdateShardCount calls from `current` to `target`, each within AWS's [½×, 2×]: 4 → 20 is 4 → 8 → 16 → 20."""
+    ops: list[UpdateShardCountOp] = []
+    c = current
+    while c < target:
+        nxt = min(target, 2 * c)
+        ops.append(UpdateShardCountOp(current=c, target=nxt))
+        c = nxt
+    return ops
+
+
+def _choose_method(
+    inp: PlanInput, n: int, desired: int, reason: ScaleUpReason
+) -> tuple[OpKind, MethodReason, str, int]:
+    """SplitShard sequence or a chain of UpdateShardCount calls, whichever reaches the target sooner within AWS's
+    limits; returns the method and the target it can reach (a chain is cut to the calls left in the 24 h quota).
+
+    Splits run one at a time per stream (each waits for ACTIVE): k splits ≈ k × split_seconds. One UpdateShardCount
+    reaches any count in [½×, 2×]; c doublings ≈ c × update_shard_count_seconds, each one of the 10 calls allowed
+    per rolling 24 h per stream.
     """
     k = desired - n
     if reason is ScaleUpReason.HOT_SHARD:
@@ -192,33 +259,48 @@ def _choose_method(inp: PlanInput, n: int, desired: int, reason: ScaleUpReason) 
             OpKind.SPLIT,
             MethodReason.HOT_SHARD_SPLIT,
             "split the hottest shard: uniform rescaling would not isolate it",
+            desired,
         )
     if k == 1:
         return (
             OpKind.SPLIT,
             MethodReason.SINGLE_SPLIT,
             "one split is one operation and leaves the other shards as they are",
+            desired,
         )
     if not inp.update_shard_count_allowed:
-        return OpKind.SPLIT, MethodReason.UPDATE_SHARD_COUNT_REFUSED, "AWS refused UpdateShardCount: splitting instead"
-    if inp.update_shard_count_calls_24h >= UPDATE_SHARD_COUNT_CALLS_PER_24H:
+        return (
+            OpKind.SPLIT,
+            MethodReason.UPDATE_SHARD_COUNT_REFUSED,
+            "AWS refused UpdateShardCount: splitting instead",
+            desired,
+        )
+    left = UPDATE_SHARD_COUNT_CALLS_PER_24H - inp.update_shard_count_calls_24h
+    if left <= 0:
         return (
             OpKind.SPLIT,
             MethodReason.UPDATE_SHARD_COUNT_QUOTA,
             f"{inp.update_shard_count_calls_24h} UpdateShardCount calls in the last 24 h "
             f"(limit {UPDATE_SHARD_COUNT_CALLS_PER_24H}): splitting instead",
+            desired,
         )
+    reachable = min(desired, n * 2**left)
+    calls = len(update_shard_count_chain(n, reachable))
     split_total = k * inp.split_seconds
-    if split_total > inp.update_shard_count_seconds:
+    usc_total = calls * inp.update_shard_count_seconds
+    if split_total > usc_total:
+        cut = f"; {left} call{'s' if left > 1 else ''} left in 24 h reach {reachable}" if reachable < desired else ""
         return (
             OpKind.UPDATE_SHARD_COUNT,
             MethodReason.UPDATE_SHARD_COUNT_FASTER,
-            f"{k} splits ≈ {split_total:.0f} s > one UpdateShardCount ≈ {inp.update_shard_count_seconds:.0f} s",
+            f"{k} splits ≈ {split_total:.0f} s > {calls} UpdateShardCount ≈ {usc_total:.0f} s{cut}",
+            reachable,
         )
     return (
         OpKind.SPLIT,
         MethodReason.SPLITS_FASTER,
-        f"{k} splits ≈ {split_total:.0f} s ≤ one UpdateShardCount ≈ {inp.update_shard_count_seconds:.0f} s",
+        f"{k} splits ≈ {split_total:.0f} s ≤ {calls} UpdateShardCount ≈ {usc_total:.0f} s",
+        desired,
     )
 
 

@@ -26,8 +26,8 @@ from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from autoscaler.capacity import bytes_capacity, records_capacity
-from autoscaler.defaults import SCALE_DOWN_SAFETY_MARGIN
-from autoscaler.model import MergeOp, Shard
+from autoscaler.defaults import HEADROOM, MAX_HASH_KEY, SCALE_DOWN_SAFETY_MARGIN
+from autoscaler.model import MergeOp, OpKind, Shard
 
 LAG_GUARD_PERIODS = 2  # with 5-minute periods: the newest 10 minutes of the window must not all be missing
 
@@ -60,6 +60,7 @@ class ScaleDownInput(NamedTuple):
     incoming_bytes: dict[int, float]
     incoming_records: dict[int, float]
     safety_margin: float = SCALE_DOWN_SAFETY_MARGIN
+    headroom: float = HEADROOM
     metrics_lagging: bool = False  # the fleet's metrics stop short of the settled window (see the module docstring)
 
 
@@ -70,20 +71,32 @@ class ScaleDownDecision(NamedTuple):
     reason: ScaleDownReason
     message: str
     merges: tuple[MergeOp, ...] = ()
-    peak: float | None = None  # utilisation of the current count at the lookback's busiest datapoint
+    peak: float | None = None  # utilisation of the current layout at the lookback's busiest datapoint
     mean: float | None = None
     datapoints: int = 0
+    # MERGE: the merges reach a layout that keeps the peak under the limit. UPDATE_SHARD_COUNT: only an even layout
+    # does (merging adjacent pairs of even shards leaves double-width shards that carry twice the traffic), so the
+    # service must reach the target by UpdateShardCount, or not at all.
+    method: OpKind = OpKind.MERGE
 
     @property
     def acts(self) -> bool:
         return bool(self.merges)
 
 
+def effective_capacity(shards: Sequence[Shard]) -> float:
+    """Shard-equivalents a layout takes before its widest shard is full, keys being uniform: 1 / the widest share.
+    e.g. 8 even shards → 8.0; 8 even shards with two pairs merged (6 shards) → 4.0, not 6."""
+    widest = max((s.end - s.start + 1 for s in shards), default=0)
+    return (MAX_HASH_KEY + 1) / widest if widest else 0.0
+
+
 def utilisation_points(inp: ScaleDownInput) -> list[float]:
-    """Per period of the window: max(bytes / capacity, records / capacity) of the current count; missing → 0."""
-    n = len(inp.shards)
-    cap_b = bytes_capacity(n, inp.period_seconds)
-    cap_r = records_capacity(n, inp.period_seconds)
+    """Per period of the window: max(bytes / capacity, records / capacity) of the current layout's effective capacity
+    (its widest shard fills first); missing → 0."""
+    c = effective_capacity(inp.shards)
+    cap_b = bytes_capacity(1, inp.period_seconds) * c
+    cap_r = records_capacity(1, inp.period_seconds) * c
     return [
         max(inp.incoming_bytes.get(t, 0.0) / cap_b, inp.incoming_records.get(t, 0.0) / cap_r)
         for t in range(inp.window_start, inp.window_end, inp.period_seconds)
@@ -127,13 +140,15 @@ def decide_scale_down(inp: ScaleDownInput) -> ScaleDownDecision:
         return keep(ScaleDownReason.AT_MIN, f"kept: {n} shards is min_shards", **stats)
 
     limit = limit_of(inp)
-    # Smallest M with peak × N / M ≤ limit, i.e. M ≥ peak × N / limit; and M ≥ ⌈N / 2⌉, M ≥ min_shards.
-    # e.g. N = 8, peak 0.30: 2.4 shards of load / 0.7 = 3.43 → 4 (= ⌈8 / 2⌉ as well).
-    by_peak = math.ceil(peak * n / limit - 1e-9) if peak > 0 else 1
+    # Load in shard-equivalents = peak × effective capacity C (C = N for an even layout). Smallest M with
+    # load / M ≤ limit, i.e. M ≥ load / limit; and M ≥ ⌈N / 2⌉, M ≥ min_shards.
+    # e.g. 8 even shards, peak 0.30, headroom 2 (limit 50%): 2.4 shards of load / 0.5 = 4.8 → 5 (> ⌈8 / 2⌉ = 4).
+    load = peak * effective_capacity(inp.shards)
+    by_peak = math.ceil(load / limit - 1e-9) if peak > 0 else 1
     half = math.ceil(n / 2)
     target = max(by_peak, half, inp.min_shards, 1)
     if target >= n:
-        after = peak * n / (n - 1)
+        after = load / (n - 1)
         return keep(
             ScaleDownReason.PEAK_TOO_HIGH,
             f"kept: peak {peak:.0%} would be {after:.0%} after merging (limit {limit:.0%})",
@@ -150,6 +165,13 @@ def decide_scale_down(inp: ScaleDownInput) -> ScaleDownDecision:
         inp.min_shards: f"min_shards {inp.min_shards}",
     }.get(target, "")
     merges = plan_merges(inp.shards, n - target)
+    method = OpKind.MERGE
+    after_merges = effective_capacity(apply_merges(inp.shards, merges))
+    if load > limit * after_merges + 1e-9:
+        # e.g. 10 even shards to 7: three merged pairs are 2/10 wide each, so 7 shards carry what 5 would. The
+        # layout must be even: UpdateShardCount(UNIFORM_SCALING) to 7.
+        method = OpKind.UPDATE_SHARD_COUNT
+        bound += f"; merges would leave {after_merges:.1f} shards of capacity: by UpdateShardCount"
     return ScaleDownDecision(
         inp.stream,
         n,
@@ -160,12 +182,15 @@ def decide_scale_down(inp: ScaleDownInput) -> ScaleDownDecision:
         peak=peak,
         mean=mean,
         datapoints=len(present),
+        method=method,
     )
 
 
 def limit_of(inp: ScaleDownInput) -> float:
-    """The utilisation the lookback's peak may reach after merging: the scale-up threshold minus the margin."""
-    return inp.scale_up_threshold - inp.safety_margin
+    """The utilisation the lookback's peak may reach after merging: 1 / headroom (the capacity a scale-up would
+    have bought for that peak), and never above the scale-up threshold minus the margin (no flapping).
+    e.g. headroom 2 → 50%: a peak of 3 shards of load keeps 6 shards."""
+    return min(1.0 / inp.headroom, inp.scale_up_threshold - inp.safety_margin)
 
 
 def fleet_lagging(series: Sequence[Mapping[int, float]], settled_end: int, period: int) -> bool:

@@ -22,17 +22,22 @@ from autoscaler.defaults import (
     MAX_CONTINUATION_HOPS,
     SCALE_DOWN_PERIOD_SECONDS,
     SCALE_DOWN_WINDOW_LAG_SECONDS,
+    SPLIT_SECONDS_ESTIMATE,
+    UPDATE_SHARD_COUNT_CALLS_PER_24H,
+    UPDATE_SHARD_COUNT_SECONDS_ESTIMATE,
+    USC_RESERVED_FOR_SCALE_UP,
 )
 from autoscaler.errors import (
     AutoscalerError,
     CooldownActive,
     InvalidRequest,
+    QuotaExhausted,
     StreamBusy,
     StreamNotFound,
     ThrottledError,
 )
 from autoscaler.events import InProgress, ScaleDownContinuation
-from autoscaler.model import Shard, StreamMode
+from autoscaler.model import OpKind, Shard, StreamMode
 from autoscaler.ports import (
     AlarmsPort,
     Budget,
@@ -211,6 +216,7 @@ class ScaleDownService:
                     min_shards=cfg.min_shards,
                     scale_down_threshold=cfg.scale_down_threshold,
                     scale_up_threshold=cfg.scale_up_threshold,
+                    headroom=cfg.headroom,
                     window_start=end - cfg.scale_down_lookback_hours * 3600,
                     window_end=end,
                     period_seconds=period,
@@ -437,6 +443,21 @@ class ScaleDownService:
                 shards = self.kinesis.list_open_shards(cfg.name)
                 if len(shards) <= floor:
                     break
+                even_only = d.method is OpKind.UPDATE_SHARD_COUNT
+                if self._halve_by_update_shard_count(w, len(shards), floor, budget, required=even_only):
+                    continue
+                if even_only:  # merges would leave double-width shards that cannot carry the peak: stop here
+                    after = self._finish(w)
+                    outcome = StreamOutcome.MERGED if w.done else StreamOutcome.KEPT
+                    return StreamResult(
+                        cfg.name,
+                        outcome,
+                        d,
+                        f"{d.current} -> {after} shards; the rest needs UpdateShardCount (merging would leave uneven "
+                        f"shards), not available now (24 h quota spent, or the lock table unreadable): next run",
+                        after=after,
+                        merges_done=tuple(w.done),
+                    ), None
                 op = next_merge(shards)  # re-read after each merge: the smallest adjacent pair of what is there
                 if op is None or op.lower_shard_id is None or op.upper_shard_id is None:
                     break
@@ -461,6 +482,37 @@ class ScaleDownService:
         return StreamResult(
             cfg.name, StreamOutcome.MERGED, d, f"{d.current} -> {after} shards", after=after, merges_done=tuple(w.done)
         ), None
+
+    def _halve_by_update_shard_count(
+        self, w: _Work, n: int, floor: int, budget: Budget, *, required: bool = False
+    ) -> bool:
+        """One UpdateShardCount towards the floor (at most halving: AWS's [½×, 2×]) when only an even layout
+        carries the peak (`required`) or it is faster than the merges it replaces, and the stream's 24 h quota keeps
+        USC_RESERVED_FOR_SCALE_UP calls for scale-up. Returns True when the call was made (and waited for).
+
+        e.g. 400 → 200 shards: 200 merges ≈ 200 × 30 s = 100 min, one UpdateShardCount ≈ 90 s.
+        """
+        merges = n - floor
+        if not required and merges * SPLIT_SECONDS_ESTIMATE <= UPDATE_SHARD_COUNT_SECONDS_ESTIMATE:
+            return False
+        try:
+            state = self.cooldown.read(w.cfg.name)
+        except AutoscalerError:
+            return False
+        now = self.clock.now()
+        used = sum(1 for t in (state.update_shard_count_calls if state else ()) if now - t < 86_400)
+        if used > UPDATE_SHARD_COUNT_CALLS_PER_24H - USC_RESERVED_FOR_SCALE_UP - 1:
+            return False
+        target = max(floor, (n + 1) // 2)
+        try:
+            self.kinesis.update_shard_count(w.cfg.name, target)
+        except QuotaExhausted as exc:  # UpdateShardCountLimit included: merge instead
+            log.warning("UpdateShardCount refused; merging", extra={"stream": w.cfg.name, "error": str(exc)})
+            return False
+        w.done.append(f"update_shard_count {n} -> {target} (UNIFORM_SCALING)")
+        self.cooldown.note_update_shard_count(w.cfg.name, owner=w.owner, at=self.clock.now())
+        self.kinesis.wait_until_active(w.cfg.name, max(0.0, budget.remaining() - CONTINUATION_SAFETY_SECONDS))
+        return True
 
     def _finish(self, w: _Work) -> int | None:
         """Alarms for the open count (state OK), the DOWN cooldown if anything was merged, release. Best effort on

@@ -181,7 +181,7 @@ class ScaleUpService:
             max_shards=cfg.max_shards,
             trigger=request.trigger,
             metrics=metrics,
-            target_utilisation=cfg.target_utilisation,
+            headroom=cfg.headroom,
             fallback_factor=cfg.fallback_scale_up_factor,
             alarm_shards=request.alarm_shards,
             requested_target=cont.target if cont else None,

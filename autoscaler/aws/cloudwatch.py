@@ -73,6 +73,7 @@ class MetricsAdapter:
         queries: list[dict[str, Any]] = [
             _query("b", "IncomingBytes", stream_dims, period_seconds),
             _query("r", "IncomingRecords", stream_dims, period_seconds),
+            _query("t", "WriteProvisionedThroughputExceeded", stream_dims, period_seconds),
         ]
         for i, shard_id in enumerate(shard_ids):
             dims = [*stream_dims, {"Name": "ShardId", "Value": shard_id}]
@@ -83,6 +84,7 @@ class MetricsAdapter:
             incoming_bytes=MetricSeries(period_seconds, tuple(v for _, v in sorted(results.get("b", {}).items()))),
             incoming_records=MetricSeries(period_seconds, tuple(v for _, v in sorted(results.get("r", {}).items()))),
             shard_incoming_bytes=by_shard,
+            throttled_records=MetricSeries(period_seconds, tuple(v for _, v in sorted(results.get("t", {}).items()))),
         )
 
     def fleet_series(

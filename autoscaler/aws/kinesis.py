@@ -24,10 +24,13 @@ from autoscaler.model import Shard, StreamDescription, StreamMode
 from autoscaler.ports import Clock
 
 READ_ACTIONS = ("kinesis:DescribeLimits", "kinesis:DescribeStreamSummary", "kinesis:ListShards")
-SCALE_UP_ACTIONS = ("kinesis:SplitShard", "kinesis:UpdateShardCount")
-SCALE_DOWN_ACTIONS = ("kinesis:MergeShards",)
+SCALE_UP_ACTIONS = ("kinesis:SplitShard",)  # only the scale-up function splits
+SCALE_DOWN_ACTIONS = ("kinesis:MergeShards",)  # only the scale-down function merges
+# Both resize evenly: scale-up chains doublings, scale-down halves big streams in one call (and must, to keep an even
+# layout: merged pairs of even shards are double-width and carry twice the traffic).
+RESIZE_ACTIONS = ("kinesis:UpdateShardCount",)
 FLEET_READ_ACTIONS = ("kinesis:ListStreams",)  # the fleet's modes and statuses in one call (scale-down)
-IAM_ACTIONS = READ_ACTIONS + SCALE_UP_ACTIONS + SCALE_DOWN_ACTIONS + FLEET_READ_ACTIONS
+IAM_ACTIONS = READ_ACTIONS + SCALE_UP_ACTIONS + SCALE_DOWN_ACTIONS + RESIZE_ACTIONS + FLEET_READ_ACTIONS
 
 PAGE_SIZE = 1_000  # ListShards' maximum page
 RESHARD_TPS = 4.0  # SplitShard + MergeShards share 5 TPS per account: keep one in five for other callers

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from autoscaler.capacity import AlarmSpec
@@ -26,6 +26,9 @@ class FakeMetrics:
         self.data: dict[tuple[str, str, str], dict[int, float]] = defaultdict(dict)
         self.reads = 0
         self.fail_next: list[Exception] = []
+        # Shard-level series computed on demand (the simulator: months × shards of datapoints would be too many to
+        # store): (stream, shard id, minute start) -> IncomingBytes of that shard in that minute, or None.
+        self.shard_source: Callable[[str, str, int], float | None] | None = None
 
     def put(self, stream: str, metric: str, at: float, value: float, shard_id: str = "") -> None:
         minute = int(at) // 60 * 60
@@ -63,7 +66,12 @@ class FakeMetrics:
         visible_until = self.clock.now() - self.delay_seconds
 
         def series(metric: str, shard: str = "") -> list[float]:
-            points = self.data.get((stream, metric, shard), {})
+            points: Mapping[int, float] = self.data.get((stream, metric, shard), {})
+            if shard and self.shard_source is not None and metric == "IncomingBytes":
+                source = self.shard_source
+                lo = start // 60 * 60
+                computed = {t: source(stream, shard, t) for t in range(lo, end_aligned, 60)}
+                points = {t: v for t, v in computed.items() if v is not None}
             out = []
             for bucket in range(start, end_aligned, period_seconds):
                 value = self._period_sum(points, bucket, period_seconds, visible_until)
@@ -75,6 +83,7 @@ class FakeMetrics:
             incoming_bytes=MetricSeries(period_seconds, tuple(series("IncomingBytes"))),
             incoming_records=MetricSeries(period_seconds, tuple(series("IncomingRecords"))),
             shard_incoming_bytes={s: sum(series("IncomingBytes", s)) for s in shard_ids if series("IncomingBytes", s)},
+            throttled_records=MetricSeries(period_seconds, tuple(series("WriteProvisionedThroughputExceeded"))),
         )
 
     def fleet_series(

@@ -38,7 +38,7 @@ def stack(moto_server: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> 
     path.write_text(CONFIG)
     clients = local_clients(moto_server.endpoint)
     bootstrap(clients, load_config(path), table="cli-cooldown", topic="cli-alarms")
-    write_burst(clients.cloudwatch, "cli-orders", bytes_per_minute=0.9 * 2 * 1_048_576 * 60, minutes=3)
+    write_burst(clients.cloudwatch, "cli-orders", bytes_per_minute=0.7 * 2 * 1_048_576 * 60, minutes=3)
     env = {**moto_server.env(), "COOLDOWN_TABLE": "cli-cooldown"}
     return {"config": str(path), "env": env, "clients": clients}
 
@@ -53,7 +53,7 @@ def test_plan_and_dry_run_print_the_decision_and_change_nothing(stack: dict[str,
         done = cli([*args, "--stream", "cli-orders", "--config", stack["config"], "--json"], stack["env"])
         assert done.returncode == 0, done.stderr
         out = json.loads(done.stdout)
-        # peak 0.9 × 2 shards = 1.8 / 0.6 = 3 shards: one split
+        # peak 0.7 × 2 shards = 1.4 shards of load × headroom 2 = 2.8 → 3 shards: one split
         assert (out["current"], out["target"], out["reason"], out["dry_run"]) == (2, 3, "scaled_for_peak", True)
         assert out["ops"] and out["ops"][0].startswith("split shardId-")
     assert open_count(stack) == 2
@@ -145,7 +145,8 @@ def test_plan_scale_down_prints_peak_mean_decision_and_merges(moto_server: MotoS
     done = cli(["plan", "scale-down", "--config", str(path), "--json"], env)
     assert done.returncode == 0, done.stderr
     (row,) = json.loads(done.stdout)
-    # 20% of 4 shards = 0.8 shards of load / 0.7 → 2 (= the halving bound): two merges
+    # 20% of 4 shards = 0.8 shards of load / 0.5 (1 / headroom 2) = 1.6 → 2 (= the halving bound): two merges
+    # (2 × 30 s = 60 s, not slower than one UpdateShardCount)
     assert (row["outcome"], row["current"], row["target"], len(row["ops"])) == ("dry_run", 4, 2, 2)
     assert row["peak_utilisation"] == pytest.approx(0.2) and row["mean_utilisation"] == pytest.approx(0.2)
     table = cli(["scale-down", "--dry-run", "--config", str(path), "-v"], env)

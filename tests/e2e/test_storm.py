@@ -94,8 +94,9 @@ def test_concurrent_alarms_cause_exactly_one_action_per_stream(
         for name in round_streams:
             create_stream(clients.kinesis, name, 4)
             ensure_alarms(clients.cloudwatch, module.CONFIG, module.CONFIG.stream(name), 4, topic)
-            # 1.2 × 4 shards' bytes: the planner wants ⌈4.8 / 0.6⌉ = 8 shards, one UpdateShardCount 4 → 8.
-            write_burst(clients.cloudwatch, name, bytes_per_minute=1.2 * 4 * 1_048_576 * 60)
+            # 1.0 × 4 shards' bytes: the planner wants ⌈4 × headroom 2⌉ = 8 shards, one UpdateShardCount 4 → 8
+            # (4 splits × 30 s = 120 s > 90 s).
+            write_burst(clients.cloudwatch, name, bytes_per_minute=1.0 * 4 * 1_048_576 * 60)
             alarm = clients.cloudwatch.describe_alarms(AlarmNames=[f"kinesis-autoscaler-{name}-incoming-bytes"])
             events.append(sns_alarm_event(alarm=alarm["MetricAlarms"][0], account=MOTO_ACCOUNT_ID))
         results = _fire_concurrently(module, events)

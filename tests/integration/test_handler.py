@@ -72,7 +72,8 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
                 create_table(module.CLIENTS.dynamodb, "cd")
                 create_stream(module.CLIENTS.kinesis, "orders", 4)
                 ensure_alarms(module.CLIENTS.cloudwatch, module.CONFIG, module.CONFIG.streams[0], 4, "arn:t")
-                write_burst(module.CLIENTS.cloudwatch, "orders", bytes_per_minute=1.2 * 4 * 1_048_576 * 60, minutes=3)
+                # 100% of 4 shards: 4 shards of load × headroom 2 = 8, one UpdateShardCount (see the first test)
+                write_burst(module.CLIENTS.cloudwatch, "orders", bytes_per_minute=1.0 * 4 * 1_048_576 * 60, minutes=3)
             return Loaded(module)
 
         yield load
@@ -87,7 +88,7 @@ def open_shards(loaded: Loaded) -> int:
 def test_real_alarm_notification_scales_the_stream(env: Any) -> None:
     run = env()
     (result,) = run(load_event("sns-alarm-incoming-bytes.json"))
-    # 1.2 × 4 shards = 4.8 shards of load / 0.6 = 8 → one UpdateShardCount (4 splits ≈ 120 s > 90 s)
+    # 1.0 × 4 shards = 4 shards of load × headroom 2 = 8 → one UpdateShardCount (4 splits ≈ 120 s > 90 s)
     assert (result["outcome"], result["current"], result["after"]) == ("scaled", 4, 8)
     assert open_shards(run) == 8
     assert "UpdateShardCount" in run.writes and run.writes.count("SetAlarmState") == 3

@@ -78,23 +78,65 @@ def test_write_utilisation(bytes_: list[float], records: list[float], shards: in
     assert u.mean == pytest.approx(mean)
 
 
+@pytest.mark.parametrize(
+    ("bytes_", "records", "refused", "shards", "peak", "demand"),
+    [
+        # records-bound: 4 shards × 1,000 × 60 = 240,000 records a minute, all accepted (100%) at 100 B each
+        # (24,000,000 B = 9.5% of 251,658,240). 120,000 refused: records 120,000 / 240,000 = 0.5, bytes at the mean
+        # size 120,000 × 100 / 251,658,240 = 0.048 → demand 1.0 + max(0.5, 0.048) = 1.5
+        ([240_000 * 100.0], [240_000.0], (120_000.0,), 4, 1.0, 1.5),
+        # bytes-bound: 2 shards × 1 MiB × 60 = 125,829,120 B a minute, all accepted in 12,288 records of 10,240 B
+        # (records 12,288 / 120,000 = 10%). The largest refused datapoint is 6,144 (the 3,000 is ignored):
+        # bytes 6,144 × 10,240 = 62,914,560 / 125,829,120 = 0.5, records 6,144 / 120,000 = 0.05 → 1.0 + 0.5 = 1.5
+        ([2 * MiB * 60.0], [12_288.0], (3_000.0, 6_144.0), 2, 1.0, 1.5),
+        # the mean record size is the window's: (60,000,000 + 0) B / (60,000 + 60,000) records = 500 B. Peak: the
+        # first minute's bytes 60,000,000 / 62,914,560 = 0.954 vs records 1.0 → 1.0. Refused 30,000: records
+        # 30,000 / 60,000 = 0.5, bytes 30,000 × 500 / 62,914,560 = 0.238 → demand 1.5
+        ([60_000_000.0, 0.0], [60_000.0, 60_000.0], (0.0, 30_000.0), 1, 1.0, 1.5),
+        # not at capacity and still refused (a hot shard): peak 50% of 1 shard's records, 6,000 refused at 10 B:
+        # 6,000 / 60,000 = 0.1 → demand 0.5 + 0.1 = 0.6
+        ([30_000 * 10.0], [30_000.0], (6_000.0,), 1, 0.5, 0.6),
+        # nothing refused: demand is the peak (0.5 × 2 shards of bytes, records 10%)
+        ([0.5 * 2 * MiB * 60], [0.1 * 2 * 1_000 * 60], (0.0, 0.0), 2, 0.5, 0.5),
+        ([0.5 * 2 * MiB * 60], [0.1 * 2 * 1_000 * 60], (), 2, 0.5, 0.5),  # no throttle datapoint at all
+        ([0.5 * 2 * MiB * 60], [0.1 * 2 * 1_000 * 60], None, 2, 0.5, 0.5),  # no throttle series given
+    ],
+)
+def test_demand_adds_refused_writes(
+    bytes_: list[float],
+    records: list[float],
+    refused: tuple[float, ...] | None,
+    shards: int,
+    peak: float,
+    demand: float,
+) -> None:
+    throttled = MetricSeries(60, refused) if refused is not None else None
+    u = write_utilisation(MetricSeries(60, tuple(bytes_)), MetricSeries(60, tuple(records)), shards, throttled)
+    assert u is not None
+    assert u.peak == pytest.approx(peak)
+    assert u.demand == pytest.approx(demand)
+
+
 def test_no_datapoints_is_no_utilisation() -> None:
     assert write_utilisation(MetricSeries(60), MetricSeries(60), 4) is None
 
 
 @pytest.mark.parametrize(
-    ("peak", "shards", "target", "want"),
+    ("peak", "shards", "headroom", "want"),
     [
-        (1.2, 4, 0.6, 8),  # 4.8 shards of load / 0.6 = 8 exactly (float error must not make it 9)
-        (1.3, 4, 0.6, 9),  # 5.2 / 0.6 = 8.67 → 9
-        (0.6, 4, 0.6, 4),  # already at target
-        (0.1, 1, 0.6, 1),  # never below 1
-        (0.0, 5, 0.6, 1),
-        (0.81, 10, 0.6, 14),  # 8.1 / 0.6 = 13.5 → 14
+        (1.2, 4, 2.0, 10),  # 4.8 shards of load × 2 = 9.6 → 10
+        (0.8, 6, 2.5, 12),  # 4.8 × 2.5 = 12 exactly (in floats 12.000000000000002: must not make it 13)
+        (1.0, 4, 2.0, 8),  # 4 × 2 = 8 exactly
+        (1.3, 4, 2.0, 11),  # 5.2 × 2 = 10.4 → 11
+        (0.5, 4, 2.0, 4),  # 2 × 2 = 4: already there
+        (0.1, 1, 2.0, 1),  # 0.1 × 2 = 0.2 → 1: never below 1
+        (0.0, 5, 2.0, 1),  # no load → 1
+        (0.81, 10, 2.0, 17),  # 8.1 × 2 = 16.2 → 17
+        (0.6, 3, 1.5, 3),  # 1.8 × 1.5 = 2.7 → 3
     ],
 )
-def test_shards_needed(peak: float, shards: int, target: float, want: int) -> None:
-    assert shards_needed(peak, shards, target) == want
+def test_shards_needed(peak: float, shards: int, headroom: float, want: int) -> None:
+    assert shards_needed(peak, shards, headroom) == want
 
 
 def test_alarm_specs_for_a_stream() -> None:

@@ -62,9 +62,9 @@ BAD = [
         one(max_shard=3),
         "s.yaml, line 6, streams[0].max_shard: unknown key 'max_shard'; check its spelling (allowed: "
         "alarm_datapoints_to_alarm, alarm_evaluation_periods, alarm_period_seconds, desired_shards, enabled, "
-        "encrypt, fallback_scale_up_factor, kms_key_id, max_shards, min_shards, name, retention_hours, "
+        "encrypt, fallback_scale_up_factor, headroom, kms_key_id, max_shards, min_shards, name, retention_hours, "
         "scale_down_cooldown_seconds, scale_down_lookback_hours, scale_down_threshold, scale_up_cooldown_seconds, "
-        "scale_up_lookback_minutes, scale_up_threshold, shard_level_metrics, target_utilisation)",
+        "scale_up_lookback_minutes, scale_up_threshold, shard_level_metrics)",
     ),
     (
         "duplicate names",
@@ -140,10 +140,52 @@ BAD = [
         "(0.8); write e.g. scale_down_threshold: 0.4",
     ),
     (
-        "target above alarm",
-        one(target_utilisation=0.85),
-        "s.yaml, line 6, streams[0].target_utilisation: target_utilisation (0.85) must lie strictly between "
-        "scale_down_threshold (0.5) and scale_up_threshold (0.8), or scaling flaps; write e.g. target_utilisation: 0.65",
+        # 1.2 × 0.8 = 0.96 ≤ 1: a peak just under the alarm, scaled to 1.2×, sits at 1 / 1.2 = 83% ≥ 80%: re-fires.
+        # Suggested: max(1.5, 1.25 / 0.8 = 1.5625) → 1.56
+        "headroom under the alarm",
+        one(headroom=1.2),
+        "s.yaml, line 6, streams[0].headroom: headroom (1.2) × scale_up_threshold (0.8) must exceed 1: a stream "
+        "scaled to headroom × its peak must sit below its alarm, or every scale-up re-fires it; write e.g. "
+        "headroom: 1.56",
+    ),
+    (
+        # the default headroom 2 with a low alarm: 2 × 0.45 = 0.9 ≤ 1. Suggested: max(1.5, 1.25 / 0.45 = 2.78) → 2.78.
+        # headroom is not written in the file: the error points at the stream's first line
+        "low alarm with the default headroom",
+        one(scale_up_threshold=0.45, scale_down_threshold=0.2),
+        "s.yaml, line 2, streams[0].headroom: headroom (2.0) × scale_up_threshold (0.45) must exceed 1: a stream "
+        "scaled to headroom × its peak must sit below its alarm, or every scale-up re-fires it; write e.g. "
+        "headroom: 2.78",
+    ),
+    (
+        # from defaults: 1.25 × 0.8 = 1.0, not above 1 (the alarm would fire at exactly the sized peak)
+        "headroom from defaults",
+        "defaults:\n  headroom: 1.25\n" + one(),
+        "s.yaml, line 2, defaults.headroom: headroom (1.25) × scale_up_threshold (0.8) must exceed 1: a stream "
+        "scaled to headroom × its peak must sit below its alarm, or every scale-up re-fires it; write e.g. "
+        "headroom: 1.56",
+    ),
+    (
+        "headroom above ten",
+        one(headroom=11),
+        "s.yaml, line 6, streams[0].headroom: Input should be less than or equal to 10; write a value in (1, 10.0]",
+    ),
+    (
+        "headroom of one",
+        one(headroom=1),
+        "s.yaml, line 6, streams[0].headroom: Input should be greater than 1; write a value in (1, 10.0]",
+    ),
+    (
+        "renamed target_utilisation",
+        one(target_utilisation=0.6),
+        "s.yaml, line 6, streams[0].target_utilisation: target_utilisation was replaced by headroom (capacity kept = "
+        "headroom × peak demand; headroom = 1 / target_utilisation, so 0.6 becomes 1.67); write e.g. headroom: 2",
+    ),
+    (
+        "renamed target_utilisation in defaults",
+        "defaults:\n  target_utilisation: 0.6\n" + one(),
+        "s.yaml, line 2, defaults.target_utilisation: target_utilisation was replaced by headroom (capacity kept = "
+        "headroom × peak demand; headroom = 1 / target_utilisation, so 0.6 becomes 1.67); write e.g. headroom: 2",
     ),
     (
         "enabled not bool",
@@ -168,7 +210,7 @@ BAD = [
     ),
     (
         "no room under the scale-up threshold",
-        one(scale_up_threshold=0.55, target_utilisation=0.52),
+        one(scale_up_threshold=0.55),  # 0.55 − 0.1 = 0.45 ≤ 0.5
         "s.yaml, line 6, streams[0].scale_up_threshold: scale_up_threshold (0.55) minus the scale-down safety margin "
         "(0.1) must stay above scale_down_threshold (0.5), or no merge could ever keep the peak under the alarm; "
         "write e.g. scale_up_threshold: 0.7",
@@ -199,7 +241,7 @@ def test_good_config_merges_defaults_and_overrides() -> None:
     assert cfg.names == ("orders", "clicks")
     clicks = cfg.stream("clicks")
     assert clicks is not None
-    assert (clicks.scale_up_cooldown_seconds, clicks.scale_up_threshold, clicks.target_utilisation) == (600, 0.8, 0.6)
+    assert (clicks.scale_up_cooldown_seconds, clicks.scale_up_threshold, clicks.headroom) == (600, 0.8, 2.0)
     assert cfg.stream("missing") is None
 
 
@@ -264,9 +306,29 @@ def test_snapshot_round_trip_is_the_same_config(tmp_path: Path) -> None:
             "stream 'orders' breaks 1 ≤ min_shards ≤ desired_shards ≤ max_shards ≤ 10,000",
         ),
         (
-            "zero target",
-            lambda s: {**s, "streams": [{**s["streams"][0], "target_utilisation": 0.0}]},
-            "breaks 0 < scale_down_threshold < target_utilisation < scale_up_threshold ≤ 1",
+            "headroom of one",  # 1 × 0.8 = 0.8 ≤ 1
+            lambda s: {**s, "streams": [{**s["streams"][0], "headroom": 1.0}]},
+            "breaks 0 < scale_down_threshold < scale_up_threshold ≤ 1 < headroom × scale_up_threshold, headroom ≤ 10",
+        ),
+        (
+            "headroom under the alarm",  # 1.2 × 0.8 = 0.96 ≤ 1
+            lambda s: {**s, "streams": [{**s["streams"][0], "headroom": 1.2}]},
+            "breaks 0 < scale_down_threshold < scale_up_threshold ≤ 1 < headroom × scale_up_threshold, headroom ≤ 10",
+        ),
+        (
+            "headroom above ten",  # 11 × 0.8 = 8.8 > 1, but 11 > 10
+            lambda s: {**s, "streams": [{**s["streams"][0], "headroom": 11.0}]},
+            "breaks 0 < scale_down_threshold < scale_up_threshold ≤ 1 < headroom × scale_up_threshold, headroom ≤ 10",
+        ),
+        (
+            "snapshot from before the rename",
+            lambda s: {
+                **s,
+                "streams": [
+                    {**{k: v for k, v in s["streams"][0].items() if k != "headroom"}, "target_utilisation": 0.6}
+                ],
+            },
+            "unknown keys ['target_utilisation']",
         ),
         (
             "nan threshold",

@@ -16,6 +16,7 @@ from autoscaler.planner import (
     plan_scale_up,
     tiles_key_space,
     uniform_shards,
+    update_shard_count_chain,
 )
 
 pytestmark = pytest.mark.unit
@@ -26,6 +27,17 @@ def metrics(peak: float, shards: int, points: int = 5) -> StreamMetrics:
     """`points` one-minute datapoints, the last at `peak` utilisation of `shards`, the rest at half of it."""
     values = [peak / 2 * shards * MiB * 60] * (points - 1) + [peak * shards * MiB * 60]
     return StreamMetrics(MetricSeries(60, tuple(values)), MetricSeries(60, ()))
+
+
+def refusing(accepted: float, refused: float, shards: int) -> StreamMetrics:
+    """One minute, records-bound: `accepted` of N shards' 1,000 records/s (100 B each) and `refused` more of it
+    refused (WriteProvisionedThroughputExceeded), both as fractions of N shards' records capacity."""
+    cap = shards * 1_000 * 60
+    return StreamMetrics(
+        MetricSeries(60, (accepted * cap * 100,)),
+        MetricSeries(60, (accepted * cap,)),
+        throttled_records=MetricSeries(60, (refused * cap,)),
+    )
 
 
 def inp(n: int = 4, peak: float | None = 1.0, **kw: object) -> PlanInput:
@@ -43,31 +55,39 @@ def inp(n: int = 4, peak: float | None = 1.0, **kw: object) -> PlanInput:
 @pytest.mark.parametrize(
     ("case", "plan_input", "target", "reason"),
     [
-        # peak 100% of 4 = 4 shards of load; / 0.6 target = 6.67 → 7
-        ("peak sizes the target", inp(4, 1.0), 7, ScaleUpReason.SCALED_FOR_PEAK),
-        # peak 1.2 × 4 = 4.8 / 0.6 = 8 = 2 × 4, exactly the doubling bound
-        ("exact doubling", inp(4, 1.2), 8, ScaleUpReason.SCALED_FOR_PEAK),
-        # peak 2.0 × 4 = 8 / 0.6 = 13.3 → 14, capped by 2× per action at 8
-        ("capped at 2x", inp(4, 2.0), 8, ScaleUpReason.SCALED_FOR_PEAK),
-        # 1.0 × 40 / 0.6 = 66.7 → 67, min(2 × 40, max 64) = 64
+        # peak 80% of 4 = 3.2 shards of load; × headroom 2 = 6.4 → 7
+        ("peak sizes the target", inp(4, 0.8), 7, ScaleUpReason.SCALED_FOR_PEAK),
+        # peak 100% of 4 = 4 × 2 = 8 exactly (no float error makes it 9)
+        ("exact multiple", inp(4, 1.0), 8, ScaleUpReason.SCALED_FOR_PEAK),
+        # peak 1000% of 2 = 20 × 2 = 40 > 16 × 2 = 32: capped by 16× per action (max_shards 1,000 does not bind)
+        ("capped at 16x", inp(2, 10.0, max_shards=1000), 32, ScaleUpReason.SCALED_FOR_PEAK),
+        # 1.0 × 40 × 2 = 80, min(16 × 40 = 640, max 64) = 64
         ("capped at max_shards", inp(40, 1.0), 64, ScaleUpReason.SCALED_FOR_PEAK),
-        # peak 50% of 4 = 2 / 0.6 = 3.3 → 4 = current; alarmed, so +1 minimum step
+        # headroom 1.5: 3.2 × 1.5 = 4.8 → 5 (the default 2 would give 7, the first case)
+        ("headroom is a parameter", inp(4, 0.8, headroom=1.5), 5, ScaleUpReason.SCALED_FOR_PEAK),
+        # peak 50% of 4 = 2 × 2 = 4 = current; alarmed, so +1 minimum step
         ("alarm with a low peak adds one", inp(4, 0.5), 5, ScaleUpReason.MINIMUM_STEP),
         # no datapoints: fallback ×1.5: ⌈4 × 1.5⌉ = 6
         ("metrics missing → fallback", inp(4, None), 6, ScaleUpReason.METRICS_MISSING),
         # fallback on 1 shard: ⌈1.5⌉ = 2
         ("fallback from one shard", inp(1, None), 2, ScaleUpReason.METRICS_MISSING),
-        # throttling at 30% stream utilisation (< 60% target): a hot shard, +1
-        ("throttle below target = hot shard", inp(4, 0.3, trigger=TriggerKind.THROTTLE), 5, ScaleUpReason.HOT_SHARD),
-        # throttling at 90% (≥ target): sized like a utilisation alarm: 3.6 / 0.6 = 6
-        ("throttle above target sizes", inp(4, 0.9, trigger=TriggerKind.THROTTLE), 6, ScaleUpReason.SCALED_FOR_PEAK),
-        # 1 open shard with min_shards 3: restore the floor (3 ≤ 2 × 1? no → capped at 2)
-        ("below min restores floor within 2x", inp(1, 0.1, min_shards=3), 2, ScaleUpReason.BELOW_MIN),
+        # throttling at 30% of 4 (nothing refused in the metrics): 1.2 × 2 = 2.4 → 3 ≤ 4 shards: a hot shard, +1
+        ("throttle that fits = hot shard", inp(4, 0.3, trigger=TriggerKind.THROTTLE), 5, ScaleUpReason.HOT_SHARD),
+        # throttling at 70%: 2.8 × 2 = 5.6 → 6 > 4: sized like a utilisation alarm
+        ("throttle beyond the fit sizes", inp(4, 0.7, trigger=TriggerKind.THROTTLE), 6, ScaleUpReason.SCALED_FOR_PEAK),
+        # 1 open shard with min_shards 20: restore the floor, but 20 > 16 × 1: capped at 16
+        ("below min restores floor within 16x", inp(1, 0.1, min_shards=20), 16, ScaleUpReason.BELOW_MIN),
+        # 2 open, min 3: 0.2 × 2 = 0.4 → 1 ≤ 2, the minimum step 3 ≤ min 3: the floor
         ("below min restores floor", inp(2, 0.1, min_shards=3), 3, ScaleUpReason.BELOW_MIN),
-        # continuation: finish towards 8 from 6 (origin 4: 2 × 4 = 8 allowed)
+        # continuation: finish towards 8 from 6 (origin 4: 16 × 4 = 64 allowed)
         ("continuation", inp(6, 0.1, requested_target=8, origin_count=4), 8, ScaleUpReason.CONTINUATION),
-        # a forged continuation target beyond 2 × origin is cut back: min(100, 2 × 4, 64) = 8
-        ("continuation bounded", inp(6, 0.1, requested_target=100, origin_count=4), 8, ScaleUpReason.CONTINUATION),
+        # a forged continuation target beyond 16 × origin is cut back: min(100, 16 × 4 = 64, max 1,000) = 64
+        (
+            "continuation bounded",
+            inp(6, 0.1, requested_target=100, origin_count=4, max_shards=1000),
+            64,
+            ScaleUpReason.CONTINUATION,
+        ),
     ],
 )
 def test_target_and_reason(case: str, plan_input: PlanInput, target: int, reason: ScaleUpReason) -> None:
@@ -80,7 +100,7 @@ def test_target_and_reason(case: str, plan_input: PlanInput, target: int, reason
     ("case", "plan_input", "reason"),
     [
         ("at max", inp(64, 2.0), ScaleUpReason.AT_MAX),
-        # the alarm's threshold was for 4 shards, 8 are open; peak 0.3 × 8 = 2.4 / 0.6 = 4 ≤ 8: already scaled
+        # the alarm's threshold was for 4 shards, 8 are open; peak 0.3 × 8 = 2.4 × 2 = 4.8 → 5 ≤ 8: already scaled
         ("stale alarm", inp(8, 0.3, alarm_shards=4.0), ScaleUpReason.ALREADY_AT_TARGET),
         ("stale alarm without data", inp(8, None, alarm_shards=4.0), ScaleUpReason.ALREADY_AT_TARGET),
         ("continuation already done", inp(8, 0.1, requested_target=8, origin_count=4), ScaleUpReason.ALREADY_AT_TARGET),
@@ -93,28 +113,32 @@ def test_noops(case: str, plan_input: PlanInput, reason: ScaleUpReason) -> None:
 
 
 def test_stale_alarm_still_scales_when_the_peak_needs_it() -> None:
-    # alarm for 4 shards, 8 open, but the peak 0.9 × 8 = 7.2 / 0.6 = 12 > 8: scale on the evidence
+    # alarm for 4 shards, 8 open, but the peak 0.9 × 8 = 7.2 × 2 = 14.4 → 15 > 8: scale on the evidence
     plan = plan_scale_up(inp(8, 0.9, alarm_shards=4.0))
-    assert (plan.target, plan.reason) == (12, ScaleUpReason.SCALED_FOR_PEAK)
+    assert (plan.target, plan.reason) == (15, ScaleUpReason.SCALED_FOR_PEAK)
 
 
 @pytest.mark.parametrize(
     ("case", "plan_input", "method", "why"),
     [
         ("one split", inp(4, 0.5), OpKind.SPLIT, MethodReason.SINGLE_SPLIT),
-        # 4 → 7: 3 splits × 30 s = 90 s, not more than one UpdateShardCount (90 s)
-        ("splits not slower", inp(4, 1.0), OpKind.SPLIT, MethodReason.SPLITS_FASTER),
-        # 4 → 8: 4 × 30 = 120 s > 90 s
-        ("update faster", inp(4, 1.2), OpKind.UPDATE_SHARD_COUNT, MethodReason.UPDATE_SHARD_COUNT_FASTER),
+        # 4 → 7 (3.2 × 2 = 6.4): 3 splits × 30 s = 90 s, not more than one UpdateShardCount (90 s)
+        ("splits not slower", inp(4, 0.8), OpKind.SPLIT, MethodReason.SPLITS_FASTER),
+        # 4 → 8 (4 × 2): 4 × 30 = 120 s > one UpdateShardCount 90 s
+        ("update faster", inp(4, 1.0), OpKind.UPDATE_SHARD_COUNT, MethodReason.UPDATE_SHARD_COUNT_FASTER),
+        # 4 → 9 (4.4 × 2 = 8.8): 5 splits × 30 = 150 s ≤ two chained calls (4 → 8 → 9) × 90 = 180 s
+        ("splits beat a two-call chain", inp(4, 1.1), OpKind.SPLIT, MethodReason.SPLITS_FASTER),
+        # 4 → 20 (10 × 2): 16 splits × 30 = 480 s > three calls (4 → 8 → 16 → 20) × 90 = 270 s
+        ("chain faster", inp(4, 2.5), OpKind.UPDATE_SHARD_COUNT, MethodReason.UPDATE_SHARD_COUNT_FASTER),
         (
             "quota used",
-            inp(4, 1.2, update_shard_count_calls_24h=10),
+            inp(4, 1.0, update_shard_count_calls_24h=10),
             OpKind.SPLIT,
             MethodReason.UPDATE_SHARD_COUNT_QUOTA,
         ),
         (
             "refused",
-            inp(4, 1.2, update_shard_count_allowed=False),
+            inp(4, 1.0, update_shard_count_allowed=False),
             OpKind.SPLIT,
             MethodReason.UPDATE_SHARD_COUNT_REFUSED,
         ),
@@ -125,7 +149,8 @@ def test_method_choice(case: str, plan_input: PlanInput, method: OpKind, why: Me
     plan = plan_scale_up(plan_input)
     assert (plan.method, plan.method_reason) == (method, why), f"{case}: {plan.method_message}"
     if method is OpKind.UPDATE_SHARD_COUNT:
-        assert plan.ops == (UpdateShardCountOp(plan.current, plan.target),)
+        assert plan.ops == tuple(update_shard_count_chain(plan.current, plan.target))
+        assert all(isinstance(op, UpdateShardCountOp) for op in plan.ops)
     else:
         assert all(isinstance(op, SplitOp) for op in plan.ops)
 
@@ -173,8 +198,11 @@ def test_hottest_shard_split_first_and_children_inherit_half() -> None:
 
 
 def test_hot_shard_plan_uses_shard_level_heat() -> None:
+    # stream at 30% of 4 = 1.2 shards of load, 0.9 of it on shard 2 (75% of the bytes on 25% of the keys):
+    # 1.2 × 2 = 2.4 → 3 ≤ 4 fits, so one split, and shard-level heat says which: shard 2
     shards = uniform_shards(4)
-    m = StreamMetrics(MetricSeries(60, (0.3 * 4 * MiB * 60,)), MetricSeries(60, ()), {shards[2].shard_id: 9e9})
+    heat = {s.shard_id: (0.9 if i == 2 else 0.1) * MiB * 60 for i, s in enumerate(shards)}
+    m = StreamMetrics(MetricSeries(60, (0.3 * 4 * MiB * 60,)), MetricSeries(60, ()), heat)
     plan = plan_scale_up(inp(4, trigger=TriggerKind.THROTTLE, metrics=m))
     assert plan.reason is ScaleUpReason.HOT_SHARD
     assert [op.parent_shard_id for op in plan.ops if isinstance(op, SplitOp)] == [shards[2].shard_id]
@@ -194,14 +222,133 @@ def test_apply_ops_rejects_unknown_range() -> None:
 
 
 def test_plan_reason_messages_read_well() -> None:
-    plan = plan_scale_up(inp(4, 2.0))
-    assert plan.message == "peak 200% of 4 shards needs 14 for 60%; capped by at most 2x per action (4 -> 8)"
-    assert plan.capped_by == ("at most 2x per action (4 -> 8)",)
+    # 2 shards at 1000% = 20 shards of load × 2 = 40, capped at 16 × 2 = 32: 30 splits × 30 s = 900 s against
+    # four doublings 2 → 4 → 8 → 16 → 32 × 90 s = 360 s
+    plan = plan_scale_up(inp(2, 10.0, max_shards=1000))
+    assert plan.message == "peak 1000% of 2 shards needs 40 for headroom 2x; capped by at most 16x per action (2 -> 32)"
+    assert plan.capped_by == ("at most 16x per action (2 -> 32)",)
+    assert plan.method_message == "30 splits ≈ 900 s > 4 UpdateShardCount ≈ 360 s"
+    assert [(op.current, op.target) for op in plan.ops if isinstance(op, UpdateShardCountOp)] == [
+        (2, 4),
+        (4, 8),
+        (8, 16),
+        (16, 32),
+    ]
+    # refused writes show in the message: 4 shards at 100% accepted + 100% refused = demand 2.0 → 8 × 2 = 16
+    throttled = plan_scale_up(inp(4, trigger=TriggerKind.THROTTLE, metrics=refusing(1.0, 1.0, 4)))
+    assert throttled.message == "peak 100% of 4 shards (demand 200% with refused writes) needs 16 for headroom 2x"
 
 
 def test_splits_are_capped_at_what_one_action_chain_can_execute() -> None:
-    # 300 shards at 200% want 1,000 (capped 2x: 600), UpdateShardCount refused: 300 splits × ~30 s would outlast
-    # the 9 invocations of one chain, so the action takes the first 240 (→ 540); the alarm triggers the next
+    # 300 shards at 200% = 600 × 2 = 1,200, capped by max_shards 1,000 (16 × 300 = 4,800 does not bind);
+    # UpdateShardCount refused: 700 splits × ~30 s would outlast the 9 invocations of one chain, so the action
+    # takes the first 240 (→ 540); the alarm triggers the next
     plan = plan_scale_up(inp(300, 2.0, max_shards=1000, update_shard_count_allowed=False))
     assert (plan.target, len(plan.ops)) == (540, 240)
     assert "240 splits per action" in plan.message
+
+
+@pytest.mark.parametrize(
+    ("accepted", "refused", "target", "reason", "ops"),
+    [
+        # a throttled stream's accepted peak sits at its capacity: demand 1.0 + 1.0 refused = 2.0 of 4 = 8 shards of
+        # load × 2 = 16; 12 splits × 30 s = 360 s > two doublings × 90 s = 180 s
+        (1.0, 1.0, 16, ScaleUpReason.SCALED_FOR_PEAK, [(4, 8), (8, 16)]),
+        # 1.0 + 0.5 = 1.5 × 4 = 6 × 2 = 12; 8 splits = 240 s > 4 → 8 → 12 = 180 s
+        (1.0, 0.5, 12, ScaleUpReason.SCALED_FOR_PEAK, [(4, 8), (8, 12)]),
+        # the same alarm with nothing refused sizes from the accepted peak only: 4 × 2 = 8 (120 s > 90 s)
+        (1.0, 0.0, 8, ScaleUpReason.SCALED_FOR_PEAK, [(4, 8)]),
+        # 0.3 + 0.1 = 0.4 × 4 = 1.6 × 2 = 3.2 → 4 ≤ 4: capacity with headroom is there, one shard is hot: split it
+        (0.3, 0.1, 5, ScaleUpReason.HOT_SHARD, None),
+        # 0.3 + 0.2 = 0.5 × 4 = 2 × 2 = 4 ≤ 4: still fits (the boundary)
+        (0.3, 0.2, 5, ScaleUpReason.HOT_SHARD, None),
+        # 0.3 + 0.3 = 0.6 × 4 = 2.4 × 2 = 4.8 → 5 > 4: sized from demand (one shard more: a single split)
+        (0.3, 0.3, 5, ScaleUpReason.SCALED_FOR_PEAK, None),
+    ],
+)
+def test_throttled_stream_is_sized_from_demand(
+    accepted: float, refused: float, target: int, reason: ScaleUpReason, ops: list[tuple[int, int]] | None
+) -> None:
+    plan = plan_scale_up(inp(4, trigger=TriggerKind.THROTTLE, metrics=refusing(accepted, refused, 4)))
+    assert (plan.target, plan.reason) == (target, reason), plan.message
+    if ops is None:
+        assert plan.method is OpKind.SPLIT and len(plan.ops) == 1
+    else:
+        assert plan.method is OpKind.UPDATE_SHARD_COUNT
+        assert [(op.current, op.target) for op in plan.ops if isinstance(op, UpdateShardCountOp)] == ops
+
+
+@pytest.mark.parametrize(
+    ("calls_used", "target", "ops", "cut"),
+    [
+        # 4 shards at 500% = 20 × 2 = 40 (≤ 16 × 4 = 64 = max_shards). 8 of 10 calls used → 2 left: 4 × 2² = 16.
+        # 2 calls × 90 s = 180 s < 36 splits × 30 s = 1,080 s: the chain, cut at 16; the alarm triggers the rest
+        (8, 16, [(4, 8), (8, 16)], "; 2 calls left in 24 h reach 16"),
+        # 9 used → 1 left: 4 × 2 = 8
+        (9, 8, [(4, 8)], "; 1 call left in 24 h reach 8"),
+        # 7 used → 3 left: 4 × 2³ = 32
+        (7, 32, [(4, 8), (8, 16), (16, 32)], "; 3 calls left in 24 h reach 32"),
+        # 6 used → 4 left: 4 × 2⁴ = 64 ≥ 40: not cut, four calls to 40
+        (6, 40, [(4, 8), (8, 16), (16, 32), (32, 40)], ""),
+    ],
+)
+def test_chain_is_cut_to_the_calls_left_in_24h(
+    calls_used: int, target: int, ops: list[tuple[int, int]], cut: str
+) -> None:
+    plan = plan_scale_up(inp(4, 5.0, update_shard_count_calls_24h=calls_used))
+    assert (plan.method, plan.target) == (OpKind.UPDATE_SHARD_COUNT, target), plan.method_message
+    assert [(op.current, op.target) for op in plan.ops if isinstance(op, UpdateShardCountOp)] == ops
+    assert plan.method_message.endswith(f"UpdateShardCount ≈ {len(ops) * 90} s{cut}")
+    assert len(apply_ops(uniform_shards(4), plan.ops)) == target
+
+
+@pytest.mark.parametrize(
+    ("current", "target", "chain"),
+    [
+        (4, 20, [(4, 8), (8, 16), (16, 20)]),  # doublings while they fit, then the rest: 20 ≤ 2 × 16
+        (5, 6, [(5, 6)]),  # one call: 6 ≤ 2 × 5
+        (7, 14, [(7, 14)]),  # exactly 2× is one call
+        (1, 16, [(1, 2), (2, 4), (4, 8), (8, 16)]),  # the 16× cap is four doublings
+        (3, 3, []),  # nothing to do
+    ],
+)
+def test_update_shard_count_chain(current: int, target: int, chain: list[tuple[int, int]]) -> None:
+    ops = update_shard_count_chain(current, target)
+    assert [(op.current, op.target) for op in ops] == chain
+
+
+@pytest.mark.parametrize(
+    ("case", "heat", "refused", "target"),
+    [
+        # 4 even shards, 1 minute published, 2 KiB records (bytes lead). Heat (shards of load): (1.0, 0.2, 0.2, 0.2)
+        # = 1.6 accepted; shard 0 writes 1.0 / 1.6 = 62% of the bytes on 25% of the keys (≥ 2×): hot. Refused: 2.0
+        # shard-equivalents (61,440 records × 2 KiB) all go to the saturated shard 0: d = 3.0 → ⌈3.0 × 2⌉ = 6
+        # pieces; the others ⌈0.2 × 2⌉ = 1 each → 9.
+        ("hot and refusing", (1.0, 0.2, 0.2, 0.2), 2.0, 9),
+        # the same heat with nothing refused: shard 0 at 1.0 → 2 pieces, others 1 → 5
+        ("hot, nothing refused", (1.0, 0.2, 0.2, 0.2), 0.0, 5),
+    ],
+)
+def test_hot_shards_are_split_into_pieces_by_their_demand(
+    case: str, heat: tuple[float, ...], refused: float, target: int
+) -> None:
+    shards = uniform_shards(4)
+    accepted = sum(heat)
+    m = StreamMetrics(
+        MetricSeries(60, (accepted * MiB * 60,)),
+        MetricSeries(60, (accepted * MiB * 60 / 2048,)),
+        {s.shard_id: h * MiB * 60 for s, h in zip(shards, heat, strict=True)},
+        throttled_records=MetricSeries(60, (refused * MiB * 60 / 2048,)),
+    )
+    plan = plan_scale_up(inp(4, trigger=TriggerKind.THROTTLE, metrics=m))
+    assert (plan.reason, plan.target, plan.method) == (ScaleUpReason.HOT_SHARD, target, OpKind.SPLIT), case
+    # every split lands in shard 0's range: the hot shard is cut into pieces, the cool ones are left alone
+    assert all(op.parent_start >= shards[0].start and op.parent_end <= shards[0].end for op in plan.ops)  # type: ignore[union-attr]
+
+
+def test_even_heat_is_not_a_hot_shard() -> None:
+    # every shard writes its key share: demand 1.0 + refused 1.0 of 4 shards → even rescale ⌈8 × 2⌉ = 16 by USC
+    shards = uniform_shards(4)
+    m = refusing(1.0, 1.0, 4)._replace(shard_incoming_bytes={s.shard_id: 1.0 for s in shards})
+    plan = plan_scale_up(inp(4, trigger=TriggerKind.THROTTLE, metrics=m))
+    assert plan.reason is ScaleUpReason.SCALED_FOR_PEAK and plan.method is OpKind.UPDATE_SHARD_COUNT

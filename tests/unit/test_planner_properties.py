@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autoscaler.defaults import MAX_HASH_KEY
-from autoscaler.model import MetricSeries, Shard, SplitOp, StreamMetrics, TriggerKind
+from autoscaler.defaults import MAX_HASH_KEY, MAX_SCALE_UP_FACTOR, UPDATE_SHARD_COUNT_CALLS_PER_24H
+from autoscaler.model import MetricSeries, Shard, SplitOp, StreamMetrics, TriggerKind, UpdateShardCountOp
 from autoscaler.planner import PlanInput, apply_ops, midpoint, plan_scale_up, tiles_key_space, uniform_shards
 
 pytestmark = pytest.mark.unit
@@ -46,6 +48,8 @@ def plan_inputs(draw: st.DrawFn) -> PlanInput:
             MetricSeries(60, (peak * n * MiB * 60,)),
             MetricSeries(60, (draw(st.floats(0, 5)) * n * 1000 * 60,)),
             {s.shard_id: draw(st.floats(0, 1e9)) for s in shards if draw(st.booleans())},
+            # refused records: up to 5× the stream's records capacity, or no throttle series at all
+            draw(st.one_of(st.none(), st.builds(lambda r: MetricSeries(60, (r * n * 1000 * 60,)), st.floats(0, 5)))),
         )
     cont = draw(st.booleans())
     return PlanInput(
@@ -55,6 +59,7 @@ def plan_inputs(draw: st.DrawFn) -> PlanInput:
         max_shards=hi,
         trigger=draw(st.sampled_from(list(TriggerKind))),
         metrics=metrics,
+        headroom=draw(st.floats(1.01, 10)),
         alarm_shards=draw(st.one_of(st.none(), st.floats(0.5, 40))),
         requested_target=draw(st.integers(1, 100)) if cont else None,
         origin_count=draw(st.integers(1, n)) if cont else None,
@@ -70,7 +75,7 @@ def test_plans_keep_the_invariants(inp: PlanInput) -> None:
     after = apply_ops(inp.shards, plan.ops)  # raises if an op names a range that is not an open shard
     assert tiles_key_space(after), "open shards must tile 0 … 2^128−1 with no gap or overlap"
     assert len(after) == plan.target
-    assert n <= plan.target <= 2 * n, "never shrink, never more than 2x in one action"
+    assert n <= plan.target <= MAX_SCALE_UP_FACTOR * n, "never shrink, never more than 16x in one action"
     if n <= inp.max_shards:
         assert plan.target <= inp.max_shards
     else:
@@ -79,6 +84,16 @@ def test_plans_keep_the_invariants(inp: PlanInput) -> None:
     for op in plan.ops:
         if isinstance(op, SplitOp) and op.parent_shard_id is not None:
             assert op.parent_shard_id in open_ids, "splits only name OPEN shards"
+    resizes = [op for op in plan.ops if isinstance(op, UpdateShardCountOp)]
+    if resizes:
+        assert len(resizes) == len(plan.ops), "a plan either splits or resizes, never both"
+        assert resizes[0].current == n and resizes[-1].target == plan.target
+        for a, b in itertools.pairwise(resizes):
+            assert a.target == b.current, "each call starts where the previous one ended"
+        for op in resizes:
+            assert op.current < op.target <= 2 * op.current, "AWS allows at most 2x per UpdateShardCount call"
+        left = UPDATE_SHARD_COUNT_CALLS_PER_24H - inp.update_shard_count_calls_24h
+        assert len(resizes) <= left, "the chain fits the calls left in the rolling 24 h"
 
 
 @settings(max_examples=200, deadline=None)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autoscaler.model import Shard
+from autoscaler.model import OpKind, Shard
 from autoscaler.planner import tiles_key_space, uniform_shards
 from autoscaler.scale_down import (
     ScaleDownInput,
@@ -14,7 +14,9 @@ from autoscaler.scale_down import (
     adjacent_pairs,
     apply_merges,
     decide_scale_down,
+    effective_capacity,
     fleet_lagging,
+    limit_of,
     plan_merges,
 )
 from tests.unit.test_planner_properties import layouts
@@ -51,55 +53,122 @@ def one_spike(at: int, util: float, base: float = 0.1) -> list[float]:
     return values
 
 
+def uneven(util: float) -> ScaleDownInput:
+    """6 shards [¼, ¼, ⅛, ⅛, ⅛, ⅛] (the second half split twice more, e.g. by hot-shard splits), every datapoint at
+    `util` of the layout's effective capacity: 4 shard-equivalents (the widest shard, ¼, fills first)."""
+    q, e = 2**126, 2**125
+    eighths = (Shard(f"c{i}", 2 * q + i * e, 2 * q + (i + 1) * e - 1) for i in range(4))
+    shards = (Shard("a", 0, q - 1), Shard("b", q, 2 * q - 1), *eighths)
+    b = {t: bytes_at(util, 4) for t in DAY}
+    return ScaleDownInput("s", shards, 1, 0.5, 0.8, 0, 86_400, P, b, {t: 1.0 for t in b})
+
+
+MERGE, USC = OpKind.MERGE, OpKind.UPDATE_SHARD_COUNT
+
+
 @pytest.mark.parametrize(
-    ("case", "decision_input", "target", "reason"),
+    ("case", "decision_input", "target", "reason", "method"),
     [
-        # all 288 datapoints at 30% of 8 shards: 2.4 shards of load; / (0.8 − 0.1) = 3.43 → 4; halving → 4
-        ("all below", inp(8, 0.3), 4, ScaleDownReason.MERGE),
-        # 10% of 8 = 0.8 shards / 0.7 → 2, but at most halving per run: 4
-        ("halving bound", inp(8, 0.1), 4, ScaleDownReason.MERGE),
-        # 10% of 8 with min_shards 6: max(2, 4, 6) = 6
-        ("min bound", inp(8, 0.1, min_shards=6), 6, ScaleDownReason.MERGE),
-        # 40% of 10 = 4 shards of load / 0.7 = 5.71 → 6 (above the halving bound 5)
-        ("peak bound", inp(10, 0.4), 6, ScaleDownReason.MERGE),
+        # the limit is min(1 / headroom 2, 0.8 − 0.1) = 50%.
+        # all 288 datapoints at 20% of 8 shards: 1.6 shards of load / 0.5 = 3.2 → 4 = halving → 4. Merging four
+        # pairs leaves 4 even shards (capacity 4): 1.6 ≤ 0.5 × 4 = 2 → by merges
+        ("all below", inp(8, 0.2), 4, ScaleDownReason.MERGE, MERGE),
+        # 10% of 8 = 0.8 shards / 0.5 → 1.6 → 2, but at most halving per run: 4
+        ("halving bound", inp(8, 0.1), 4, ScaleDownReason.MERGE, MERGE),
+        # 10% of 8 with min_shards 6: max(2, 4, 6) = 6; two merged pairs are 2/8 wide: capacity 8 / 2 = 4,
+        # 0.8 ≤ 0.5 × 4 = 2 → by merges
+        ("min bound", inp(8, 0.1, min_shards=6), 6, ScaleDownReason.MERGE, MERGE),
+        # 40% of 10 = 4 shards of load / 0.5 = 8 (above the halving bound 5). Two merged pairs are 2/10 wide:
+        # capacity 5, 4 > 0.5 × 5 = 2.5 → only an even layout of 8 carries it: UpdateShardCount
+        ("peak bound", inp(10, 0.4), 8, ScaleDownReason.MERGE, USC),
+        # 35% of 10 = 3.5 / 0.5 = 7; three merged pairs leave capacity 5: 3.5 > 2.5 → UpdateShardCount to 7
+        ("peak bound to 7", inp(10, 0.35), 7, ScaleDownReason.MERGE, USC),
+        # uneven [¼, ¼, ⅛ × 4], 40% of its capacity 4 = 1.6 / 0.5 = 3.2 → 4 (halving: 3). The two ⅛ pairs merge
+        # into quarters: 4 even shards, capacity 4, 1.6 ≤ 2 → a peak bound reached by merges
+        ("peak bound on an uneven layout", uneven(0.4), 4, ScaleDownReason.MERGE, MERGE),
         # one datapoint at 50% (exactly at the threshold) of 8: not below → kept
-        ("exactly at threshold", inp(8, one_spike(100, 0.5)), 8, ScaleDownReason.BUSY),
+        ("exactly at threshold", inp(8, one_spike(100, 0.5)), 8, ScaleDownReason.BUSY, MERGE),
         # one datapoint at 55% → kept
-        ("one datapoint above", inp(8, one_spike(7, 0.55)), 8, ScaleDownReason.BUSY),
-        # 49.9% everywhere on 2 shards: 0.998 shards / 0.7 = 1.43 → 2 = current: kept, the peak would be 99.8%
-        ("peak too high", inp(2, 0.499), 2, ScaleDownReason.PEAK_TOO_HIGH),
-        # 46% on 2 shards: after merging 92% > 70%: kept (the issue's example)
-        ("peak 46% on 2", inp(2, 0.46), 2, ScaleDownReason.PEAK_TOO_HIGH),
-        ("min reached", inp(4, 0.1, min_shards=4), 4, ScaleDownReason.AT_MIN),
+        ("one datapoint above", inp(8, one_spike(7, 0.55)), 8, ScaleDownReason.BUSY, MERGE),
+        # 49.9% everywhere on 2 shards: 0.998 shards / 0.5 = 1.996 → 2 = current: kept, the peak would be 99.8%
+        ("peak too high", inp(2, 0.499), 2, ScaleDownReason.PEAK_TOO_HIGH, MERGE),
+        # 46% on 2 shards: after merging 92% > 50%: kept (the issue's example)
+        ("peak 46% on 2", inp(2, 0.46), 2, ScaleDownReason.PEAK_TOO_HIGH, MERGE),
+        # 30% on 2: 0.6 / 0.5 = 1.2 → 2: kept with headroom 2 ...
+        ("peak 30% on 2", inp(2, 0.3), 2, ScaleDownReason.PEAK_TOO_HIGH, MERGE),
+        # ... but headroom 1.25 allows 1 / 1.25 = 80%, capped at 0.8 − 0.1 = 70%: 0.6 / 0.7 = 0.86 → 1 shard
+        ("margin caps a small headroom", inp(2, 0.3, headroom=1.25), 1, ScaleDownReason.MERGE, MERGE),
+        ("min reached", inp(4, 0.1, min_shards=4), 4, ScaleDownReason.AT_MIN, MERGE),
         # no datapoint in 24 h: no traffic: max(1, ⌈8/2⌉, 1) = 4
-        ("no traffic", inp(8, None), 4, ScaleDownReason.NO_TRAFFIC),
-        ("no traffic, 1 shard", inp(1, None), 1, ScaleDownReason.AT_MIN),
-        # sparse traffic (every other period missing) counts the gaps as zero: still all below
-        ("gaps are zero traffic", inp(8, [0.2 if i % 2 else None for i in range(288)]), 4, ScaleDownReason.MERGE),
+        ("no traffic", inp(8, None), 4, ScaleDownReason.NO_TRAFFIC, MERGE),
+        ("no traffic, 1 shard", inp(1, None), 1, ScaleDownReason.AT_MIN, MERGE),
+        # sparse traffic (every other period missing) counts the gaps as zero: still all below; 1.6 / 0.5 → 4
+        (
+            "gaps are zero traffic",
+            inp(8, [0.2 if i % 2 else None for i in range(288)]),
+            4,
+            ScaleDownReason.MERGE,
+            MERGE,
+        ),
         # the fleet's metrics stop short of the settled window: CloudWatch lags, nobody is judged
-        ("lagging metrics", inp(8, 0.1, metrics_lagging=True), 8, ScaleDownReason.INCOMPLETE_METRICS),
+        ("lagging metrics", inp(8, 0.1, metrics_lagging=True), 8, ScaleDownReason.INCOMPLETE_METRICS, MERGE),
         # a stream with an hourly burst and nothing in its newest periods is judged (gaps are no writes)
         (
             "sparse periodic traffic",
             inp(8, [0.1 if i % 12 == 0 else None for i in range(276)]),
             4,
             ScaleDownReason.MERGE,
+            MERGE,
         ),
         # bytes without records: half a picture
-        ("records missing", inp(8, 0.1, records=False), 8, ScaleDownReason.INCOMPLETE_METRICS),
+        ("records missing", inp(8, 0.1, records=False), 8, ScaleDownReason.INCOMPLETE_METRICS, MERGE),
     ],
 )
-def test_decisions(case: str, decision_input: ScaleDownInput, target: int, reason: ScaleDownReason) -> None:
+def test_decisions(
+    case: str, decision_input: ScaleDownInput, target: int, reason: ScaleDownReason, method: OpKind
+) -> None:
     d = decide_scale_down(decision_input)
-    assert (d.target, d.reason) == (target, reason), f"{case}: {d.message}"
+    assert (d.target, d.reason, d.method) == (target, reason, method), f"{case}: {d.message}"
     assert len(d.merges) == d.current - d.target
     assert len(apply_merges(decision_input.shards, d.merges)) == target
 
 
 def test_kept_message_shows_the_arithmetic() -> None:
-    assert decide_scale_down(inp(2, 0.46)).message == "kept: peak 46% would be 92% after merging (limit 70%)"
+    assert decide_scale_down(inp(2, 0.46)).message == "kept: peak 46% would be 92% after merging (limit 50%)"
     busy = decide_scale_down(inp(8, one_spike(7, 0.55)))
     assert busy.message == "kept: 1 of 288 datapoints at or above 50% (peak 55%)"
+    # 10 even shards to 7 (35% of 10 = 3.5 / 0.5): three merged pairs would be 2/10 wide, capacity 10 / 2 = 5
+    even_only = decide_scale_down(inp(10, 0.35))
+    assert even_only.message == (
+        "every datapoint below 50% (peak 35%, mean 35%): 10 -> 7 (peak 35% fits 7 under 50%; merges would leave "
+        "5.0 shards of capacity: by UpdateShardCount)"
+    )
+
+
+q_, e_ = 2**126, 2**125
+
+
+@pytest.mark.parametrize(
+    ("case", "shards", "capacity"),
+    [
+        ("8 even", uniform_shards(8), 8.0),  # widest 1/8 → 8
+        # 8 even with two pairs merged: 6 shards, the widest 2/8 → 4, not 6
+        ("8 even, two pairs merged", apply_merges(uniform_shards(8), plan_merges(uniform_shards(8), 2)), 4.0),
+        ("one shard", uniform_shards(1), 1.0),
+        ("[½, ¼, ¼]", [Shard("a", 0, 2 * q_ - 1), Shard("b", 2 * q_, 3 * q_ - 1), Shard("c", 3 * q_, 4 * q_ - 1)], 2.0),
+        # [¼, ¼, ⅛ × 4]: widest ¼ → 4
+        ("uneven, six shards", list(uneven(0.1).shards), 4.0),
+        ("no shards", [], 0.0),
+    ],
+)
+def test_effective_capacity(case: str, shards: list[Shard], capacity: float) -> None:
+    assert effective_capacity(shards) == pytest.approx(capacity), case
+
+
+def test_utilisation_is_measured_against_the_effective_capacity() -> None:
+    # 6 shards [¼, ¼, ⅛ × 4] writing 1.6 shards' worth of bytes: 1.6 / capacity 4 = 40%, not 1.6 / 6 = 27%
+    d = decide_scale_down(uneven(0.4))
+    assert d.peak == pytest.approx(0.4)
 
 
 def test_records_alone_can_make_a_stream_busy() -> None:
@@ -148,6 +217,14 @@ def test_merges_keep_the_invariants(decision_input: ScaleDownInput) -> None:
     assert len(after) == d.target
     assert max(decision_input.min_shards, (n + 1) // 2) <= d.target <= n or n <= decision_input.min_shards
     assert d.target >= 1
+    if d.acts:
+        # the method's promise: MERGE reaches a layout whose effective capacity keeps the load under the limit;
+        # UPDATE_SHARD_COUNT only when the merged layout would not, and the even layout of `target` shards would
+        load = (d.peak or 0.0) * effective_capacity(decision_input.shards)
+        limit = limit_of(decision_input)
+        fits_merged = load <= limit * effective_capacity(after) + 1e-9
+        assert (d.method is OpKind.MERGE) == fits_merged
+        assert load <= limit * d.target + 1e-9
 
 
 @settings(max_examples=200, deadline=None)

@@ -8,7 +8,7 @@ import pytest
 from autoscaler.capacity import AlarmKind, alarm_name
 from autoscaler.config import parse_config
 from autoscaler.events import ScaleDownContinuation
-from autoscaler.model import StreamMode
+from autoscaler.model import OpKind, StreamMode
 from autoscaler.planner import tiles_key_space
 from autoscaler.ports import Direction
 from autoscaler.scale_down_service import ScaleDownService, StreamOutcome
@@ -67,9 +67,9 @@ def by_stream(results: tuple[object, ...] | list[object]) -> dict[str, object]:
 def test_quiet_streams_merge_busy_and_protected_ones_are_kept_with_reasons(world: World) -> None:
     svc, _ = fleet(
         world,
-        {"quiet": (8, 1), "busy": (4, 1), "throttled": (4, 1), "ondemand": (4, 1), "idle": (4, 2), "atmin": (2, 2)},
+        {"quiet": (6, 1), "busy": (4, 1), "throttled": (4, 1), "ondemand": (4, 1), "idle": (4, 2), "atmin": (2, 2)},
     )
-    quiet_day(world, "quiet", 0.1, 8)
+    quiet_day(world, "quiet", 0.1, 6)
     quiet_day(world, "busy", 0.7, 4)
     quiet_day(world, "throttled", 0.1, 4)
     quiet_day(world, "throttled", 0.0001, 4, metric="WriteProvisionedThroughputExceeded")
@@ -78,7 +78,9 @@ def test_quiet_streams_merge_busy_and_protected_ones_are_kept_with_reasons(world
     quiet_day(world, "atmin", 0.1, 2)
     run = svc.run(SimBudget(world.clock))
     r = by_stream(run.results)
-    assert (r["quiet"].outcome, r["quiet"].after) == (StreamOutcome.MERGED, 4)  # 10% of 8 → halving bound 4
+    # 10% of 6 = 0.6 shards of load / 0.5 = 1.2 → 2, halving bound 3; 3 merges × 30 s = 90 s ≤ one UpdateShardCount
+    # (90 s): merged pair by pair
+    assert (r["quiet"].outcome, r["quiet"].after) == (StreamOutcome.MERGED, 3)
     assert r["busy"].outcome is StreamOutcome.KEPT and r["busy"].decision.reason.value == "busy"
     assert r["throttled"].decision.reason.value == "throttled"
     assert r["ondemand"].decision.reason.value == "on_demand"
@@ -86,11 +88,12 @@ def test_quiet_streams_merge_busy_and_protected_ones_are_kept_with_reasons(world
     assert r["atmin"].decision.reason.value == "at_min"
     for name in ("busy", "throttled", "ondemand", "atmin"):
         assert name not in world.kinesis.reshard_calls() and world.kinesis.reshard_calls(name) == []
-    assert world.kinesis.reshard_calls("quiet") == ["merge_shards"] * 4
+    assert world.kinesis.reshard_calls("quiet") == ["merge_shards"] * 3
+    assert world.kinesis.reshard_calls("idle") == ["merge_shards"] * 2  # 2 merges × 30 s = 60 s ≤ 90 s
     assert tiles_key_space(world.kinesis.open_shards("quiet"))
     # alarms follow the new count, the DOWN cooldown is set
     bytes_alarm = world.alarms.alarms[alarm_name("kinesis-autoscaler", "quiet", AlarmKind.INCOMING_BYTES)]
-    assert bytes_alarm.spec.threshold == pytest.approx(0.8 * 4 * MiB * 60) and bytes_alarm.state == "OK"
+    assert bytes_alarm.spec.threshold == pytest.approx(0.8 * 3 * MiB * 60) and bytes_alarm.state == "OK"
     lock = world.cooldown.read("quiet")
     assert lock is not None and lock.owner is None and Direction.DOWN in lock.cooldown_until
 
@@ -130,12 +133,13 @@ def test_disabled_and_unknown_streams_are_never_touched(world: World) -> None:
 
 def test_short_time_hands_on_and_the_continuation_finishes_without_doing_anything_twice(world: World) -> None:
     world.kinesis.merge_seconds = 120
-    streams = {f"s{i}": (8, 1) for i in range(6)}
+    streams = {f"s{i}": (6, 1) for i in range(6)}
     svc, rec = fleet(world, streams)
     svc.workers = 2
     for name in streams:
-        quiet_day(world, name, 0.1, 8)
-    # 6 streams × 4 merges × 120 s of UPDATING; 2 at a time; 700 s of invocation: the first two get partway.
+        quiet_day(world, name, 0.1, 6)
+    # 6 → 3 (halving; 3 merges × 30 s estimated ≤ one UpdateShardCount: merges). 6 streams × 3 merges × 120 s of
+    # UPDATING; 2 at a time; 700 s of invocation: the first two get partway.
     first = svc.run(SimBudget(world.clock, 700))
     (cont,) = rec.requests
     assert cont.hop == 1 and first.continuation == cont
@@ -150,15 +154,15 @@ def test_short_time_hands_on_and_the_continuation_finishes_without_doing_anythin
         hops += 1
         assert hops <= 8
     for name in streams:
-        assert world.kinesis.open_count(name) == 4, name  # every stream merged once to its target, none past it
-        assert world.kinesis.reshard_calls(name) == ["merge_shards"] * 4
+        assert world.kinesis.open_count(name) == 3, name  # every stream merged once to its target, none past it
+        assert world.kinesis.reshard_calls(name) == ["merge_shards"] * 3
         lock = world.cooldown.read(name)
         assert lock is not None and lock.owner is None
 
 
 def test_late_duplicate_continuation_does_nothing(world: World) -> None:
-    svc, rec = fleet(world, {"s": (8, 1)})
-    quiet_day(world, "s", 0.1, 8)
+    svc, rec = fleet(world, {"s": (6, 1)})  # 6 → 3 by 3 merges (90 s estimated ≤ one UpdateShardCount)
+    quiet_day(world, "s", 0.1, 6)
     world.kinesis.merge_seconds = 400
     svc.run(SimBudget(world.clock, 600))
     (cont,) = rec.requests
@@ -204,10 +208,10 @@ def test_a_stream_scaled_up_while_queued_is_not_merged_on_the_old_decision(world
 def test_one_streams_error_does_not_lose_the_others(world: World) -> None:
     from autoscaler.errors import AwsCallFailed
 
-    svc, _ = fleet(world, {"a": (8, 1), "b": (8, 1)})
+    svc, _ = fleet(world, {"a": (6, 1), "b": (6, 1)})  # each 6 → 3 by 3 merges
     svc.workers = 2
-    quiet_day(world, "a", 0.1, 8)
-    quiet_day(world, "b", 0.1, 8)
+    quiet_day(world, "a", 0.1, 6)
+    quiet_day(world, "b", 0.1, 6)
 
     def b_fails(op: str, stream: str) -> None:
         if op == "merge_shards" and stream == "b" and world.kinesis.reshard_calls("b"):
@@ -215,11 +219,11 @@ def test_one_streams_error_does_not_lose_the_others(world: World) -> None:
 
     world.kinesis.on_call = b_fails
     r = by_stream(svc.run(SimBudget(world.clock)).results)
-    assert (r["a"].outcome, r["a"].after) == (StreamOutcome.MERGED, 4)
+    assert (r["a"].outcome, r["a"].after) == (StreamOutcome.MERGED, 3)
     assert r["b"].outcome is StreamOutcome.FAILED and "InternalFailure" in r["b"].detail
-    # b: one merge done, then the error: alarms follow the 7 open shards, cooldown set, lock released
+    # b: one merge done, then the error: alarms follow the 5 open shards, cooldown set, lock released
     threshold = world.alarms.alarms[alarm_name("kinesis-autoscaler", "b", AlarmKind.INCOMING_BYTES)].spec.threshold
-    assert threshold == pytest.approx(0.8 * 7 * MiB * 60)
+    assert threshold == pytest.approx(0.8 * 5 * MiB * 60)
     lock = world.cooldown.read("b")
     assert lock is not None and lock.owner is None and Direction.DOWN in lock.cooldown_until
 
@@ -243,30 +247,30 @@ def test_a_stream_that_cannot_be_listed_is_skipped_alone(world: World) -> None:
 
 
 def test_hop_limit_finishes_what_it_holds(world: World) -> None:
-    svc, rec = fleet(world, {"a": (8, 1)})
-    quiet_day(world, "a", 0.1, 8)
+    svc, rec = fleet(world, {"a": (6, 1)})  # 6 → 3 by 3 merges
+    quiet_day(world, "a", 0.1, 6)
     world.kinesis.merge_seconds = 400
     last = ScaleDownContinuation(hop=8, pending=("a",), in_progress=())
     result = svc.run(SimBudget(world.clock, 600), continuation=last)
     (r,) = result.results
     assert result.continuation is None and rec.requests == []
     assert r.outcome is StreamOutcome.FAILED and "hop limit" in r.detail
-    # 600 s: merge (UPDATING 400 s), merge, then waiting would outlast the invocation: 2 merges done, 6 open
-    assert world.kinesis.open_count("a") == 6
+    # 600 s: merge (UPDATING 400 s), merge, then waiting would outlast the invocation: 2 merges done, 6 − 2 = 4 open
+    assert world.kinesis.open_count("a") == 4
     threshold = world.alarms.alarms[alarm_name("kinesis-autoscaler", "a", AlarmKind.INCOMING_BYTES)].spec.threshold
-    assert threshold == pytest.approx(0.8 * 6 * MiB * 60)
+    assert threshold == pytest.approx(0.8 * 4 * MiB * 60)
     lock = world.cooldown.read("a")
     assert lock is not None and lock.owner is None and Direction.DOWN in lock.cooldown_until
 
 
 def test_continuation_for_a_stream_disabled_since_stops_and_cleans_up(world: World) -> None:
-    svc, rec = fleet(world, {"a": (8, 1)})
-    quiet_day(world, "a", 0.1, 8)
+    svc, rec = fleet(world, {"a": (6, 1)})  # 6 → 3 by 3 merges
+    quiet_day(world, "a", 0.1, 6)
     world.kinesis.merge_seconds = 400
     svc.run(SimBudget(world.clock, 600))
     (cont,) = rec.requests
     world.config = parse_config(
-        "streams:\n  - {name: a, min_shards: 1, max_shards: 64, desired_shards: 8, enabled: false}\n"
+        "streams:\n  - {name: a, min_shards: 1, max_shards: 64, desired_shards: 6, enabled: false}\n"
     )
     svc.config = world.config
     calls = list(world.kinesis.calls)
@@ -275,3 +279,83 @@ def test_continuation_for_a_stream_disabled_since_stops_and_cleans_up(world: Wor
     assert world.kinesis.calls == calls
     lock = world.cooldown.read("a")
     assert lock is not None and lock.owner is None
+
+
+def usc_log(world: World, stream: str, ages_hours: list[float]) -> None:
+    """Earlier UpdateShardCount calls in the stream's cooldown item, `ages_hours` ago (as scale-up records them)."""
+    now = world.clock.now()
+    world.cooldown.acquire(stream, owner="earlier", now=now, lease_until=now + 60, blocked_by=())
+    for age in sorted(ages_hours, reverse=True):
+        world.cooldown.note_update_shard_count(stream, owner="earlier", at=now - age * 3600)
+    world.cooldown.release(stream, owner="earlier", now=now, cooldowns={}, action=None)
+
+
+def test_a_big_quiet_stream_is_halved_by_one_update_shard_count(world: World) -> None:
+    svc, _ = fleet(world, {"big": (64, 1)})
+    quiet_day(world, "big", 0.1, 64)
+    (r,) = svc.run(SimBudget(world.clock)).results
+    # 10% of 64 = 6.4 shards of load / 0.5 = 12.8 → 13, halving bound 32 → target 32 (32 merged pairs would be an
+    # even layout of 32: the decision allows merges). But 32 merges × 30 s = 960 s > one UpdateShardCount ≈ 90 s,
+    # and the 24 h log is empty (10 − 0 − 1 = 9 calls stay free ≥ 4 for scale-up): one call 64 → 32
+    assert (r.outcome, r.after) == (StreamOutcome.MERGED, 32), r.detail
+    assert r.merges_done == ("update_shard_count 64 -> 32 (UNIFORM_SCALING)",)
+    assert world.kinesis.reshard_calls("big") == ["update_shard_count"]
+    shards = world.kinesis.open_shards("big")
+    assert tiles_key_space(shards) and max(s.width for s in shards) - min(s.width for s in shards) <= 1  # even
+    lock = world.cooldown.read("big")
+    assert lock is not None and lock.owner is None and Direction.DOWN in lock.cooldown_until
+    assert lock.update_shard_count_calls == (world.clock.now() - world.kinesis.update_shard_count_seconds,)
+    threshold = world.alarms.alarms[alarm_name("kinesis-autoscaler", "big", AlarmKind.INCOMING_BYTES)].spec.threshold
+    assert threshold == pytest.approx(0.8 * 32 * MiB * 60)
+
+
+QUOTA_STOP = "10 -> 10 shards; the rest needs UpdateShardCount (merging would leave uneven shards), not available now"
+
+
+@pytest.mark.parametrize(
+    ("case", "shards", "util", "log_ages", "calls", "after", "detail"),
+    [
+        # 35% of 10 = 3.5 shards of load / 0.5 = 7 (halving: 5). Three merged pairs would be 2/10 wide: capacity
+        # 10 / 2 = 5, and 3.5 > 0.5 × 5 = 2.5, so only an even layout of 7 carries the peak: UpdateShardCount 10 → 7
+        ("even only, log empty", 10, 0.35, [], ["update_shard_count"], 7, "10 -> 7 shards"),
+        # 5 calls in 24 h: this 6th leaves 10 − 6 = 4 for scale-up (USC_RESERVED_FOR_SCALE_UP): allowed
+        ("even only, 5 calls used", 10, 0.35, [1, 2, 3, 4, 5], ["update_shard_count"], 7, "10 -> 7 shards"),
+        # 6 calls: a 7th would leave 3 < 4: the quota is kept for scale-up, and merges cannot carry the peak: stop
+        ("even only, 6 calls used", 10, 0.35, [1, 2, 3, 4, 5, 6], [], 10, QUOTA_STOP),
+        ("even only, 7 calls used", 10, 0.35, [1, 2, 3, 4, 5, 6, 7], [], 10, QUOTA_STOP),
+        # 7 calls, all more than 24 h ago: none counts
+        ("even only, old calls", 10, 0.35, [25, 26, 27, 28, 29, 30, 31], ["update_shard_count"], 7, "10 -> 7 shards"),
+        # 10% of 8 = 0.8 / 0.5 → 2, halving 4: merges would do (4 even double-width shards, capacity 4 ≥ 1.6),
+        # but 4 merges × 30 s = 120 s > 90 s: one UpdateShardCount while the quota allows ...
+        ("merges allowed, log empty", 8, 0.1, [], ["update_shard_count"], 4, "8 -> 4 shards"),
+        # ... and the 4 merges when it does not (6 used: a 7th call would leave 3 < 4)
+        ("merges allowed, 6 calls used", 8, 0.1, [1, 2, 3, 4, 5, 6], ["merge_shards"] * 4, 4, "8 -> 4 shards"),
+    ],
+)
+def test_update_shard_count_keeps_calls_for_scale_up(
+    world: World,
+    case: str,
+    shards: int,
+    util: float,
+    log_ages: list[float],
+    calls: list[str],
+    after: int,
+    detail: str,
+) -> None:
+    svc, _ = fleet(world, {"s": (shards, 1)})
+    quiet_day(world, "s", util, shards)
+    usc_log(world, "s", log_ages)
+    (r,) = svc.run(SimBudget(world.clock)).results
+    assert world.kinesis.reshard_calls("s") == calls, f"{case}: {r.detail}"
+    assert world.kinesis.open_count("s") == after and r.after == after
+    assert r.detail.startswith(detail), r.detail
+    assert r.decision is not None
+    assert (r.decision.method is OpKind.UPDATE_SHARD_COUNT) == case.startswith("even only")
+    lock = world.cooldown.read("s")
+    assert lock is not None and lock.owner is None
+    recent = [t for t in lock.update_shard_count_calls if world.clock.now() - t < 86_400]
+    used_before = sum(1 for age in log_ages if age < 24)
+    assert len(recent) == used_before + calls.count("update_shard_count")  # every call we made is in the log
+    if not calls:  # stopped before doing anything: no DOWN cooldown, the next run decides again
+        assert r.outcome is StreamOutcome.KEPT and r.merges_done == ()
+        assert Direction.DOWN not in lock.cooldown_until

@@ -42,7 +42,7 @@ def assert_invariants(world: World, result: ScaleUpResult, stream: str = "orders
 
 def test_splits_reach_the_target_waiting_for_active_between(world: World) -> None:
     world.add_stream(shards=4)
-    world.traffic(1.0, 4)  # 4 shards of load / 0.6 = 6.67 → 7: 3 splits (90 s, not slower than UpdateShardCount)
+    world.traffic(0.8, 4)  # 3.2 shards of load × 2 = 6.4 → 7: 3 splits (90 s, not slower than one UpdateShardCount)
     result = world.service().scale_up(ALARM, world.budget())
     assert result.outcome is Outcome.SCALED, result.detail
     assert (result.before, result.after) == (4, 7)
@@ -55,12 +55,65 @@ def test_splits_reach_the_target_waiting_for_active_between(world: World) -> Non
 
 def test_update_shard_count_when_faster_and_recorded(world: World) -> None:
     world.add_stream(shards=4)
-    world.traffic(1.2, 4)  # 4.8 / 0.6 = 8: 4 splits = 120 s > 90 s → one UpdateShardCount
+    world.traffic(1.0, 4)  # 4 shards of load × 2 = 8: 4 splits = 120 s > 90 s → one UpdateShardCount
     result = world.service().scale_up(ALARM, world.budget())
     assert world.kinesis.reshard_calls() == ["update_shard_count"]
     assert result.after == 8
     lock = world.cooldown.read("orders")
     assert lock is not None and len(lock.update_shard_count_calls) == 1
+    assert_invariants(world, result)
+
+
+def test_update_shard_count_chain_doubles_waiting_for_active_between(world: World) -> None:
+    world.add_stream(shards=4)
+    # 250% of 4 = 10 shards of load × 2 = 20: 16 splits × 30 s = 480 s > 3 calls (4 → 8 → 16 → 20) × 90 s = 270 s
+    world.traffic(2.5, 4)
+    result = world.service().scale_up(ALARM, world.budget())
+    assert (result.outcome, result.before, result.after) == (Outcome.SCALED, 4, 20), result.detail
+    assert result.ops_done == (
+        "update_shard_count 4 -> 8 (UNIFORM_SCALING)",
+        "update_shard_count 8 -> 16 (UNIFORM_SCALING)",
+        "update_shard_count 16 -> 20 (UNIFORM_SCALING)",
+    )
+    assert world.kinesis.reshard_calls() == ["update_shard_count"] * 3  # the doubles refuse any call beyond 2×
+    assert world.clock.slept == pytest.approx(3 * 90)  # each call waited out its 90 s of UPDATING
+    lock = world.cooldown.read("orders")
+    assert lock is not None and len(lock.update_shard_count_calls) == 3  # each call is logged against the quota
+    assert_invariants(world, result)
+
+
+def test_chain_is_cut_to_the_calls_left_in_24h(world: World) -> None:
+    world.add_stream(shards=4)
+    now = world.clock.now()
+    world.cooldown.acquire("orders", owner="earlier", now=now, lease_until=now + 60, blocked_by=())
+    for hours_ago in range(8, 0, -1):  # 8 of the 10 calls already used in the last 24 h
+        world.cooldown.note_update_shard_count("orders", owner="earlier", at=now - hours_ago * 3600)
+    world.cooldown.release("orders", owner="earlier", now=now, cooldowns={}, action=None)
+    # 2.5 × 4 × 2 = 20 wanted, but 2 calls left reach 4 × 2² = 16: 2 × 90 = 180 s < 16 splits × 30 = 480 s
+    world.traffic(2.5, 4)
+    result = world.service().scale_up(ALARM, world.budget())
+    assert (result.outcome, result.after) == (Outcome.SCALED, 16), result.detail
+    assert world.kinesis.reshard_calls() == ["update_shard_count"] * 2
+    assert result.plan is not None and "2 calls left in 24 h reach 16" in result.plan.method_message
+    assert_invariants(world, result)
+
+
+def test_throttled_stream_is_sized_from_accepted_plus_refused(world: World) -> None:
+    world.add_stream(shards=4)
+    now = world.clock.now()
+    for i in range(1, 6):
+        # records-bound: 4 × 1,000 × 60 = 240,000 records a minute accepted (100%, at 100 B), as many refused
+        world.metrics.put("orders", "IncomingBytes", now - 60 * i, 240_000 * 100.0)
+        world.metrics.put("orders", "IncomingRecords", now - 60 * i, 240_000.0)
+        world.metrics.put("orders", "WriteProvisionedThroughputExceeded", now - 60 * i, 240_000.0)
+    throttle = ScaleUpRequest("orders", TriggerKind.THROTTLE, source="test")
+    result = world.service().scale_up(throttle, world.budget())
+    # demand 1.0 + 240,000 / 240,000 = 2.0 of 4 = 8 shards of load × 2 = 16 (the accepted peak alone would say 8):
+    # 12 splits × 30 s = 360 s > 4 → 8 → 16 = 180 s
+    assert result.plan is not None and result.plan.utilisation is not None
+    assert result.plan.utilisation.demand == pytest.approx(2.0)
+    assert (result.outcome, result.after) == (Outcome.SCALED, 16), result.detail
+    assert world.kinesis.reshard_calls() == ["update_shard_count"] * 2
     assert_invariants(world, result)
 
 
@@ -96,7 +149,7 @@ def test_crashed_runs_lease_expires(world: World) -> None:
 
 def test_concurrent_runs_on_the_doubles_act_once(world: World) -> None:
     world.add_stream(shards=4)
-    world.traffic(1.2, 4)
+    world.traffic(1.0, 4)  # → 8 by one UpdateShardCount
     svc = world.service()
     results: list[ScaleUpResult] = []
     barrier = threading.Barrier(20)
@@ -116,7 +169,7 @@ def test_concurrent_runs_on_the_doubles_act_once(world: World) -> None:
 
 def test_short_time_hands_over_and_the_continuation_finishes(world: World) -> None:
     world.add_stream(shards=4)
-    world.traffic(1.0, 4)  # → 7 by 3 splits of 30 s each
+    world.traffic(0.8, 4)  # 3.2 × 2 = 6.4 → 7 by 3 splits of 30 s each
     svc = world.service()
     # 100 s left: the first split runs (wait leaves 70 s … then < 60 s safety): hand over with the same owner
     first = svc.scale_up(ALARM, world.budget(100))
@@ -146,7 +199,7 @@ def test_duplicate_or_late_continuation_does_no_harm(world: World) -> None:
 
 def test_a_continuation_delivered_twice_runs_once(world: World) -> None:
     world.add_stream(shards=4)
-    world.traffic(1.0, 4)
+    world.traffic(0.8, 4)  # → 7 by 3 splits: 100 s is enough for two
     svc = world.service()
     assert svc.scale_up(ALARM, world.budget(100)).outcome is Outcome.CONTINUED
     (cont,) = world.continuation.pop_all()
@@ -159,7 +212,7 @@ def test_a_continuation_delivered_twice_runs_once(world: World) -> None:
 
 def test_cooldown_skip_rearms_the_triggering_alarm(world: World) -> None:
     world.add_stream(shards=4)
-    world.traffic(3.0, 4)  # 12 shards of load: the first action is capped at 2x (8), the breach goes on
+    world.traffic(1.0, 4)  # 4 shards of load × 2 = 8
     svc = world.service()
     assert svc.scale_up(ALARM, world.budget()).after == 8
     name = alarm_name("kinesis-autoscaler", "orders", AlarmKind.INCOMING_BYTES)
@@ -170,14 +223,14 @@ def test_cooldown_skip_rearms_the_triggering_alarm(world: World) -> None:
     assert skipped.outcome is Outcome.SKIPPED and "re-armed" in skipped.detail
     assert world.alarms.alarms[name].state == "OK", "back in OK, the alarm fires again while the breach lasts"
     world.clock.advance(200)  # cooldown over; CloudWatch re-fires
-    world.traffic(3.0, 4)
+    world.traffic(1.0, 8)  # the breach went on growing: 100% of the 8 shards × 2 = 16
     again = svc.scale_up(refire, world.budget())
     assert (again.outcome, again.after) == (Outcome.SCALED, 16)
 
 
 def test_failed_hand_over_finishes_what_was_done(world: World) -> None:
     world.add_stream(shards=4)
-    world.traffic(1.0, 4)
+    world.traffic(0.8, 4)  # → 7 by 3 splits: 100 s fit two of them (6), then the hand-over fails
 
     class Broken:
         def continue_later(self, request: ContinuationRequest) -> None:
@@ -194,7 +247,7 @@ def test_failed_hand_over_finishes_what_was_done(world: World) -> None:
 
 def test_unexpected_error_after_a_split_still_retunes_and_cools_down(world: World) -> None:
     world.add_stream(shards=4)
-    world.traffic(1.0, 4)
+    world.traffic(0.8, 4)  # → 7 by 3 splits; the second fails
     calls = {"n": 0}
 
     def fail_second_split(op: str, stream: str) -> None:
@@ -239,7 +292,7 @@ def test_stream_updating_beyond_the_budget_hands_over(world: World) -> None:
 
 def test_update_shard_count_refused_falls_back_to_splits(world: World) -> None:
     world.add_stream(shards=4)
-    world.traffic(1.2, 4)
+    world.traffic(1.0, 4)  # → 8 planned as one UpdateShardCount (120 s of splits > 90 s)
     world.kinesis.inject("update_shard_count", UpdateShardCountLimit("LimitExceededException"))
     result = world.service().scale_up(ALARM, world.budget())
     assert world.kinesis.reshard_calls() == ["split_shard"] * 4
@@ -249,7 +302,7 @@ def test_update_shard_count_refused_falls_back_to_splits(world: World) -> None:
 
 def test_resource_in_use_on_a_call_waits_and_retries(world: World) -> None:
     world.add_stream(shards=4)
-    world.traffic(1.0, 4)
+    world.traffic(0.8, 4)  # → 7 by 3 splits
     world.kinesis.inject("split_shard", StreamBusy("ResourceInUseException"))
     result = world.service().scale_up(ALARM, world.budget())
     assert result.outcome is Outcome.SCALED and result.after == 7
@@ -258,7 +311,7 @@ def test_resource_in_use_on_a_call_waits_and_retries(world: World) -> None:
 
 def test_resource_in_use_that_never_clears_stops_the_run(world: World) -> None:
     world.add_stream(shards=4)
-    world.traffic(1.0, 4)
+    world.traffic(0.8, 4)  # → 7 by 3 splits
     world.kinesis.inject("split_shard", *[StreamBusy("ResourceInUseException")] * 10)
     result = world.service().scale_up(ALARM, world.budget())
     assert result.outcome is Outcome.FAILED and "setbacks" in result.detail
@@ -269,7 +322,7 @@ def test_resource_in_use_that_never_clears_stops_the_run(world: World) -> None:
 def test_own_operation_outlasting_the_invocation_hands_over(world: World) -> None:
     world.add_stream(shards=4)
     world.kinesis.split_seconds = 2_000  # our first split stays UPDATING longer than the invocation can wait
-    world.traffic(1.0, 4)
+    world.traffic(0.8, 4)  # → 7 by 3 splits
     result = world.service().scale_up(ALARM, world.budget())
     assert result.outcome is Outcome.CONTINUED and len(result.ops_done) == 1
     (cont,) = world.continuation.requests
@@ -278,7 +331,7 @@ def test_own_operation_outlasting_the_invocation_hands_over(world: World) -> Non
 
 def test_throttled_after_retries_hands_over(world: World) -> None:
     world.add_stream(shards=4)
-    world.traffic(1.0, 4)
+    world.traffic(0.8, 4)  # → 7 by 3 splits
     world.kinesis.inject("split_shard", ThrottledError("LimitExceededException (TPS)"))
     assert world.service().scale_up(ALARM, world.budget()).outcome is Outcome.CONTINUED
 
@@ -286,7 +339,7 @@ def test_throttled_after_retries_hands_over(world: World) -> None:
 def test_shard_quota_is_final_and_reported(world: World) -> None:
     world.kinesis.account_shard_limit = 6
     world.add_stream(shards=4)
-    world.traffic(1.0, 4)  # wants 7: two splits fit (6), the third hits the quota
+    world.traffic(0.8, 4)  # wants 7 (3.2 × 2 = 6.4) by splits: two fit (6), the third hits the quota
     result = world.service().scale_up(ALARM, world.budget())
     assert result.outcome is Outcome.FAILED and "shard limit" in result.detail
     assert world.kinesis.open_count("orders") == 6
@@ -297,7 +350,7 @@ def test_shard_quota_is_final_and_reported(world: World) -> None:
 def test_update_shard_count_over_the_quota_falls_back_to_splits(world: World) -> None:
     world.kinesis.account_shard_limit = 10  # 4 open + 8 temporary shards of UpdateShardCount > 10; splits fit
     world.add_stream(shards=4)
-    world.traffic(1.2, 4)
+    world.traffic(1.0, 4)  # → 8 planned as one UpdateShardCount
     result = world.service().scale_up(ALARM, world.budget())
     assert world.kinesis.reshard_calls() == ["split_shard"] * 4
     assert (result.outcome, result.after) == (Outcome.SCALED, 8)
@@ -305,7 +358,7 @@ def test_update_shard_count_over_the_quota_falls_back_to_splits(world: World) ->
 
 def test_stream_deleted_mid_sequence(world: World) -> None:
     world.add_stream(shards=4)
-    world.traffic(1.0, 4)
+    world.traffic(0.8, 4)  # → 7 by 3 splits
 
     def delete_after_first_split(op: str, stream: str) -> None:
         if op == "split_shard" and world.kinesis.reshard_calls():
@@ -391,7 +444,7 @@ def test_missing_alarm_is_reported_not_fatal(world: World) -> None:
 
 def test_dry_run_changes_nothing(world: World) -> None:
     world.add_stream(shards=4)
-    world.traffic(1.2, 4)
+    world.traffic(1.0, 4)  # 4 × 2 = 8
     result = world.service().dry_run(ALARM)
     assert result.outcome is Outcome.DRY_RUN and result.plan is not None and result.plan.target == 8
     assert world.kinesis.calls == [] and world.cooldown.acquired == 0 and world.alarms.set_ok_calls == 0
@@ -399,7 +452,7 @@ def test_dry_run_changes_nothing(world: World) -> None:
 
 def test_log_fields_carry_the_house_keys(world: World) -> None:
     world.add_stream(shards=4)
-    world.traffic(1.2, 4)
+    world.traffic(1.0, 4)  # 4 × 2 = 8
     fields = world.service().scale_up(ALARM, world.budget()).log_fields()
     assert {"stream", "current", "target", "ops", "reason", "dry_run"} <= fields.keys()
     assert (fields["current"], fields["target"], fields["reason"]) == (4, 8, "scaled_for_peak")
