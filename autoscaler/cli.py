@@ -1,4 +1,4 @@
-"""Operator CLI: `kinesis-autoscaler plan scale-up`, `scale-up [--dry-run]`, `validate-config`.
+"""Operator CLI: plan, scale-up, scale-down, status, create-streams, validate-config, simulate, backtest.
 
 The same service code path as the Lambda, on the standard AWS credential chain, region and AWS_ENDPOINT_URL.
 Exit codes: 0 done, 1 the operation failed, 2 bad input (config, stream, arguments), 3 AWS unreachable/credentials.
@@ -471,7 +471,7 @@ def validate_config(
         target.write_text(json.dumps(snapshot(cfg, Path(config).read_text(encoding="utf-8")), indent=2) + "\n")
         err.print(f"compiled {config} -> {target}")
     table = Table(title=f"{cfg.source}: valid")
-    for col in ("stream", "min", "desired", "max", "scale-up at", "target", "scale-down below", "enabled"):
+    for col in ("stream", "min", "desired", "max", "scale-up at", "headroom", "scale-down below", "enabled"):
         table.add_column(col)
     for s in cfg.streams:
         table.add_row(
@@ -480,11 +480,17 @@ def validate_config(
             str(s.desired_shards),
             str(s.max_shards),
             f"{s.scale_up_threshold:.0%}",
-            f"{s.target_utilisation:.0%}",
+            f"{s.headroom:g}x",
             f"{s.scale_down_threshold:.0%}",
             "yes" if s.enabled else "no",
         )
     out.print(table)
+
+
+from autoscaler.cli_sim import backtest_command, simulate_command  # noqa: E402 (needs `app` and the helpers above)
+
+app.command("simulate")(simulate_command)
+app.command("backtest")(backtest_command)
 
 
 def main() -> None:

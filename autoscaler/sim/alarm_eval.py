@@ -69,15 +69,22 @@ class AlarmEvaluator:
             self.evaluations += 1
             breaching = 0
             get = w.points.get
-            for k in range(1, w.periods + 1):
-                start = end - k * w.period
-                total = None
-                for t in range(start, start + w.period, 60):
-                    v = get(t)
-                    if v is not None:
-                        total = v if total is None else total + v
-                if total is not None and (total > w.threshold if w.strict else total >= w.threshold):
-                    breaching += 1
+            thr = w.threshold
+            if w.period == 60:  # the usual case: one datapoint per period, no summing (this runs once a minute)
+                for k in range(1, w.periods + 1):
+                    v = get(end - 60 * k)
+                    if v is not None and (v > thr if w.strict else v >= thr):
+                        breaching += 1
+            else:
+                for k in range(1, w.periods + 1):
+                    start = end - k * w.period
+                    total = None
+                    for t in range(start, start + w.period, 60):
+                        v = get(t)
+                        if v is not None:
+                            total = v if total is None else total + v
+                    if total is not None and (total > thr if w.strict else total >= thr):
+                        breaching += 1
             state = "ALARM" if breaching >= w.to_alarm else "OK"
             if state != self._states.get(w.name):
                 self._states[w.name] = state

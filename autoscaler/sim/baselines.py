@@ -6,6 +6,7 @@ the same Ledger. The autoscaler itself is not modelled here: sim/replay.py runs 
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import deque
 from typing import NamedTuple
@@ -48,12 +49,14 @@ def oracle(trace: Trace, loads: list[float]) -> PolicyRun:
     led = Ledger(trace)
     changes = 0
     prev = 0
+    layout = uniform_layout(1)
     for m, load in enumerate(loads):
         n = ceil_load(load)
         if n != prev:
             changes += prev > 0
             prev = n
-        led.serve(m, uniform_layout(n))
+            layout = uniform_layout(n)
+        led.serve(m, layout)
     return PolicyRun("oracle", led, Activity(changes, 0, 0, ("instant, ideal layout: a bound, not a policy",)))
 
 
@@ -75,14 +78,58 @@ class OnDemandParams(NamedTuple):
     peak_factor: float = 2.0  # capacity covers 2× the previous peak
     window_minutes: int = 30 * DAY_MINUTES  # "the previous 30 days"
     settle_minutes: int = 15  # a new peak counts once it is 15 minutes old ("more than doubles within 15 min")
+    hot_shard_rate: float = 0.5  # "a shard above 500 KB/s is split within 15 min" (aws-facts.md, on-demand)
+    hot_shard_minutes: int = 15
 
 
-def on_demand(trace: Trace, loads: list[float], params: OnDemandParams | None = None) -> PolicyRun:
+class _HotShards:
+    """On-demand's shards under skewed keys: even at first, one per shard-equivalent of the starting capacity; a
+    shard writing above 500 KB/s for 15 minutes is split in two (AWS's documented behaviour). Each shard still takes
+    1 MiB/s at most: with a hot range, that limit refuses writes before the stream's capacity does."""
+
+    def __init__(self, count: int, skew: Skew, params: OnDemandParams) -> None:
+        self.bounds = [i / count for i in range(count + 1)]
+        self.skew = skew
+        self.params = params
+        self.hot_for = [0] * count
+
+    def shares(self) -> list[float]:
+        s, lo, hi = self.skew, self.skew.start, self.skew.start + self.skew.width
+        out = []
+        for a, b in itertools.pairwise(self.bounds):
+            out.append((1 - s.share) * (b - a) + s.share * max(0.0, min(b, hi) - max(a, lo)) / s.width)
+        return out
+
+    def refused_fraction(self, load: float) -> float:
+        """Refuse what each shard gets above 1 shard-equivalent; split the shards hot for long enough."""
+        shares = self.shares()
+        refused = sum(max(0.0, load * sh - 1.0) for sh in shares)
+        bounds = [self.bounds[0]]
+        hot_for = []
+        for i, sh in enumerate(shares):
+            hot = self.hot_for[i] + 1 if load * sh > self.params.hot_shard_rate else 0
+            a, b = self.bounds[i], self.bounds[i + 1]
+            if hot >= self.params.hot_shard_minutes:
+                bounds += [(a + b) / 2, b]
+                hot_for += [0, 0]
+            else:
+                bounds.append(b)
+                hot_for.append(hot)
+        self.bounds, self.hot_for = bounds, hot_for
+        return refused / load if load > 0 else 0.0
+
+
+def on_demand(
+    trace: Trace, loads: list[float], params: OnDemandParams | None = None, skew: Skew = UNIFORM
+) -> PolicyRun:
     """On-demand mode as AWS documents it: capacity = max(floor, 2 × the peak of the previous 30 days), a peak
     counting once it is 15 minutes old. How it starts: the trace has no 30-day history, so the history before the
-    trace is taken to be the first hour's peak (as if the stream had run at that level before)."""
+    trace is taken to be the first hour's peak (as if the stream had run at that level before). With a hot key
+    range, its shards' own 1 MiB/s limit applies too, and hot shards split after 15 minutes (_HotShards)."""
     params = params or OnDemandParams()
     led = Ledger(trace)
+    first = max(params.floor, params.peak_factor * max(loads[:60], default=0.0))
+    hot = _HotShards(math.ceil(first), skew, params) if skew.share else None
     start_peak = max(loads[:60], default=0.0)
     window: deque[tuple[int, float]] = deque()  # (minute, load), loads decreasing: the sliding maximum
     for m in range(len(loads)):
@@ -97,12 +144,12 @@ def on_demand(trace: Trace, loads: list[float], params: OnDemandParams | None = 
         peak = window[0][1] if window else 0.0
         if m < params.window_minutes:
             peak = max(peak, start_peak)
-        led.serve_aggregate(m, max(params.floor, params.peak_factor * peak))
-    notes = (
-        "history before the trace taken as the first hour's peak",
-        "hot keys not modelled (AWS splits hot shards within ~15 min)",
-    )
-    return PolicyRun("on-demand", led, Activity(None, None, None, notes), provisioned=False)
+        cap = max(params.floor, params.peak_factor * peak)
+        led.serve_aggregate(m, cap, hot.refused_fraction(loads[m]) if hot is not None else 0.0)
+    notes = ["history before the trace taken as the first hour's peak"]
+    if hot is not None:
+        notes.append(f"hot range: shards above 500 KB/s for 15 min split; {len(hot.hot_for)} shards at the end")
+    return PolicyRun("on-demand", led, Activity(None, None, None, tuple(notes)), provisioned=False)
 
 
 # -- polling -----------------------------------------------------------------------------------------------------------

@@ -12,10 +12,32 @@ from array import array
 from typing import Any, NamedTuple
 
 from autoscaler.sim.prices import Prices, on_demand_billed_bytes, on_demand_cost, provisioned_cost, put_units
-from autoscaler.sim.trace import SHARD_BYTES_PER_MINUTE, SHARD_RECORDS_PER_MINUTE, Trace
+from autoscaler.sim.trace import Trace
 from autoscaler.sim.traffic import Layout, refused
 
 RAMP_FLOOR = 0.5  # the largest ramp starts where the load last stood at ≤ 50% of the trace's peak
+
+
+class TraceTotals:
+    """Per-minute figures every policy's ledger needs, computed once per trace: loads and PUT units."""
+
+    def __init__(self, trace: Trace) -> None:
+        self.loads = trace.loads()
+        self.units = [put_units(b, r) for b, r in zip(trace.bytes, trace.records, strict=True)]
+
+
+_TOTALS: dict[int, TraceTotals] = {}
+
+
+def totals(trace: Trace) -> TraceTotals:
+    """The trace's TraceTotals, built once (keyed by the identity of its bytes list, alive as long as the trace)."""
+    key = id(trace.bytes)
+    got = _TOTALS.get(key)
+    if got is None or len(got.loads) != trace.minutes:
+        got = _TOTALS[key] = TraceTotals(trace)
+        while len(_TOTALS) > 4:
+            _TOTALS.pop(next(iter(_TOTALS)))
+    return got
 
 
 class Ledger:
@@ -24,6 +46,9 @@ class Ledger:
     def __init__(self, trace: Trace) -> None:
         n = trace.minutes
         self.trace = trace
+        t = totals(trace)
+        self._loads = t.loads
+        self._units = t.units
         self.capacity = array("d", bytes(8 * n))  # shard-equivalents the layout takes without refusing
         self.shards = array("l", bytes(array("l").itemsize * n))  # open shards (0 for on-demand)
         self.refused_bytes = array("d", bytes(8 * n))
@@ -37,25 +62,25 @@ class Ledger:
         r = self.trace.records[minute]
         self.capacity[minute] = layout.capacity
         self.shards[minute] = layout.shards
-        if max(b / SHARD_BYTES_PER_MINUTE, r / SHARD_RECORDS_PER_MINUTE) > layout.capacity:
+        if self._loads[minute] > layout.capacity:
             rb, rr = refused(layout, b, r)
             self.refused_bytes[minute] = rb
             self.refused_records += rr
-            b, r = b - rb, r - rr
-        else:
-            rr = 0.0
-        if r > 0:
-            self.units += put_units(b, r)
-        return b, r, rr
+            if r > 0:
+                self.units += self._units[minute] * (1 - rr / r)  # refused records are not billed
+            return b - rb, r - rr, rr
+        self.units += self._units[minute]
+        return b, r, 0.0
 
-    def serve_aggregate(self, minute: int, capacity: float) -> None:
-        """Account one minute on a capacity with no shards to overflow (on-demand): refuse only the excess."""
+    def serve_aggregate(self, minute: int, capacity: float, refused_at_least: float = 0.0) -> None:
+        """Account one minute on a capacity with no shards of ours to overflow (on-demand): refuse the excess over
+        the capacity, or `refused_at_least` (a fraction, from the mode's own hot shards) if that is more."""
         b = self.trace.bytes[minute]
         r = self.trace.records[minute]
         self.capacity[minute] = capacity
-        load = max(b / SHARD_BYTES_PER_MINUTE, r / SHARD_RECORDS_PER_MINUTE)
-        if load > capacity:
-            kept = capacity / load
+        load = self._loads[minute]
+        if load > capacity or refused_at_least > 0:
+            kept = min(capacity / load if load > capacity else 1.0, 1.0 - refused_at_least)
             self.refused_bytes[minute] = b * (1 - kept)
             self.refused_records += r * (1 - kept)
             b, r = b * kept, r * kept
@@ -76,6 +101,7 @@ class PolicyRun(NamedTuple):
     ledger: Ledger
     activity: Activity
     provisioned: bool = True
+    shard_metrics: int = 0  # shard-level metrics billed per open shard (enhanced monitoring)
 
 
 def largest_ramp(loads: list[float]) -> tuple[int, int]:
@@ -113,7 +139,7 @@ def summarise(
         refused_b = sum(led.refused_bytes)
         shard_hours = sum(led.shards) / 60 if run.provisioned else None
         cost = (
-            provisioned_cost(shard_hours or 0.0, led.units, prices)
+            provisioned_cost(shard_hours or 0.0, led.units, prices, run.shard_metrics)
             if run.provisioned
             else on_demand_cost(hours, led.billed_bytes, prices)
         )

@@ -20,6 +20,7 @@ class Prices(NamedTuple):
     put_units_per_million: float = 0.014  # provisioned, per million 25 KB PUT payload units
     on_demand_stream_hour: float = 0.04  # on-demand, per stream-hour
     on_demand_per_gb_in: float = 0.08  # on-demand, per GB written
+    shard_metric_month: float = 0.30  # each shard-level metric (enhanced monitoring) is a CloudWatch metric-month
 
 
 def put_units(bytes_: float, records: float) -> float:
@@ -34,8 +35,13 @@ def on_demand_billed_bytes(bytes_: float, records: float) -> float:
     return max(bytes_, records * 1024.0)
 
 
-def provisioned_cost(shard_hours: float, units: float, prices: Prices) -> float:
-    return shard_hours * prices.shard_hour + units / 1e6 * prices.put_units_per_million
+HOURS_PER_MONTH = 730  # CloudWatch prorates metric-months by the hour
+
+
+def provisioned_cost(shard_hours: float, units: float, prices: Prices, shard_metrics: int = 0) -> float:
+    """Shard-hours, PUT units, and the shard-level metrics the stream publishes (per shard, prorated hourly)."""
+    metrics = shard_hours * shard_metrics * prices.shard_metric_month / HOURS_PER_MONTH
+    return shard_hours * prices.shard_hour + units / 1e6 * prices.put_units_per_million + metrics
 
 
 def on_demand_cost(hours: float, billed_bytes: float, prices: Prices) -> float:

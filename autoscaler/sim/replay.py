@@ -16,6 +16,7 @@ meets the lock held. One level of such nesting is delivered at once; deeper ones
 
 from __future__ import annotations
 
+import bisect
 import itertools
 from collections import deque
 from collections.abc import Callable
@@ -45,7 +46,7 @@ from autoscaler.sim.cooldown import FakeCooldown
 from autoscaler.sim.kinesis import FakeKinesis
 from autoscaler.sim.ledger import Activity, Ledger, PolicyRun
 from autoscaler.sim.trace import Trace
-from autoscaler.sim.traffic import UNIFORM, Layout, Skew, layout_of
+from autoscaler.sim.traffic import UNIFORM, Layout, Skew, accepted_share, layout_of
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -142,7 +143,8 @@ class AutoscalerReplay:
         self.ledger = Ledger(trace)
 
         start = min(max(initial_count(loads), cfg.min_shards), cfg.max_shards)
-        self.kinesis.create_stream(cfg.name, start)
+        levels = frozenset({"IncomingBytes", "WriteProvisionedThroughputExceeded"}) if cfg.shard_level_metrics else None
+        self.kinesis.create_stream(cfg.name, start, shard_level_metrics=levels or frozenset())
         specs = alarm_specs(
             config.alarm_name_prefix,
             cfg.name,
@@ -155,6 +157,10 @@ class AutoscalerReplay:
         self.alarms.ensure_alarms(specs, [TOPIC])
         self.layout: Layout = layout_of(self.kinesis.open_shards(cfg.name), options.skew)
         self.next_layouts: deque[tuple[float, Layout]] = deque()
+        self.loads = loads
+        self.history: list[tuple[float, Layout]] = [(float(trace.start), self.layout)]  # for shard-level metrics
+        if levels:
+            self.metrics.shard_source = self._shard_bytes
         self.kinesis.on_reshard = self._on_reshard
         self.updating_seconds = 0.0
         self.minute = 0
@@ -166,8 +172,22 @@ class AutoscalerReplay:
     # -- AWS's side -------------------------------------------------------------------------------------------------
 
     def _on_reshard(self, stream: str, shards: list[Shard], done_at: float) -> None:
-        self.next_layouts.append((done_at, layout_of(shards, self.options.skew)))
+        layout = layout_of(shards, self.options.skew)
+        self.next_layouts.append((done_at, layout))
+        self.history.append((done_at, layout))
         self.updating_seconds += done_at - self.clock.now()
+
+    def _shard_bytes(self, stream: str, shard_id: str, minute_start: int) -> float | None:
+        """Shard-level IncomingBytes of one minute (Kinesis enhanced monitoring): the shard's accepted share of the
+        minute's writes on the layout then in place; None when the shard was not open or the minute not served."""
+        m = (minute_start - self.trace.start) // 60
+        if not 0 <= m < self.minute:
+            return None
+        at = bisect.bisect_right(self.history, float(minute_start), key=lambda h: h[0]) - 1
+        share = dict(self.history[max(0, at)][1].by_id).get(shard_id)
+        if share is None:
+            return None
+        return self.trace.bytes[m] * accepted_share(share, self.loads[m])
 
     def _advance(self) -> None:
         """Serve every minute that has ended by now, evaluating the alarms and the schedule after each."""
@@ -266,4 +286,5 @@ class AutoscalerReplay:
         usc = sum(1 for c in calls if c == "update_shard_count")
         notes = tuple(f"{k}: {v}" for k, v in sorted(self.outcomes.items()))
         activity = Activity(len(calls), usc, round(self.updating_seconds / 60), notes)
-        return PolicyRun("autoscaler", self.ledger, activity)
+        # create-streams enables three shard-level metrics when the config asks for them (onboarding.py)
+        return PolicyRun("autoscaler", self.ledger, activity, shard_metrics=3 if self.cfg.shard_level_metrics else 0)

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 from autoscaler.config import AutoscalerConfig, StreamConfig, Tunables
 from autoscaler.defaults import ALARM_NAME_PREFIX, MAX_SHARDS_PER_STREAM
 from autoscaler.sim import baselines
-from autoscaler.sim.ledger import PolicyRun, summarise
+from autoscaler.sim.ledger import PolicyRun, summarise, totals
 from autoscaler.sim.prices import Prices
 from autoscaler.sim.replay import AutoscalerReplay, ReplayOptions
 from autoscaler.sim.trace import Trace
@@ -76,18 +76,18 @@ def simulate(
     unknown = [p for p in policies if p not in POLICIES]
     if unknown:
         raise ValueError(f"unknown policy {unknown[0]!r}; choose from {', '.join(POLICIES)}")
-    cfg = config or default_config()
-    name = stream or (cfg.streams[0].name if len(cfg.streams) == 1 or config is None else None)
+    cfg = config or default_config(stream or DEFAULT_STREAM)
+    name = stream or (cfg.streams[0].name if len(cfg.streams) == 1 else None)
     if name is None or cfg.stream(name) is None:
         raise ValueError(f"name the stream to simulate with --stream (one of: {', '.join(cfg.names)})")
     stream_cfg = cfg.stream(name)
     assert stream_cfg is not None
     skew = settings.skew
     replay_opts = settings.replay._replace(skew=skew)
-    loads = trace.loads()
+    loads = totals(trace).loads
     runs: dict[str, PolicyRun] = {}
     runs["oracle"] = baselines.oracle(trace, loads)
-    runs["on-demand"] = baselines.on_demand(trace, loads, settings.on_demand)
+    runs["on-demand"] = baselines.on_demand(trace, loads, settings.on_demand, skew)
     if "autoscaler" in policies:
         runs["autoscaler"] = AutoscalerReplay(trace, loads, cfg, name, replay_opts).run()
     if "polling" in policies:

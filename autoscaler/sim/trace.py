@@ -149,3 +149,32 @@ def write_csv(trace: Trace, path: str | Path, *, period_seconds: int = 60) -> No
             if b or r:
                 stamp = datetime.fromtimestamp(trace.start + 60 * i, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
                 w.writerow((stamp, f"{b:.0f}", f"{r:.0f}"))
+
+
+def from_periods(name: str, rows: Iterable[tuple[int, int, float, float]], *, source: str) -> Trace:
+    """Build a per-minute trace from (epoch_start, period_seconds, bytes Sum, records Sum) rows whose periods may
+    differ (CloudWatch history: 5-minute Sums beyond 15 days, 1-minute Sums after). Each row is spread evenly over
+    its minutes (a 300 s row of 5,000 bytes is 1,000 bytes in each of its 5 minutes); minutes no row covers stay zero
+    (no datapoint = no writes); rows that cover the same minute add up. Rows may come in any order: the trace starts
+    at the earliest row's start, floored to the minute, and ends with the minute the latest-ending row ends in.
+    source_period_seconds is the smallest period used."""
+    data = sorted(rows, key=lambda row: row[0])
+    if not data:
+        raise TraceError(f"{source}: no rows; a trace needs at least one period of data")
+    for t, period, _, _ in data:
+        if period < 60 or period % 60:
+            raise TraceError(f"{source}: the row at {t} has a {period} s period; it must be a whole number of minutes")
+    t0 = data[0][0] // 60 * 60
+    last = max((t - t0) // 60 + period // 60 for t, period, _, _ in data)
+    if last > MAX_TRACE_MINUTES:
+        raise TraceError(f"{source}: spans {last:,} minutes; at most {MAX_TRACE_MINUTES:,} (two years) are simulated")
+    out_b = [0.0] * last
+    out_r = [0.0] * last
+    for t, period, b, r in data:
+        per = period // 60
+        i = (t - t0) // 60
+        sb, sr = b / per, r / per
+        for k in range(i, i + per):
+            out_b[k] += sb
+            out_r[k] += sr
+    return Trace(name, t0, out_b, out_r, min(period for _, period, _, _ in data))

@@ -47,11 +47,13 @@ class Layout(NamedTuple):
     shards: int
     groups: tuple[tuple[float, int], ...]
     capacity: float
+    by_id: tuple[tuple[str, float], ...] = ()  # (shard id, share) of each shard, for shard-level metrics
 
 
 def layout_of(shards: Sequence[Shard], skew: Skew = UNIFORM) -> Layout:
     hot_lo, hot_hi = skew.start * KEYS, (skew.start + skew.width) * KEYS
     counts: dict[float, int] = {}
+    by_id = []
     for s in shards:
         lo, hi = float(s.start), float(s.end) + 1.0
         share = (1.0 - skew.share) * (hi - lo) / KEYS
@@ -60,9 +62,16 @@ def layout_of(shards: Sequence[Shard], skew: Skew = UNIFORM) -> Layout:
             share += skew.share * overlap / (hot_hi - hot_lo)
         key = round(share, 12)  # ranges differing by a few keys of 2^128 are the same shard for traffic purposes
         counts[key] = counts.get(key, 0) + 1
+        by_id.append((s.shard_id, share))
     groups = tuple(sorted(counts.items(), reverse=True))
     top = groups[0][0] if groups else 0.0
-    return Layout(len(shards), groups, 1.0 / top if top > 0 else float("inf"))
+    return Layout(len(shards), groups, 1.0 / top if top > 0 else float("inf"), tuple(by_id))
+
+
+def accepted_share(share: float, load: float) -> float:
+    """The fraction of the stream's writes one shard with this share accepts at `load` shard-equivalents."""
+    u = load * share
+    return share if u <= 1.0 else share / u
 
 
 def uniform_layout(count: int) -> Layout:
