@@ -15,6 +15,7 @@ from moto import mock_aws
 from autoscaler.aws.cloudwatch import AlarmsAdapter, MetricsAdapter
 from autoscaler.capacity import alarm_specs
 from autoscaler.errors import AlarmNotFound, MetricsUnavailable
+from autoscaler.model import MetricSeries
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 20, 14, 3, 25, tzinfo=UTC)
@@ -43,6 +44,7 @@ def test_write_metrics_reads_aligned_raw_sums() -> None:
             put(c, "IncomingBytes", minute - timedelta(minutes=i, seconds=-20), 1.0)  # same minute: summed
         put(c, "IncomingBytes", minute - timedelta(minutes=7), 9e9)  # outside the 5-minute window
         put(c, "IncomingRecords", minute - timedelta(minutes=1), 50.0)
+        put(c, "WriteProvisionedThroughputExceeded", minute - timedelta(minutes=2), 40.0)  # refused records, 14:01
         put(c, "IncomingBytes", minute - timedelta(minutes=1), 70.0, shard="shardId-000000000001")
         m = MetricsAdapter(c).write_metrics(
             "orders",
@@ -54,6 +56,7 @@ def test_write_metrics_reads_aligned_raw_sums() -> None:
         # window [13:58, 14:03): oldest first, 14:00 → 300 + 1, 14:01 → 200 + 1, 14:02 → 100 + 1
         assert m.incoming_bytes.values == (301.0, 201.0, 101.0)
         assert m.incoming_records.values == (50.0,)
+        assert m.throttled_records == MetricSeries(60, (40.0,))  # the third query ("t"): demand counts refusals
         assert m.shard_incoming_bytes == {"shardId-000000000001": 70.0}  # a shard with no datapoint is absent
 
 
