@@ -132,6 +132,12 @@ def _show(sim: Simulation, as_json: bool, plot: Path | None, seconds: float) -> 
     for r in rows(sim.figures):
         t.add_row(*r)
     out.print(t)
+    a, od = sim.figures.get("autoscaler"), sim.figures.get("on-demand")
+    if a and od and a["cost_usd"] > od["cost_usd"] and a["throttled_bytes_fraction"] > od["throttled_bytes_fraction"]:
+        out.print(
+            "[yellow]on-demand mode would have cost less and throttled less for this traffic: consider on-demand for "
+            "this stream (its bursts are too sudden and too rare for provisioned capacity to pay off).[/yellow]"
+        )
     for name, f in sim.figures.items():
         for note in f.get("notes", []):
             err.print(f"[dim]{name}: {note}[/dim]")
