@@ -223,7 +223,7 @@ def hot_shard_pieces(inp: PlanInput, util: Utilisation | None) -> tuple[int, Sca
     if not skewed:
         return None
     top = max(rate.values())
-    saturated = [sid for sid, u in rate.items() if u >= SATURATED * top]
+    saturated = {sid for sid, u in rate.items() if u >= SATURATED * top}
     refused = (util.demand - util.peak) * len(inp.shards)  # the refused writes, in shard-equivalents
     pieces = 0
     for sid, u in rate.items():
