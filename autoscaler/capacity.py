@@ -72,6 +72,9 @@ class Utilisation(NamedTuple):
     demand: float = 0.0
 
 
+MAX_RECORD_BYTES = 1_048_576 + 256
+
+
 def write_utilisation(
     bytes_series: MetricSeries,
     records_series: MetricSeries,
@@ -104,7 +107,9 @@ def write_utilisation(
     demand = peak
     refused = max(throttled_records.values, default=0.0) if throttled_records is not None else 0.0
     if refused > 0:
-        size = sum(b) / sum(r) if sum(r) > 0 else 0.0  # mean bytes per record over the window
+        # mean bytes per record over the window, never above the largest record Kinesis accepts (1 MiB of data plus
+        # a 256-byte partition key): datapoints that disagree cannot inflate the demand without bound
+        size = min(sum(b) / sum(r), MAX_RECORD_BYTES) if sum(r) > 0 else 0.0
         cap_t = records_capacity(shards, throttled_records.period_seconds) if throttled_records else cap_r
         cap_tb = bytes_capacity(shards, throttled_records.period_seconds) if throttled_records else cap_b
         demand = peak + max(refused / cap_t, refused * size / cap_tb)
