@@ -397,6 +397,12 @@ class InProgress(NamedTuple):
     stream: str
     target: int
     owner: str
+    # "update_shard_count" when the decision needs an even layout (merges would leave too little capacity): the
+    # continuation must not fall back to merging. Absent in older payloads: "merge".
+    method: str = "merge"
+
+
+IN_PROGRESS_METHODS = frozenset({"merge", "update_shard_count"})
 
 
 class ScaleDownContinuation(NamedTuple):
@@ -452,7 +458,10 @@ def _parse_fleet_continuation(event: Mapping[str, Any]) -> ScaleDownContinuation
             raise _Bad("malformed", "an in_progress owner is missing or too long")
         if isinstance(target, bool) or not isinstance(target, int) or not 1 <= target <= MAX_SHARDS_PER_STREAM:
             raise _Bad("bad-target", f"target {str(target)[:20]} out of range")
-        items.append(InProgress(stream, target, owner))
+        method = raw.get("method", "merge")
+        if method not in IN_PROGRESS_METHODS:
+            raise _Bad("malformed", f"an in_progress method {str(method)[:30]!r} is not merge or update_shard_count")
+        items.append(InProgress(stream, target, owner, method))
     return ScaleDownContinuation(hop, tuple(pending), tuple(items))
 
 

@@ -115,11 +115,16 @@ def plan_scale_up(inp: PlanInput) -> ScalePlan:
         if util.demand > util.peak:
             peak_txt += f" (demand {util.demand:.0%} with refused writes)"
     stale = inp.alarm_shards is not None and not math.isnan(inp.alarm_shards) and round(inp.alarm_shards) < n
+    hot_ops: list[SplitOp] = []
     if inp.requested_target is not None:
         desired, reason = inp.requested_target, ScaleUpReason.CONTINUATION
         message = f"continuing towards {inp.requested_target} shards"
-    elif inp.trigger is TriggerKind.THROTTLE and (hot := hot_shard_pieces(inp, util)) is not None:
-        desired, reason = hot
+    elif (
+        # throttling, whichever alarm fired first (a utilisation alarm may beat the throttle alarm to the lock)
+        inp.trigger is TriggerKind.THROTTLE or (util is not None and util.demand > util.peak)
+    ) and (hot := hot_shard_pieces(inp, util)) is not None:
+        hot_ops = pieces_splits(inp.shards, hot)
+        desired, reason = n + len(hot_ops), ScaleUpReason.HOT_SHARD
         message = (
             f"write throttling at {peak_txt}, concentrated in a few shards (shard-level IncomingBytes): split the hot "
             f"ones into pieces that carry their share with headroom {inp.headroom:g}x ({n} -> {desired})"
@@ -178,8 +183,13 @@ def plan_scale_up(inp: PlanInput) -> ScalePlan:
     ops: tuple[Op, ...]
     if method is OpKind.UPDATE_SHARD_COUNT:
         ops = tuple(update_shard_count_chain(n, desired))
+    elif hot_ops and reason is ScaleUpReason.HOT_SHARD:
+        ops = tuple(hot_ops[: desired - n])  # each hot shard cut into its pieces (within the caps above)
     else:
-        ops = tuple(choose_splits(inp.shards, desired - n, m.shard_incoming_bytes if m is not None else {}))
+        # Hot shards without per-shard pieces: by heat. Otherwise widest first, which is what makes the capacity
+        # grow (splits_for_capacity).
+        heat = m.shard_incoming_bytes if m is not None and reason is ScaleUpReason.HOT_SHARD else {}
+        ops = tuple(choose_splits(inp.shards, desired - n, heat))
     return ScalePlan(
         stream=inp.stream,
         current=n,
@@ -195,18 +205,20 @@ def plan_scale_up(inp: PlanInput) -> ScalePlan:
     )
 
 
-HOT_SKEW = 2.0  # a shard writing ≥ 2× its share of the key space's traffic is hot: split it, do not rescale evenly
+HOT_SKEW = 1.5  # a shard asked for ≥ 1.5× its share of the key space's traffic is hot: split it, not the stream
 SATURATED = 0.9  # shards within 90% of the hottest one's accepted rate share the refused writes
 
 
-def hot_shard_pieces(inp: PlanInput, util: Utilisation | None) -> tuple[int, ScaleUpReason] | None:
+def hot_shard_pieces(inp: PlanInput, util: Utilisation | None) -> dict[str, int] | None:
     """With shard-level IncomingBytes: the count that splits each shard into ⌈its demand × headroom⌉ pieces, when the
-    traffic is concentrated (some shard writes ≥ HOT_SKEW × its key share); None otherwise (no heat, or even).
+    traffic is concentrated (some shard's demand ≥ HOT_SKEW × its key share of the stream's); None otherwise (no
+    heat, or even). Demand, not accepted writes: a hot shard's accepted rate is capped at its 1 MiB/s.
 
     Per-shard demand d_i = its accepted rate u_i (Sum over the lookback's published minutes / 1 MiB/s) plus, for the
     saturated shards, an equal part of what the stream refused (refusals are only known per stream).
     e.g. 4 even shards, heat u = (1.0, 0.2, 0.2, 0.2), stream demand 3.6 → refused 2.0 on the one saturated shard:
-    d = 3.0 → ⌈3.0 × 2⌉ = 6 pieces, the others ⌈0.4⌉ = 1 → 9 shards.
+    d = 3.0 → ⌈3.0 × 2⌉ = 6 pieces, doubled to 12 (a refusing shard is cut one level finer, below), the others
+    ⌈0.4⌉ = 1 → 15 shards.
     """
     m = inp.metrics
     if m is None or util is None or not m.shard_incoming_bytes or not m.incoming_bytes.values:
@@ -215,21 +227,62 @@ def hot_shard_pieces(inp: PlanInput, util: Utilisation | None) -> tuple[int, Sca
     rate = {
         s.shard_id: m.shard_incoming_bytes.get(s.shard_id, 0.0) / seconds / SHARD_WRITE_BYTES_PER_S for s in inp.shards
     }
-    total = sum(rate.values())
-    if total <= 0:
-        return None
-    keys = MAX_HASH_KEY + 1
-    skewed = any(rate[s.shard_id] / total >= HOT_SKEW * (s.end - s.start + 1) / keys for s in inp.shards)
-    if not skewed:
+    if sum(rate.values()) <= 0:
         return None
     top = max(rate.values())
     saturated = {sid for sid, u in rate.items() if u >= SATURATED * top}
     refused = (util.demand - util.peak) * len(inp.shards)  # the refused writes, in shard-equivalents
-    pieces = 0
-    for sid, u in rate.items():
-        d = u + (refused / len(saturated) if sid in saturated else 0.0)
-        pieces += max(1, math.ceil(d * inp.headroom - 1e-9))
-    return max(pieces, len(inp.shards) + 1), ScaleUpReason.HOT_SHARD
+    demand = {sid: u + (refused / len(saturated) if sid in saturated else 0.0) for sid, u in rate.items()}
+    total = sum(demand.values())
+    keys = MAX_HASH_KEY + 1
+    if not any(demand[s.shard_id] / total >= HOT_SKEW * (s.end - s.start + 1) / keys for s in inp.shards):
+        return None
+    pieces: dict[str, int] = {}
+    for sid, d in demand.items():
+        need = max(1, math.ceil(d * inp.headroom - 1e-9))
+        # Inside a refusing shard the heat is unknown, and a hot shard's heat is concentrated by definition: cut it
+        # one level finer than even heat would need, so the hot range lands in pieces that carry it in one action
+        # (each further action waits out the cooldown and the alarm's delay while the shard refuses).
+        pieces[sid] = 2 * need if sid in saturated and refused > 0 else need
+    if all(p <= 1 for p in pieces.values()):
+        pieces[max(demand, key=demand.__getitem__)] = 2  # alarmed and concentrated: split the hottest at least
+    return pieces
+
+
+def pieces_splits(shards: Sequence[Shard], pieces: Mapping[str, int]) -> list[SplitOp]:
+    """Midpoint splits that cut each shard into 2^⌈log2 p⌉ equal pieces (p from `pieces`), parents before children.
+    e.g. p = 3 for one shard: 4 pieces, 3 splits (the shard, then each half)."""
+    ops: list[SplitOp] = []
+    for s in shards:
+        p = pieces.get(s.shard_id, 1)
+        if p <= 1:
+            continue
+        levels = math.ceil(math.log2(p) - 1e-9)
+        ranges: list[tuple[int, int, str | None]] = [(s.start, s.end, s.shard_id)]
+        for _ in range(levels):
+            nxt: list[tuple[int, int, str | None]] = []
+            for start, end, sid in ranges:
+                if end <= start:
+                    nxt.append((start, end, sid))
+                    continue
+                cut = midpoint(start, end)
+                ops.append(SplitOp(start, end, cut, sid))
+                nxt += [(start, cut - 1, None), (cut, end, None)]
+            ranges = nxt
+    return ops
+
+
+def splits_for_capacity(shards: Sequence[Shard], capacity: int) -> int:
+    """Midpoint splits that leave no shard wider than 1 / capacity of the key space (so the layout carries
+    `capacity` shard-equivalents of evenly spread keys): a shard of share s needs 2^⌈log2(s × capacity)⌉ pieces.
+    e.g. 4 even shards to carry 7: each 1/4 × 7 = 1.75 → 2 pieces → 4 splits (8 shards); to carry 8: also 4."""
+    keys = MAX_HASH_KEY + 1
+    total = 0
+    for s in shards:
+        ratio = (s.end - s.start + 1) * capacity / keys
+        if ratio > 1 + 1e-9:
+            total += 2 ** math.ceil(math.log2(ratio) - 1e-9) - 1
+    return total
 
 
 def update_shard_count_chain(current: int, target: int) -> list[UpdateShardCountOp]:
@@ -253,7 +306,6 @@ def _choose_method(
     reaches any count in [½×, 2×]; c doublings ≈ c × update_shard_count_seconds, each one of the 10 calls allowed
     per rolling 24 h per stream.
     """
-    k = desired - n
     if reason is ScaleUpReason.HOT_SHARD:
         return (
             OpKind.SPLIT,
@@ -261,19 +313,22 @@ def _choose_method(
             "split the hottest shard: uniform rescaling would not isolate it",
             desired,
         )
+    # Splits must reach the capacity, not only the count: with keys spread evenly, 7 shards made by splitting 3 of 4
+    # even shards still carry only what 4 do (the unsplit quarter-width shards fill first).
+    k = min(splits_for_capacity(inp.shards, desired), inp.max_shards - n)
     if k == 1:
         return (
             OpKind.SPLIT,
             MethodReason.SINGLE_SPLIT,
             "one split is one operation and leaves the other shards as they are",
-            desired,
+            n + 1,
         )
     if not inp.update_shard_count_allowed:
         return (
             OpKind.SPLIT,
             MethodReason.UPDATE_SHARD_COUNT_REFUSED,
             "AWS refused UpdateShardCount: splitting instead",
-            desired,
+            n + k,
         )
     left = UPDATE_SHARD_COUNT_CALLS_PER_24H - inp.update_shard_count_calls_24h
     if left <= 0:
@@ -282,7 +337,7 @@ def _choose_method(
             MethodReason.UPDATE_SHARD_COUNT_QUOTA,
             f"{inp.update_shard_count_calls_24h} UpdateShardCount calls in the last 24 h "
             f"(limit {UPDATE_SHARD_COUNT_CALLS_PER_24H}): splitting instead",
-            desired,
+            n + k,
         )
     reachable = min(desired, n * 2**left)
     calls = len(update_shard_count_chain(n, reachable))
@@ -300,7 +355,7 @@ def _choose_method(
         OpKind.SPLIT,
         MethodReason.SPLITS_FASTER,
         f"{k} splits ≈ {split_total:.0f} s ≤ {calls} UpdateShardCount ≈ {usc_total:.0f} s",
-        desired,
+        n + k,
     )
 
 

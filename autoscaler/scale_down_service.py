@@ -298,7 +298,9 @@ class ScaleDownService:
                 settled.append(self._abandon(item, held, "no longer managed (enabled: false)"))
                 continue
             target = max(item.target, held.min_shards)
-            d = ScaleDownDecision(held.name, 0, target, ScaleDownReason.MERGE, f"continuing towards {target}")
+            d = ScaleDownDecision(
+                held.name, 0, target, ScaleDownReason.MERGE, f"continuing towards {target}", method=OpKind(item.method)
+            )
             work.append(_Work(held, d, self.new_owner(), take_over_from=item.owner))
 
         results: list[StreamResult] = list(settled)
@@ -383,7 +385,7 @@ class ScaleDownService:
         if budget.remaining() < CONTINUATION_SAFETY_SECONDS + 5:
             if w.take_over_from is not None:  # still holding the lock from the previous hop: pass it on
                 return StreamResult(cfg.name, StreamOutcome.HANDED_ON, d, "time short"), InProgress(
-                    cfg.name, d.target, w.take_over_from
+                    cfg.name, d.target, w.take_over_from, d.method.value
                 )
             return StreamResult(cfg.name, StreamOutcome.HANDED_ON, d, "not started: time short"), None
         now = self.clock.now()
@@ -428,7 +430,7 @@ class ScaleDownService:
                     d,
                     "time short: continuing in a new invocation",
                     merges_done=tuple(w.done),
-                ), InProgress(cfg.name, d.target, w.owner)
+                ), InProgress(cfg.name, d.target, w.owner, d.method.value)
             if setbacks > MAX_SETBACKS:
                 after = self._finish(w)
                 return StreamResult(
@@ -472,7 +474,7 @@ class ScaleDownService:
                 except StreamBusy:
                     return StreamResult(
                         cfg.name, StreamOutcome.HANDED_ON, d, f"{exc}: continuing later", merges_done=tuple(w.done)
-                    ), InProgress(cfg.name, d.target, w.owner)
+                    ), InProgress(cfg.name, d.target, w.owner, d.method.value)
             except StreamNotFound as exc:
                 self.cooldown.release(cfg.name, owner=w.owner, now=self.clock.now(), cooldowns={}, action=None)
                 return StreamResult(

@@ -53,23 +53,24 @@ def test_plan_and_dry_run_print_the_decision_and_change_nothing(stack: dict[str,
         done = cli([*args, "--stream", "cli-orders", "--config", stack["config"], "--json"], stack["env"])
         assert done.returncode == 0, done.stderr
         out = json.loads(done.stdout)
-        # peak 0.7 × 2 shards = 1.4 shards of load × headroom 2 = 2.8 → 3 shards: one split
-        assert (out["current"], out["target"], out["reason"], out["dry_run"]) == (2, 3, "scaled_for_peak", True)
-        assert out["ops"] and out["ops"][0].startswith("split shardId-")
+        # peak 0.7 × 2 shards = 1.4 shards of load × headroom 2 = 2.8 → 3 shards of capacity: both halves must be
+        # split (½ × 3 = 1.5 → 2 pieces each), 2 splits (60 s) beat one UpdateShardCount (90 s) → 4 shards
+        assert (out["current"], out["target"], out["reason"], out["dry_run"]) == (2, 4, "scaled_for_peak", True)
+        assert len(out["ops"]) == 2 and all(op.startswith("split shardId-") for op in out["ops"])
     assert open_count(stack) == 2
 
 
 def test_table_output_is_readable(stack: dict[str, Any]) -> None:
     done = cli(["plan", "scale-up", "--stream", "cli-orders", "--config", stack["config"]], stack["env"])
     assert done.returncode == 0, done.stderr
-    assert "2 -> 3" in done.stdout and "scaled_for_peak" in done.stdout and "dry run" in done.stdout
+    assert "2 -> 4" in done.stdout and "scaled_for_peak" in done.stdout and "dry run" in done.stdout
 
 
 def test_scale_up_for_real_then_cooldown(stack: dict[str, Any]) -> None:
     done = cli(["scale-up", "--stream", "cli-orders", "--config", stack["config"], "--json"], stack["env"])
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["outcome"] == "scaled"
-    assert open_count(stack) == 3
+    assert open_count(stack) == 4
     again = cli(["scale-up", "--stream", "cli-orders", "--config", stack["config"], "--json"], stack["env"])
     assert json.loads(again.stdout)["outcome"] == "skipped"
 

@@ -14,6 +14,7 @@ from autoscaler.planner import (
     choose_splits,
     midpoint,
     plan_scale_up,
+    splits_for_capacity,
     tiles_key_space,
     uniform_shards,
     update_shard_count_chain,
@@ -38,6 +39,12 @@ def refusing(accepted: float, refused: float, shards: int) -> StreamMetrics:
         MetricSeries(60, (accepted * cap,)),
         throttled_records=MetricSeries(60, (refused * cap,)),
     )
+
+
+KEYS = MAX_HASH_KEY + 1
+# Uneven layouts, made by midpoint splits (widest first) of even ones:
+HALF_QUARTERS = tuple(apply_ops(uniform_shards(2), choose_splits(uniform_shards(2), 1)))  # shares ¼, ¼, ½
+EIGHTHS_QUARTERS = tuple(apply_ops(uniform_shards(4), choose_splits(uniform_shards(4), 1)))  # ⅛, ⅛, ¼, ¼, ¼
 
 
 def inp(n: int = 4, peak: float | None = 1.0, **kw: object) -> PlanInput:
@@ -77,8 +84,15 @@ def inp(n: int = 4, peak: float | None = 1.0, **kw: object) -> PlanInput:
         ("throttle beyond the fit sizes", inp(4, 0.7, trigger=TriggerKind.THROTTLE), 6, ScaleUpReason.SCALED_FOR_PEAK),
         # 1 open shard with min_shards 20: restore the floor, but 20 > 16 × 1: capped at 16
         ("below min restores floor within 16x", inp(1, 0.1, min_shards=20), 16, ScaleUpReason.BELOW_MIN),
-        # 2 open, min 3: 0.2 × 2 = 0.4 → 1 ≤ 2, the minimum step 3 ≤ min 3: the floor
-        ("below min restores floor", inp(2, 0.1, min_shards=3), 3, ScaleUpReason.BELOW_MIN),
+        # 2 open, min 3: 0.2 × 2 = 0.4 → 1 ≤ 2, the minimum step 3 ≤ min 3: the floor 3. Restored by splits, it
+        # takes 4 shards: capacity 3 on evenly spread keys means no shard wider than ⅓, so both halves are split
+        # (½ × 3 = 1.5 → 2 pieces each; one split alone would make 3 shards that carry only 2, the unsplit half
+        # filling first). 2 splits ≈ 60 s < one UpdateShardCount 2 → 3 ≈ 90 s, so 4 it is: the floor is met and
+        # exceeded by one shard, reached 30 s sooner than the exact count.
+        ("below min restores floor", inp(2, 0.1, min_shards=3), 4, ScaleUpReason.BELOW_MIN),
+        # 4 open, min 7: the minimum step 5 ≤ 7: the floor 7. Each quarter × 7 = 1.75 → 2 pieces: 4 splits ≈ 120 s
+        # > one UpdateShardCount 4 → 7 ≈ 90 s: the floor exactly, evenly
+        ("below min restores floor evenly", inp(4, 0.1, min_shards=7), 7, ScaleUpReason.BELOW_MIN),
         # continuation: finish towards 8 from 6 (origin 4: 16 × 4 = 64 allowed)
         ("continuation", inp(6, 0.1, requested_target=8, origin_count=4), 8, ScaleUpReason.CONTINUATION),
         # a forged continuation target beyond 16 × origin is cut back: min(100, 16 × 4 = 64, max 1,000) = 64
@@ -121,14 +135,32 @@ def test_stale_alarm_still_scales_when_the_peak_needs_it() -> None:
 @pytest.mark.parametrize(
     ("case", "plan_input", "method", "why"),
     [
-        ("one split", inp(4, 0.5), OpKind.SPLIT, MethodReason.SINGLE_SPLIT),
-        # 4 → 7 (3.2 × 2 = 6.4): 3 splits × 30 s = 90 s, not more than one UpdateShardCount (90 s)
-        ("splits not slower", inp(4, 0.8), OpKind.SPLIT, MethodReason.SPLITS_FASTER),
-        # 4 → 8 (4 × 2): 4 × 30 = 120 s > one UpdateShardCount 90 s
+        # 1 shard at 50%: 0.5 × 2 = 1 ≤ 1, alarmed: minimum step → 2; the whole space × 2 = 2 pieces: 1 split
+        ("one split", inp(1, 0.5), OpKind.SPLIT, MethodReason.SINGLE_SPLIT),
+        # shares ½, ¼, ¼ at 50%: 1.5 × 2 = 3 ≤ 3: minimum step → 4. Only the half is wider than ¼ (½ × 4 = 2 pieces,
+        # ¼ × 4 = 1): 1 split carries 4
+        ("one split of an uneven layout", inp(3, 0.5, shards=HALF_QUARTERS), OpKind.SPLIT, MethodReason.SINGLE_SPLIT),
+        # 2 even shards at 80%: 1.6 × 2 = 3.2 → 4; each half × 4 = 2 pieces: 2 splits × 30 s = 60 s < one
+        # UpdateShardCount (90 s)
+        ("splits faster", inp(2, 0.8), OpKind.SPLIT, MethodReason.SPLITS_FASTER),
+        # shares ⅛, ⅛, ¼, ¼, ¼ at 50%: 2.5 × 2 = 5 ≤ 5: minimum step → 6. Each quarter × 6 = 1.5 → 2 pieces, each
+        # eighth × 6 = 0.75 → 1: 3 splits × 30 s = 90 s, not more than one UpdateShardCount 5 → 6 (90 s): splits
+        (
+            "splits not slower",
+            inp(5, 0.5, shards=EIGHTHS_QUARTERS),
+            OpKind.SPLIT,
+            MethodReason.SPLITS_FASTER,
+        ),
+        # 4 → 8 (4 × 2): each quarter × 8 = 2 pieces: 4 × 30 = 120 s > one UpdateShardCount 90 s
         ("update faster", inp(4, 1.0), OpKind.UPDATE_SHARD_COUNT, MethodReason.UPDATE_SHARD_COUNT_FASTER),
-        # 4 → 9 (4.4 × 2 = 8.8): 5 splits × 30 = 150 s ≤ two chained calls (4 → 8 → 9) × 90 = 180 s
-        ("splits beat a two-call chain", inp(4, 1.1), OpKind.SPLIT, MethodReason.SPLITS_FASTER),
-        # 4 → 20 (10 × 2): 16 splits × 30 = 480 s > three calls (4 → 8 → 16 → 20) × 90 = 270 s
+        # 4 → 7 (3.2 × 2 = 6.4): capacity 7 needs every quarter halved (1.75 → 2 pieces), so 4 splits, not 3:
+        # 120 s > one UpdateShardCount 90 s
+        ("update faster than 4 splits", inp(4, 0.8), OpKind.UPDATE_SHARD_COUNT, MethodReason.UPDATE_SHARD_COUNT_FASTER),
+        # 1 shard at 150%: 1.5 × 2 = 3; the whole space × 3 → 4 pieces: 3 splits × 30 = 90 s ≤ two chained calls
+        # (1 → 2 → 3) × 90 = 180 s
+        ("splits beat a two-call chain", inp(1, 1.5), OpKind.SPLIT, MethodReason.SPLITS_FASTER),
+        # 4 → 20 (10 × 2): each quarter × 20 = 5 → 8 pieces: 28 splits × 30 = 840 s > three calls (4 → 8 → 16 → 20)
+        # × 90 = 270 s
         ("chain faster", inp(4, 2.5), OpKind.UPDATE_SHARD_COUNT, MethodReason.UPDATE_SHARD_COUNT_FASTER),
         (
             "quota used",
@@ -153,6 +185,66 @@ def test_method_choice(case: str, plan_input: PlanInput, method: OpKind, why: Me
         assert all(isinstance(op, UpdateShardCountOp) for op in plan.ops)
     else:
         assert all(isinstance(op, SplitOp) for op in plan.ops)
+        assert len(apply_ops(plan_input.shards, plan.ops)) == plan.target
+
+
+@pytest.mark.parametrize(
+    ("case", "shards", "capacity", "splits"),
+    [
+        # each ¼ × 7 = 1.75 → 2 pieces: 4 splits (8 shards; 3 splits would leave a quarter: capacity 4)
+        ("4 even to carry 7", uniform_shards(4), 7, 4),
+        # each ¼ × 8 = 2 → 2 pieces: the same 4 splits
+        ("4 even to carry 8", uniform_shards(4), 8, 4),
+        # each ¼ × 9 = 2.25 → 4 pieces (midpoint splits make powers of two): 3 splits each, 12 (16 shards)
+        ("4 even to carry 9", uniform_shards(4), 9, 12),
+        # each ¼ × 4 = 1: already carried, nothing to split
+        ("4 even to carry 4", uniform_shards(4), 4, 0),
+        # ½ × 3 = 1.5 → 2 pieces; ¼ × 3 = 0.75 → 1: only the half is too wide
+        ("½, ¼, ¼ to carry 3", HALF_QUARTERS, 3, 1),
+        # ½ × 4 = 2 → 2 pieces; ¼ × 4 = 1: still only the half
+        ("½, ¼, ¼ to carry 4", HALF_QUARTERS, 4, 1),
+        # ½ × 5 = 2.5 → 4 pieces (3 splits); ¼ × 5 = 1.25 → 2 pieces (1 split each): 5
+        ("½, ¼, ¼ to carry 5", HALF_QUARTERS, 5, 5),
+        # 3 even shards (widths differ by a key) carry 3: float rounding must not ask for a split
+        ("3 even to carry 3", uniform_shards(3), 3, 0),
+    ],
+)
+def test_splits_for_capacity(case: str, shards: tuple[Shard, ...] | list[Shard], capacity: int, splits: int) -> None:
+    assert splits_for_capacity(shards, capacity) == splits, case
+    # widest-first, that many splits leave no shard wider than 1 / capacity (and one fewer would)
+    after = apply_ops(shards, choose_splits(shards, splits))
+    assert max(s.width for s in after) * capacity / KEYS <= 1 + 1e-9
+    if splits:
+        short = apply_ops(shards, choose_splits(shards, splits - 1))
+        assert max(s.width for s in short) * capacity / KEYS > 1 + 1e-9
+
+
+def test_split_plans_reach_the_capacity_not_only_the_count() -> None:
+    # 4 even shards at peak 85%, headroom 2: 3.4 × 2 = 6.8 → 7. UpdateShardCount refused, so splits: 3 of them
+    # would make 7 shards, but the unsplit quarter-width one fills first, so the layout still carries only 4
+    # (widest ¼). Capacity 7 needs every quarter halved: 4 splits → 8 shards, widest ⅛, carrying 8 ≥ 7.
+    shards = uniform_shards(4)
+    plan = plan_scale_up(inp(4, 0.85, headroom=2.0, update_shard_count_allowed=False))
+    assert (plan.method, plan.method_reason) == (OpKind.SPLIT, MethodReason.UPDATE_SHARD_COUNT_REFUSED)
+    assert (plan.target, len(plan.ops)) == (8, 4), plan.message
+    after = apply_ops(shards, plan.ops)
+    assert tiles_key_space(after) and len(after) == 8
+    assert max(s.width for s in after) * 8 == KEYS  # widest share exactly ⅛: capacity 8 ≥ 7
+    # what the count alone asked for (the bug): 3 widest-first splits leave a quarter, capacity 4
+    three = apply_ops(shards, choose_splits(shards, 3))
+    assert len(three) == 7 and max(s.width for s in three) * 4 == KEYS
+
+
+def test_non_hot_split_plans_go_widest_first_whatever_the_heat() -> None:
+    # shares ½, ¼, ¼ with all the heat on the first quarter, but a utilisation alarm (not a hot shard): 1.5 × 2 =
+    # 3 ≤ 3, minimum step → 4, which only the half's split carries (½ × 4 = 2 pieces). Splitting the hot quarter
+    # would make 4 shards that still carry 2.
+    heat = {HALF_QUARTERS[0].shard_id: 1e9}
+    m = metrics(0.5, 3)._replace(shard_incoming_bytes=heat)
+    plan = plan_scale_up(inp(3, shards=HALF_QUARTERS, metrics=m))
+    assert (plan.reason, plan.method_reason) == (ScaleUpReason.MINIMUM_STEP, MethodReason.SINGLE_SPLIT)
+    half = max(HALF_QUARTERS, key=lambda s: s.width)
+    assert [op.parent_shard_id for op in plan.ops if isinstance(op, SplitOp)] == [half.shard_id]
 
 
 @pytest.mark.parametrize(
@@ -241,8 +333,9 @@ def test_plan_reason_messages_read_well() -> None:
 
 def test_splits_are_capped_at_what_one_action_chain_can_execute() -> None:
     # 300 shards at 200% = 600 × 2 = 1,200, capped by max_shards 1,000 (16 × 300 = 4,800 does not bind);
-    # UpdateShardCount refused: 700 splits × ~30 s would outlast the 9 invocations of one chain, so the action
-    # takes the first 240 (→ 540); the alarm triggers the next
+    # UpdateShardCount refused: capacity 1,000 needs each 1/300 shard in 4 pieces (3.3 → 4), 900 splits, of
+    # which max_shards leaves room for 700; 700 × ~30 s would outlast the 9 invocations of one chain, so the
+    # action takes the first 240 (→ 540); the alarm triggers the next
     plan = plan_scale_up(inp(300, 2.0, max_shards=1000, update_shard_count_allowed=False))
     assert (plan.target, len(plan.ops)) == (540, 240)
     assert "240 splits per action" in plan.message
@@ -262,8 +355,9 @@ def test_splits_are_capped_at_what_one_action_chain_can_execute() -> None:
         (0.3, 0.1, 5, ScaleUpReason.HOT_SHARD, None),
         # 0.3 + 0.2 = 0.5 × 4 = 2 × 2 = 4 ≤ 4: still fits (the boundary)
         (0.3, 0.2, 5, ScaleUpReason.HOT_SHARD, None),
-        # 0.3 + 0.3 = 0.6 × 4 = 2.4 × 2 = 4.8 → 5 > 4: sized from demand (one shard more: a single split)
-        (0.3, 0.3, 5, ScaleUpReason.SCALED_FOR_PEAK, None),
+        # 0.3 + 0.3 = 0.6 × 4 = 2.4 × 2 = 4.8 → 5 > 4: sized from demand. Capacity 5 needs every quarter halved
+        # (¼ × 5 = 1.25 → 2 pieces): 4 splits = 120 s > one UpdateShardCount 4 → 5 = 90 s
+        (0.3, 0.3, 5, ScaleUpReason.SCALED_FOR_PEAK, [(4, 5)]),
     ],
 )
 def test_throttled_stream_is_sized_from_demand(
@@ -323,9 +417,10 @@ def test_update_shard_count_chain(current: int, target: int, chain: list[tuple[i
         # 4 even shards, 1 minute published, 2 KiB records (bytes lead). Heat (shards of load): (1.0, 0.2, 0.2, 0.2)
         # = 1.6 accepted; shard 0 writes 1.0 / 1.6 = 62% of the bytes on 25% of the keys (≥ 2×): hot. Refused: 2.0
         # shard-equivalents (61,440 records × 2 KiB) all go to the saturated shard 0: d = 3.0 → ⌈3.0 × 2⌉ = 6
-        # pieces; the others ⌈0.2 × 2⌉ = 1 each → 9.
-        ("hot and refusing", (1.0, 0.2, 0.2, 0.2), 2.0, 9),
-        # the same heat with nothing refused: shard 0 at 1.0 → 2 pieces, others 1 → 5
+        # pieces, doubled to 12 because it refuses (its heat inside is unknown: one level finer); midpoint cuts
+        # make 2^⌈log2 12⌉ = 16 pieces = 15 splits; the others ⌈0.2 × 2⌉ = 1 each → 4 + 15 = 19.
+        ("hot and refusing", (1.0, 0.2, 0.2, 0.2), 2.0, 19),
+        # the same heat with nothing refused: shard 0 at 1.0 → 2 pieces (1 split), others 1 → 5
         ("hot, nothing refused", (1.0, 0.2, 0.2, 0.2), 0.0, 5),
     ],
 )
@@ -352,3 +447,16 @@ def test_even_heat_is_not_a_hot_shard() -> None:
     m = refusing(1.0, 1.0, 4)._replace(shard_incoming_bytes={s.shard_id: 1.0 for s in shards})
     plan = plan_scale_up(inp(4, trigger=TriggerKind.THROTTLE, metrics=m))
     assert plan.reason is ScaleUpReason.SCALED_FOR_PEAK and plan.method is OpKind.UPDATE_SHARD_COUNT
+
+
+def test_pieces_splits_cut_each_shard_into_a_power_of_two_parents_first() -> None:
+    from autoscaler.planner import pieces_splits
+
+    shards = uniform_shards(2)
+    # shard 0 into 3 → 4 pieces: the shard, then each half (3 splits); shard 1 untouched
+    ops = pieces_splits(shards, {shards[0].shard_id: 3})
+    assert len(ops) == 3 and ops[0].parent_shard_id == shards[0].shard_id
+    after = apply_ops(shards, ops)
+    assert tiles_key_space(after)
+    widths = sorted(s.end - s.start + 1 for s in after)
+    assert widths[:4] == [(MAX_HASH_KEY + 1) // 8] * 4 and widths[4] == (MAX_HASH_KEY + 1) // 2

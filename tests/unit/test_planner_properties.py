@@ -10,7 +10,15 @@ from hypothesis import strategies as st
 
 from autoscaler.defaults import MAX_HASH_KEY, MAX_SCALE_UP_FACTOR, UPDATE_SHARD_COUNT_CALLS_PER_24H
 from autoscaler.model import MetricSeries, Shard, SplitOp, StreamMetrics, TriggerKind, UpdateShardCountOp
-from autoscaler.planner import PlanInput, apply_ops, midpoint, plan_scale_up, tiles_key_space, uniform_shards
+from autoscaler.planner import (
+    PlanInput,
+    ScaleUpReason,
+    apply_ops,
+    midpoint,
+    plan_scale_up,
+    tiles_key_space,
+    uniform_shards,
+)
 
 pytestmark = pytest.mark.unit
 MiB = 1_048_576
@@ -94,6 +102,22 @@ def test_plans_keep_the_invariants(inp: PlanInput) -> None:
             assert op.current < op.target <= 2 * op.current, "AWS allows at most 2x per UpdateShardCount call"
         left = UPDATE_SHARD_COUNT_CALLS_PER_24H - inp.update_shard_count_calls_24h
         assert len(resizes) <= left, "the chain fits the calls left in the rolling 24 h"
+
+
+@settings(max_examples=300, deadline=None)
+@given(plan_inputs())
+def test_scale_ups_add_capacity_not_only_shards(inp: PlanInput) -> None:
+    """With keys spread evenly a layout carries 1 / (widest shard's share) shard-equivalents. Any scale-up wants at
+    least one more than the open count, so unless max_shards cut the plan short, the widest shard after it is at
+    most 1 / (n + 1) of the key space. (Hot-shard plans aim at the hot range, not the even capacity: not checked.)
+    e.g. 4 even shards → 7 by 3 splits leaves a quarter-width shard (carries 4 < 5): the bug this rules out."""
+    n = len(inp.shards)
+    plan = plan_scale_up(inp)
+    if plan.noop or plan.reason is ScaleUpReason.HOT_SHARD or plan.target >= inp.max_shards:
+        return
+    after = apply_ops(inp.shards, plan.ops)
+    widest = max(s.width for s in after)
+    assert widest * (n + 1) / (MAX_HASH_KEY + 1) <= 1 + 1e-9, f"{plan.message}; {plan.method_message}"
 
 
 @settings(max_examples=200, deadline=None)

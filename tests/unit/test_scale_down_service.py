@@ -359,3 +359,39 @@ def test_update_shard_count_keeps_calls_for_scale_up(
     if not calls:  # stopped before doing anything: no DOWN cooldown, the next run decides again
         assert r.outcome is StreamOutcome.KEPT and r.merges_done == ()
         assert Direction.DOWN not in lock.cooldown_until
+
+
+@pytest.mark.parametrize(
+    ("method", "calls"),
+    [
+        # 10 even shards handed on towards 7. An even layout was required: one UpdateShardCount 10 → 7.
+        ("update_shard_count", ["update_shard_count"]),
+        # merges allowed: 3 merges × 30 s ≤ one UpdateShardCount (90 s), so merges.
+        ("merge", ["merge_shards"] * 3),
+    ],
+)
+def test_a_continuation_keeps_the_method_its_decision_required(world: World, method: str, calls: list[str]) -> None:
+    from autoscaler.events import InProgress, parse_scale_down_event, scale_down_continuation_payload
+
+    svc, _ = fleet(world, {"s": (10, 1)})
+    now = world.clock.now()
+    world.cooldown.acquire("s", owner="prev", now=now, lease_until=now + 900, blocked_by=())
+    cont = ScaleDownContinuation(1, (), (InProgress("s", 7, "prev", method),))
+    parsed = parse_scale_down_event(scale_down_continuation_payload(cont))  # survives the payload round trip
+    assert parsed == cont
+    svc.run(SimBudget(world.clock), continuation=cont)
+    assert world.kinesis.reshard_calls("s") == calls
+    assert world.kinesis.open_count("s") == 7
+
+
+def test_a_continuation_with_an_unknown_method_is_refused() -> None:
+    from autoscaler.events import Rejected, parse_scale_down_event
+
+    event = {
+        "kind": "kinesis-autoscaler/scale-down-continuation",
+        "hop": 1,
+        "pending": [],
+        "in_progress": [{"stream": "s", "target": 2, "owner": "o", "method": "split"}],
+    }
+    got = parse_scale_down_event(event)
+    assert isinstance(got, Rejected) and "not merge or update_shard_count" in got.detail

@@ -21,6 +21,28 @@ pytestmark = pytest.mark.unit
 ALARM = ScaleUpRequest("orders", TriggerKind.UTILISATION, alarm_shards=4.0, source="test")
 
 
+def alarm(shards: int) -> ScaleUpRequest:
+    """The utilisation alarm as set for `shards` open shards."""
+    return ALARM._replace(alarm_shards=float(shards))
+
+
+def two_shards_to_four(world: World) -> ScaleUpRequest:
+    """2 even shards at 80%: 1.6 shards of load × 2 = 3.2 → 4. Capacity 4 on evenly spread keys means no shard
+    wider than ¼: each half × 4 = 2 pieces, 2 splits ≈ 60 s < one UpdateShardCount 2 → 4 ≈ 90 s: 2 splits."""
+    world.add_stream(shards=2)
+    world.traffic(0.8, 2)
+    return alarm(2)
+
+
+def one_shard_to_four(world: World) -> ScaleUpRequest:
+    """1 shard at 160%: 1.6 × 2 = 3.2 → 4. The whole space × 4 = 4 pieces: 3 splits (the shard, then both halves)
+    ≈ 90 s < two UpdateShardCount calls 1 → 2 → 4 ≈ 180 s: 3 splits (min_shards 1 for a 1-shard stream)."""
+    world.config = make_config(min_shards=1)
+    world.add_stream(shards=1)
+    world.traffic(1.6, 1)
+    return alarm(1)
+
+
 def bytes_threshold(world: World) -> float:
     return world.alarms.alarms[alarm_name("kinesis-autoscaler", "orders", AlarmKind.INCOMING_BYTES)].spec.threshold
 
@@ -41,13 +63,14 @@ def assert_invariants(world: World, result: ScaleUpResult, stream: str = "orders
 
 
 def test_splits_reach_the_target_waiting_for_active_between(world: World) -> None:
-    world.add_stream(shards=4)
-    world.traffic(0.8, 4)  # 3.2 shards of load × 2 = 6.4 → 7: 3 splits (90 s, not slower than one UpdateShardCount)
-    result = world.service().scale_up(ALARM, world.budget())
+    request = one_shard_to_four(world)  # 1 → 4 by 3 splits (90 s < 180 s of UpdateShardCount)
+    result = world.service().scale_up(request, world.budget())
     assert result.outcome is Outcome.SCALED, result.detail
-    assert (result.before, result.after) == (4, 7)
+    assert (result.before, result.after) == (1, 4)
     assert world.kinesis.reshard_calls() == ["split_shard"] * 3
     assert world.clock.slept == pytest.approx(3 * 30)  # each split waited out its 30 s of UPDATING
+    # four quarters: the layout carries the 4 it was sized for, not only the count
+    assert {s.width for s in world.kinesis.open_shards("orders")} == {2**126}
     assert_invariants(world, result)
     lock = world.cooldown.read("orders")
     assert lock is not None and lock.cooldown_until[Direction.UP] == pytest.approx(world.clock.now() + 300)
@@ -168,20 +191,23 @@ def test_concurrent_runs_on_the_doubles_act_once(world: World) -> None:
 
 
 def test_short_time_hands_over_and_the_continuation_finishes(world: World) -> None:
-    world.add_stream(shards=4)
-    world.traffic(0.8, 4)  # 3.2 × 2 = 6.4 → 7 by 3 splits of 30 s each
+    request = one_shard_to_four(world)  # 1 → 4 by 3 splits of 30 s each
     svc = world.service()
-    # 100 s left: the first split runs (wait leaves 70 s … then < 60 s safety): hand over with the same owner
-    first = svc.scale_up(ALARM, world.budget(100))
+    # 100 s left: the first split runs and is waited out (70 s left); the second runs, but only 70 − 60 s safety =
+    # 10 s may be spent waiting for it: still UPDATING, hand over with the same owner
+    first = svc.scale_up(request, world.budget(100))
     assert first.outcome is Outcome.CONTINUED, first.detail
+    assert world.kinesis.reshard_calls() == ["split_shard"] * 2
     (cont,) = world.continuation.pop_all()
-    assert (cont.target, cont.origin_count, cont.hop) == (7, 4, 1)
+    assert (cont.target, cont.origin_count, cont.hop) == (4, 1, 1)
     lock = world.cooldown.read("orders")
     assert lock is not None and lock.owner == cont.owner, "the lock stays with the chain"
-    assert svc.scale_up(ALARM, world.budget()).outcome is Outcome.SKIPPED  # a new alarm meanwhile does nothing
+    assert svc.scale_up(request, world.budget()).outcome is Outcome.SKIPPED  # a new alarm meanwhile does nothing
     second = svc.scale_up(ScaleUpRequest("orders", TriggerKind.OPERATOR, continuation=cont), world.budget())
     assert second.outcome is Outcome.SCALED, second.detail
-    assert world.kinesis.open_count("orders") == 7
+    # shares ¼, ¼, ½ left: the continuation towards 4 splits only the half (½ × 4 = 2 pieces)
+    assert world.kinesis.reshard_calls() == ["split_shard"] * 3
+    assert world.kinesis.open_count("orders") == 4
     assert_invariants(world, second)
 
 
@@ -198,16 +224,16 @@ def test_duplicate_or_late_continuation_does_no_harm(world: World) -> None:
 
 
 def test_a_continuation_delivered_twice_runs_once(world: World) -> None:
-    world.add_stream(shards=4)
-    world.traffic(0.8, 4)  # → 7 by 3 splits: 100 s is enough for two
+    request = one_shard_to_four(world)  # → 4 by 3 splits: 100 s is enough for two
     svc = world.service()
-    assert svc.scale_up(ALARM, world.budget(100)).outcome is Outcome.CONTINUED
+    assert svc.scale_up(request, world.budget(100)).outcome is Outcome.CONTINUED
     (cont,) = world.continuation.pop_all()
     request = ScaleUpRequest("orders", TriggerKind.OPERATOR, continuation=cont)
     first = svc.scale_up(request, world.budget())
     second = svc.scale_up(request, world.budget())  # Lambda may deliver an async event twice
     assert (first.outcome, second.outcome) == (Outcome.SCALED, Outcome.SKIPPED)
-    assert world.kinesis.open_count("orders") == 7
+    assert world.kinesis.open_count("orders") == 4
+    assert world.kinesis.reshard_calls() == ["split_shard"] * 3
 
 
 def test_cooldown_skip_rearms_the_triggering_alarm(world: World) -> None:
@@ -229,25 +255,23 @@ def test_cooldown_skip_rearms_the_triggering_alarm(world: World) -> None:
 
 
 def test_failed_hand_over_finishes_what_was_done(world: World) -> None:
-    world.add_stream(shards=4)
-    world.traffic(0.8, 4)  # → 7 by 3 splits: 100 s fit two of them (6), then the hand-over fails
+    request = one_shard_to_four(world)  # → 4 by 3 splits: 100 s fit two of them (3 shards), then the hand-over fails
 
     class Broken:
         def continue_later(self, request: ContinuationRequest) -> None:
             raise AwsCallFailed("Invoke failed (AccessDeniedException)")
 
     world.continuation = Broken()  # type: ignore[assignment]
-    result = world.service().scale_up(ALARM, world.budget(100))
+    result = world.service().scale_up(request, world.budget(100))
     assert result.outcome is Outcome.FAILED and "hand-over failed" in result.detail
-    assert result.after == 6
+    assert result.after == 3
     assert_invariants(world, result)
     lock = world.cooldown.read("orders")
     assert lock is not None and Direction.UP in lock.cooldown_until
 
 
 def test_unexpected_error_after_a_split_still_retunes_and_cools_down(world: World) -> None:
-    world.add_stream(shards=4)
-    world.traffic(0.8, 4)  # → 7 by 3 splits; the second fails
+    request = two_shards_to_four(world)  # → 4 by 2 splits; the second fails
     calls = {"n": 0}
 
     def fail_second_split(op: str, stream: str) -> None:
@@ -258,9 +282,9 @@ def test_unexpected_error_after_a_split_still_retunes_and_cools_down(world: Worl
 
     world.kinesis.on_call = fail_second_split
     with pytest.raises(AwsCallFailed):
-        world.service().scale_up(ALARM, world.budget())
-    assert world.kinesis.open_count("orders") == 5
-    assert bytes_threshold(world) == pytest.approx(0.8 * 5 * 1_048_576 * 60)
+        world.service().scale_up(request, world.budget())
+    assert world.kinesis.open_count("orders") == 3
+    assert bytes_threshold(world) == pytest.approx(0.8 * 3 * 1_048_576 * 60)
     lock = world.cooldown.read("orders")
     assert lock is not None and lock.owner is None and Direction.UP in lock.cooldown_until
 
@@ -301,49 +325,50 @@ def test_update_shard_count_refused_falls_back_to_splits(world: World) -> None:
 
 
 def test_resource_in_use_on_a_call_waits_and_retries(world: World) -> None:
-    world.add_stream(shards=4)
-    world.traffic(0.8, 4)  # → 7 by 3 splits
+    request = two_shards_to_four(world)  # → 4 by 2 splits
     world.kinesis.inject("split_shard", StreamBusy("ResourceInUseException"))
-    result = world.service().scale_up(ALARM, world.budget())
-    assert result.outcome is Outcome.SCALED and result.after == 7
+    result = world.service().scale_up(request, world.budget())
+    assert result.outcome is Outcome.SCALED and result.after == 4
+    assert world.kinesis.reshard_calls() == ["split_shard"] * 2  # the refused call was retried, not skipped
     assert world.continuation.requests == []
 
 
 def test_resource_in_use_that_never_clears_stops_the_run(world: World) -> None:
-    world.add_stream(shards=4)
-    world.traffic(0.8, 4)  # → 7 by 3 splits
+    request = two_shards_to_four(world)  # → 4 by 2 splits
     world.kinesis.inject("split_shard", *[StreamBusy("ResourceInUseException")] * 10)
-    result = world.service().scale_up(ALARM, world.budget())
+    result = world.service().scale_up(request, world.budget())
     assert result.outcome is Outcome.FAILED and "setbacks" in result.detail
-    assert world.kinesis.open_count("orders") == 4
+    assert world.kinesis.open_count("orders") == 2
     assert_invariants(world, result)
 
 
 def test_own_operation_outlasting_the_invocation_hands_over(world: World) -> None:
-    world.add_stream(shards=4)
+    request = two_shards_to_four(world)  # → 4 by 2 splits
     world.kinesis.split_seconds = 2_000  # our first split stays UPDATING longer than the invocation can wait
-    world.traffic(0.8, 4)  # → 7 by 3 splits
-    result = world.service().scale_up(ALARM, world.budget())
+    result = world.service().scale_up(request, world.budget())
     assert result.outcome is Outcome.CONTINUED and len(result.ops_done) == 1
+    assert world.kinesis.reshard_calls() == ["split_shard"]
     (cont,) = world.continuation.requests
-    assert (cont.target, cont.hop) == (7, 1)
+    assert (cont.target, cont.hop) == (4, 1)
 
 
 def test_throttled_after_retries_hands_over(world: World) -> None:
-    world.add_stream(shards=4)
-    world.traffic(0.8, 4)  # → 7 by 3 splits
+    request = two_shards_to_four(world)  # → 4 by 2 splits
     world.kinesis.inject("split_shard", ThrottledError("LimitExceededException (TPS)"))
-    assert world.service().scale_up(ALARM, world.budget()).outcome is Outcome.CONTINUED
+    assert world.service().scale_up(request, world.budget()).outcome is Outcome.CONTINUED
+    assert world.kinesis.reshard_calls() == []  # the first split was the throttled call
+    (cont,) = world.continuation.requests
+    assert (cont.target, cont.origin_count) == (4, 2)
 
 
 def test_shard_quota_is_final_and_reported(world: World) -> None:
-    world.kinesis.account_shard_limit = 6
-    world.add_stream(shards=4)
-    world.traffic(0.8, 4)  # wants 7 (3.2 × 2 = 6.4) by splits: two fit (6), the third hits the quota
-    result = world.service().scale_up(ALARM, world.budget())
+    world.kinesis.account_shard_limit = 3
+    request = one_shard_to_four(world)  # wants 4 by 3 splits: two fit (3 shards), the third hits the quota
+    result = world.service().scale_up(request, world.budget())
     assert result.outcome is Outcome.FAILED and "shard limit" in result.detail
-    assert world.kinesis.open_count("orders") == 6
-    assert bytes_threshold(world) == pytest.approx(0.8 * 6 * 1_048_576 * 60), "alarms follow what was reached"
+    assert world.kinesis.reshard_calls() == ["split_shard"] * 2
+    assert world.kinesis.open_count("orders") == 3
+    assert bytes_threshold(world) == pytest.approx(0.8 * 3 * 1_048_576 * 60), "alarms follow what was reached"
     assert_invariants(world, result)
 
 
@@ -357,16 +382,16 @@ def test_update_shard_count_over_the_quota_falls_back_to_splits(world: World) ->
 
 
 def test_stream_deleted_mid_sequence(world: World) -> None:
-    world.add_stream(shards=4)
-    world.traffic(0.8, 4)  # → 7 by 3 splits
+    request = two_shards_to_four(world)  # → 4 by 2 splits; the stream is deleted before the second
 
     def delete_after_first_split(op: str, stream: str) -> None:
         if op == "split_shard" and world.kinesis.reshard_calls():
             world.kinesis.delete_stream(stream)
 
     world.kinesis.on_call = delete_after_first_split
-    result = world.service().scale_up(ALARM, world.budget())
+    result = world.service().scale_up(request, world.budget())
     assert result.outcome is Outcome.FAILED and "vanished" in result.detail
+    assert len(result.ops_done) == 1
     lock = world.cooldown.read("orders")
     assert lock is not None and lock.owner is None
 
