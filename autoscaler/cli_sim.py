@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -84,11 +85,16 @@ def _settings(
         if key not in Prices._fields:
             raise typer.BadParameter(f"--price {item!r}: unknown price; one of {', '.join(Prices._fields)}")
         try:
-            price = price._replace(**{key: float(value)})
+            amount = float(value)
         except ValueError:
             raise typer.BadParameter(f"--price {item!r}: {value!r} is not a number") from None
-    if delay < 0 or split <= 0 or usc <= 0:
-        raise typer.BadParameter("--metric-delay must be ≥ 0 and --split-seconds, --update-seconds > 0")
+        if not math.isfinite(amount) or amount < 0:
+            raise typer.BadParameter(f"--price {item!r}: a price is a finite number ≥ 0")
+        price = price._replace(**{key: amount})
+    if delay < 0 or not all(math.isfinite(v) and 0 < v <= 86_400 for v in (split, usc)):
+        raise typer.BadParameter(
+            "--metric-delay must be ≥ 0, and --split-seconds and --update-seconds finite, > 0 and ≤ 86,400"
+        )
     return SimSettings(
         replay=ReplayOptions(
             metric_delay_seconds=delay, split_seconds=split, merge_seconds=split, update_shard_count_seconds=usc
@@ -231,7 +237,11 @@ def backtest_command(
 
     trace = _run(fetch)
     if save_trace is not None:
-        write_csv(trace, save_trace)
+        try:
+            write_csv(trace, save_trace)
+        except OSError as exc:
+            typer.echo(f"error: cannot write {save_trace}: {exc.strerror or exc}", err=True)
+            raise typer.Exit(2) from None
     try:
         sim, seconds = _simulate(trace, cfg, stream, _policies(policy), settings)
         _show(sim, as_json, plot, seconds)

@@ -100,6 +100,19 @@ class _HotShards:
             out.append((1 - s.share) * (b - a) + s.share * max(0.0, min(b, hi) - max(a, lo)) / s.width)
         return out
 
+    def grow_to(self, count: int) -> None:
+        """On-demand adds shards as its capacity grows: split the widest until there are `count`."""
+        while len(self.hot_for) < count:
+            i = max(range(len(self.hot_for)), key=lambda k: self.bounds[k + 1] - self.bounds[k])
+            a, b = self.bounds[i], self.bounds[i + 1]
+            self.bounds[i + 1 : i + 1] = [(a + b) / 2]
+            self.hot_for[i : i + 1] = [0, 0]
+
+    def capacity(self) -> float:
+        """The load at which the fullest shard reaches 1 MiB/s."""
+        top = max(self.shares())
+        return 1.0 / top if top > 0 else float("inf")
+
     def refused_fraction(self, load: float) -> float:
         """Refuse what each shard gets above 1 shard-equivalent; split the shards hot for long enough."""
         shares = self.shares()
@@ -145,8 +158,16 @@ def on_demand(
         if m < params.window_minutes:
             peak = max(peak, start_peak)
         cap = max(params.floor, params.peak_factor * peak)
-        led.serve_aggregate(m, cap, hot.refused_fraction(loads[m]) if hot is not None else 0.0)
-    notes = ["history before the trace taken as the first hour's peak"]
+        if hot is None:
+            led.serve_aggregate(m, cap)
+        else:
+            hot.grow_to(math.ceil(cap))
+            shown = min(cap, hot.capacity())
+            led.serve_aggregate(m, cap, hot.refused_fraction(loads[m]), shown_capacity=shown)
+    notes = [
+        "history before the trace taken as the first hour's peak",
+        "the 30-day peak counts demand, refused writes included (flatters on-demand after a burst it throttled)",
+    ]
     if hot is not None:
         notes.append(f"hot range: shards above 500 KB/s for 15 min split; {len(hot.hot_for)} shards at the end")
     return PolicyRun("on-demand", led, Activity(None, None, None, tuple(notes)), provisioned=False)

@@ -26,17 +26,17 @@ class TraceTotals:
         self.units = [put_units(b, r) for b, r in zip(trace.bytes, trace.records, strict=True)]
 
 
-_TOTALS: dict[int, TraceTotals] = {}
+_TOTALS: list[tuple[Trace, TraceTotals]] = []  # the last few traces, held so their identity stays theirs
 
 
 def totals(trace: Trace) -> TraceTotals:
-    """The trace's TraceTotals, built once (keyed by the identity of its bytes list, alive as long as the trace)."""
-    key = id(trace.bytes)
-    got = _TOTALS.get(key)
-    if got is None or len(got.loads) != trace.minutes:
-        got = _TOTALS[key] = TraceTotals(trace)
-        while len(_TOTALS) > 4:
-            _TOTALS.pop(next(iter(_TOTALS)))
+    """The trace's TraceTotals, built once per trace object (the simulation and every policy's ledger share it)."""
+    for held, got in _TOTALS:
+        if held is trace or held.bytes is trace.bytes:
+            return got
+    got = TraceTotals(trace)
+    _TOTALS.append((trace, got))
+    del _TOTALS[:-4]
     return got
 
 
@@ -72,12 +72,15 @@ class Ledger:
         self.units += self._units[minute]
         return b, r, 0.0
 
-    def serve_aggregate(self, minute: int, capacity: float, refused_at_least: float = 0.0) -> None:
+    def serve_aggregate(
+        self, minute: int, capacity: float, refused_at_least: float = 0.0, shown_capacity: float | None = None
+    ) -> None:
         """Account one minute on a capacity with no shards of ours to overflow (on-demand): refuse the excess over
-        the capacity, or `refused_at_least` (a fraction, from the mode's own hot shards) if that is more."""
+        the capacity, or `refused_at_least` (a fraction, from the mode's own hot shards) if that is more.
+        `shown_capacity` is what the mode could take without refusing (its hot shards may fill first)."""
         b = self.trace.bytes[minute]
         r = self.trace.records[minute]
-        self.capacity[minute] = capacity
+        self.capacity[minute] = capacity if shown_capacity is None else shown_capacity
         load = self._loads[minute]
         if load > capacity or refused_at_least > 0:
             kept = min(capacity / load if load > capacity else 1.0, 1.0 - refused_at_least)

@@ -70,6 +70,8 @@ def test_simulate_with_a_config_uses_its_stream(tmp_path: Path) -> None:
         (["--trace", str(EC2), "--hot-key", "2"], "--hot-key '2'"),
         (["--trace", str(EC2), "--price", "beer=1"], "unknown price"),
         (["--trace", str(EC2), "--stream", "x"], "give --config too"),
+        (["--trace", str(EC2), "--update-seconds", "inf"], "--update-seconds finite"),
+        (["--trace", str(EC2), "--price", "shard_hour=-1"], "a price is a finite number ≥ 0"),
     ],
 )
 def test_simulate_bad_input_says_what_to_fix(args: list[str], message: str) -> None:
