@@ -38,7 +38,7 @@ def inputs() -> dict[str, PlanInput]:
     heat = {s.shard_id: rng.uniform(0, 1e8) for s in shards}
     peak = MetricSeries(60, tuple(1.2 * SHARDS * MiB * 60 * f for f in (0.8, 0.9, 1.0, 0.95, 0.9)))
     metrics = StreamMetrics(peak, MetricSeries(60, (1.0,) * 5), heat)
-    base = PlanInput("big", shards, 1, 10_000, TriggerKind.UTILISATION, metrics)
+    base = PlanInput("big", shards, 1, 20_000, TriggerKind.UTILISATION, metrics)  # a planner stress test
     quiet = StreamMetrics(MetricSeries(60, (0.3 * SHARDS * MiB * 60,)), MetricSeries(60, ()), heat)
     return {
         "update_shard_count": base,
