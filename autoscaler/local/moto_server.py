@@ -15,13 +15,13 @@ own, which scans every datapoint once per period of every query.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from types import FrameType
 
@@ -84,18 +84,25 @@ class MotoServer:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"moto server exited with code {self.proc.returncode}; is moto[server] installed?")
             try:
-                with urllib.request.urlopen(f"{self.endpoint}/moto-api/", timeout=1):  # noqa: S310 - loopback only
-                    return
-            except OSError:
+                self._request("GET", "/moto-api/", timeout=1)
+                return
+            except (OSError, http.client.HTTPException):
                 time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"moto server did not answer on {self.endpoint} within {timeout:.0f} s")
 
     def reset(self) -> None:
         """Forget every resource (moto's reset API)."""
-        req = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")  # noqa: S310
-        with urllib.request.urlopen(req, timeout=10):  # noqa: S310 - loopback only
-            pass
+        self._request("POST", "/moto-api/reset", timeout=10)
+
+    def _request(self, method: str, path: str, *, timeout: float) -> None:
+        """One plain-HTTP request to the server on 127.0.0.1 (never another host or scheme); raises OSError."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            conn.request(method, path)
+            conn.getresponse().read()
+        finally:
+            conn.close()
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
