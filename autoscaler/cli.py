@@ -325,6 +325,50 @@ def status(
         )
 
 
+@app.command("doctor")
+def doctor(
+    config: ConfigOpt = str(DEFAULT_CONFIG_PATH),
+    table: TableOpt = DEFAULT_TABLE,
+    stream: Annotated[list[str] | None, typer.Option("--stream", "-s", help="only these streams")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check the invariants on the live streams (hash space tiled, count within [min, max], no stale lock, alarms
+    present and matching the open count) and say what to do about any drift. Exit 1 when an invariant is broken."""
+    from autoscaler.doctor import Severity, diagnose
+
+    cfg = _load(config)
+    for name in stream or []:
+        _check_stream(cfg, name)
+    ports = _ports(cfg, table)
+    findings = _run(
+        lambda: diagnose(
+            cfg,
+            kinesis=ports["kinesis"],
+            alarms=ports["alarms"],
+            cooldown=ports["cooldown"],
+            clock=ports["clock"],
+            names=stream or None,
+        )
+    )
+    errors = [f for f in findings if f.severity is Severity.ERROR]
+    if as_json:
+        out.print_json(json.dumps({"findings": [f._asdict() for f in findings], "healthy": not errors}))
+    else:
+        checked = len(stream) if stream else len(cfg.streams)
+        if not findings:
+            out.print(f"[green]{checked} stream(s) checked: every invariant holds[/green]")
+        else:
+            t = Table(title=f"kinesis-autoscaler doctor ({cfg.source})")
+            for col in ("stream", "severity", "check", "finding", "what to do"):
+                t.add_column(col)
+            colour = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "dim"}
+            for f in findings:
+                t.add_row(f.stream, f"[{colour[f.severity]}]{f.severity.value}[/]", f.check, f.message, f.fix)
+            out.print(t)
+    if errors:
+        raise typer.Exit(1)
+
+
 @app.command("create-streams")
 def create_streams(
     config: ConfigOpt = str(DEFAULT_CONFIG_PATH),

@@ -1,0 +1,111 @@
+"""doctor's checks, one broken invariant at a time (pure: check_stream on hand-built reads)."""
+
+from __future__ import annotations
+
+import pytest
+
+from autoscaler.capacity import AlarmKind, alarm_name, alarm_threshold
+from autoscaler.doctor import Severity, check_stream
+from autoscaler.model import Shard, StreamDescription, StreamMode
+from autoscaler.planner import uniform_shards
+from autoscaler.ports import AlarmInfo, LockState
+from tests.conftest import make_config
+
+pytestmark = pytest.mark.unit
+CFG = make_config()  # orders: min 2, max 64, desired 4, threshold 0.8
+S = CFG.streams[0]
+PREFIX = CFG.alarm_name_prefix
+NOW = 1_800_000_000.0
+ACTIVE = StreamDescription("orders", "ACTIVE", StreamMode.PROVISIONED)
+
+
+def alarms_for(n: int) -> dict[str, AlarmInfo]:
+    return {
+        alarm_name(PREFIX, "orders", k): AlarmInfo(
+            alarm_name(PREFIX, "orders", k), alarm_threshold(k, n, 60, 0.8), 60, "OK"
+        )
+        for k in AlarmKind
+    }
+
+
+def findings(**kw: object) -> list[tuple[Severity, str]]:
+    args: dict[str, object] = {
+        "desc": ACTIVE,
+        "shards": uniform_shards(4),
+        "alarms": alarms_for(4),
+        "lock": None,
+        "now": NOW,
+        **kw,
+    }
+    return [(f.severity, f.check) for f in check_stream(S, PREFIX, **args)]  # type: ignore[arg-type]
+
+
+def test_a_healthy_stream_has_no_findings() -> None:
+    assert findings() == []
+
+
+@pytest.mark.parametrize(
+    ("case", "kw", "want"),
+    [
+        ("missing stream", {"desc": None}, [(Severity.ERROR, "exists")]),
+        (
+            "on-demand",
+            {"desc": ACTIVE._replace(mode=StreamMode.ON_DEMAND)},
+            [(Severity.WARNING, "mode")],
+        ),
+        # 1 open shard, min_shards 2 (alarms set for 1: they match)
+        ("below min", {"shards": uniform_shards(1), "alarms": alarms_for(1)}, [(Severity.ERROR, "bounds")]),
+        ("above max", {"shards": uniform_shards(65), "alarms": alarms_for(65)}, [(Severity.ERROR, "bounds")]),
+        # a gap: the last shard ends one key short of 2^128 − 1
+        (
+            "hash space not tiled",
+            {"shards": [*uniform_shards(4)[:3], uniform_shards(4)[3]._replace(end=2**128 - 2)]},
+            [(Severity.ERROR, "hash-space")],
+        ),
+        # 4 shards, thresholds for 2: bytes and records alarms stand for 2.0 shards
+        ("alarms for another count", {"alarms": alarms_for(2)}, [(Severity.WARNING, "alarms")] * 2),
+        (
+            "an alarm deleted by hand",
+            {"alarms": {k: v for k, v in alarms_for(4).items() if not k.endswith("write-throttled")}},
+            [(Severity.ERROR, "alarms")],
+        ),
+        (
+            "a lock past its lease",
+            {"lock": LockState("orders", owner="crashed", lease_until=NOW - 120)},
+            [(Severity.WARNING, "lock")],
+        ),
+        (
+            "a run in progress",
+            {"lock": LockState("orders", owner="live", lease_until=NOW + 300)},
+            [(Severity.INFO, "lock")],
+        ),
+        ("updating", {"desc": ACTIVE._replace(status="UPDATING")}, [(Severity.INFO, "status")]),
+        # 4 shards: one half and three eighths… here: [1/2, 1/4, 1/8, 1/8] carries 2.0 of 4 (< 75%)
+        (
+            "uneven layout",
+            {
+                "shards": [
+                    Shard("a", 0, 2**127 - 1),
+                    Shard("b", 2**127, 2**127 + 2**126 - 1),
+                    Shard("c", 2**127 + 2**126, 2**127 + 2**126 + 2**125 - 1),
+                    Shard("d", 2**127 + 2**126 + 2**125, 2**128 - 1),
+                ]
+            },
+            [(Severity.INFO, "layout")],
+        ),
+    ],
+)
+def test_each_broken_invariant_is_reported_with_its_severity(
+    case: str, kw: dict[str, object], want: list[tuple[Severity, str]]
+) -> None:
+    assert findings(**kw) == want, case
+
+
+def test_every_finding_that_needs_action_says_what_to_do() -> None:
+    for kw in ({"desc": None}, {"alarms": alarms_for(2)}, {"shards": uniform_shards(1), "alarms": alarms_for(1)}):
+        for f in check_stream(
+            S,
+            PREFIX,
+            **{"desc": ACTIVE, "shards": uniform_shards(4), "alarms": alarms_for(4), "lock": None, "now": NOW, **kw},
+        ):  # type: ignore[arg-type]
+            assert f.fix, f
