@@ -81,6 +81,7 @@ class ScaleUpResult(NamedTuple):
     ops_done: tuple[str, ...] = ()
     dry_run: bool = False
     extra: Mapping[str, Any] | None = None  # e.g. the continuation hop
+    skip_reason: str = ""  # SKIPPED only: unmanaged, disabled, lock-held, cooldown, not-found (a metric dimension)
 
     def log_fields(self) -> dict[str, Any]:
         """The structured keys house rule 1 asks for: stream, current, target, ops, reason, dry_run."""
@@ -99,6 +100,7 @@ class ScaleUpResult(NamedTuple):
             "decision": p.message if p else None,
             "detail": self.detail,
             "dry_run": self.dry_run,
+            "skip_reason": self.skip_reason or None,
         }
 
 
@@ -212,9 +214,11 @@ class ScaleUpService:
         """
         cfg = self.config.stream(request.stream)
         if cfg is None:
-            return ScaleUpResult(request.stream, Outcome.SKIPPED, f"{request.stream!r} is not in the config")
+            return ScaleUpResult(
+                request.stream, Outcome.SKIPPED, f"{request.stream!r} is not in the config", skip_reason="unmanaged"
+            )
         if not cfg.enabled:
-            return ScaleUpResult(cfg.name, Outcome.SKIPPED, "enabled: false in the config")
+            return ScaleUpResult(cfg.name, Outcome.SKIPPED, "enabled: false in the config", skip_reason="disabled")
         cont = request.continuation
         run = _Run(cfg=cfg, request=request, owner=self.new_owner(), budget=budget)
         now = self.clock.now()
@@ -230,9 +234,9 @@ class ScaleUpService:
                 take_over_from=cont.owner if cont else None,
             )
         except LockHeld as exc:
-            return ScaleUpResult(cfg.name, Outcome.SKIPPED, str(exc))
+            return ScaleUpResult(cfg.name, Outcome.SKIPPED, str(exc), skip_reason="lock-held")
         except CooldownActive as exc:
-            return ScaleUpResult(cfg.name, Outcome.SKIPPED, str(exc) + self._rearm(run))
+            return ScaleUpResult(cfg.name, Outcome.SKIPPED, str(exc) + self._rearm(run), skip_reason="cooldown")
         try:
             return self._locked(run)
         except BaseException:
@@ -294,7 +298,8 @@ class ScaleUpService:
             return self._hand_over(run, why=str(exc))
         except (StreamNotFound, StreamNotProvisioned) as exc:
             self._release(run, scaled=False)
-            return ScaleUpResult(cfg.name, Outcome.SKIPPED, str(exc))
+            reason = "on-demand" if isinstance(exc, StreamNotProvisioned) else "not-found"
+            return ScaleUpResult(cfg.name, Outcome.SKIPPED, str(exc), skip_reason=reason)
         run.plan = plan
         run.before = plan.current if cont is None else cont.origin_count
         log.info(

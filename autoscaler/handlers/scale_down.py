@@ -66,6 +66,10 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         if name:
             with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace=metrics.namespace) as m:
                 m.add_dimension(name="Stream", value=result.stream)
+        if name == "Skipped" or result.outcome is StreamOutcome.KEPT:  # refusals and keeps, by their reason
+            why = result.decision.reason.value if result.decision else "unmanaged"
+            with single_metric(name=name or "Kept", unit=MetricUnit.Count, value=1, namespace=metrics.namespace) as m:
+                m.add_dimension(name="Reason", value=why)
     counts: dict[str, int] = {}
     for result in run.results:
         counts[result.outcome.value] = counts.get(result.outcome.value, 0) + 1

@@ -27,17 +27,21 @@ CLIENTS = container.clients()
 SERVICE = ScaleUpService(**container.ports(CONFIG, CLIENTS)) if CONFIG is not None else None
 
 
-def _count(name: str, stream: str | None = None) -> None:
-    """One count in the function's metrics, and one more with a Stream dimension when the stream is known."""
+def _count(name: str, stream: str | None = None, reason: str | None = None) -> None:
+    """One count in the function's metrics, one more with a Stream dimension when the stream is known, and one
+    with a Reason dimension for refusals (Skipped by reason: rejected input codes, cooldown, lock-held, ...)."""
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
     if stream:
         with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace=metrics.namespace) as per_stream:
             per_stream.add_dimension(name="Stream", value=stream)
+    if reason:
+        with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace=metrics.namespace) as per_reason:
+            per_reason.add_dimension(name="Reason", value=reason)
 
 
 def _rejected(item: Rejected) -> dict[str, Any]:
     logger.warning("ignored", extra={"reason": item.reason, "detail": item.detail, "message_id": item.message_id})
-    _count("Skipped")
+    _count("Skipped", reason=item.reason)
     return {"outcome": "ignored", "reason": item.reason, "detail": item.detail}
 
 
@@ -47,7 +51,9 @@ def _result(result: ScaleUpResult) -> dict[str, Any]:
         logger.info("scale-up " + result.outcome.value, extra=fields)
     else:
         logger.error("scale-up " + result.outcome.value, extra=fields)
-    _count({Outcome.SCALED: "ScaleUp", Outcome.FAILED: "Errors"}.get(result.outcome, "Skipped"), stream=result.stream)
+    name = {Outcome.SCALED: "ScaleUp", Outcome.FAILED: "Errors"}.get(result.outcome, "Skipped")
+    reason = result.skip_reason or (result.outcome.value if name == "Skipped" else None)  # noop, continued
+    _count(name, stream=result.stream, reason=reason)
     return fields
 
 

@@ -189,3 +189,17 @@ def test_hostile_numbers_are_rejected_not_raised(env: Any) -> None:
     (second,) = run(bad)
     assert (first["reason"], second["reason"]) == ("other-account", "not-json")
     assert run.calls == []
+
+
+def test_refusals_are_counted_by_reason_in_the_metrics(env: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """Observability (issue 6): a refusal is a Skipped metric with a Reason dimension (EMF on stdout)."""
+    run = env()
+    event = load_event("sns-alarm-incoming-bytes.json")
+    msg = json.loads(event["Records"][0]["Sns"]["Message"])
+    msg["Trigger"]["Dimensions"] = [{"name": "StreamName", "value": "payments"}]
+    event["Records"][0]["Sns"]["Message"] = json.dumps(msg)
+    capsys.readouterr()
+    run(event)
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    by_reason = [m for m in emf if m.get("Reason") == "unknown-stream" and "Skipped" in m]
+    assert by_reason, emf
