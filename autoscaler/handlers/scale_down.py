@@ -62,6 +62,11 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         (logger.error if result.outcome is StreamOutcome.FAILED else logger.info)(
             "scale-down " + result.outcome.value, extra=fields
         )
+        if result.after is not None:  # the dashboard's shard counts (template.yaml Dashboard)
+            with single_metric(
+                name="OpenShards", unit=MetricUnit.Count, value=result.after, namespace=metrics.namespace
+            ) as g:
+                g.add_dimension(name="Stream", value=result.stream)
         name = _METRIC.get(result.outcome, "Skipped" if result.outcome is StreamOutcome.SKIPPED else None)
         if name:
             with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace=metrics.namespace) as m:

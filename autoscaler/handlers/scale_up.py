@@ -51,6 +51,11 @@ def _result(result: ScaleUpResult) -> dict[str, Any]:
         logger.info("scale-up " + result.outcome.value, extra=fields)
     else:
         logger.error("scale-up " + result.outcome.value, extra=fields)
+    if result.after is not None:  # the dashboard's shard counts (template.yaml Dashboard)
+        with single_metric(
+            name="OpenShards", unit=MetricUnit.Count, value=result.after, namespace=metrics.namespace
+        ) as g:
+            g.add_dimension(name="Stream", value=result.stream)
     name = {Outcome.SCALED: "ScaleUp", Outcome.FAILED: "Errors"}.get(result.outcome, "Skipped")
     reason = result.skip_reason or (result.outcome.value if name == "Skipped" else None)  # noop, continued
     _count(name, stream=result.stream, reason=reason)

@@ -203,3 +203,15 @@ def test_refusals_are_counted_by_reason_in_the_metrics(env: Any, capsys: pytest.
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     by_reason = [m for m in emf if m.get("Reason") == "unknown-stream" and "Skipped" in m]
     assert by_reason, emf
+
+
+def test_an_action_publishes_the_open_shard_count_for_the_dashboard(
+    env: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = env()
+    capsys.readouterr()
+    (result,) = run(load_event("sns-alarm-incoming-bytes.json"))
+    assert result["outcome"] == "scaled"
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    gauges = [m["OpenShards"] for m in emf if "OpenShards" in m and m.get("Stream") == result["stream"]]
+    assert gauges in ([result["after"]], [[float(result["after"])]]), emf  # EMF may carry a value as a list
