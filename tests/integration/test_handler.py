@@ -215,3 +215,27 @@ def test_an_action_publishes_the_open_shard_count_for_the_dashboard(
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     gauges = [m["OpenShards"] for m in emf if "OpenShards" in m and m.get("Stream") == result["stream"]]
     assert gauges in ([result["after"]], [[float(result["after"])]]), emf  # EMF may carry a value as a list
+
+
+def test_duplicate_and_out_of_order_deliveries_cause_no_extra_reshard(env: Any) -> None:
+    """Issue 6: the same SNS message delivered twice, an OK arriving after the ALARM, and a late continuation for a
+    stream already scaled: one reshard (4 → 8) in all."""
+    from autoscaler.events import ContinuationRequest, continuation_payload
+
+    run = env()
+    alarm = load_event("sns-alarm-incoming-bytes.json")
+    (first,) = run(alarm)
+    assert first["outcome"] == "scaled" and first["after"] == 8
+    (again,) = run(alarm)  # the same MessageId again (SNS delivers at least once)
+    assert again["outcome"] == "skipped" and "cooldown" in again["detail"]
+    ok = json.loads(alarm["Records"][0]["Sns"]["Message"])
+    ok["NewStateValue"], ok["OldStateValue"] = "OK", "ALARM"
+    late_ok = json.loads(json.dumps(alarm))
+    late_ok["Records"][0]["Sns"]["Message"] = json.dumps(ok)
+    (ignored,) = run(late_ok)
+    assert ignored["outcome"] == "ignored" and ignored["reason"] == "not-alarm"
+    # a continuation from a run that no longer holds the lock (a late or replayed hand-over)
+    (late,) = run(continuation_payload(ContinuationRequest("orders", 16, 4, 1, "a-run-long-gone")))
+    assert late["outcome"] == "skipped"
+    assert run.writes.count("UpdateShardCount") == 1 and "SplitShard" not in run.writes
+    assert open_shards(run) == 8
