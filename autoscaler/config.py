@@ -189,6 +189,11 @@ def _load_cached(path: str) -> AutoscalerConfig:
         raise ConfigError(f"{path}: no such file; set {CONFIG_ENV} or --config to your streams.yaml") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read it ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at position {exc.start}); "
+            "save the file as UTF-8"
+        ) from None
     if path.endswith(".json"):
         try:
             data = json.loads(text)

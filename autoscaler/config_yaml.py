@@ -121,6 +121,8 @@ class _Lines:
 
     def __init__(self) -> None:
         self.by_path: dict[tuple[Any, ...], int] = {}
+        self.nodes = 0  # values built so far: aliases inside aliases can expand exponentially
+        self.inside: set[int] = set()  # the collection nodes being built: an alias to one of them is a cycle
 
     def nearest(self, path: tuple[Any, ...]) -> int | None:
         for i in range(len(path), -1, -1):
@@ -130,8 +132,32 @@ class _Lines:
         return None
 
 
+MAX_YAML_VALUES = 100_000  # a streams.yaml of 10,000 streams has ~50,000; more is an alias bomb
+
+
 def _construct(node: yaml.Node, path: tuple[Any, ...], lines: _Lines, source: str) -> Any:
     lines.by_path.setdefault(path, node.start_mark.line + 1)
+    lines.nodes += 1
+    if lines.nodes > MAX_YAML_VALUES:
+        raise ConfigError(
+            f"{source}: expands to more than {MAX_YAML_VALUES:,} values (aliases repeated inside aliases?); write "
+            f"the values out instead of the aliases"
+        )
+    if isinstance(node, yaml.CollectionNode):
+        if id(node) in lines.inside:
+            raise ConfigError(
+                f"{source}, line {node.start_mark.line + 1}: an alias refers to a value that contains it; write the "
+                f"value out instead of the alias"
+            )
+        lines.inside.add(id(node))
+        try:
+            return _construct_collection(node, path, lines, source)
+        finally:
+            lines.inside.discard(id(node))
+    return _SCALARS.construct_object(node, deep=True)
+
+
+def _construct_collection(node: yaml.CollectionNode, path: tuple[Any, ...], lines: _Lines, source: str) -> Any:
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:

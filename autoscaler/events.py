@@ -190,6 +190,8 @@ def _dims_list(dims: Any) -> dict[str, str]:
             raise _Bad("malformed", "a dimension is not an object")
         name, value = dim.get("name", dim.get("Name")), dim.get("value", dim.get("Value"))
         if isinstance(name, str) and isinstance(value, str):
+            if name in out and out[name] != value:  # CloudWatch never repeats a dimension: forged or corrupt
+                raise _Bad("several-streams" if name == "StreamName" else "malformed", f"dimension {name} given twice")
             out[name] = value
     return out
 
@@ -321,6 +323,8 @@ def _parse_continuation(event: Mapping[str, Any]) -> ContinuationRequest:
     if not _STREAM_NAME.fullmatch(stream):
         raise _Bad("bad-stream-name", f"{stream[:60]!r} is not a Kinesis stream name")
     owner = _text(event, "owner")
+    if not 0 < len(owner) <= 64:  # ours are 32 hex characters; the fleet continuation has the same bound
+        raise _Bad("malformed", "continuation owner is missing or longer than 64 characters")
     ints = {}
     for key in ("target", "origin_count", "hop"):
         value = event.get(key)
