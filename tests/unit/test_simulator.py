@@ -252,8 +252,8 @@ def step_trace() -> Trace:
     return trace_of([1.5] * 120 + [6.0] * 180 + [1.5] * 2880, record_bytes=2048, name="step")
 
 
-def test_the_autoscaler_replay_reacts_stays_in_bounds_and_is_deterministic() -> None:
-    logging.getLogger("autoscaler").setLevel(logging.ERROR)
+def test_the_autoscaler_replay_reacts_stays_in_bounds_and_is_deterministic(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.ERROR, logger="autoscaler")  # the replay runs many invocations; restored after the test
     cfg = default_config()
     first = simulate(step_trace(), config=cfg)
     again = simulate(step_trace(), config=cfg)
