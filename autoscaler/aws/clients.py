@@ -30,6 +30,13 @@ class Clients:
     lambda_: Any
 
 
+def build_client(name: str, region: str | None = None) -> Any:
+    """One more client from the same environment (the notifier's SNS client, built on first use)."""
+    session = botocore.session.get_session()
+    region = region or session.get_config_variable("region") or os.environ.get("AWS_REGION")
+    return session.create_client(name, region_name=region, config=CLIENT_CONFIG)
+
+
 def build_clients(region: str | None = None) -> Clients:
     """Region and endpoint come from the standard environment (AWS_REGION, AWS_ENDPOINT_URL, profiles)."""
     session = botocore.session.get_session()

@@ -9,9 +9,10 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 
-from autoscaler.aws.clients import Clients, build_clients
+from autoscaler.aws.clients import Clients, build_client, build_clients
 from autoscaler.aws.compose import DEFAULT_TABLE, adapters
 from autoscaler.aws.continuation import LambdaContinuation
+from autoscaler.aws.notify import SnsNotifier
 from autoscaler.config import AutoscalerConfig, config_path_from_env, load_config
 from autoscaler.errors import ConfigError
 from autoscaler.runtime import SystemClock
@@ -35,6 +36,11 @@ def load(environ: Mapping[str, str]) -> tuple[AutoscalerConfig | None, str | Non
 def clients() -> Clients:
     """Built even when the config is broken, so a test can watch that such an invocation makes no call."""
     return build_clients()
+
+
+def notifier(environ: Mapping[str, str] = os.environ) -> SnsNotifier:
+    """The notification topic (template: NotificationTopic, env NOTIFY_TOPIC_ARN); without it, summaries are off."""
+    return SnsNotifier(lambda: build_client("sns"), environ.get("NOTIFY_TOPIC_ARN", ""))
 
 
 def ports(config: AutoscalerConfig, clients: Clients, environ: Mapping[str, str] = os.environ) -> dict[str, Any]:

@@ -7,11 +7,13 @@ Environment (template.yaml): AUTOSCALER_CONFIG, COOLDOWN_TABLE, AWS_LAMBDA_FUNCT
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from aws_lambda_powertools import single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 
+from autoscaler.aws.notify import summary
 from autoscaler.errors import AutoscalerError
 from autoscaler.events import Rejected, ScaleDownContinuation, parse_scale_down_event
 from autoscaler.handlers import container
@@ -22,6 +24,7 @@ logger, metrics = container.powertools(os.environ)
 CONFIG, CONFIG_ERROR = container.load(os.environ)
 CLIENTS = container.clients()
 SERVICE = ScaleDownService(**container.ports(CONFIG, CLIENTS)) if CONFIG is not None else None
+NOTIFIER = container.notifier(os.environ)
 
 _METRIC = {StreamOutcome.MERGED: "ScaleDown", StreamOutcome.FAILED: "Errors"}
 
@@ -49,6 +52,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
             logger.warning("ignored", extra={"reason": "other-account", "detail": detail})
             metrics.add_metric(name="Skipped", unit=MetricUnit.Count, value=1)
             return {"outcome": "ignored", "reason": "other-account", "detail": detail}
+    started = time.monotonic()
     try:
         run = SERVICE.run(
             LambdaBudget(context), continuation=parsed if isinstance(parsed, ScaleDownContinuation) else None
@@ -57,7 +61,14 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         logger.exception("scale-down run failed", extra={"error": str(exc)})
         metrics.add_metric(name="Errors", unit=MetricUnit.Count, value=1)
         raise RetryLater(str(exc)) from exc
+    seconds = time.monotonic() - started
     for result in run.results:
+        if result.outcome is StreamOutcome.MERGED and result.decision is not None:
+            d = result.decision
+            NOTIFIER.notify(
+                f"kinesis-autoscaler: {result.stream} scaled down {d.current} -> {result.after}",
+                summary(result.stream, "down", d.current or None, result.after, reason=d.message, seconds=seconds),
+            )
         fields = result.log_fields()
         (logger.error if result.outcome is StreamOutcome.FAILED else logger.info)(
             "scale-down " + result.outcome.value, extra=fields

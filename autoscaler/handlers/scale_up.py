@@ -8,11 +8,13 @@ POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE.
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from aws_lambda_powertools import single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 
+from autoscaler.aws.notify import summary
 from autoscaler.config import AutoscalerConfig
 from autoscaler.errors import AutoscalerError
 from autoscaler.events import AlarmNotification, ContinuationRequest, Rejected, parse_scale_up_event, screen
@@ -25,6 +27,7 @@ logger, metrics = container.powertools(os.environ)
 CONFIG, CONFIG_ERROR = container.load(os.environ)
 CLIENTS = container.clients()
 SERVICE = ScaleUpService(**container.ports(CONFIG, CLIENTS)) if CONFIG is not None else None
+NOTIFIER = container.notifier(os.environ)
 
 
 def _count(name: str, stream: str | None = None, reason: str | None = None) -> None:
@@ -45,8 +48,13 @@ def _rejected(item: Rejected) -> dict[str, Any]:
     return {"outcome": "ignored", "reason": item.reason, "detail": item.detail}
 
 
-def _result(result: ScaleUpResult) -> dict[str, Any]:
+def _result(result: ScaleUpResult, seconds: float = 0.0) -> dict[str, Any]:
     fields = result.log_fields()
+    if result.outcome is Outcome.SCALED and result.plan is not None:
+        NOTIFIER.notify(
+            f"kinesis-autoscaler: {result.stream} scaled up {result.before} -> {result.after}",
+            summary(result.stream, "up", result.before, result.after, reason=result.plan.message, seconds=seconds),
+        )
     if result.outcome in (Outcome.SCALED, Outcome.CONTINUED, Outcome.NOOP, Outcome.SKIPPED):
         logger.info("scale-up " + result.outcome.value, extra=fields)
     else:
@@ -79,7 +87,8 @@ def _handle(event: Any, context: Any, service: ScaleUpService, config: Autoscale
                     out.append(_rejected(Rejected("unknown-stream", f"continuation for unmanaged {item.stream!r}")))
                     continue
                 request = ScaleUpRequest(item.stream, TriggerKind.OPERATOR, continuation=item, source="continuation")
-                out.append(_result(service.scale_up(request, budget)))
+                started = time.monotonic()
+                out.append(_result(service.scale_up(request, budget), time.monotonic() - started))
             elif isinstance(item, AlarmNotification):
                 refusal = screen(item, account_id=account, region=region, managed=config.names)
                 if refusal is not None:
@@ -96,7 +105,9 @@ def _handle(event: Any, context: Any, service: ScaleUpService, config: Autoscale
                         "message_id": item.message_id,
                     },
                 )
-                out.append(_result(service.scale_up(request_from_alarm(item, cfg, config.alarm_name_prefix), budget)))
+                started = time.monotonic()
+                result = service.scale_up(request_from_alarm(item, cfg, config.alarm_name_prefix), budget)
+                out.append(_result(result, time.monotonic() - started))
         except Exception as exc:  # one failing record must not lose the others: finish the batch first
             logger.exception("scale-up failed", extra={"error": f"{type(exc).__name__}: {exc}"})
             _count("Errors")

@@ -239,3 +239,29 @@ def test_duplicate_and_out_of_order_deliveries_cause_no_extra_reshard(env: Any) 
     assert late["outcome"] == "skipped"
     assert run.writes.count("UpdateShardCount") == 1 and "SplitShard" not in run.writes
     assert open_shards(run) == 8
+
+
+def test_an_action_publishes_a_one_line_summary_to_the_notification_topic(env: Any) -> None:
+    from moto.sns.models import sns_backends
+
+    from autoscaler.aws.clients import build_client
+
+    run = env()
+    topic = build_client("sns", "us-east-1").create_topic(Name="notify")["TopicArn"]
+    run.module.NOTIFIER.topic_arn = topic  # the template sets NOTIFY_TOPIC_ARN to its NotificationTopic
+    (result,) = run(load_event("sns-alarm-incoming-bytes.json"))
+    assert result["outcome"] == "scaled"
+    sent = sns_backends[ACCOUNT]["us-east-1"].topics[topic].sent_notifications
+    assert len(sent) == 1
+    _, message, subject, *_ = sent[0]
+    assert subject == "kinesis-autoscaler: orders scaled up 4 -> 8"
+    assert message.startswith("orders scaled up 4 -> 8 shards in ") and "headroom 2x" in message
+    (again,) = run(load_event("sns-alarm-incoming-bytes.json"))  # skipped by the cooldown: nothing to tell
+    assert again["outcome"] == "skipped" and len(sent) == 1
+
+
+def test_a_notification_that_fails_does_not_fail_the_action(env: Any) -> None:
+    run = env()
+    run.module.NOTIFIER.topic_arn = f"arn:aws:sns:us-east-1:{ACCOUNT}:no-such-topic"
+    (result,) = run(load_event("sns-alarm-incoming-bytes.json"))
+    assert result["outcome"] == "scaled"  # the publish failed (NotFound), logged, the action stands

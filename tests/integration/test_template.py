@@ -29,7 +29,7 @@ import yaml
 from packaging.requirements import Requirement
 
 from autoscaler import defaults
-from autoscaler.aws import cloudwatch, continuation, cooldown, kinesis
+from autoscaler.aws import cloudwatch, continuation, cooldown, kinesis, notify
 from autoscaler.config import CONFIG_ENV, load_config
 
 pytestmark = pytest.mark.integration
@@ -62,6 +62,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {
             cloudwatch.IAM_ACTIONS,
             cooldown.IAM_ACTIONS,
             continuation.IAM_ACTIONS,
+            notify.IAM_ACTIONS,
         ),
         forbidden=_actions(kinesis.SCALE_DOWN_ACTIONS),
     ),
@@ -75,13 +76,14 @@ FUNCTIONS: dict[str, FunctionSpec] = {
             cloudwatch.IAM_ACTIONS,
             cooldown.IAM_ACTIONS,
             continuation.IAM_ACTIONS,
+            notify.IAM_ACTIONS,
         ),
         forbidden=_actions(kinesis.SCALE_UP_ACTIONS),
     ),
 }
 
 # Every autoscaler/aws module that declares IAM_ACTIONS.
-ADAPTERS: tuple[ModuleType, ...] = (kinesis, cloudwatch, cooldown, continuation)
+ADAPTERS: tuple[ModuleType, ...] = (kinesis, cloudwatch, cooldown, continuation, notify)
 
 # Actions AWS only authorises on Resource "*": the Service Authorization Reference lists no resource type for them.
 RESOURCE_STAR_ALLOWED = {
@@ -408,6 +410,7 @@ def _scoped_expected(function: dict[str, Any], params: Mapping[str, Any]) -> dic
         "dynamodb:GetItem": [f"<{TABLE}.Arn>"],
         "dynamodb:UpdateItem": [f"<{TABLE}.Arn>"],
         "lambda:InvokeFunction": [own_arn(function, params)],  # its own ARN only: continuations
+        "sns:Publish": ["<NotificationTopic>"],  # the stack's notification topic only (summaries per action)
     }
 
 
