@@ -137,3 +137,18 @@ def test_broken_config_is_reported_and_touches_nothing(env: Any) -> None:
     out = run(load_event("scheduled-event.json"))
     assert out["outcome"] == "error" and "streams[0].min_shards" in out["error"]
     assert run.calls == []
+
+
+def test_a_scale_down_publishes_a_one_line_summary(env: Any) -> None:
+    from moto.sns.models import sns_backends
+
+    from autoscaler.aws.clients import build_client
+
+    run = env()
+    topic = build_client("sns", "us-east-1").create_topic(Name="notify")["TopicArn"]
+    run.module.NOTIFIER.topic_arn = topic
+    run(load_event("scheduled-event.json"))
+    account = topic.split(":")[4]
+    sent = sns_backends[account]["us-east-1"].topics[topic].sent_notifications
+    assert [s[2] for s in sent] == ["kinesis-autoscaler: quiet scaled down 4 -> 2"]  # the busy one is kept: silent
+    assert sent[0][1].startswith("quiet scaled down 4 -> 2 shards in ")
