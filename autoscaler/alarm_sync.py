@@ -4,11 +4,24 @@ from __future__ import annotations
 
 import logging
 
-from autoscaler.capacity import AlarmKind, alarm_name, alarm_threshold
+from autoscaler.capacity import AlarmKind, AlarmSpec, alarm_name, alarm_specs, alarm_threshold
 from autoscaler.config import StreamConfig
 from autoscaler.ports import AlarmsPort
 
 log = logging.getLogger("autoscaler.alarms")
+
+
+def stream_alarm_specs(prefix: str, cfg: StreamConfig, shards: int) -> list[AlarmSpec]:
+    """The three alarms a configured stream wants at N shards (create-streams, the local stack, the simulator)."""
+    return alarm_specs(
+        prefix,
+        cfg.name,
+        shards,
+        scale_up_threshold=cfg.scale_up_threshold,
+        period_seconds=cfg.alarm_period_seconds,
+        evaluation_periods=cfg.alarm_evaluation_periods,
+        datapoints_to_alarm=cfg.alarm_datapoints_to_alarm,
+    )
 
 
 def sync_alarms(alarms: AlarmsPort, prefix: str, cfg: StreamConfig, shards: int, *, force_ok: bool) -> list[str]:

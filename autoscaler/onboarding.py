@@ -14,7 +14,8 @@ import enum
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from autoscaler.capacity import AlarmKind, AlarmSpec, alarm_specs
+from autoscaler.alarm_sync import stream_alarm_specs
+from autoscaler.capacity import AlarmKind, AlarmSpec
 from autoscaler.config import AutoscalerConfig, StreamConfig
 from autoscaler.model import StreamMode
 
@@ -85,15 +86,7 @@ class OnboardingPlan(NamedTuple):
 
 
 def _wanted_alarms(cfg: AutoscalerConfig, stream: StreamConfig, shards: int) -> list[AlarmSpec]:
-    return alarm_specs(
-        cfg.alarm_name_prefix,
-        stream.name,
-        shards,
-        scale_up_threshold=stream.scale_up_threshold,
-        period_seconds=stream.alarm_period_seconds,
-        evaluation_periods=stream.alarm_evaluation_periods,
-        datapoints_to_alarm=stream.alarm_datapoints_to_alarm,
-    )
+    return stream_alarm_specs(cfg.alarm_name_prefix, stream, shards)
 
 
 def _alarm_matches(have: ExistingAlarm, want: AlarmSpec, topic_arn: str) -> bool:

@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from autoscaler.capacity import alarm_specs
+from autoscaler.alarm_sync import stream_alarm_specs
 from autoscaler.config import AutoscalerConfig, parse_config
 from autoscaler.local.moto_server import FAKE_ENV, MotoServer
+from autoscaler.scale_down_service import ScaleDownService
 from autoscaler.service import ScaleUpService
 from autoscaler.sim.clock import SimBudget, SimClock
 from autoscaler.sim.cloudwatch import FakeAlarms, FakeMetrics
@@ -67,6 +68,18 @@ class World:
             clock=self.clock,
         )
 
+    def scale_down_service(self) -> ScaleDownService:
+        """The fleet scale-down on the same doubles; its continuations land in `continuation` too."""
+        return ScaleDownService(
+            config=self.config,
+            kinesis=self.kinesis,
+            metrics=self.metrics,
+            alarms=self.alarms,
+            cooldown=self.cooldown,
+            continuation=self.continuation,
+            clock=self.clock,
+        )
+
     def budget(self, seconds: float = 900.0) -> SimBudget:
         return SimBudget(self.clock, seconds)
 
@@ -74,15 +87,7 @@ class World:
         self.kinesis.create_stream(name, shards, **kwargs)
         cfg = self.config.stream(name)
         assert cfg is not None
-        specs = alarm_specs(
-            self.config.alarm_name_prefix,
-            name,
-            shards,
-            scale_up_threshold=cfg.scale_up_threshold,
-            period_seconds=cfg.alarm_period_seconds,
-            evaluation_periods=cfg.alarm_evaluation_periods,
-            datapoints_to_alarm=cfg.alarm_datapoints_to_alarm,
-        )
+        specs = stream_alarm_specs(self.config.alarm_name_prefix, cfg, shards)
         self.alarms.ensure_alarms(specs, ["arn:aws:sns:us-east-1:123456789012:alarms"])
 
     def traffic(self, utilisation: float, shards: int, minutes: int = 5, stream: str = "orders") -> None:

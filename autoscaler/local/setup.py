@@ -9,9 +9,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from autoscaler.alarm_sync import stream_alarm_specs
 from autoscaler.aws.cloudwatch import AlarmsAdapter
 from autoscaler.aws.errors import error_code
-from autoscaler.capacity import alarm_specs
 from autoscaler.config import AutoscalerConfig, StreamConfig
 
 
@@ -55,15 +55,7 @@ def create_stream(kinesis: Any, name: str, shards: int) -> bool:
 
 
 def ensure_alarms(cloudwatch: Any, cfg: AutoscalerConfig, stream: StreamConfig, shards: int, topic_arn: str) -> None:
-    specs = alarm_specs(
-        cfg.alarm_name_prefix,
-        stream.name,
-        shards,
-        scale_up_threshold=stream.scale_up_threshold,
-        period_seconds=stream.alarm_period_seconds,
-        evaluation_periods=stream.alarm_evaluation_periods,
-        datapoints_to_alarm=stream.alarm_datapoints_to_alarm,
-    )
+    specs = stream_alarm_specs(cfg.alarm_name_prefix, stream, shards)
     AlarmsAdapter(cloudwatch).ensure_alarms(specs, [topic_arn])
 
 

@@ -23,14 +23,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from autoscaler.capacity import alarm_specs
+from autoscaler.alarm_sync import stream_alarm_specs
 from autoscaler.config import AutoscalerConfig
 from autoscaler.events import (
     AlarmNotification,
     ContinuationRequest,
     ScaleDownContinuation,
     parse_scale_up_event,
-    scale_down_continuation_payload,
     screen,
 )
 from autoscaler.local.alarm_events import sns_alarm_event
@@ -62,17 +61,6 @@ class ReplayOptions(NamedTuple):
     scale_down_every_seconds: int = 36 * 3600  # the template's rate(36 hours)
     lambda_timeout_seconds: float = 900.0
     skew: Skew = UNIFORM
-
-
-class _FleetRecorder:
-    """The scale-down function's continuation port: serialise as the Lambda adapter does, keep for the replay."""
-
-    def __init__(self) -> None:
-        self.requests: list[ScaleDownContinuation] = []
-
-    def continue_later(self, request: ScaleDownContinuation) -> None:
-        scale_down_continuation_payload(request)
-        self.requests.append(request)
 
 
 class _DrivenClock(SimClock):
@@ -122,7 +110,7 @@ class AutoscalerReplay:
         self.alarms = FakeAlarms()
         self.cooldown = FakeCooldown(self.clock)
         self.up_continuations = RecordingContinuation()
-        self.down_continuations = _FleetRecorder()
+        self.down_continuations = RecordingContinuation()
         serial = itertools.count(1)
 
         def owner() -> str:
@@ -145,15 +133,7 @@ class AutoscalerReplay:
         start = min(max(initial_count(loads), cfg.min_shards), cfg.max_shards)
         levels = frozenset({"IncomingBytes", "WriteProvisionedThroughputExceeded"}) if cfg.shard_level_metrics else None
         self.kinesis.create_stream(cfg.name, start, shard_level_metrics=levels or frozenset())
-        specs = alarm_specs(
-            config.alarm_name_prefix,
-            cfg.name,
-            start,
-            scale_up_threshold=cfg.scale_up_threshold,
-            period_seconds=cfg.alarm_period_seconds,
-            evaluation_periods=cfg.alarm_evaluation_periods,
-            datapoints_to_alarm=cfg.alarm_datapoints_to_alarm,
-        )
+        specs = stream_alarm_specs(config.alarm_name_prefix, cfg, start)
         self.alarms.ensure_alarms(specs, [TOPIC])
         self.layout: Layout = layout_of(self.kinesis.open_shards(cfg.name), options.skew)
         self.next_layouts: deque[tuple[float, Layout]] = deque()
@@ -224,8 +204,7 @@ class AutoscalerReplay:
             finally:
                 self.depth -= 1
             self.queue.extend(self.up_continuations.pop_all())
-            self.queue.extend(self.down_continuations.requests)
-            self.down_continuations.requests.clear()
+            self.queue.extend(self.down_continuations.pop_all())
 
     def _count(self, outcome: str) -> None:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1

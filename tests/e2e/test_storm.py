@@ -5,6 +5,7 @@ streams each (issue 6)."""
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import sys
 import threading
@@ -46,7 +47,12 @@ def handler_against(moto_server: MotoServer, tmp_path: Path, monkeypatch: pytest
         sys.modules.pop("autoscaler.handlers.scale_up", None)
         return importlib.import_module("autoscaler.handlers.scale_up")
 
+    # Powertools keeps one logging.Logger per service name, and POWERTOOLS_LOG_LEVEL=ERROR above sets it: put it back
+    # so later tests that read the handlers' log lines see Lambda's default level.
+    service_logger = logging.getLogger("kinesis-autoscaler")
+    level = service_logger.level
     yield load
+    service_logger.setLevel(level)
     sys.modules.pop("autoscaler.handlers.scale_up", None)
     os.environ.pop("AWS_ENDPOINT_URL", None)
 

@@ -165,9 +165,6 @@ def _import_handler(
     module = importlib.import_module(module_name)
     assert module.CONFIG is not None, module.CONFIG_ERROR
     module.logger.registered_handler.setStream(logs)  # the function's JSON log lines, readable per case
-    # Powertools keeps one logging.Logger per service name: a test that loaded a handler with POWERTOOLS_LOG_LEVEL=ERROR
-    # (the storm test) leaves it at ERROR; this test reads the WARNING lines, as Lambda's default INFO level writes them.
-    module.logger.setLevel("INFO")
     return module
 
 

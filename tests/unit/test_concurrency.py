@@ -6,16 +6,13 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from typing import Any
 
 import pytest
 
-from autoscaler.capacity import alarm_specs
 from autoscaler.config import parse_config
 from autoscaler.model import TriggerKind
 from autoscaler.planner import tiles_key_space
-from autoscaler.scale_down_service import ScaleDownService
-from autoscaler.service import ScaleUpRequest, ScaleUpService
+from autoscaler.service import ScaleUpRequest
 from autoscaler.sim.clock import SimBudget
 from tests.conftest import World
 
@@ -25,14 +22,6 @@ HOT = 25  # streams whose alarms fire during the run
 MiB = 1_048_576
 
 
-class _Recorder:
-    def __init__(self) -> None:
-        self.requests: list[Any] = []
-
-    def continue_later(self, request: Any) -> None:
-        self.requests.append(request)
-
-
 def test_scale_down_over_500_streams_with_alarms_firing_never_merges_and_splits_at_once(world: World) -> None:
     names = [f"s{i:03d}" for i in range(STREAMS)]
     world.config = parse_config(
@@ -40,21 +29,7 @@ def test_scale_down_over_500_streams_with_alarms_firing_never_merges_and_splits_
     )
     now = world.clock.now()
     for n in names:
-        world.kinesis.create_stream(n, 4)
-        cfg = world.config.stream(n)
-        assert cfg is not None
-        world.alarms.ensure_alarms(
-            alarm_specs(
-                "kinesis-autoscaler",
-                n,
-                4,
-                scale_up_threshold=0.8,
-                period_seconds=60,
-                evaluation_periods=2,
-                datapoints_to_alarm=2,
-            ),
-            ["arn:t"],
-        )
+        world.add_stream(n, 4)
         # a quiet day (10% of 4 shards) for every stream: all are scale-down candidates (4 → 2) ...
         for k in range(1, 289):
             world.metrics.put(n, "IncomingBytes", now - 300 * k, 0.1 * 4 * MiB * 300)
@@ -77,24 +52,8 @@ def test_scale_down_over_500_streams_with_alarms_firing_never_merges_and_splits_
                 tenure[stream].append((owner, operation, world.kinesis.open_count(stream)))
 
     world.kinesis.on_call = on_call
-    down = ScaleDownService(
-        config=world.config,
-        kinesis=world.kinesis,
-        metrics=world.metrics,
-        alarms=world.alarms,
-        cooldown=world.cooldown,
-        continuation=_Recorder(),
-        clock=world.clock,
-    )
-    up = ScaleUpService(
-        config=world.config,
-        kinesis=world.kinesis,
-        metrics=world.metrics,
-        alarms=world.alarms,
-        cooldown=world.cooldown,
-        continuation=world.continuation,
-        clock=world.clock,
-    )
+    down = world.scale_down_service()
+    up = world.service()
     start = threading.Barrier(1 + HOT)
     errors: list[BaseException] = []
 

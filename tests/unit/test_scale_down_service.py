@@ -13,21 +13,16 @@ from autoscaler.planner import tiles_key_space
 from autoscaler.ports import Direction
 from autoscaler.scale_down_service import ScaleDownService, StreamOutcome
 from autoscaler.sim.clock import SimBudget
+from autoscaler.sim.continuation import RecordingContinuation
 from tests.conftest import World
 
 pytestmark = pytest.mark.unit
 MiB = 1_048_576
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.requests: list[ScaleDownContinuation] = []
-
-    def continue_later(self, request: ScaleDownContinuation) -> None:
-        self.requests.append(request)
-
-
-def fleet(world: World, streams: dict[str, tuple[int, int]], **extra: object) -> tuple[ScaleDownService, Recorder]:
+def fleet(
+    world: World, streams: dict[str, tuple[int, int]], **extra: object
+) -> tuple[ScaleDownService, RecordingContinuation]:
     """Streams name -> (shards, min_shards), created on the doubles with their alarms."""
     lines = "".join(
         f"  - {{name: {n}, min_shards: {lo}, max_shards: 64, desired_shards: {max(lo, s)}"
@@ -38,17 +33,7 @@ def fleet(world: World, streams: dict[str, tuple[int, int]], **extra: object) ->
     world.config = parse_config("streams:\n" + lines)
     for name, (shards, _) in streams.items():
         world.add_stream(name, shards)
-    rec = Recorder()
-    svc = ScaleDownService(
-        config=world.config,
-        kinesis=world.kinesis,
-        metrics=world.metrics,
-        alarms=world.alarms,
-        cooldown=world.cooldown,
-        continuation=rec,
-        clock=world.clock,
-    )
-    return svc, rec
+    return world.scale_down_service(), world.continuation
 
 
 def quiet_day(world: World, stream: str, util: float, shards: int, metric: str = "IncomingBytes") -> None:
