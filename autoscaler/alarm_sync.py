@@ -28,8 +28,8 @@ def sync_alarms(alarms: AlarmsPort, prefix: str, cfg: StreamConfig, shards: int,
     """Retune the stream's alarms to N shards (each at its own period) and reset them to OK.
 
     Only alarms whose threshold changes are re-put; `force_ok` resets all of them so the next breach fires (alarm
-    actions fire only on transitions). Returns the names touched. A missing alarm is logged, not created
-    (create-streams owns that).
+    actions fire only on transitions); otherwise those in ALARM are reset. Returns the names touched. A missing alarm
+    is logged, not created (create-streams owns that).
     """
     names = [alarm_name(prefix, cfg.name, k) for k in AlarmKind]
     existing = alarms.get_alarms(names)
@@ -44,7 +44,10 @@ def sync_alarms(alarms: AlarmsPort, prefix: str, cfg: StreamConfig, shards: int,
             changes[name] = want
     if changes:
         alarms.put_thresholds(changes)
-    touched = sorted(existing) if force_ok or changes else []
+    # Alarms left in ALARM are reset too: one that fired while another run held the lock was skipped without a reset,
+    # and actions fire only on a transition into ALARM, so it would never notify again while the breach lasts.
+    alarmed = [name for name, info in existing.items() if info.state == "ALARM"]
+    touched = sorted(existing) if force_ok or changes else sorted(alarmed)
     if touched:
         alarms.set_ok(touched, f"kinesis-autoscaler: thresholds set for {shards} shards")
     return touched

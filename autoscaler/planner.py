@@ -173,7 +173,8 @@ def plan_scale_up(inp: PlanInput) -> ScalePlan:
     if desired <= n:
         return noop(ScaleUpReason.ALREADY_AT_TARGET, f"{n} open shards already meet the target {desired}: " + message)
 
-    method, method_reason, method_message, desired = _choose_method(inp, n, desired, reason)
+    limit = min(inp.max_shards, MAX_SCALE_UP_FACTOR * origin)  # what this action may reach, however it gets there
+    method, method_reason, method_message, desired = _choose_method(inp, n, desired, reason, limit)
     if method is OpKind.SPLIT and desired - n > MAX_SPLITS_PER_ACTION:
         # One split at a time, each ~30 s UPDATING: an action chain (9 invocations of 900 s) cannot do more. The
         # target is what this action can reach; the alarm, still breaching, triggers the next action.
@@ -237,8 +238,8 @@ def hot_shard_pieces(inp: PlanInput, util: Utilisation | None) -> dict[str, int]
     keys = MAX_HASH_KEY + 1
     if not any(demand[s.shard_id] / total >= HOT_SKEW * (s.end - s.start + 1) / keys for s in inp.shards):
         return None
-    pieces: dict[str, int] = {}
-    for sid, d in demand.items():
+    pieces: dict[str, int] = {}  # hottest shard first: when the caps cut the plan, the cool shards lose their splits
+    for sid, d in sorted(demand.items(), key=lambda kv: -kv[1]):
         need = max(1, math.ceil(d * inp.headroom - 1e-9))
         # Inside a refusing shard the heat is unknown, and a hot shard's heat is concentrated by definition: cut it
         # one level finer than even heat would need, so the hot range lands in pieces that carry it in one action
@@ -250,11 +251,15 @@ def hot_shard_pieces(inp: PlanInput, util: Utilisation | None) -> dict[str, int]
 
 
 def pieces_splits(shards: Sequence[Shard], pieces: Mapping[str, int]) -> list[SplitOp]:
-    """Midpoint splits that cut each shard into 2^⌈log2 p⌉ equal pieces (p from `pieces`), parents before children.
+    """Midpoint splits that cut each shard into 2^⌈log2 p⌉ equal pieces (p from `pieces`, in its order), parents
+    before children.
     e.g. p = 3 for one shard: 4 pieces, 3 splits (the shard, then each half)."""
     ops: list[SplitOp] = []
-    for s in shards:
-        p = pieces.get(s.shard_id, 1)
+    by_id = {s.shard_id: s for s in shards}
+    for s in [
+        by_id[sid] for sid in pieces if sid in by_id
+    ]:  # in the order of `pieces` (hot_shard_pieces: hottest first)
+        p = pieces[s.shard_id]
         if p <= 1:
             continue
         levels = math.ceil(math.log2(p) - 1e-9)
@@ -297,7 +302,7 @@ def update_shard_count_chain(current: int, target: int) -> list[UpdateShardCount
 
 
 def _choose_method(
-    inp: PlanInput, n: int, desired: int, reason: ScaleUpReason
+    inp: PlanInput, n: int, desired: int, reason: ScaleUpReason, limit: int
 ) -> tuple[OpKind, MethodReason, str, int]:
     """SplitShard sequence or a chain of UpdateShardCount calls, whichever reaches the target sooner within AWS's
     limits; returns the method and the target it can reach (a chain is cut to the calls left in the 24 h quota).
@@ -315,7 +320,7 @@ def _choose_method(
         )
     # Splits must reach the capacity, not only the count: with keys spread evenly, 7 shards made by splitting 3 of 4
     # even shards still carry only what 4 do (the unsplit quarter-width shards fill first).
-    k = min(splits_for_capacity(inp.shards, desired), inp.max_shards - n)
+    k = min(splits_for_capacity(inp.shards, desired), limit - n)
     if k == 1:
         return (
             OpKind.SPLIT,

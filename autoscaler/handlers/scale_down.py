@@ -66,7 +66,9 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         if result.outcome is StreamOutcome.MERGED and result.decision is not None:
             d = result.decision
             NOTIFIER.notify(
-                f"kinesis-autoscaler: {result.stream} scaled down {d.current} -> {result.after}",
+                # a continuation's decision does not know the count it started from (current 0)
+                f"kinesis-autoscaler: {result.stream} scaled down "
+                + (f"{d.current} -> {result.after}" if d.current else f"to {result.after}"),
                 summary(result.stream, "down", d.current or None, result.after, reason=d.message, seconds=seconds),
             )
         fields = result.log_fields()

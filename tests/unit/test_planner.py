@@ -460,3 +460,33 @@ def test_pieces_splits_cut_each_shard_into_a_power_of_two_parents_first() -> Non
     assert tiles_key_space(after)
     widths = sorted(s.end - s.start + 1 for s in after)
     assert widths[:4] == [(MAX_HASH_KEY + 1) // 8] * 4 and widths[4] == (MAX_HASH_KEY + 1) // 2
+
+
+def test_split_plans_keep_the_16x_cap_too() -> None:
+    # 2 shards of ¾ and ¼ of the keys, the UpdateShardCount quota spent: splits only. Peak 5.0 of 2 shards = 10
+    # shards of load × headroom 4 = 40, capped by 16 × 2 = 32. Capacity 32 needs the ¾ shard in 32 pieces (24 →
+    # 2^5) and the ¼ in 8: 38 splits — more than the cap allows, so 30 splits: 32 shards, never 40.
+    q = (MAX_HASH_KEY + 1) // 4
+    shards = (Shard("a", 0, 3 * q - 1), Shard("b", 3 * q, MAX_HASH_KEY))
+    plan = plan_scale_up(
+        inp(2, shards=shards, metrics=metrics(5.0, 2), headroom=4.0, max_shards=40, update_shard_count_calls_24h=10)
+    )
+    assert (plan.target, len(plan.ops)) == (32, 30), plan.message
+
+
+def test_hot_pieces_cut_short_by_max_shards_go_to_the_hottest_shard() -> None:
+    # 4 even shards writing 0.6, 0.6, 0.6 and 1.0 shard-equivalents (2 KiB records: bytes lead), 120,000 records a
+    # minute refused on the saturated shard 3; max_shards 6 leaves room for 2 splits: both must land in shard 3.
+    shards = uniform_shards(4)
+    heat = (0.6, 0.6, 0.6, 1.0)
+    total = sum(heat) * MiB * 60
+    m = StreamMetrics(
+        MetricSeries(60, (total,)),
+        MetricSeries(60, (total / 2048,)),
+        {s.shard_id: h * MiB * 60 for s, h in zip(shards, heat, strict=True)},
+        throttled_records=MetricSeries(60, (120_000.0,)),
+    )
+    plan = plan_scale_up(inp(4, trigger=TriggerKind.THROTTLE, metrics=m, max_shards=6))
+    assert plan.reason is ScaleUpReason.HOT_SHARD and plan.target == 6
+    hot = shards[3]
+    assert all(hot.start <= op.parent_start and op.parent_end <= hot.end for op in plan.ops)  # type: ignore[union-attr]

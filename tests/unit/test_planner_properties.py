@@ -113,7 +113,9 @@ def test_scale_ups_add_capacity_not_only_shards(inp: PlanInput) -> None:
     e.g. 4 even shards → 7 by 3 splits leaves a quarter-width shard (carries 4 < 5): the bug this rules out."""
     n = len(inp.shards)
     plan = plan_scale_up(inp)
-    if plan.noop or plan.reason is ScaleUpReason.HOT_SHARD or plan.target >= inp.max_shards:
+    origin = inp.origin_count if inp.origin_count is not None and 0 < inp.origin_count <= n else n
+    limit = min(inp.max_shards, MAX_SCALE_UP_FACTOR * origin)  # max_shards or the 16x per action cut it short
+    if plan.noop or plan.reason is ScaleUpReason.HOT_SHARD or plan.target >= limit:
         return
     after = apply_ops(inp.shards, plan.ops)
     widest = max(s.width for s in after)

@@ -380,3 +380,13 @@ def test_a_continuation_with_an_unknown_method_is_refused() -> None:
     }
     got = parse_scale_down_event(event)
     assert isinstance(got, Rejected) and "not merge or update_shard_count" in got.detail
+
+
+def test_a_continuation_whose_target_is_below_min_stops_at_min(world: World) -> None:
+    from autoscaler.events import InProgress
+
+    svc, _ = fleet(world, {"s": (20, 6)})  # 20 shards, min_shards 6; a (stale or forged) target of 1
+    now = world.clock.now()
+    world.cooldown.acquire("s", owner="prev", now=now, lease_until=now + 900, blocked_by=())
+    svc.run(SimBudget(world.clock), continuation=ScaleDownContinuation(1, (), (InProgress("s", 1, "prev"),)))
+    assert world.kinesis.open_count("s") == 6

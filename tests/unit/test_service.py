@@ -481,3 +481,17 @@ def test_log_fields_carry_the_house_keys(world: World) -> None:
     fields = world.service().scale_up(ALARM, world.budget()).log_fields()
     assert {"stream", "current", "target", "ops", "reason", "dry_run"} <= fields.keys()
     assert (fields["current"], fields["target"], fields["reason"]) == (4, 8, "scaled_for_peak")
+
+
+def test_an_alarm_skipped_while_another_run_held_the_lock_is_reset_at_release(world: World) -> None:
+    # 8 shards at 30%: 2.4 shards of load × 2 = 4.8 → 5 ≤ 8, and the bytes alarm was set for 4 shards: a late alarm,
+    # a no-op. Meanwhile the throttle alarm went into ALARM and its delivery met the lock (skipped, not reset). The
+    # no-op's release resets it, so a breach that lasts notifies again.
+    world.add_stream(shards=8)
+    world.traffic(0.3, 8)
+    throttle = alarm_name("kinesis-autoscaler", "orders", AlarmKind.WRITE_THROTTLED)
+    world.alarms.set_state(throttle, "ALARM", "fired while the lock was held")
+    result = world.service().scale_up(alarm(4), world.budget())
+    assert result.outcome is Outcome.NOOP, result.detail
+    assert world.alarms.alarms[throttle].state == "OK"
+    assert world.kinesis.reshard_calls() == []
