@@ -203,6 +203,8 @@ def _parse_sns_alarm(body: Any, message_id: str | None) -> AlarmNotification:
     arn = _text(body, "AlarmArn")
     region, account, _ = _arn_parts(arn)
     declared = body.get("AWSAccountId")
+    if declared is not None and not isinstance(declared, str):
+        raise _Bad("malformed", f"AWSAccountId is a {type(declared).__name__}, not a 12-digit string")
     if declared is not None and declared != account:
         raise _Bad("account-mismatch", f"AWSAccountId {str(declared)[:20]!r} disagrees with the AlarmArn's {account}")
     trigger = body.get("Trigger")
@@ -255,6 +257,8 @@ def _parse_lambda_action(event: Mapping[str, Any]) -> AlarmNotification:
     arn = _text(event, "alarmArn")
     region, account, _ = _arn_parts(arn)
     declared = event.get("accountId")
+    if declared is not None and not isinstance(declared, str):
+        raise _Bad("malformed", f"accountId is a {type(declared).__name__}, not a 12-digit string")
     if declared is not None and declared != account:
         raise _Bad("account-mismatch", f"accountId {str(declared)[:20]!r} disagrees with the alarmArn's {account}")
     data = event.get("alarmData")
