@@ -217,10 +217,12 @@ class ScaleUpService:
             return ScaleUpResult(
                 request.stream, Outcome.SKIPPED, f"{request.stream!r} is not in the config", skip_reason="unmanaged"
             )
-        if not cfg.enabled:
-            return ScaleUpResult(cfg.name, Outcome.SKIPPED, "enabled: false in the config", skip_reason="disabled")
         cont = request.continuation
         run = _Run(cfg=cfg, request=request, owner=self.new_owner(), budget=budget)
+        if not cfg.enabled:
+            if cont is not None:  # disabled by a redeploy since the hand-over: stop there and clean up
+                return self._abandon(run, cont)
+            return ScaleUpResult(cfg.name, Outcome.SKIPPED, "enabled: false in the config", skip_reason="disabled")
         now = self.clock.now()
         try:
             self.cooldown.acquire(
@@ -245,6 +247,35 @@ class ScaleUpService:
             else:
                 self._release(run, scaled=False)  # no cooldown: the next alarm (or Lambda's retry) may try again
             raise
+
+    def _abandon(self, run: _Run, cont: ContinuationRequest) -> ScaleUpResult:
+        """Take a handed-on lock over only to finish what was applied: alarms for the open count, cooldown, release.
+
+        Without this the lock would sit until its lease lapsed and the alarms would keep the thresholds of the count
+        the hand-over started from.
+        """
+        now = self.clock.now()
+        try:
+            self.cooldown.acquire(
+                run.cfg.name,
+                owner=run.owner,
+                now=now,
+                lease_until=now + LOCK_LEASE_MARGIN_SECONDS,
+                blocked_by=(),
+                take_over_from=cont.owner,
+            )
+        except (LockHeld, CooldownActive):
+            why = "enabled: false since the hand-over; its lock had already moved on"
+            return ScaleUpResult(run.cfg.name, Outcome.SKIPPED, why, skip_reason="disabled")
+        run.before = cont.origin_count
+        after, synced = self._finish(run)
+        detail = (
+            f"enabled: false since the hand-over: stopped at {after} shards (from {run.before}, "
+            f"target was {cont.target}); alarms retuned: {', '.join(synced) or 'none found'}; lock released"
+        )
+        return ScaleUpResult(
+            run.cfg.name, Outcome.SKIPPED, detail, before=run.before, after=after, skip_reason="disabled"
+        )
 
     def _release(self, run: _Run, *, scaled: bool, action: str | None = None) -> None:
         now = self.clock.now()

@@ -236,6 +236,28 @@ def test_a_continuation_delivered_twice_runs_once(world: World) -> None:
     assert world.kinesis.reshard_calls() == ["split_shard"] * 3
 
 
+def test_a_continuation_for_a_stream_disabled_since_the_hand_over_stops_and_cleans_up(world: World) -> None:
+    request = one_shard_to_four(world)  # → 4 by 3 splits: 100 s is enough for two, then it hands over at 3 shards
+    svc = world.service()
+    assert svc.scale_up(request, world.budget(100)).outcome is Outcome.CONTINUED
+    (cont,) = world.continuation.pop_all()
+    world.kinesis.wait_until_active("orders", 60)
+    world.config = make_config(min_shards=1, enabled=False)  # a redeploy with enabled: false
+    calls = world.kinesis.reshard_calls()
+    result = world.service().scale_up(ScaleUpRequest("orders", TriggerKind.OPERATOR, continuation=cont), world.budget())
+    assert result.outcome is Outcome.SKIPPED and result.skip_reason == "disabled", result.detail
+    assert (result.before, result.after) == (1, 3)
+    assert "stopped at 3 shards (from 1, target was 4)" in result.detail and "lock released" in result.detail
+    assert world.kinesis.reshard_calls() == calls, "no split after the stream was disabled"
+    lock = world.cooldown.read("orders")
+    assert lock is not None and lock.owner is None, "released now, not when the lease lapses"
+    # the alarms carry the 3 open shards (0.8 × 3 MiB/s × 60 s), not the 1 the chain started from
+    assert bytes_threshold(world) == pytest.approx(0.8 * 3 * 1_048_576 * 60)
+    assert {a.state for a in world.alarms.alarms.values()} == {"OK"}
+    again = world.service().scale_up(ScaleUpRequest("orders", TriggerKind.OPERATOR, continuation=cont), world.budget())
+    assert again.outcome is Outcome.SKIPPED and "already moved on" in again.detail  # a duplicate delivery
+
+
 def test_cooldown_skip_rearms_the_triggering_alarm(world: World) -> None:
     world.add_stream(shards=4)
     world.traffic(1.0, 4)  # 4 shards of load × 2 = 8
