@@ -14,12 +14,14 @@ Shape:
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Self
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 
 from autoscaler import defaults as d
 from autoscaler.config import AutoscalerConfig, StreamConfig, Tunables
@@ -27,6 +29,14 @@ from autoscaler.errors import ConfigError
 
 _STREAM_NAME = re.compile(r"^[a-zA-Z0-9_.-]{1,128}$")  # Kinesis StreamName pattern and length
 _PREFIX = re.compile(r"^[a-zA-Z0-9_.-]{1,64}$")
+
+
+class _Problem(ValueError):
+    """A cross-field check that failed, with the field the operator should change (the error is reported at it)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class TunablesModel(BaseModel):
@@ -54,35 +64,44 @@ class TunablesModel(BaseModel):
     @model_validator(mode="after")
     def _coherent(self) -> Self:
         if self.scale_down_threshold >= self.scale_up_threshold:
-            raise ValueError(
+            raise _Problem(
+                "scale_down_threshold",
                 f"scale_down_threshold ({self.scale_down_threshold}) must be below scale_up_threshold "
-                f"({self.scale_up_threshold}); write e.g. scale_down_threshold: {round(self.scale_up_threshold / 2, 3)}"
+                f"({self.scale_up_threshold}); write e.g. scale_down_threshold: "
+                f"{round(self.scale_up_threshold / 2, 3)}",
             )
         if self.scale_up_threshold - d.SCALE_DOWN_SAFETY_MARGIN <= self.scale_down_threshold:
-            raise ValueError(
+            raise _Problem(
+                "scale_up_threshold",
                 f"scale_up_threshold ({self.scale_up_threshold}) minus the scale-down safety margin "
                 f"({d.SCALE_DOWN_SAFETY_MARGIN}) must stay above scale_down_threshold ({self.scale_down_threshold}), "
                 f"or no merge could ever keep the peak under the alarm; write e.g. scale_up_threshold: "
-                f"{round(self.scale_down_threshold + d.SCALE_DOWN_SAFETY_MARGIN + 0.1, 3)}"
+                f"{round(self.scale_down_threshold + d.SCALE_DOWN_SAFETY_MARGIN + 0.1, 3)}",
             )
         if self.headroom * self.scale_up_threshold <= 1:
-            raise ValueError(
+            raise _Problem(
+                "headroom",
                 f"headroom ({self.headroom}) × scale_up_threshold ({self.scale_up_threshold}) must exceed 1: a stream "
                 f"scaled to headroom × its peak must sit below its alarm, or every scale-up re-fires it; write e.g. "
-                f"headroom: {round(max(1.5, 1.25 / self.scale_up_threshold), 2)}"
+                f"headroom: {round(max(1.5, 1.25 / self.scale_up_threshold), 2)}",
             )
         p = self.alarm_period_seconds
         if p not in (10, 20, 30) and p % 60:
-            raise ValueError(f"alarm_period_seconds ({p}) must be 10, 20, 30 or a multiple of 60; write 60")
+            raise _Problem(
+                "alarm_period_seconds", f"alarm_period_seconds ({p}) must be 10, 20, 30 or a multiple of 60; write 60"
+            )
         if p < 3_600 and p * self.alarm_evaluation_periods > 86_400:
-            raise ValueError(
+            # reported at alarm_evaluation_periods: the suggested fix changes it (the period has few valid values)
+            raise _Problem(
+                "alarm_evaluation_periods",
                 f"alarm_period_seconds × alarm_evaluation_periods ({p} × {self.alarm_evaluation_periods}) must be "
-                f"≤ 86,400 s; write alarm_evaluation_periods: {86_400 // p} or less"
+                f"≤ 86,400 s; write alarm_evaluation_periods: {86_400 // p} or less",
             )
         if self.alarm_datapoints_to_alarm > self.alarm_evaluation_periods:
-            raise ValueError(
+            raise _Problem(
+                "alarm_datapoints_to_alarm",
                 f"alarm_datapoints_to_alarm ({self.alarm_datapoints_to_alarm}) must be ≤ alarm_evaluation_periods "
-                f"({self.alarm_evaluation_periods}); write alarm_datapoints_to_alarm: {self.alarm_evaluation_periods}"
+                f"({self.alarm_evaluation_periods}); write alarm_datapoints_to_alarm: {self.alarm_evaluation_periods}",
             )
         return self
 
@@ -98,16 +117,18 @@ class StreamModel(TunablesModel):
     @model_validator(mode="after")
     def _bounds(self) -> Self:
         if not _STREAM_NAME.fullmatch(self.name):
-            raise ValueError(f"name {self.name!r} is not a Kinesis stream name; use 1–128 of a-z A-Z 0-9 _ . -")
+            raise _Problem("name", f"name {self.name!r} is not a Kinesis stream name; use 1–128 of a-z A-Z 0-9 _ . -")
         if self.min_shards > self.max_shards:
-            raise ValueError(
+            raise _Problem(
+                "min_shards",
                 f"min_shards ({self.min_shards}) is above max_shards ({self.max_shards}); "
-                f"write min_shards ≤ {self.max_shards} or max_shards ≥ {self.min_shards}"
+                f"write min_shards ≤ {self.max_shards} or max_shards ≥ {self.min_shards}",
             )
         if not self.min_shards <= self.desired_shards <= self.max_shards:
-            raise ValueError(
+            raise _Problem(
+                "desired_shards",
                 f"desired_shards ({self.desired_shards}) is outside [min_shards, max_shards] = "
-                f"[{self.min_shards}, {self.max_shards}]; write a desired_shards in that range"
+                f"[{self.min_shards}, {self.max_shards}]; write a desired_shards in that range",
             )
         return self
 
@@ -196,14 +217,53 @@ _RENAMED = {
 }
 
 
-def _hint(err: Mapping[str, Any]) -> str:
+# Keys only a stream has (its name and shard counts): `defaults:` cannot set them.
+_STREAM_ONLY = frozenset(StreamModel.model_fields) - frozenset(TunablesModel.model_fields)
+
+
+def _did_you_mean(key: str, allowed: Iterable[str]) -> str | None:
+    """The allowed key `key` is most likely a misspelling of, if any is close enough (difflib's 0.6 ratio)."""
+    matches = difflib.get_close_matches(key, list(allowed), n=1)
+    return matches[0] if matches else None
+
+
+def _missing(errors: Iterable[Mapping[str, Any]]) -> frozenset[str]:
+    return frozenset(str(e["loc"][0]) for e in errors if e.get("type") == "missing" and e.get("loc"))
+
+
+def _first_problem(errors: list[ErrorDetails], model: type[TunablesModel]) -> ErrorDetails:
+    """The error to report: the first, unless an unknown key is a misspelling of a missing required key — then the
+    misspelt key, at its own line (`desired_shard: 4` explains `desired_shards is required`, not the reverse)."""
+    missing = _missing(errors)
+    for err in errors:
+        if err.get("type") == "extra_forbidden" and _did_you_mean(str(err["loc"][-1]), model.model_fields) in missing:
+            return err
+    return errors[0]
+
+
+def _unknown_key(field: str, model: type[TunablesModel], missing: frozenset[str]) -> str:
+    if field in _RENAMED:
+        return _RENAMED[field]
+    if model is TunablesModel and field in _STREAM_ONLY:
+        if field == "name":
+            return "name is set per stream, not in defaults; give each stream its own name"
+        return f"{field} is set per stream, not in defaults; move it to each stream that needs it"
+    guess = _did_you_mean(field, model.model_fields)
+    if guess is not None and guess in missing:
+        return f"unknown key {field!r}; did you mean {guess!r}?"
+    allowed = ", ".join(sorted(model.model_fields))
+    if guess is not None:
+        return f"unknown key {field!r}; did you mean {guess!r}? (allowed: {allowed})"
+    return f"unknown key {field!r}; check its spelling (allowed: {allowed})"
+
+
+def _hint(err: Mapping[str, Any], model: type[TunablesModel], missing: frozenset[str] = frozenset()) -> str:
+    """What is wrong and what to write. model: the one validated (a defaults key is checked against TunablesModel);
+    missing: the required keys absent from the same mapping (an unknown key close to one of them is its misspelling)."""
     kind = err.get("type", "")
     field = str(err["loc"][-1]) if err.get("loc") else ""
-    if kind == "extra_forbidden" and field in _RENAMED:
-        return _RENAMED[field]
     if kind == "extra_forbidden":
-        allowed = ", ".join(sorted(StreamModel.model_fields))
-        return f"unknown key {field!r}; check its spelling (allowed: {allowed})"
+        return _unknown_key(field, model, missing)
     if kind == "missing":
         return f"{field} is required; add `{field}: <value>`"
     if kind in ("int_type", "int_parsing", "int_from_float"):
@@ -239,12 +299,11 @@ def _range_text(field: str) -> str:
 
 
 def _error_path(err: Mapping[str, Any]) -> tuple[Any, ...]:
-    """Where an error belongs: its loc, or for a cross-field check the field its message starts with."""
+    """Where an error belongs: its loc, or for a cross-field check the field to change (_Problem.field)."""
     loc = tuple(err.get("loc", ()))
-    if not loc and err.get("type") == "value_error":
-        first = str(err.get("ctx", {}).get("error", "")).split(" ", 1)[0]
-        if first in StreamModel.model_fields:
-            return (first,)
+    problem = err.get("ctx", {}).get("error") if err.get("type") == "value_error" else None
+    if not loc and isinstance(problem, _Problem):
+        return (problem.field,)
     return loc
 
 
@@ -285,8 +344,8 @@ def parse_yaml(text: str, source: str = "<string>") -> AutoscalerConfig:
     try:
         tunables = TunablesModel.model_validate(raw_defaults)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        raise _fail(source, lines, ("defaults", *_error_path(err)), _hint(err)) from None
+        err = _first_problem(exc.errors(), TunablesModel)
+        raise _fail(source, lines, ("defaults", *_error_path(err)), _hint(err, TunablesModel)) from None
 
     raw_streams = raw.get("streams")
     if not isinstance(raw_streams, list) or not raw_streams:
@@ -300,12 +359,14 @@ def parse_yaml(text: str, source: str = "<string>") -> AutoscalerConfig:
         try:
             stream = StreamModel.model_validate(merged)
         except ValidationError as exc:
-            err = exc.errors()[0]
+            errors = exc.errors()
+            err = _first_problem(errors, StreamModel)
             loc = _error_path(err)
+            hint = _hint(err, StreamModel, _missing(errors))
             key = loc[0] if loc else None
             if key is not None and key not in item and key in raw_defaults:
-                raise _fail(source, lines, ("defaults", *loc), _hint(err)) from None
-            raise _fail(source, lines, ("streams", i, *loc), _hint(err)) from None
+                raise _fail(source, lines, ("defaults", *loc), hint) from None
+            raise _fail(source, lines, ("streams", i, *loc), hint) from None
         if stream.name in seen:
             raise _fail(
                 source,

@@ -58,9 +58,10 @@ BAD = [
     ),
     ("no streams", "streams: []\n", "s.yaml, line 1, streams: must be a non-empty list of streams (- name: …)"),
     (
+        # max_shard is closest to max_shards (set too here: the guess comes with the list of keys)
         "unknown key",
         one(max_shard=3),
-        "s.yaml, line 6, streams[0].max_shard: unknown key 'max_shard'; check its spelling (allowed: "
+        "s.yaml, line 6, streams[0].max_shard: unknown key 'max_shard'; did you mean 'max_shards'? (allowed: "
         "alarm_datapoints_to_alarm, alarm_evaluation_periods, alarm_period_seconds, desired_shards, enabled, "
         "encrypt, fallback_scale_up_factor, headroom, kms_key_id, max_shards, min_shards, name, retention_hours, "
         "scale_down_cooldown_seconds, scale_down_lookback_hours, scale_down_threshold, scale_up_cooldown_seconds, "
@@ -116,6 +117,38 @@ BAD = [
         "missing field",
         one(desired_shards=None),
         "s.yaml, line 2, streams[0].desired_shards: desired_shards is required; add `desired_shards: <value>`",
+    ),
+    (
+        # the misspelling explains the missing key: it is reported, at its own line, not "desired_shards is required"
+        "misspelt required key",
+        one(desired_shards=None, desired_shard=4),
+        "s.yaml, line 5, streams[0].desired_shard: unknown key 'desired_shard'; did you mean 'desired_shards'?",
+    ),
+    (
+        # replicas is close to no key (difflib): it explains nothing, so the missing key is reported first
+        "unknown key far from any key, required key missing",
+        one(desired_shards=None, replicas=4),
+        "s.yaml, line 2, streams[0].desired_shards: desired_shards is required; add `desired_shards: <value>`",
+    ),
+    (
+        "unknown key in defaults lists only the keys defaults takes",
+        "defaults:\n  colour: blue\n" + one(),
+        "s.yaml, line 2, defaults.colour: unknown key 'colour'; check its spelling (allowed: "
+        "alarm_datapoints_to_alarm, alarm_evaluation_periods, alarm_period_seconds, enabled, encrypt, "
+        "fallback_scale_up_factor, headroom, kms_key_id, retention_hours, scale_down_cooldown_seconds, "
+        "scale_down_lookback_hours, scale_down_threshold, scale_up_cooldown_seconds, scale_up_lookback_minutes, "
+        "scale_up_threshold, shard_level_metrics)",
+    ),
+    (
+        "stream-only key in defaults",
+        "defaults:\n  max_shards: 64\n" + one(),
+        "s.yaml, line 2, defaults.max_shards: max_shards is set per stream, not in defaults; move it to each stream "
+        "that needs it",
+    ),
+    (
+        "name in defaults",
+        "defaults:\n  name: orders\n" + one(),
+        "s.yaml, line 2, defaults.name: name is set per stream, not in defaults; give each stream its own name",
     ),
     (
         "threshold zero",
@@ -197,6 +230,20 @@ BAD = [
         one(alarm_period_seconds=45),
         "s.yaml, line 6, streams[0].alarm_period_seconds: alarm_period_seconds (45) must be 10, 20, 30 or a multiple "
         "of 60; write 60",
+    ),
+    (
+        # reported at the key the fix changes, not at alarm_period_seconds or the stream's first line
+        "alarm window over a day",
+        one(alarm_evaluation_periods=1441),
+        "s.yaml, line 6, streams[0].alarm_evaluation_periods: alarm_period_seconds × alarm_evaluation_periods "
+        "(60 × 1441) must be ≤ 86,400 s; write alarm_evaluation_periods: 1440 or less",
+    ),
+    (
+        # the periods come from defaults (valid there with the default 60 s period): reported where they are set
+        "alarm window over a day, periods from defaults",
+        "defaults:\n  alarm_evaluation_periods: 1000\n" + one(alarm_period_seconds=120),
+        "s.yaml, line 2, defaults.alarm_evaluation_periods: alarm_period_seconds × alarm_evaluation_periods "
+        "(120 × 1000) must be ≤ 86,400 s; write alarm_evaluation_periods: 720 or less",
     ),
     (
         "bad stream name",
