@@ -44,13 +44,14 @@ $(TOOLS_STAMP):
 	@touch $(TOOLS_STAMP)
 
 # The template offline: checkov (every skip carries its reason in template.yaml), SAM's own lint, and a real
-# `sam build` of both functions (the Makefile recipe below, run in place).
+# `sam build` of every function (the Makefile recipe below, run in place).
 template-checks: $(STAMP) $(TOOLS_STAMP)
 	$(TOOLS)/bin/checkov -f template.yaml --framework cloudformation --compact --quiet --skip-download
 	$(TOOLS)/bin/sam validate --lint --template template.yaml
 	rm -rf .aws-sam/ci-build
 	$(TOOLS)/bin/sam build --build-in-source --build-dir .aws-sam/ci-build --template template.yaml
-	@test -f .aws-sam/ci-build/ScaleUpFunction/config/streams.json && test -f .aws-sam/ci-build/ScaleDownFunction/config/prod.json
+	@test -f .aws-sam/ci-build/ScaleUpFunction/config/streams.json && test -f .aws-sam/ci-build/ScaleDownFunction/config/prod.json \
+		&& test -f .aws-sam/ci-build/GaugeFunction/autoscaler/handlers/gauge.py
 
 # bandit: no medium or high finding in the shipped code (issue 6). In the tools venv: it pins nothing we use.
 $(TOOLS)/bin/bandit: $(TOOLS_STAMP)
@@ -96,8 +97,8 @@ clean:
 	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
 # `sam build` runs build-<LogicalId> for each function of template.yaml with Metadata: BuildMethod: makefile
-# (ScaleUpFunction, ScaleDownFunction) in a scratch copy of the repo, with ARTIFACTS_DIR set to that function's
-# artifacts directory; both functions get the same package, built by the recipe below (one make run per function, so
+# (ScaleUpFunction, ScaleDownFunction, GaugeFunction) in a scratch copy of the repo, with ARTIFACTS_DIR set to that function's
+# artifacts directory; every function gets the same package, built by the recipe below (one make run per function, so
 # each target runs it for its own ARTIFACTS_DIR). The package gets autoscaler/, config/ and the runtime wheels
 # (requirements.lock, hash-checked) for the Lambda platform - python3.12 on arm64, whatever the build host - and never tests/, .venv/,
 # bench/ or scripts/. The build validates config/streams.yaml (a bad file fails the build, not the function) and
@@ -118,9 +119,12 @@ if $(BIN)/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))'; the
 	$(BIN)/python -m compileall -q -j 0 --invalidation-mode unchecked-hash "$(ARTIFACTS_DIR)" || true; fi
 endef
 
-.PHONY: build-ScaleUpFunction build-ScaleDownFunction
+.PHONY: build-ScaleUpFunction build-ScaleDownFunction build-GaugeFunction
 build-ScaleUpFunction: $(STAMP)
 	$(BUILD_LAMBDA_PACKAGE)
 
 build-ScaleDownFunction: $(STAMP)
+	$(BUILD_LAMBDA_PACKAGE)
+
+build-GaugeFunction: $(STAMP)
 	$(BUILD_LAMBDA_PACKAGE)

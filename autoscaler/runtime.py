@@ -41,3 +41,11 @@ def account_and_region(context: Any) -> tuple[str, str]:
     if len(parts) >= 5 and parts[2] == "lambda":
         return parts[4], parts[3]
     return "", ""
+
+
+def schedule_elsewhere(account_id: str, region: str, context: Any) -> str | None:
+    """Why a scheduled event is not this function's to run (another account's or region's rule), or None."""
+    account, own_region = account_and_region(context)
+    if (account_id, region) == (account, own_region):
+        return None
+    return f"schedule of {account_id}/{region}, this function runs in {account}/{own_region}"

@@ -30,6 +30,7 @@ SCALE_DOWN_ACTIONS = ("kinesis:MergeShards",)  # only the scale-down function me
 # layout: merged pairs of even shards are double-width and carry twice the traffic).
 RESIZE_ACTIONS = ("kinesis:UpdateShardCount",)
 FLEET_READ_ACTIONS = ("kinesis:ListStreams",)  # the fleet's modes and statuses in one call (scale-down)
+GAUGE_ACTIONS = ("kinesis:ListShards",)  # the gauge only counts open shards (autoscaler/gauge.py)
 IAM_ACTIONS = READ_ACTIONS + SCALE_UP_ACTIONS + SCALE_DOWN_ACTIONS + RESIZE_ACTIONS + FLEET_READ_ACTIONS
 
 PAGE_SIZE = 1_000  # ListShards' maximum page

@@ -17,7 +17,7 @@ from autoscaler.aws.notify import summary
 from autoscaler.errors import AutoscalerError
 from autoscaler.events import Rejected, ScaleDownContinuation, parse_scale_down_event
 from autoscaler.handlers import container
-from autoscaler.runtime import LambdaBudget, account_and_region
+from autoscaler.runtime import LambdaBudget, schedule_elsewhere
 from autoscaler.scale_down_service import ScaleDownService, StreamOutcome
 
 logger, metrics = container.powertools(os.environ)
@@ -46,9 +46,8 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         metrics.add_metric(name="Skipped", unit=MetricUnit.Count, value=1)
         return {"outcome": "ignored", "reason": parsed.reason, "detail": parsed.detail}
     if not isinstance(parsed, ScaleDownContinuation):
-        account, region = account_and_region(context)
-        if (parsed.account_id, parsed.region) != (account, region):
-            detail = f"schedule of {parsed.account_id}/{parsed.region}, this function runs in {account}/{region}"
+        detail = schedule_elsewhere(parsed.account_id, parsed.region, context)
+        if detail is not None:
             logger.warning("ignored", extra={"reason": "other-account", "detail": detail})
             metrics.add_metric(name="Skipped", unit=MetricUnit.Count, value=1)
             return {"outcome": "ignored", "reason": "other-account", "detail": detail}

@@ -3,21 +3,19 @@ input, no AWS write at all."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 from moto import mock_aws
 
-import autoscaler.config as config_module
 from autoscaler.local.alarm_events import FakeLambdaContext
 from autoscaler.local.setup import create_stream, create_table, ensure_alarms, write_burst
 from tests.conftest import load_event
+from tests.handler_harness import CallRecorder, load_handler
 
 pytestmark = pytest.mark.integration
 ACCOUNT = "123456789012"
@@ -35,19 +33,8 @@ WRITES = {
 CONFIG = "streams:\n  - {name: orders, min_shards: 2, max_shards: 64, desired_shards: 4}\n"
 
 
-class Loaded:
-    def __init__(self, module: ModuleType) -> None:
-        self.module = module
-        self.calls: list[str] = []
-        for client in vars(module.CLIENTS).values():
-            client.meta.events.register("before-call.*.*", self._record)
-
-    def _record(self, model: Any, **_: Any) -> None:
-        self.calls.append(model.name)
-
-    @property
-    def writes(self) -> list[str]:
-        return [c for c in self.calls if c in WRITES]
+class Loaded(CallRecorder):
+    writes_of = frozenset(WRITES)
 
     def __call__(self, event: Any, account: str = ACCOUNT) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self.module.handler(event, FakeLambdaContext(account))["results"]
@@ -60,14 +47,14 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     with mock_aws():
 
         def load(config_text: str = CONFIG) -> Loaded:
-            path = tmp_path / "streams.yaml"
-            path.write_text(config_text)
-            monkeypatch.setenv("AUTOSCALER_CONFIG", str(path))
-            monkeypatch.setenv("COOLDOWN_TABLE", "cd")
-            monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "kinesis-autoscaler-scale-up")
-            config_module._load_cached.cache_clear()
-            sys.modules.pop("autoscaler.handlers.scale_up", None)
-            module = importlib.import_module("autoscaler.handlers.scale_up")
+            module = load_handler(
+                "autoscaler.handlers.scale_up",
+                config_text,
+                tmp_path,
+                monkeypatch,
+                COOLDOWN_TABLE="cd",
+                AWS_LAMBDA_FUNCTION_NAME="kinesis-autoscaler-scale-up",
+            )
             if module.CONFIG is not None:
                 create_table(module.CLIENTS.dynamodb, "cd")
                 create_stream(module.CLIENTS.kinesis, "orders", 4)

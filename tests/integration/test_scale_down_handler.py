@@ -3,20 +3,18 @@ refused without an AWS write."""
 
 from __future__ import annotations
 
-import importlib
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 from moto import mock_aws
 
-import autoscaler.config as config_module
 from autoscaler.local.alarm_events import FakeLambdaContext
 from autoscaler.local.setup import create_stream, create_table, ensure_alarms, write_quiet_day
 from tests.conftest import load_event
+from tests.handler_harness import CallRecorder, load_handler
 
 pytestmark = pytest.mark.integration
 ACCOUNT = "123456789012"
@@ -28,16 +26,8 @@ CONFIG = (
 )
 
 
-class Loaded:
-    def __init__(self, module: ModuleType) -> None:
-        self.module = module
-        self.calls: list[str] = []
-        for client in vars(module.CLIENTS).values():
-            client.meta.events.register("before-call.*.*", lambda model, **_: self.calls.append(model.name))
-
-    @property
-    def writes(self) -> list[str]:
-        return [c for c in self.calls if c in WRITES]
+class Loaded(CallRecorder):
+    writes_of = frozenset(WRITES)
 
     def __call__(self, event: Any, account: str = ACCOUNT) -> dict[str, Any]:
         ctx = FakeLambdaContext(account, function_name="kinesis-autoscaler-scale-down")
@@ -50,14 +40,14 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     with mock_aws():
 
         def load(config_text: str = CONFIG) -> Loaded:
-            path = tmp_path / "streams.yaml"
-            path.write_text(config_text)
-            monkeypatch.setenv("AUTOSCALER_CONFIG", str(path))
-            monkeypatch.setenv("COOLDOWN_TABLE", "cd")
-            monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "kinesis-autoscaler-scale-down")
-            config_module._load_cached.cache_clear()
-            sys.modules.pop("autoscaler.handlers.scale_down", None)
-            module = importlib.import_module("autoscaler.handlers.scale_down")
+            module = load_handler(
+                "autoscaler.handlers.scale_down",
+                config_text,
+                tmp_path,
+                monkeypatch,
+                COOLDOWN_TABLE="cd",
+                AWS_LAMBDA_FUNCTION_NAME="kinesis-autoscaler-scale-down",
+            )
             if module.CONFIG is not None:
                 c = module.CLIENTS
                 create_table(c.dynamodb, "cd")

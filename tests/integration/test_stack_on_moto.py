@@ -53,4 +53,17 @@ def test_translated_stack_creates_on_moto() -> None:
         assert fn["Handler"] == "autoscaler.handlers.scale_up.handler" and fn["Runtime"] == "python3.12"
         assert fn["Environment"]["Variables"]["COOLDOWN_TABLE"] == outputs["CooldownTableName"]
         rules = client("events").list_rules()["Rules"]
-        assert [r["ScheduleExpression"] for r in rules] == ["rate(36 hours)"]
+        assert sorted(r["ScheduleExpression"] for r in rules) == ["rate(1 hour)", "rate(36 hours)"]  # gauge, scale-down
+        assert outputs["GaugeFunctionName"] == "ka-gauge"
+        # GaugeSchedule off: the condition leaves the gauge (function, rule, log group, output) out of the stack
+        cfn.create_stack(
+            StackName="kb",
+            TemplateBody=json.dumps(template),
+            Capabilities=["CAPABILITY_IAM"],
+            Parameters=[{"ParameterKey": "GaugeSchedule", "ParameterValue": "off"}],
+        )
+        kb = cfn.describe_stacks(StackName="kb")["Stacks"][0]
+        assert kb["StackStatus"] == "CREATE_COMPLETE"
+        assert "GaugeFunctionName" not in {o["OutputKey"] for o in kb.get("Outputs", [])}
+        kb_types = [r["ResourceType"] for r in cfn.list_stack_resources(StackName="kb")["StackResourceSummaries"]]
+        assert kb_types.count("AWS::Lambda::Function") == 2 and kb_types.count("AWS::Events::Rule") == 1

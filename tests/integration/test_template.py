@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import json
 import re
 import shutil
 import subprocess
@@ -45,6 +46,7 @@ class FunctionSpec(NamedTuple):
     handler_module: str  # template Handler is "<handler_module>.handler"
     actions: frozenset[str]  # exactly what its role grants (SAM's logging and OnFailure grants aside)
     forbidden: frozenset[str]  # never granted: the other direction's reshard actions
+    uses_lock: bool = True  # builds the services' ports (COOLDOWN_TABLE); the read-only gauge does not
 
 
 def _actions(*groups: Iterable[str]) -> frozenset[str]:
@@ -79,6 +81,12 @@ FUNCTIONS: dict[str, FunctionSpec] = {
             notify.IAM_ACTIONS,
         ),
         forbidden=_actions(kinesis.SCALE_UP_ACTIONS),
+    ),
+    "GaugeFunction": FunctionSpec(
+        handler_module="autoscaler.handlers.gauge",
+        actions=_actions(kinesis.GAUGE_ACTIONS, cloudwatch.METRICS_IAM_ACTIONS),
+        forbidden=_actions(kinesis.SCALE_UP_ACTIONS, kinesis.SCALE_DOWN_ACTIONS, kinesis.RESIZE_ACTIONS),
+        uses_lock=False,
     ),
 }
 
@@ -551,7 +559,8 @@ def test_environment_sets_what_the_handler_reads(function: dict[str, Any], funct
     variables = function["Environment"]["Variables"]
     handler_file = ROOT / (function["Handler"].rpartition(".")[0].replace(".", "/") + ".py")
     lambda_sets = {"AWS_LAMBDA_FUNCTION_NAME"}  # set by Lambda itself
-    needed = (_environ_reads(handler_file) | {CONFIG_ENV, "COOLDOWN_TABLE"}) - lambda_sets
+    table = {"COOLDOWN_TABLE"} if FUNCTIONS[function_name].uses_lock else set()
+    needed = (_environ_reads(handler_file) | {CONFIG_ENV} | table) - lambda_sets
     assert needed <= set(variables), f"set {sorted(needed - set(variables))} in {function_name} Environment.Variables"
 
 
@@ -560,7 +569,10 @@ def test_environment_points_at_the_table_and_the_packaged_config(
 ) -> None:
     params = parameters(template)
     variables = resolve(function["Environment"]["Variables"], params)
-    assert variables["COOLDOWN_TABLE"] == f"<{TABLE}>", f"{function_name} COOLDOWN_TABLE must be !Ref CooldownTable"
+    if FUNCTIONS[function_name].uses_lock:
+        assert variables["COOLDOWN_TABLE"] == f"<{TABLE}>", f"{function_name} COOLDOWN_TABLE must be !Ref CooldownTable"
+    else:
+        assert "COOLDOWN_TABLE" not in variables, f"{function_name} takes no lock: it needs no table"
     config_path = params["ConfigPath"]
     assert variables[CONFIG_ENV] == f"/var/task/{config_path}", (
         f"{function_name} {CONFIG_ENV} must be the ConfigPath inside the package root /var/task"
@@ -669,6 +681,7 @@ def test_topic_uses_a_key_cloudwatch_can_use(template: dict[str, Any]) -> None:
 EXPECTED_EVENTS: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "ScaleUpFunction": [("SNS", {"Topic": {"Ref": TOPIC}})],
     "ScaleDownFunction": [("Schedule", {"Schedule": {"Ref": SCHEDULE_PARAMETER}})],
+    "GaugeFunction": [("Schedule", {"Schedule": {"Ref": "GaugeSchedule"}})],
 }
 
 
@@ -857,21 +870,49 @@ def test_transformed_role_adds_only_logging_and_the_failure_destination(
     )
 
 
-def test_transformed_schedule_is_an_eventbridge_rule_on_the_scale_down_function(transformed: dict[str, Any]) -> None:
+SCHEDULED = {"ScaleDownFunction": SCHEDULE_PARAMETER, "GaugeFunction": "GaugeSchedule"}
+
+
+def test_transformed_schedules_are_eventbridge_rules_one_per_scheduled_function(transformed: dict[str, Any]) -> None:
     resources = transformed["Resources"]
     scheduler = [name for name, r in resources.items() if r["Type"] == "AWS::Scheduler::Schedule"]
     assert not scheduler, f"{scheduler}: EventBridge Scheduler sends no envelope; use SAM Type Schedule"
     rules = {name: r["Properties"] for name, r in resources.items() if r["Type"] == "AWS::Events::Rule"}
-    assert len(rules) == 1, f"expected one AWS::Events::Rule (the scale-down schedule), got {sorted(rules)}"
-    ((rule_name, rule),) = rules.items()
-    assert rule["ScheduleExpression"] == {"Ref": SCHEDULE_PARAMETER}, f"{rule_name}: ScheduleExpression"
-    assert rule.get("State", "ENABLED") == "ENABLED", f"{rule_name} must be enabled"
-    (target,) = rule["Targets"]
-    assert target["Arn"] == {"Fn::GetAtt": ["ScaleDownFunction", "Arn"]}, f"{rule_name} must target ScaleDownFunction"
-    assert not {"Input", "InputPath", "InputTransformer"} & set(target), (
-        f"{rule_name}: the target must deliver the scheduled-event envelope unchanged"
-    )
-    assert transformed["Resources"]["ScaleDownFunction"]["Properties"].get("ReservedConcurrentExecutions") == 1
+    assert len(rules) == len(SCHEDULED), f"expected one AWS::Events::Rule per {sorted(SCHEDULED)}, got {sorted(rules)}"
+    for rule_name, rule in rules.items():
+        (target,) = rule["Targets"]
+        function_name = target["Arn"]["Fn::GetAtt"][0]
+        assert function_name in SCHEDULED, f"{rule_name} targets {function_name}, which parses no scheduled event"
+        assert rule["ScheduleExpression"] == {"Ref": SCHEDULED[function_name]}, f"{rule_name}: ScheduleExpression"
+        assert rule.get("State", "ENABLED") == "ENABLED", f"{rule_name} must be enabled"
+        assert not {"Input", "InputPath", "InputTransformer"} & set(target), (
+            f"{rule_name}: the target must deliver the scheduled-event envelope unchanged"
+        )
+        assert resources[function_name]["Properties"].get("ReservedConcurrentExecutions") == 1
+
+
+def test_gauge_schedule_is_hourly_by_default_and_off_leaves_the_gauge_out(template: dict[str, Any]) -> None:
+    """The gauge's window is the last hour (autoscaler/gauge.py): hourly runs see every minute once."""
+    from autoscaler.gauge import GAUGE_WINDOW_SECONDS
+
+    param = template["Parameters"]["GaugeSchedule"]
+    assert param["Default"] == "rate(1 hour)" and GAUGE_WINDOW_SECONDS == 3600
+    assert re.fullmatch(param["AllowedPattern"], "off") and re.fullmatch(param["AllowedPattern"], "rate(15 minutes)")
+    assert template["Conditions"]["GaugeOn"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "GaugeSchedule"}, "off"]}]}
+    gauge_resources = [n for n, r in template["Resources"].items() if "Gauge" in n]
+    assert sorted(gauge_resources) == ["GaugeFunction", "GaugeLogGroup"]
+    assert all(template["Resources"][n].get("Condition") == "GaugeOn" for n in gauge_resources)
+    assert template["Outputs"]["GaugeFunctionName"].get("Condition") == "GaugeOn"
+
+
+def test_dashboard_graphs_shards_and_utilisation_per_stream_from_the_gauges_metrics(template: dict[str, Any]) -> None:
+    body = json.loads(resolve(template["Resources"]["Dashboard"]["Properties"]["DashboardBody"], parameters(template)))
+    searches = [m[0]["expression"] for w in body["widgets"] for m in w["properties"].get("metrics", [])]
+    for metric in ("OpenShards", "WriteUtilisation"):  # published per Stream by autoscaler/handlers/gauge.py
+        assert any(f'{{KinesisAutoscaler,Stream}} MetricName="{metric}"' in e for e in searches), searches
+    handler = (ROOT / "autoscaler" / "handlers" / "gauge.py").read_text()
+    assert 'name="OpenShards"' in handler and 'name="WriteUtilisation"' in handler
+    assert 'add_dimension(name="Stream"' in handler
 
 
 # --- outputs ------------------------------------------------------------------------------------------------------

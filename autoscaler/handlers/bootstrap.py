@@ -1,0 +1,34 @@
+"""What every Lambda function builds once per container, whatever it does: logger, metrics, config (or its error),
+clients. The scaling functions wire their adapters on top of it (handlers/container.py); the read-only gauge takes
+only the two it reads with (handlers/gauge.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+
+from autoscaler.aws.clients import Clients, build_clients
+from autoscaler.config import AutoscalerConfig, config_path_from_env, load_config
+from autoscaler.errors import ConfigError
+
+
+def powertools(environ: Mapping[str, str]) -> tuple[Logger, Metrics]:
+    logger = Logger(service=environ.get("POWERTOOLS_SERVICE_NAME", "kinesis-autoscaler"))
+    metrics = Metrics(namespace=environ.get("POWERTOOLS_METRICS_NAMESPACE", "KinesisAutoscaler"))
+    copy_config_to_registered_loggers(source_logger=logger, include={"autoscaler"})  # service logs as JSON too
+    return logger, metrics
+
+
+def load(environ: Mapping[str, str]) -> tuple[AutoscalerConfig | None, str | None]:
+    """The config, or why it is invalid: a broken streams.yaml must not crash every invocation into retries."""
+    try:
+        return load_config(config_path_from_env(environ)), None
+    except ConfigError as exc:
+        return None, str(exc)
+
+
+def clients() -> Clients:
+    """Built even when the config is broken, so a test can watch that such an invocation makes no call."""
+    return build_clients()

@@ -1,0 +1,47 @@
+"""Loading a Lambda handler module afresh under moto (its clients and config are built at import) and recording
+every AWS call its clients make, for the handler tests."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+import autoscaler.config as config_module
+
+
+def load_handler(
+    module_name: str, config_text: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **environ: str
+) -> ModuleType:
+    """Import `module_name` afresh with `config_text` as its streams.yaml and `environ` set (call inside mock_aws)."""
+    path = tmp_path / "streams.yaml"
+    path.write_text(config_text)
+    monkeypatch.setenv("AUTOSCALER_CONFIG", str(path))
+    for key, value in environ.items():
+        monkeypatch.setenv(key, value)
+    config_module._load_cached.cache_clear()
+    sys.modules.pop(module_name, None)
+    return importlib.import_module(module_name)
+
+
+class CallRecorder:
+    """The operation names of every AWS call made through a loaded handler module's clients, in order."""
+
+    writes_of: frozenset[str] = frozenset()
+
+    def __init__(self, module: ModuleType) -> None:
+        self.module = module
+        self.calls: list[str] = []
+        for client in vars(module.CLIENTS).values():
+            client.meta.events.register("before-call.*.*", self._record)
+
+    def _record(self, model: Any, **_: Any) -> None:
+        self.calls.append(model.name)
+
+    @property
+    def writes(self) -> list[str]:
+        return [c for c in self.calls if c in self.writes_of]
