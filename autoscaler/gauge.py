@@ -19,8 +19,11 @@ from autoscaler.errors import AutoscalerError
 from autoscaler.model import MetricSeries, Shard
 from autoscaler.ports import Clock, KinesisPort, MetricsPort
 
-GAUGE_WINDOW_SECONDS = 3_600  # the hour before the run: the schedule's default period, so no minute goes unseen
+GAUGE_WINDOW_SECONDS = 3_600  # one hour: the schedule's default period, so hourly runs see each minute once
 GAUGE_PERIOD_SECONDS = 60  # Kinesis's write limits are per second; a minute's Sum is the finest stream-level grain
+# CloudWatch publishes Kinesis's minutes a few minutes late: the window ends this long before the run, so its last
+# minutes are complete (an absent minute would read as no writes, and the next window starts after it)
+GAUGE_LAG_SECONDS = 300
 GAUGE_READ_WORKERS = 8
 WRITE_METRICS = ("IncomingBytes", "IncomingRecords")
 
@@ -57,13 +60,17 @@ class FleetGauge:
         self.workers = workers
 
     def window(self) -> tuple[int, int]:
-        """The last GAUGE_WINDOW_SECONDS of whole minutes: [start, end) with end the start of the current minute."""
-        end = int(self.clock.now()) // GAUGE_PERIOD_SECONDS * GAUGE_PERIOD_SECONDS
+        """GAUGE_WINDOW_SECONDS of whole minutes, [start, end), ending GAUGE_LAG_SECONDS before the current minute."""
+        end = int(self.clock.now()) // GAUGE_PERIOD_SECONDS * GAUGE_PERIOD_SECONDS - GAUGE_LAG_SECONDS
         return end - GAUGE_WINDOW_SECONDS, end
 
     def read(self) -> FleetReadings:
-        """A reading for every enabled stream of the config (disabled ones are not managed). Never raises for one
-        stream's trouble or for the metrics: the error is in the reading."""
+        """A reading for every enabled stream of the config (disabled ones are not managed). An AWS error the adapters
+        classify (not found, denied, throttled, metrics unavailable) is in the reading, not raised; an unclassified
+        one (a lost connection) fails the run, which Lambda retries and the next hour repeats.
+
+        The utilisation divides by the shards open now: a stream resharded within the window reads its minutes
+        before the reshard against the new count (lower after a scale-up, higher after a scale-down)."""
         streams: Sequence[StreamConfig] = [c for c in self.config.streams if c.enabled]
 
         def list_one(cfg: StreamConfig) -> list[Shard] | AutoscalerError:

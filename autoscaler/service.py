@@ -268,6 +268,10 @@ class ScaleUpService:
             why = "enabled: false since the hand-over; its lock had already moved on"
             return ScaleUpResult(run.cfg.name, Outcome.SKIPPED, why, skip_reason="disabled")
         run.before = cont.origin_count
+        try:  # the hand-over may have left a reshard in progress: retune for the count it settles at
+            self.kinesis.wait_until_active(run.cfg.name, max(0.0, run.budget.remaining() - CONTINUATION_SAFETY_SECONDS))
+        except (AutoscalerError, OSError) as exc:  # still UPDATING, or gone: finish with what is open now
+            log.warning("stream not ACTIVE before clean-up", extra={"stream": run.cfg.name, "error": str(exc)})
         after, synced = self._finish(run)
         detail = (
             f"enabled: false since the hand-over: stopped at {after} shards (from {run.before}, "

@@ -6,7 +6,8 @@ every package as "not found on PyPI" and proves nothing. This script asks the re
 the project document when the pinned release is the latest, so the lock is audited either way. A release neither
 document can speak for is reported as unaudited: a warning, or a failure with --strict.
 
-Exit status: 0 clean, 1 a known vulnerability (or, with --strict, an unaudited package), 2 the lock cannot be read.
+Exit status: 0 clean, 1 a known vulnerability, no package audited at all, or (with --strict) any unaudited package,
+2 the lock cannot be read.
 """
 
 from __future__ import annotations
@@ -47,9 +48,15 @@ def read_pins(text: str) -> list[tuple[str, str]]:
     return pins
 
 
-def _advisories(doc: dict[str, Any]) -> list[str]:
+def _advisories(doc: dict[str, Any]) -> list[str] | None:
+    """The document's live advisories, or None when it carries no advisory list at all (then it proves nothing)."""
+    listed = doc.get("vulnerabilities")
+    if not isinstance(listed, list):
+        return None
     found = []
-    for v in doc.get("vulnerabilities") or []:
+    for v in listed:
+        if not isinstance(v, dict):
+            return None
         if v.get("withdrawn"):
             continue
         ids = [v.get("id", "?"), *(v.get("aliases") or [])]
@@ -63,7 +70,11 @@ def audit(name: str, version: str, fetch: Fetch) -> Audit:
     try:
         doc = fetch(f"{PYPI}/{name}/{version}/json")
         if doc is not None:
-            result.source, result.advisories = "release", _advisories(doc)
+            found = _advisories(doc)
+            if str((doc.get("info") or {}).get("version", "")) != version or found is None:
+                result.why_unaudited = "the release document names another version or lists no advisories"
+                return result
+            result.source, result.advisories = "release", found
             return result
         doc = fetch(f"{PYPI}/{name}/json")
     except (OSError, ValueError) as exc:  # URLError is an OSError; a non-JSON body a ValueError
@@ -79,7 +90,11 @@ def audit(name: str, version: str, fetch: Fetch) -> Audit:
             "pip-audit where PyPI's release documents are reachable"
         )
         return result
-    result.source, result.advisories = "project (latest)", _advisories(doc)
+    found = _advisories(doc)
+    if found is None:
+        result.why_unaudited = "the project document lists no advisories"
+        return result
+    result.source, result.advisories = "project (latest)", found
     return result
 
 
@@ -93,7 +108,9 @@ def fetch_json(url: str) -> dict[str, Any] | None:
         if exc.code == 404:
             return None
         raise
-    return doc if isinstance(doc, dict) else {}
+    if not isinstance(doc, dict):
+        raise ValueError(f"{url} answered JSON that is not an object")
+    return doc
 
 
 def main(argv: list[str] | None = None, fetch: Fetch = fetch_json) -> int:
@@ -121,6 +138,9 @@ def main(argv: list[str] | None = None, fetch: Fetch = fetch_json) -> int:
         f"{len(vulnerable)} with known vulnerabilities, {len(unaudited)} unaudited"
     )
     if vulnerable:
+        return 1
+    if len(unaudited) == len(results):
+        print("audit: nothing could be audited: the lock is NOT known to be free of vulnerabilities", file=sys.stderr)
         return 1
     if unaudited and args.strict:
         return 1

@@ -4,6 +4,8 @@ every AWS call its clients make, for the handler tests."""
 from __future__ import annotations
 
 import importlib
+import json
+import re
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -45,3 +47,30 @@ class CallRecorder:
     @property
     def writes(self) -> list[str]:
         return [c for c in self.calls if c in self.writes_of]
+
+
+TEMPLATE = Path(__file__).resolve().parents[1] / "template.yaml"
+_SEARCH = re.compile(r"SEARCH\('\{KinesisAutoscaler,([^}]*)\} ([^']*)'")
+
+
+def dashboard_schemas() -> dict[str, frozenset[str]]:
+    """Metric name -> the dimension set a dashboard SEARCH schema {KinesisAutoscaler,...} asks for. Such a schema
+    matches only metrics with exactly those dimensions."""
+    out: dict[str, frozenset[str]] = {}
+    for dims, terms in _SEARCH.findall(TEMPLATE.read_text()):
+        for name in re.findall(r'MetricName=\\"(\w+)\\"', terms):
+            out[name] = frozenset(d.strip() for d in dims.split(","))
+    return out
+
+
+def emitted_metrics(stdout: str) -> set[tuple[str, frozenset[str]]]:
+    """(metric name, dimension set) of every EMF line a handler printed."""
+    found = set()
+    for line in stdout.splitlines():
+        if '"_aws"' not in line:
+            continue
+        for directive in json.loads(line)["_aws"]["CloudWatchMetrics"]:
+            for dims in directive["Dimensions"]:
+                for metric in directive["Metrics"]:
+                    found.add((metric["Name"], frozenset(dims)))
+    return found

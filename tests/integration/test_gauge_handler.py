@@ -16,7 +16,7 @@ from moto import mock_aws
 from autoscaler.local.alarm_events import FakeLambdaContext
 from autoscaler.local.setup import create_stream, write_datapoints
 from tests.conftest import load_event
-from tests.handler_harness import CallRecorder, load_handler
+from tests.handler_harness import CallRecorder, dashboard_schemas, emitted_metrics, load_handler
 
 pytestmark = pytest.mark.integration
 ACCOUNT = "123456789012"
@@ -39,8 +39,8 @@ class Loaded(CallRecorder):
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     with mock_aws():
 
-        def load(config_text: str = CONFIG) -> Loaded:
-            module = load_handler("autoscaler.handlers.gauge", config_text, tmp_path, monkeypatch)
+        def load(config_text: str = CONFIG, **environ: str) -> Loaded:
+            module = load_handler("autoscaler.handlers.gauge", config_text, tmp_path, monkeypatch, **environ)
             if module.CONFIG is not None:
                 for stream in module.CONFIG.streams:
                     create_stream(module.CLIENTS.kinesis, stream.name, stream.desired_shards)
@@ -119,3 +119,17 @@ def test_a_broken_config_is_reported_and_makes_no_call(env: Any) -> None:
     out = run(load_event("scheduled-event.json"))
     assert out["outcome"] == "error" and "streams[0].min_shards" in out["error"]
     assert run.calls == []
+
+
+def test_the_dashboard_searches_match_the_dimensions_the_gauge_publishes(
+    env: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A SEARCH schema matches only metrics with exactly its dimensions; Powertools adds "service" when
+    POWERTOOLS_SERVICE_NAME is set, as the template sets it."""
+    run = env(POWERTOOLS_SERVICE_NAME="kinesis-autoscaler")
+    capsys.readouterr()
+    run(load_event("scheduled-event.json"))
+    published = emitted_metrics(capsys.readouterr().out)
+    schemas = dashboard_schemas()
+    for name in ("OpenShards", "WriteUtilisation"):
+        assert (name, schemas[name]) in published, f"{name}: dashboard asks {sorted(schemas[name])}, got {published}"

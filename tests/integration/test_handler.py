@@ -15,7 +15,7 @@ from moto import mock_aws
 from autoscaler.local.alarm_events import FakeLambdaContext
 from autoscaler.local.setup import create_stream, create_table, ensure_alarms, write_burst
 from tests.conftest import load_event
-from tests.handler_harness import CallRecorder, load_handler
+from tests.handler_harness import CallRecorder, dashboard_schemas, emitted_metrics, load_handler
 
 pytestmark = pytest.mark.integration
 ACCOUNT = "123456789012"
@@ -46,7 +46,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """Load the handler (fresh module: its clients and config are module-level) inside mock_aws."""
     with mock_aws():
 
-        def load(config_text: str = CONFIG) -> Loaded:
+        def load(config_text: str = CONFIG, **environ: str) -> Loaded:
             module = load_handler(
                 "autoscaler.handlers.scale_up",
                 config_text,
@@ -54,6 +54,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
                 monkeypatch,
                 COOLDOWN_TABLE="cd",
                 AWS_LAMBDA_FUNCTION_NAME="kinesis-autoscaler-scale-up",
+                **environ,
             )
             if module.CONFIG is not None:
                 create_table(module.CLIENTS.dynamodb, "cd")
@@ -202,6 +203,26 @@ def test_an_action_publishes_the_open_shard_count_for_the_dashboard(
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     gauges = [m["OpenShards"] for m in emf if "OpenShards" in m and m.get("Stream") == result["stream"]]
     assert gauges in ([result["after"]], [[float(result["after"])]]), emf  # EMF may carry a value as a list
+
+
+def test_the_dashboard_searches_match_the_dimensions_the_handler_publishes(
+    env: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With POWERTOOLS_SERVICE_NAME set, as the template sets it, Powertools adds a "service" dimension: each
+    dashboard SEARCH schema must name exactly the dimensions published, or its graph stays empty."""
+    run = env(POWERTOOLS_SERVICE_NAME="kinesis-autoscaler")
+    capsys.readouterr()
+    (result,) = run(load_event("sns-alarm-incoming-bytes.json"))
+    event = load_event("sns-alarm-incoming-bytes.json")
+    msg = json.loads(event["Records"][0]["Sns"]["Message"])
+    msg["Trigger"]["Dimensions"] = [{"name": "StreamName", "value": "payments"}]  # refused: Skipped by Reason
+    event["Records"][0]["Sns"]["Message"] = json.dumps(msg)
+    run(event)
+    assert result["outcome"] == "scaled"
+    published = emitted_metrics(capsys.readouterr().out)
+    schemas = dashboard_schemas()
+    for name in ("OpenShards", "ScaleUp", "Skipped"):
+        assert (name, schemas[name]) in published, f"{name}: dashboard asks {sorted(schemas[name])}, got {published}"
 
 
 def test_duplicate_and_out_of_order_deliveries_cause_no_extra_reshard(env: Any) -> None:

@@ -81,8 +81,8 @@ def test_a_release_with_an_advisory_fails_the_audit(tmp_path: Path, capsys: pyte
     (tmp_path / "lock").write_text(LOCK)
     fetch = _pypi(
         {
-            "https://pypi.org/pypi/foo/1.0/json": {"vulnerabilities": [VULN]},
-            "https://pypi.org/pypi/bar-baz/2.1/json": {"vulnerabilities": []},
+            "https://pypi.org/pypi/foo/1.0/json": {"info": {"version": "1.0"}, "vulnerabilities": [VULN]},
+            "https://pypi.org/pypi/bar-baz/2.1/json": {"info": {"version": "2.1"}, "vulnerabilities": []},
         }
     )
     assert audit_deps.main([str(tmp_path / "lock")], fetch=fetch) == 1
@@ -93,7 +93,8 @@ def test_a_release_with_an_advisory_fails_the_audit(tmp_path: Path, capsys: pyte
 
 def test_a_withdrawn_advisory_does_not_count(tmp_path: Path) -> None:
     (tmp_path / "lock").write_text("foo==1.0\n")
-    fetch = _pypi({"https://pypi.org/pypi/foo/1.0/json": {"vulnerabilities": [{**VULN, "withdrawn": "2099-02-01"}]}})
+    withdrawn = {**VULN, "withdrawn": "2099-02-01"}
+    fetch = _pypi({"https://pypi.org/pypi/foo/1.0/json": {"info": {"version": "1.0"}, "vulnerabilities": [withdrawn]}})
     assert audit_deps.main([str(tmp_path / "lock")], fetch=fetch) == 0
 
 
@@ -119,14 +120,34 @@ def test_without_release_documents_the_latest_release_is_audited_from_the_projec
 
 
 def test_an_unaudited_package_warns_and_fails_only_when_strict(tmp_path: Path) -> None:
-    (tmp_path / "lock").write_text("foo==1.0\n")
+    (tmp_path / "lock").write_text(LOCK)
+    fetch = _pypi({"https://pypi.org/pypi/foo/1.0/json": {"info": {"version": "1.0"}, "vulnerabilities": []}})
+    assert audit_deps.main([str(tmp_path / "lock")], fetch=fetch) == 0  # bar-baz unaudited: listed, not fatal
+    assert audit_deps.main([str(tmp_path / "lock"), "--strict"], fetch=fetch) == 1
+
+
+def test_nothing_audited_fails_even_without_strict(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "lock").write_text(LOCK)
 
     def unreachable(url: str) -> dict[str, Any] | None:
         raise OSError("Name or service not known")
 
-    assert audit_deps.main([str(tmp_path / "lock")], fetch=unreachable) == 0
-    assert audit_deps.main([str(tmp_path / "lock"), "--strict"], fetch=unreachable) == 1
+    assert audit_deps.main([str(tmp_path / "lock")], fetch=unreachable) == 1
+    assert "nothing could be audited" in capsys.readouterr().err
     assert audit_deps.audit("foo", "1.0", unreachable).why_unaudited == "PyPI unreachable: Name or service not known"
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"info": {"version": "1.0"}},  # no advisory list: proves nothing
+        {"info": {"version": "9.9"}, "vulnerabilities": []},  # a proxy answering with another release
+        {"info": {"version": "1.0"}, "vulnerabilities": ["PYSEC-1"]},  # not advisory objects
+    ],
+)
+def test_a_release_document_that_cannot_speak_for_the_pin_is_not_counted_clean(doc: dict[str, Any]) -> None:
+    result = audit_deps.audit("foo", "1.0", _pypi({"https://pypi.org/pypi/foo/1.0/json": doc}))
+    assert result.source == "" and result.advisories == [] and result.why_unaudited
 
 
 def test_a_lock_that_cannot_be_read_or_pins_nothing_is_an_error(tmp_path: Path) -> None:

@@ -31,7 +31,7 @@ def fleet(world: World) -> World:
     for name, shards in (("orders", 4), ("clicks", 2), ("idle", 1), ("paused", 1)):  # "gone" was never created
         world.kinesis.create_stream(name, shards)
     world.traffic(0.5, 4, minutes=30, stream="orders")  # half of 4 shards for half an hour
-    world.traffic(0.9, 4, minutes=2, stream="orders")  # and two minutes at 90%: the busiest minute
+    world.traffic(0.9, 4, minutes=8, stream="orders")  # and eight minutes at 90% (the window ends 5 minutes back)
     world.traffic(0.25, 2, minutes=10, stream="clicks")
     return world
 
@@ -49,10 +49,12 @@ def test_each_enabled_stream_gets_its_shards_and_busiest_minute(world: World) ->
     assert (gone.shards, gone.peak_utilisation) == (None, None) and "cannot list its shards" in gone.error
 
 
-def test_the_window_is_the_last_hour_of_whole_minutes(world: World) -> None:
+def test_the_window_is_an_hour_of_whole_minutes_ending_five_minutes_back(world: World) -> None:
     start, end = gauge(world).window()
-    assert end % 60 == 0 and end <= world.clock.now() < end + 60
+    assert end % 60 == 0 and end + 300 <= world.clock.now() < end + 360  # CloudWatch's late minutes are left out
     assert end - start == 3600
+    world.clock.advance(3600)
+    assert gauge(world).window()[0] == end, "hourly runs tile the timeline: each minute is read once"
 
 
 def test_unreadable_metrics_still_give_the_shard_counts(world: World) -> None:
