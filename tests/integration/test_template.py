@@ -909,7 +909,8 @@ def test_dashboard_graphs_shards_and_utilisation_per_stream_from_the_gauges_metr
     body = json.loads(resolve(template["Resources"]["Dashboard"]["Properties"]["DashboardBody"], parameters(template)))
     searches = [m[0]["expression"] for w in body["widgets"] for m in w["properties"].get("metrics", [])]
     for metric in ("OpenShards", "WriteUtilisation"):  # published per Stream by autoscaler/handlers/gauge.py
-        assert any(f'{{KinesisAutoscaler,Stream}} MetricName="{metric}"' in e for e in searches), searches
+        # "service": the dimension Powertools adds to every metric (tests/integration/test_gauge_handler.py)
+        assert any(f'{{KinesisAutoscaler,Stream,service}} MetricName="{metric}"' in e for e in searches), searches
     handler = (ROOT / "autoscaler" / "handlers" / "gauge.py").read_text()
     assert 'name="OpenShards"' in handler and 'name="WriteUtilisation"' in handler
     assert 'add_dimension(name="Stream"' in handler
