@@ -5,9 +5,11 @@ only the two it reads with (handlers/gauge.py)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger, Metrics, single_metric
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.metrics import MetricUnit
 
 from autoscaler.aws.clients import Clients, build_clients
 from autoscaler.config import AutoscalerConfig, config_path_from_env, load_config
@@ -32,3 +34,18 @@ def load(environ: Mapping[str, str]) -> tuple[AutoscalerConfig | None, str | Non
 def clients() -> Clients:
     """Built even when the config is broken, so a test can watch that such an invocation makes no call."""
     return build_clients()
+
+
+def ignored(
+    logger: Logger, metrics: Metrics, reason: str, detail: str, message_id: str | None = None
+) -> dict[str, Any]:
+    """An event refused before any AWS call, the same in every function: a warning naming the reason, Skipped
+    counted in all and once more with a Reason dimension (the dashboard's refusals widget), and the answer."""
+    extra = {"reason": reason, "detail": detail}
+    if message_id:
+        extra["message_id"] = message_id
+    logger.warning("ignored", extra=extra)
+    metrics.add_metric(name="Skipped", unit=MetricUnit.Count, value=1)
+    with single_metric(name="Skipped", unit=MetricUnit.Count, value=1, namespace=metrics.namespace) as per_reason:
+        per_reason.add_dimension(name="Reason", value=reason)
+    return {"outcome": "ignored", "reason": reason, "detail": detail}

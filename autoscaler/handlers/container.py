@@ -12,10 +12,10 @@ from autoscaler.aws.compose import DEFAULT_TABLE, adapters
 from autoscaler.aws.continuation import LambdaContinuation
 from autoscaler.aws.notify import SnsNotifier
 from autoscaler.config import AutoscalerConfig
-from autoscaler.handlers.bootstrap import clients, load, powertools
+from autoscaler.handlers.bootstrap import clients, ignored, load, powertools
 from autoscaler.runtime import SystemClock
 
-__all__ = ["clients", "load", "notifier", "ports", "powertools"]
+__all__ = ["clients", "ignored", "load", "notifier", "ports", "powertools"]
 
 
 def notifier(environ: Mapping[str, str] = os.environ) -> SnsNotifier:

@@ -48,14 +48,10 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
             if isinstance(parsed, Rejected)
             else ("unexpected-continuation", "a scale-down continuation sent to the gauge")
         )
-        logger.warning("ignored", extra={"reason": reason, "detail": detail})
-        metrics.add_metric(name="Skipped", unit=MetricUnit.Count, value=1)
-        return {"outcome": "ignored", "reason": reason, "detail": detail}
+        return bootstrap.ignored(logger, metrics, reason, detail)
     elsewhere = schedule_elsewhere(parsed.account_id, parsed.region, context)
     if elsewhere is not None:
-        logger.warning("ignored", extra={"reason": "other-account", "detail": elsewhere})
-        metrics.add_metric(name="Skipped", unit=MetricUnit.Count, value=1)
-        return {"outcome": "ignored", "reason": "other-account", "detail": elsewhere}
+        return bootstrap.ignored(logger, metrics, "other-account", elsewhere)
     fleet = GAUGE.read()
     failed = []
     for r in fleet.readings:

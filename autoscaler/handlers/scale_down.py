@@ -42,15 +42,11 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         return {"outcome": "error", "error": CONFIG_ERROR}
     parsed = parse_scale_down_event(event)
     if isinstance(parsed, Rejected):
-        logger.warning("ignored", extra={"reason": parsed.reason, "detail": parsed.detail})
-        metrics.add_metric(name="Skipped", unit=MetricUnit.Count, value=1)
-        return {"outcome": "ignored", "reason": parsed.reason, "detail": parsed.detail}
+        return container.ignored(logger, metrics, parsed.reason, parsed.detail)
     if not isinstance(parsed, ScaleDownContinuation):
         detail = schedule_elsewhere(parsed.account_id, parsed.region, context)
         if detail is not None:
-            logger.warning("ignored", extra={"reason": "other-account", "detail": detail})
-            metrics.add_metric(name="Skipped", unit=MetricUnit.Count, value=1)
-            return {"outcome": "ignored", "reason": "other-account", "detail": detail}
+            return container.ignored(logger, metrics, "other-account", detail)
     started = time.monotonic()
     try:
         run = SERVICE.run(

@@ -43,9 +43,7 @@ def _count(name: str, stream: str | None = None, reason: str | None = None) -> N
 
 
 def _rejected(item: Rejected) -> dict[str, Any]:
-    logger.warning("ignored", extra={"reason": item.reason, "detail": item.detail, "message_id": item.message_id})
-    _count("Skipped", reason=item.reason)
-    return {"outcome": "ignored", "reason": item.reason, "detail": item.detail}
+    return container.ignored(logger, metrics, item.reason, item.detail, item.message_id)
 
 
 def _result(result: ScaleUpResult, seconds: float = 0.0) -> dict[str, Any]:

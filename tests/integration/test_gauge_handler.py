@@ -107,11 +107,16 @@ def test_a_stream_that_cannot_be_listed_is_reported_and_the_others_are_gauged(en
         ("a list", [], ACCOUNT, "not-an-object"),
     ],
 )
-def test_refused_events_make_no_call(env: Any, case: str, event: Any, account: str, reason: str) -> None:
+def test_refused_events_make_no_call(
+    env: Any, capsys: pytest.CaptureFixture[str], case: str, event: Any, account: str, reason: str
+) -> None:
     run = env()
+    capsys.readouterr()
     out = run(event, account=account)
     assert (out["outcome"], out["reason"]) == ("ignored", reason), case
     assert run.calls == [], f"{case}: no AWS call at all, got {run.calls}"
+    published = emf(capsys)
+    assert [m for m in published if m.get("Reason") == reason and "Skipped" in m], f"{case}: by Reason: {published}"
 
 
 def test_a_broken_config_is_reported_and_makes_no_call(env: Any) -> None:

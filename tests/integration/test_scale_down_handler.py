@@ -3,6 +3,7 @@ refused without an AWS write."""
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -102,11 +103,16 @@ def test_scheduled_run_merges_the_quiet_stream_and_keeps_the_busy_one(env: Any) 
         ("a list", lambda e: [e], ACCOUNT, "not-an-object"),
     ],
 )
-def test_refused_events_touch_nothing(env: Any, case: str, mutate: Any, account: str, reason: str) -> None:
+def test_refused_events_touch_nothing(
+    env: Any, capsys: pytest.CaptureFixture[str], case: str, mutate: Any, account: str, reason: str
+) -> None:
     run = env()
+    capsys.readouterr()
     out = run(mutate(load_event("scheduled-event.json")), account=account)
     assert (out["outcome"], out["reason"]) == ("ignored", reason), case
     assert run.calls == [], f"{case}: no AWS call at all, got {run.calls}"
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert [m for m in emf if m.get("Reason") == reason and "Skipped" in m], f"{case}: Skipped by Reason, got {emf}"
 
 
 def test_continuation_for_an_unmanaged_stream_is_skipped(env: Any) -> None:
