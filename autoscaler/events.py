@@ -20,12 +20,16 @@ from autoscaler.model import TriggerKind
 
 KINESIS_NAMESPACE = "AWS/Kinesis"
 CONTINUATION_KIND = "kinesis-autoscaler/scale-up-continuation"
+MAX_MESSAGE_ID_CHARS = 64
 MAX_MESSAGE_CHARS = 262_144  # SNS caps a message at 256 KiB; anything larger is not a real alarm notification
 UTILISATION_METRICS = frozenset({"IncomingBytes", "IncomingRecords"})
 THROTTLE_METRICS = frozenset({"WriteProvisionedThroughputExceeded"})
 _ALARM_ARN = re.compile(r"^arn:(aws[a-z-]*):cloudwatch:([a-z0-9-]+):(\d{12}):alarm:(.+)$")
 _STREAM_NAME = re.compile(r"^[a-zA-Z0-9_.-]{1,128}$")
 _STATES = frozenset({"OK", "ALARM", "INSUFFICIENT_DATA"})
+# CloudWatch alarm periods are 10, 20, 30 or a multiple of 60 s, and an alarm evaluates at most 7 days: a Period past
+# that is no alarm's, and it would overflow the threshold arithmetic (a float holds at most ~1.8e308).
+_MAX_PERIOD_S = 7 * 86_400
 
 
 class AlarmNotification(NamedTuple):
@@ -106,7 +110,9 @@ def _parse_record(record: Any) -> ScaleUpInput:
     sns = record.get("Sns")
     if record.get("EventSource") != "aws:sns" or not isinstance(sns, Mapping):
         return Rejected("not-sns", f"EventSource {str(record.get('EventSource'))[:40]!r} is not aws:sns")
-    message_id = sns.get("MessageId") if isinstance(sns.get("MessageId"), str) else None
+    # SNS MessageIds are UUIDs: anything longer is cut, so a forged one cannot flood every log line it tags
+    raw_id = sns.get("MessageId")
+    message_id = raw_id[:MAX_MESSAGE_ID_CHARS] if isinstance(raw_id, str) else None
     message = sns.get("Message")
     if not isinstance(message, str):
         return Rejected("malformed", "Sns.Message is not a string", message_id)
@@ -152,9 +158,17 @@ def _number(value: Any) -> float | None:
 
 
 def _period(value: Any) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= _MAX_PERIOD_S:
         return None
     return value
+
+
+def _query_account(query: Mapping[str, Any], key: str, account: str) -> None:
+    """A metric query's own account (cross-account alarms: MetricDataQuery.AccountId) must be the alarm's: an alarm
+    in this account that watches another account's stream of the same name is not this stream's load."""
+    owner = query.get(key)
+    if owner is not None and owner != account:
+        raise _Bad("other-account", f"a metric query reads account {str(owner)[:20]!r}, the alarm is in {account}")
 
 
 def _classify(metrics: list[tuple[str, str, str]]) -> tuple[str, tuple[str, ...], TriggerKind]:
@@ -222,6 +236,7 @@ def _parse_sns_alarm(body: Any, message_id: str | None) -> AlarmNotification:
         for query in trigger["Metrics"]:
             if not isinstance(query, Mapping):
                 raise _Bad("malformed", "a Trigger.Metrics entry is not an object")
+            _query_account(query, "AccountId", account)
             stat = query.get("MetricStat")
             if stat is None:
                 continue  # an Expression query: carries no metric of its own
@@ -276,6 +291,7 @@ def _parse_lambda_action(event: Mapping[str, Any]) -> AlarmNotification:
     for query in config["metrics"]:
         if not isinstance(query, Mapping):
             raise _Bad("malformed", "a configuration.metrics entry is not an object")
+        _query_account(query, "accountId", account)
         stat = query.get("metricStat")
         if stat is None:
             continue
@@ -470,6 +486,10 @@ def _parse_fleet_continuation(event: Mapping[str, Any]) -> ScaleDownContinuation
         if method not in IN_PROGRESS_METHODS:
             raise _Bad("malformed", f"an in_progress method {str(method)[:30]!r} is not merge or update_shard_count")
         items.append(InProgress(stream, target, owner, method))
+    named = [*pending, *(i.stream for i in items)]
+    if len(set(named)) != len(named):  # ours name each stream once: a repeat would work one stream twice in a run
+        twice = next(n for n in named if named.count(n) > 1)
+        raise _Bad("malformed", f"stream {twice!r} is named twice in pending and in_progress")
     return ScaleDownContinuation(hop, tuple(pending), tuple(items))
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -110,6 +111,8 @@ def request_from_alarm(note: AlarmNotification, cfg: StreamConfig, prefix: str) 
     kind = kind_of_alarm(prefix, note.stream, note.alarm_name)
     if kind is not None and kind is not AlarmKind.WRITE_THROTTLED and note.threshold and note.period:
         shards = shards_for_threshold(kind, note.threshold, note.period, cfg.scale_up_threshold)
+        if not math.isfinite(shards):  # advice only: an unknowable count is no count
+            shards = None
     return ScaleUpRequest(note.stream, note.trigger, alarm_shards=shards, source=note.alarm_name)
 
 

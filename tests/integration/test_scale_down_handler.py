@@ -121,7 +121,7 @@ def test_continuation_for_an_unmanaged_stream_is_skipped(env: Any) -> None:
         "kind": "kinesis-autoscaler/scale-down-continuation",
         "hop": 1,
         "pending": ["payments"],
-        "in_progress": [{"stream": "payments", "target": 1, "owner": "x"}],
+        "in_progress": [{"stream": "ledger", "target": 1, "owner": "x"}],
     }
     out = run(event)
     assert {r["outcome"] for r in out["results"]} == {"skipped"}
@@ -148,3 +148,16 @@ def test_a_scale_down_publishes_a_one_line_summary(env: Any) -> None:
     sent = sns_backends[account]["us-east-1"].topics[topic].sent_notifications
     assert [s[2] for s in sent] == ["kinesis-autoscaler: quiet scaled down 4 -> 2"]  # the busy one is kept: silent
     assert sent[0][1].startswith("quiet scaled down 4 -> 2 shards in ")
+
+
+def test_streams_a_forged_continuation_names_never_become_metric_dimensions(
+    env: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every Stream dimension is a custom metric CloudWatch bills: names from an event must not mint them."""
+    run = env()
+    capsys.readouterr()
+    names = [f"not-ours-{i}" for i in range(20)]
+    out = run({"kind": "kinesis-autoscaler/scale-down-continuation", "hop": 1, "pending": names, "in_progress": []})
+    assert run.writes == [] and len(out["results"]) == 20
+    dims = {json.loads(line).get("Stream") for line in capsys.readouterr().out.splitlines() if '"_aws"' in line}
+    assert not {d for d in dims if d and d.startswith("not-ours-")}, dims

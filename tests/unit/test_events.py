@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from autoscaler.events import (
@@ -20,7 +21,8 @@ from autoscaler.events import (
     screen,
 )
 from autoscaler.model import TriggerKind
-from tests.conftest import load_event
+from autoscaler.service import request_from_alarm
+from tests.conftest import load_event, make_config
 
 pytestmark = pytest.mark.unit
 
@@ -235,3 +237,88 @@ def test_parser_never_raises_on_mangled_messages(fields: dict[str, Any]) -> None
     event = with_message(lambda m: json.dumps({**m, **fields}))
     for item in parse_scale_up_event(event):
         assert isinstance(item, AlarmNotification | Rejected)
+
+
+def test_a_period_no_alarm_can_have_is_unknown() -> None:
+    """CloudWatch evaluates at most 7 days: 10^400 s once overflowed the threshold arithmetic (float(N × 1 MiB × P))
+    into an error that Lambda retried; now it is unknown, like a Period that is text."""
+    for period in (10**400, 7 * 86_400 + 60, 0, -60):
+        note = only(with_message(lambda m, p=period: m["Trigger"].__setitem__("Period", p)))
+        assert isinstance(note, AlarmNotification) and note.period is None, period
+    week = only(with_message(lambda m: m["Trigger"].__setitem__("Period", 7 * 86_400)))
+    assert isinstance(week, AlarmNotification) and week.period == 604_800
+
+
+def test_a_metric_query_in_another_account_is_refused() -> None:
+    """Cross-account alarms: a query's AccountId names whose metric it reads. Same stream name, other account:
+    not this stream's load."""
+
+    def other_account(m: dict[str, Any]) -> None:
+        m["Trigger"] = {
+            "Metrics": [
+                {
+                    "Id": "mb",
+                    "AccountId": "999999999999",
+                    "MetricStat": {
+                        "Metric": {
+                            "Namespace": "AWS/Kinesis",
+                            "MetricName": "IncomingBytes",
+                            "Dimensions": [{"name": "StreamName", "value": "orders"}],
+                        },
+                        "Period": 60,
+                        "Stat": "Sum",
+                    },
+                    "ReturnData": True,
+                }
+            ]
+        }
+
+    refused = only(with_message(other_account))
+    assert isinstance(refused, Rejected) and refused.reason == "other-account"
+    own = only(with_message(lambda m: (other_account(m), m["Trigger"]["Metrics"][0].update(AccountId="123456789012"))))
+    assert isinstance(own, AlarmNotification) and own.stream == "orders"
+    action = load_event("lambda-alarm-action.json")
+    action["alarmData"]["configuration"]["metrics"][0]["accountId"] = "999999999999"
+    refused_action = only(action)
+    assert isinstance(refused_action, Rejected) and refused_action.reason == "other-account"
+
+
+def test_a_message_id_is_cut_to_64_characters() -> None:
+    event = load_event("sns-alarm-incoming-bytes.json")
+    event["Records"][0]["Sns"]["MessageId"] = "m" * 100_000
+    note = only(event)
+    assert isinstance(note, AlarmNotification) and note.message_id == "m" * 64
+
+
+advisory_numbers = (
+    st.integers()
+    | st.integers(min_value=10**290, max_value=10**420)
+    | st.floats()
+    | st.booleans()
+    | st.none()
+    | st.text(max_size=5)
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(period=advisory_numbers, threshold=advisory_numbers, direct=st.booleans())
+@example(period=10**400, threshold=201_326_592.0, direct=False)
+@example(period=10, threshold=1.7e308, direct=True)
+def test_an_accepted_alarm_with_any_period_and_threshold_makes_a_request(
+    period: Any, threshold: Any, direct: bool
+) -> None:
+    """One step past the parser, where the handler goes next: whatever Period and Threshold an accepted alarm of ours
+    carries, request_from_alarm never raises, and the count its threshold stood for is unknown or finite."""
+    if direct:
+        event = load_event("lambda-alarm-action.json")
+        event["alarmData"]["configuration"]["metrics"][0]["metricStat"]["period"] = period
+        event["alarmData"]["state"]["reasonData"] = json.dumps({"threshold": threshold}, default=str)
+    else:
+        event = with_message(lambda m: m["Trigger"].update(Period=period, Threshold=threshold))
+    note = only(event)
+    assert isinstance(note, AlarmNotification), note
+    config = make_config()
+    cfg = config.stream("orders")
+    assert cfg is not None
+    request = request_from_alarm(note, cfg, config.alarm_name_prefix)
+    assert request.alarm_shards is None or math.isfinite(request.alarm_shards), request
