@@ -4,6 +4,8 @@ only the two it reads with (handlers/gauge.py)."""
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,9 +17,14 @@ from autoscaler.aws.clients import Clients, build_clients
 from autoscaler.config import AutoscalerConfig, config_path_from_env, load_config
 from autoscaler.errors import ConfigError
 
+# Powertools writes log lines with ensure_ascii=False, and Lambda's stdout is strict UTF-8: text from an event carrying
+# a lone surrogate ("\ud800" is valid JSON) made every line that quoted it fail to encode and vanish, the refusal's
+# own line included. ASCII escapes print every line; CloudWatch Logs Insights decodes them as JSON.
+_log_json = functools.partial(json.dumps, default=str, separators=(",", ":"), ensure_ascii=True)
+
 
 def powertools(environ: Mapping[str, str]) -> tuple[Logger, Metrics]:
-    logger = Logger(service=environ.get("POWERTOOLS_SERVICE_NAME", "kinesis-autoscaler"))
+    logger = Logger(service=environ.get("POWERTOOLS_SERVICE_NAME", "kinesis-autoscaler"), json_serializer=_log_json)
     metrics = Metrics(namespace=environ.get("POWERTOOLS_METRICS_NAMESPACE", "KinesisAutoscaler"))
     copy_config_to_registered_loggers(source_logger=logger, include={"autoscaler"})  # service logs as JSON too
     return logger, metrics

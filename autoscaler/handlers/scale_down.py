@@ -76,7 +76,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
             ) as g:
                 g.add_dimension(name="Stream", value=result.stream)
         name = _METRIC.get(result.outcome, "Skipped" if result.outcome is StreamOutcome.SKIPPED else None)
-        if name:
+        if name and CONFIG.stream(result.stream) is not None:  # a forged name never becomes a (billed) metric
             with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace=metrics.namespace) as m:
                 m.add_dimension(name="Stream", value=result.stream)
         if name == "Skipped" or result.outcome is StreamOutcome.KEPT:  # refusals and keeps, by their reason

@@ -76,6 +76,9 @@ def _handle(event: Any, context: Any, service: ScaleUpService, config: Autoscale
         items = parse_scale_up_event(event)
     except Exception as exc:  # parse_scale_up_event never raises by contract; keep the handler's promise regardless
         items = [Rejected("unparseable", f"{type(exc).__name__}: {str(exc)[:200]}")]
+    # the first SNS MessageId, as the parser bounded it, tags every line of the invocation
+    ids = (i.message_id for i in items if not isinstance(i, ContinuationRequest) and i.message_id)
+    logger.set_correlation_id(next(ids, None))
     for item in items:
         try:
             if isinstance(item, Rejected):
@@ -119,7 +122,7 @@ class RetryLater(AutoscalerError):
 
 
 @metrics.log_metrics
-@logger.inject_lambda_context(correlation_id_path="Records[0].Sns.MessageId")
+@logger.inject_lambda_context
 def handler(event: Any, context: Any) -> dict[str, Any]:
     if SERVICE is None or CONFIG is None:
         logger.error("config invalid; nothing done", extra={"error": CONFIG_ERROR})

@@ -3,6 +3,7 @@ input, no AWS write at all."""
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 from collections.abc import Iterator
@@ -273,3 +274,25 @@ def test_a_notification_that_fails_does_not_fail_the_action(env: Any) -> None:
     run.module.NOTIFIER.topic_arn = f"arn:aws:sns:us-east-1:{ACCOUNT}:no-such-topic"
     (result,) = run(load_event("sns-alarm-incoming-bytes.json"))
     assert result["outcome"] == "scaled"  # the publish failed (NotFound), logged, the action stands
+
+
+@pytest.mark.parametrize("where", ["MessageId", "AlarmName"])
+def test_a_lone_surrogate_in_the_event_does_not_silence_the_logs(env: Any, where: str) -> None:
+    """JSON may carry "\\ud800"; Lambda's stdout is strict UTF-8. With Powertools' ensure_ascii=False such a line
+    failed to encode and was dropped, and the MessageId tags every line: the refusal went unlogged."""
+    run = env()
+    raw = io.BytesIO()
+    run.module.logger.registered_handler.setStream(io.TextIOWrapper(raw, encoding="utf-8", write_through=True))
+    event = load_event("sns-alarm-incoming-bytes.json")
+    msg = json.loads(event["Records"][0]["Sns"]["Message"])
+    msg["AlarmArn"] = msg["AlarmArn"].replace(ACCOUNT, "210987654321")  # another account's: refused
+    msg["AWSAccountId"] = "210987654321"
+    if where == "AlarmName":
+        msg["AlarmName"] += "\ud800"
+    else:
+        event["Records"][0]["Sns"]["MessageId"] = "m-\ud800"
+    event["Records"][0]["Sns"]["Message"] = json.dumps(msg)
+    (result,) = run(event)
+    assert (result["outcome"], result["reason"]) == ("ignored", "other-account")
+    lines = [json.loads(line) for line in raw.getvalue().decode("utf-8").splitlines() if line.strip()]
+    assert [r for r in lines if r.get("message") == "ignored" and r.get("reason") == "other-account"], lines
