@@ -91,7 +91,7 @@ def parse_scale_up_event(event: Any) -> list[ScaleUpInput]:
         if not isinstance(records, list) or not records:
             return [Rejected("no-records", "Records is empty or not a list")]
         return [_parse_record(r) for r in records]
-    keys = ", ".join(sorted(str(k) for k in event)[:8])
+    keys = ", ".join(repr(str(k)[:40]) for k in sorted(event, key=str)[:8])
     return [Rejected("unknown-shape", f"neither an SNS delivery, an alarm action nor a continuation (keys: {keys})")]
 
 

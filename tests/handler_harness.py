@@ -3,10 +3,13 @@ every AWS call its clients make, for the handler tests."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
 import json
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -74,3 +77,16 @@ def emitted_metrics(stdout: str) -> set[tuple[str, frozenset[str]]]:
                 for metric in directive["Metrics"]:
                     found.add((metric["Name"], frozenset(dims)))
     return found
+
+
+@contextlib.contextmanager
+def log_lines(module: ModuleType, stream: io.TextIOBase | None = None) -> Iterator[io.TextIOBase]:
+    """The handler's log lines as written, in `stream` (a StringIO unless given: a strict UTF-8 one, say), for the
+    duration. The Powertools logger outlives the module and is shared by every handler of the service: the stream
+    it had is put back, unflushed (a test's captured stdout may be closed by now)."""
+    handler = module.logger.registered_handler
+    saved, handler.stream = handler.stream, stream or io.StringIO()
+    try:
+        yield handler.stream
+    finally:
+        handler.stream = saved

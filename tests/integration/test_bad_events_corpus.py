@@ -17,6 +17,7 @@ import copy
 import importlib
 import io
 import json
+import math
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ from autoscaler.events import (
     screen,
 )
 from autoscaler.local.setup import create_stream, create_table, ensure_alarms
+from autoscaler.service import request_from_alarm
 from tests.conftest import EVENTS, load_event
 from tests.integration.test_handler import ACCOUNT
 from tests.integration.test_handler import CONFIG as UP_CONFIG
@@ -58,6 +60,7 @@ ACCEPTED_DIR = BAD / "accepted"
 EXPECTED: dict[str, dict[str, Any]] = json.loads((BAD / "EXPECTED.json").read_text())
 ACCEPTED: dict[str, dict[str, Any]] = json.loads((ACCEPTED_DIR / "ACCEPTED.json").read_text())
 UP_STREAMS = ("orders",)
+UP_CONFIG_MODEL = config_module.parse_config(UP_CONFIG, source="streams.yaml")
 DOWN_STREAMS = ("quiet", "busy")
 SPEC_KEYS = {"handler", "reason", "input", "pad_to_bytes", "note"}
 
@@ -245,6 +248,7 @@ def test_bad_input_is_ignored_with_its_reason_logged_and_makes_no_aws_call(
     assert warnings[0]["detail"] == result["detail"]
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     assert any("Skipped" in m for m in emf), "counted in the Skipped metric"
+    assert any("Skipped" in m and m.get("Reason") == spec["reason"] for m in emf), "and in Skipped by its Reason"
     assert world.state() == before
 
 
@@ -256,6 +260,11 @@ def test_accepted_quirk_parses_into_a_request_the_screen_lets_through(name: str)
     if spec["handler"] == "scale_up":
         (item,) = parse_scale_up_event(event)
         assert isinstance(item, AlarmNotification) and item.stream == "orders" and item.new_state == "ALARM"
+        cfg = UP_CONFIG_MODEL.stream("orders")
+        assert cfg is not None
+        request = request_from_alarm(item, cfg, UP_CONFIG_MODEL.alarm_name_prefix)  # where the handler goes next
+        assert request.stream == "orders" and request.trigger is item.trigger
+        assert request.alarm_shards is None or math.isfinite(request.alarm_shards)
     else:
         assert isinstance(parse_scale_down_event(event), ScheduledRun)
 

@@ -3,6 +3,7 @@ input, no AWS write at all."""
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import sys
@@ -16,7 +17,7 @@ from moto import mock_aws
 from autoscaler.local.alarm_events import FakeLambdaContext
 from autoscaler.local.setup import create_stream, create_table, ensure_alarms, write_burst
 from tests.conftest import load_event
-from tests.handler_harness import CallRecorder, dashboard_schemas, emitted_metrics, load_handler
+from tests.handler_harness import CallRecorder, dashboard_schemas, emitted_metrics, load_handler, log_lines
 
 pytestmark = pytest.mark.integration
 ACCOUNT = "123456789012"
@@ -282,7 +283,7 @@ def test_a_lone_surrogate_in_the_event_does_not_silence_the_logs(env: Any, where
     failed to encode and was dropped, and the MessageId tags every line: the refusal went unlogged."""
     run = env()
     raw = io.BytesIO()
-    run.module.logger.registered_handler.setStream(io.TextIOWrapper(raw, encoding="utf-8", write_through=True))
+    strict_utf8 = io.TextIOWrapper(raw, encoding="utf-8", write_through=True)
     event = load_event("sns-alarm-incoming-bytes.json")
     msg = json.loads(event["Records"][0]["Sns"]["Message"])
     msg["AlarmArn"] = msg["AlarmArn"].replace(ACCOUNT, "210987654321")  # another account's: refused
@@ -292,7 +293,50 @@ def test_a_lone_surrogate_in_the_event_does_not_silence_the_logs(env: Any, where
     else:
         event["Records"][0]["Sns"]["MessageId"] = "m-\ud800"
     event["Records"][0]["Sns"]["Message"] = json.dumps(msg)
-    (result,) = run(event)
+    with log_lines(run.module, strict_utf8):
+        (result,) = run(event)
     assert (result["outcome"], result["reason"]) == ("ignored", "other-account")
     lines = [json.loads(line) for line in raw.getvalue().decode("utf-8").splitlines() if line.strip()]
     assert [r for r in lines if r.get("message") == "ignored" and r.get("reason") == "other-account"], lines
+
+
+def test_the_lock_table_down_fails_closed_with_an_error_metric_and_a_clear_log(
+    env: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """DynamoDB unavailable (here: the table is gone): no reshard, no alarm touched; the handler raises so that
+    Lambda retries; one ERROR line names the stream, the table and why; Errors is counted in all and per stream."""
+    run = env()
+    run.module.CLIENTS.dynamodb.delete_table(TableName="cd")
+    capsys.readouterr()
+    run.calls.clear()
+    with log_lines(run.module) as logs, pytest.raises(run.module.RetryLater, match="LockUnavailable"):
+        run(load_event("sns-alarm-incoming-bytes.json"))
+    assert set(run.writes) <= {"UpdateItem"}, f"only the refused lock write, got {run.writes}"
+    errors = [json.loads(line) for line in logs.getvalue().splitlines() if '"level":"ERROR"' in line]
+    assert [(e["message"], e["stream"]) for e in errors] == [("scale-up failed", "orders")], errors
+    assert "cooldown table cd" in errors[0]["error"] and "not resharding without the lock" in errors[0]["error"]
+    emf = emitted_metrics(capsys.readouterr().out)
+    assert ("Errors", frozenset()) in emf and ("Errors", frozenset({"Stream"})) in emf, emf
+
+
+def test_logs_carry_parsed_fields_never_the_event_payload(env: Any) -> None:
+    """A marker in every part of a delivery the autoscaler does not act on (the SNS subject, the alarm's description
+    and reason, an unknown field, an unknown event's key) never reaches a log line at any level, whether the event
+    scales the stream or is refused."""
+    marker = "PAYLOAD-MARKER-7f3a"
+    run = env()
+    scales = load_event("sns-alarm-incoming-bytes.json")
+    msg = json.loads(scales["Records"][0]["Sns"]["Message"])
+    msg.update(AlarmDescription=marker, NewStateReason=marker, Extra={"note": marker})
+    scales["Records"][0]["Sns"].update(Subject=marker, Message=json.dumps(msg))
+    refused = copy.deepcopy(scales)
+    refused_msg = dict(msg, AlarmArn=msg["AlarmArn"].replace(ACCOUNT, "210987654321"), AWSAccountId="210987654321")
+    refused["Records"][0]["Sns"]["Message"] = json.dumps(refused_msg)
+    with log_lines(run.module) as logs:
+        (first,) = run(scales)
+        (second,) = run(refused)
+        (third,) = run({"detail": marker, "x" * 5000: marker})
+    assert (first["outcome"], second["reason"], third["reason"]) == ("scaled", "other-account", "unknown-shape")
+    text = logs.getvalue()
+    assert text.count('"level"') >= 4 and marker not in text, text[:2000]
+    assert max(len(line) for line in text.splitlines()) < 4000, "no line quotes an unbounded part of the event"

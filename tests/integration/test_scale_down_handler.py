@@ -15,7 +15,7 @@ from moto import mock_aws
 from autoscaler.local.alarm_events import FakeLambdaContext
 from autoscaler.local.setup import create_stream, create_table, ensure_alarms, write_quiet_day
 from tests.conftest import load_event
-from tests.handler_harness import CallRecorder, load_handler
+from tests.handler_harness import CallRecorder, dashboard_schemas, emitted_metrics, load_handler, log_lines
 
 pytestmark = pytest.mark.integration
 ACCOUNT = "123456789012"
@@ -40,7 +40,7 @@ class Loaded(CallRecorder):
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     with mock_aws():
 
-        def load(config_text: str = CONFIG) -> Loaded:
+        def load(config_text: str = CONFIG, **environ: str) -> Loaded:
             module = load_handler(
                 "autoscaler.handlers.scale_down",
                 config_text,
@@ -48,6 +48,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
                 monkeypatch,
                 COOLDOWN_TABLE="cd",
                 AWS_LAMBDA_FUNCTION_NAME="kinesis-autoscaler-scale-down",
+                **environ,
             )
             if module.CONFIG is not None:
                 c = module.CLIENTS
@@ -161,3 +162,38 @@ def test_streams_a_forged_continuation_names_never_become_metric_dimensions(
     assert run.writes == [] and len(out["results"]) == 20
     dims = {json.loads(line).get("Stream") for line in capsys.readouterr().out.splitlines() if '"_aws"' in line}
     assert not {d for d in dims if d and d.startswith("not-ours-")}, dims
+
+
+def test_the_dashboard_searches_match_what_a_scale_down_run_publishes(
+    env: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ScaleDown and OpenShards per Stream, Kept and Skipped by Reason, each with the service dimension Powertools
+    adds when POWERTOOLS_SERVICE_NAME is set (as the template sets it): exactly the dashboard's SEARCH schemas."""
+    run = env(POWERTOOLS_SERVICE_NAME="kinesis-autoscaler")
+    capsys.readouterr()
+    out = run(load_event("scheduled-event.json"))
+    assert out["counts"] == {"merged": 1, "kept": 1}
+    run(load_event("scheduled-event.json"), account="210987654321")  # refused: Skipped by Reason
+    published = emitted_metrics(capsys.readouterr().out)
+    schemas = dashboard_schemas()
+    for name in ("ScaleDown", "OpenShards", "Kept", "Skipped"):
+        assert (name, schemas[name]) in published, f"{name}: dashboard asks {sorted(schemas[name])}, got {published}"
+
+
+def test_the_lock_table_down_fails_the_stream_closed_with_an_error_metric_and_log(
+    env: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """DynamoDB unavailable: the quiet stream is not merged without its lock; the failure is an ERROR line naming the
+    stream and an Errors count for it; the busy stream, which needs no lock, is still judged."""
+    run = env()
+    run.module.CLIENTS.dynamodb.delete_table(TableName="cd")
+    capsys.readouterr()
+    with log_lines(run.module) as logs:
+        out = run(load_event("scheduled-event.json"))
+    by = {r["stream"]: r for r in out["results"]}
+    assert (by["quiet"]["outcome"], by["busy"]["outcome"]) == ("failed", "kept"), by
+    assert "MergeShards" not in run.writes and "UpdateShardCount" not in run.writes, run.writes
+    errors = [json.loads(line) for line in logs.getvalue().splitlines() if '"level":"ERROR"' in line]
+    assert errors and {e.get("stream") for e in errors} == {"quiet"}, errors
+    assert any("not resharding without the lock" in json.dumps(e) for e in errors), errors
+    assert ("Errors", frozenset({"Stream"})) in emitted_metrics(capsys.readouterr().out)
