@@ -110,8 +110,8 @@ def _handle(event: Any, context: Any, service: ScaleUpService, config: Autoscale
                 result = service.scale_up(request_from_alarm(item, cfg, config.alarm_name_prefix), budget)
                 out.append(_result(result, time.monotonic() - started))
         except Exception as exc:  # one failing record must not lose the others: finish the batch first
-            managed = isinstance(item, AlarmNotification | ContinuationRequest) and config.stream(item.stream)
-            stream = item.stream if managed else None  # only a configured name becomes a metric dimension
+            named = None if isinstance(item, Rejected) else item.stream
+            stream = named if named and config.stream(named) else None  # only a configured name becomes a dimension
             logger.exception("scale-up failed", extra={"stream": stream, "error": f"{type(exc).__name__}: {exc}"})
             _count("Errors", stream=stream)
             out.append({"outcome": "error", "retry": True, "error": f"{type(exc).__name__}: {exc}"})
