@@ -55,15 +55,23 @@ def test_translated_stack_creates_on_moto() -> None:
         rules = client("events").list_rules()["Rules"]
         assert sorted(r["ScheduleExpression"] for r in rules) == ["rate(1 hour)", "rate(36 hours)"]  # gauge, scale-down
         assert outputs["GaugeFunctionName"] == "ka-gauge"
-        # GaugeSchedule off: the condition leaves the gauge (function, rule, log group, output) out of the stack
+        assert fn["Environment"]["Variables"]["NOTIFY_TOPIC_ARN"] == outputs["NotificationTopicArn"]
+        # GaugeSchedule off: the condition leaves the gauge (function, rule, log group, output) out of the stack;
+        # Notifications off: the topic and its output, and the functions get an empty NOTIFY_TOPIC_ARN
         cfn.create_stack(
             StackName="kb",
             TemplateBody=json.dumps(template),
             Capabilities=["CAPABILITY_IAM"],
-            Parameters=[{"ParameterKey": "GaugeSchedule", "ParameterValue": "off"}],
+            Parameters=[
+                {"ParameterKey": "GaugeSchedule", "ParameterValue": "off"},
+                {"ParameterKey": "Notifications", "ParameterValue": "off"},
+            ],
         )
         kb = cfn.describe_stacks(StackName="kb")["Stacks"][0]
         assert kb["StackStatus"] == "CREATE_COMPLETE"
-        assert "GaugeFunctionName" not in {o["OutputKey"] for o in kb.get("Outputs", [])}
+        kb_outputs = {o["OutputKey"] for o in kb.get("Outputs", [])}
+        assert "GaugeFunctionName" not in kb_outputs and "NotificationTopicArn" not in kb_outputs
+        kb_up = client("lambda").get_function(FunctionName="kb-scale-up")["Configuration"]
+        assert kb_up["Environment"]["Variables"]["NOTIFY_TOPIC_ARN"] == ""
         kb_types = [r["ResourceType"] for r in cfn.list_stack_resources(StackName="kb")["StackResourceSummaries"]]
         assert kb_types.count("AWS::Lambda::Function") == 2 and kb_types.count("AWS::Events::Rule") == 1

@@ -112,6 +112,8 @@ PSEUDO = {
     "AWS::StackName": "teststack",
 }
 ARN_HEAD = "arn:aws:{service}:us-east-1:123456789012"
+CONDITION = "Condition::"  # parameters() adds each template condition's value under this prefix
+NO_VALUE = object()  # AWS::NoValue, resolved
 
 # --- loading -----------------------------------------------------------------------------------------------------
 
@@ -174,16 +176,22 @@ def spec(function_name: str) -> FunctionSpec:
 
 
 def resolve(node: Any, params: Mapping[str, Any]) -> Any:
-    """Evaluate Ref/Fn::Sub/Fn::Join/Fn::Split/Fn::GetAtt; resources resolve to placeholders like <Table.Arn>."""
+    """Evaluate Ref/Fn::Sub/Fn::Join/Fn::Split/Fn::GetAtt/Fn::If; resources resolve to placeholders like <Table.Arn>,
+    AWS::NoValue drops its list item."""
     if isinstance(node, list):
-        return [resolve(item, params) for item in node]
+        return [item for item in (resolve(item, params) for item in node) if item is not NO_VALUE]
     if not isinstance(node, dict):
         return node
     if len(node) != 1 or not next(iter(node)).startswith(("Ref", "Fn::")):
         return {key: resolve(value, params) for key, value in node.items()}
     ((key, value),) = node.items()
+    if key == "Ref" and value == "AWS::NoValue":
+        return NO_VALUE
     if key == "Ref":
         return PSEUDO.get(value, params.get(value, f"<{value}>"))
+    if key == "Fn::If":  # the condition's value comes from parameters(): CONDITION + name
+        name, when_true, when_false = value
+        return resolve(when_true if params[CONDITION + name] else when_false, params)
     if key == "Fn::GetAtt":
         name, attr = value
         return f"<{name}.{attr}>"
@@ -216,28 +224,51 @@ def parameters(template: dict[str, Any], **overrides: Any) -> dict[str, Any]:
         if param["Type"] == "CommaDelimitedList" and isinstance(default, str):
             default = default.split(",")
         values[name] = default
-    return {**values, **overrides}
+    values.update(overrides)
+    for name, condition in template.get("Conditions", {}).items():
+        values[CONDITION + name] = _condition(condition, values)
+    return values
+
+
+def _condition(node: Any, params: Mapping[str, Any]) -> bool:
+    """The template's conditions: Fn::Equals and Fn::Not over parameters."""
+    ((key, value),) = node.items()
+    if key == "Fn::Not":
+        return not _condition(value[0], params)
+    if key == "Fn::Equals":
+        left, right = resolve(value, params)
+        return bool(left == right)
+    raise AssertionError(f"the test's condition evaluator does not know {key}")
 
 
 def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def statements(function: dict[str, Any]) -> list[dict[str, Any]]:
+def statements(function: dict[str, Any], params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The inline policy statements, each Fn::If decided by `params` (NotificationsOn: the sns:Publish grant)."""
     out: list[dict[str, Any]] = []
     for policy in function.get("Policies", []):
         assert isinstance(policy, dict) and set(policy) <= {"Version", "Statement"}, (
             f"Policies of the function running {function.get('Handler')}: write inline statements only, not managed "
             f"policies or SAM policy templates (they grant actions the code does not call): {policy!r}"
         )
-        out.extend(policy["Statement"])
+        out.extend(s for s in (_decide(s, params) for s in policy["Statement"]) if s is not NO_VALUE)
     return out
+
+
+def _decide(statement: Any, params: Mapping[str, Any]) -> Any:
+    """A statement, or the branch its Fn::If takes (which may be AWS::NoValue)."""
+    while isinstance(statement, dict) and set(statement) == {"Fn::If"}:
+        name, when_true, when_false = statement["Fn::If"]
+        statement = when_true if params[CONDITION + name] else when_false
+    return NO_VALUE if statement == {"Ref": "AWS::NoValue"} else statement
 
 
 def grants(function: dict[str, Any], params: Mapping[str, Any]) -> dict[str, list[str]]:
     """action -> the resources (resolved) of the Allow statements granting it."""
     out: dict[str, list[str]] = {}
-    for statement in statements(function):
+    for statement in statements(function, params):
         assert statement["Effect"] == "Allow", f"unexpected {statement['Effect']} statement {statement.get('Sid')}"
         assert "NotAction" not in statement and "NotResource" not in statement, "use Action and Resource only"
         for action in as_list(statement["Action"]):
@@ -858,11 +889,13 @@ def test_transformed_role_adds_only_logging_and_the_failure_destination(
     """SAM adds AWSLambdaBasicExecutionRole (logs) and sqs:SendMessage for the OnFailure queue; nothing else."""
     role = transformed["Resources"][f"{function_name}Role"]["Properties"]
     assert [arn.rsplit("/", 1)[1] for arn in role["ManagedPolicyArns"]] == ["AWSLambdaBasicExecutionRole"]
+    params = parameters(load_template())  # the defaults: Notifications on
     actions = {
         action
         for policy in role["Policies"]
         for statement in policy["PolicyDocument"]["Statement"]
-        for action in as_list(statement["Action"])
+        if (decided := _decide(statement, params)) is not NO_VALUE
+        for action in as_list(decided["Action"])
     }
     assert actions == spec.actions | {"sqs:SendMessage"}, (
         f"unexpected grants in the generated {function_name}Role: extra "
@@ -903,6 +936,26 @@ def test_gauge_schedule_is_hourly_by_default_and_off_leaves_the_gauge_out(templa
     assert sorted(gauge_resources) == ["GaugeFunction", "GaugeLogGroup"]
     assert all(template["Resources"][n].get("Condition") == "GaugeOn" for n in gauge_resources)
     assert template["Outputs"]["GaugeFunctionName"].get("Condition") == "GaugeOn"
+
+
+def test_notifications_are_on_by_default_and_off_leaves_the_topic_and_its_grants_out(template: dict[str, Any]) -> None:
+    """Notifications=off: no topic, no output, no sns:Publish in any role, and an empty NOTIFY_TOPIC_ARN, which
+    autoscaler/aws/notify.py reads as summaries off."""
+    assert template["Parameters"]["Notifications"]["Default"] == "on"
+    assert template["Resources"]["NotificationTopic"].get("Condition") == "NotificationsOn"
+    assert template["Outputs"]["NotificationTopicArn"].get("Condition") == "NotificationsOn"
+    for setting, topic in (("on", "<NotificationTopic>"), ("off", "")):
+        params = parameters(template, Notifications=setting)
+        for name in ("ScaleUpFunction", "ScaleDownFunction"):
+            props = function_props(template, name)
+            env = resolve(props["Environment"]["Variables"], params)
+            assert env["NOTIFY_TOPIC_ARN"] == topic, (setting, name)
+            assert grants(props, params).get("sns:Publish", []) == ([topic] if topic else []), (setting, name)
+    from autoscaler.aws.notify import SnsNotifier
+
+    built: list[str] = []
+    SnsNotifier(lambda: built.append("sns"), "").notify("subject", "body")  # what the functions do with ""
+    assert built == [], "no SNS client, no call, when the topic is off"
 
 
 def test_dashboard_graphs_shards_and_utilisation_per_stream_from_the_gauges_metrics(template: dict[str, Any]) -> None:
