@@ -397,3 +397,34 @@ def test_bad_snapshot_is_refused(case: str, mutate: object, message: str) -> Non
     with pytest.raises(ConfigError) as info:
         from_snapshot(mutate(data), "c.json")  # type: ignore[operator]
     assert message in str(info.value), case
+
+
+@pytest.mark.parametrize(
+    ("up", "down", "ok"),
+    [
+        (0.8, 0.7, False),  # exactly 0.1 apart: refused (in binary 0.8 - 0.1 is a hair above 0.7)
+        (0.6, 0.5, False),  # ... and 0.6 - 0.1 a hair below 0.5: both boundaries the same way now
+        (0.7, 0.6, False),
+        (0.9, 0.8, False),
+        (0.8, 0.69, True),
+        (0.6, 0.49, True),
+    ],
+)
+def test_the_scale_down_margin_boundary_is_refused_the_same_way_for_every_pair(
+    up: float, down: float, ok: bool
+) -> None:
+    """scale_up_threshold - 0.1 must stay strictly above scale_down_threshold, in the validator and in the
+    snapshot's re-check alike."""
+    text = one(scale_up_threshold=up, scale_down_threshold=down, headroom=2)
+    if not ok:
+        with pytest.raises(ConfigError, match="minus the scale-down safety margin"):
+            parse_config(text, source="s.yaml")
+        return
+    config = parse_config(text, source="s.yaml")
+    assert (
+        from_snapshot(json.loads(json.dumps(snapshot(config, text))), "s.json").streams[0].scale_down_threshold == down
+    )
+    forged = json.loads(json.dumps(snapshot(config, text)))
+    forged["streams"][0]["scale_down_threshold"] = round(up - 0.1, 2)  # a hand-edited snapshot at the boundary
+    with pytest.raises(ConfigError):
+        from_snapshot(forged, "s.json")
