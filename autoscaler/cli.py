@@ -332,8 +332,9 @@ def doctor(
     stream: Annotated[list[str] | None, typer.Option("--stream", "-s", help="only these streams")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Check the invariants on the live streams (hash space tiled, count within [min, max], no stale lock, alarms
-    present and matching the open count) and say what to do about any drift. Exit 1 when an invariant is broken."""
+    """Check the invariants on the live streams (hash space tiled, count within min_shards … max_shards, no stale lock,
+    alarms present and matching the open count) and say what to do about any drift. Exit 1 when an invariant is
+    broken."""
     from autoscaler.doctor import Severity, diagnose
 
     cfg = _load(config)
