@@ -1,14 +1,19 @@
 """Issue 6's fault catalogue on the in-package doubles: each named fault injected into a scale-up (or scale-down),
 then the same invariants `kinesis-autoscaler doctor` checks on live streams — open shards tile the key space, the
-count is within [min, max], no lock held past its lease, alarms present and matching the open count."""
+count is within [min, max], no lock held past its lease, alarms present and matching the open count — plus what
+doctor cannot see: the lock released (doctor reports a held lock only as INFO), the path each fault takes (a
+hand-over, the fallback step, a warning logged), and no call made on a stream once it is gone."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from typing import NamedTuple
 
 import pytest
 
 from autoscaler.capacity import AlarmKind, alarm_name
+from autoscaler.defaults import LOCK_LEASE_MARGIN_SECONDS
 from autoscaler.doctor import Severity, check_stream
 from autoscaler.errors import (
     LockUnavailable,
@@ -17,8 +22,10 @@ from autoscaler.errors import (
     StreamBusy,
     ThrottledError,
 )
-from autoscaler.model import StreamMode, TriggerKind
-from autoscaler.service import Outcome, ScaleUpRequest, ScaleUpResult
+from autoscaler.model import StreamDescription, StreamMode, TriggerKind
+from autoscaler.planner import ScaleUpReason
+from autoscaler.ports import LockState
+from autoscaler.service import MAX_SETBACKS, Outcome, ScaleUpRequest, ScaleUpResult
 from tests.conftest import World, make_config
 
 pytestmark = pytest.mark.unit
@@ -26,37 +33,87 @@ STREAM = "orders"  # make_config(): min 2, max 64; 2 even shards at 80% → 2 sp
 ALARM = ScaleUpRequest(
     STREAM, TriggerKind.UTILISATION, alarm_shards=2.0, source="kinesis-autoscaler-orders-incoming-bytes"
 )
+BUDGET = 900.0  # world.budget(): one invocation's time
+THROTTLE_ALARM = alarm_name("kinesis-autoscaler", STREAM, AlarmKind.WRITE_THROTTLED)
 
 
-def doctor_findings(world: World, *, allow: frozenset[str] = frozenset()) -> list[str]:
-    """doctor's errors and warnings for the stream, minus the checks a case expects (`allow`)."""
+def doctor_findings(world: World) -> list[str]:
+    """doctor's errors and warnings for the stream, as "check: message".
+
+    On an ON_DEMAND stream doctor stops at its "mode" finding; the remaining checks (tiling, bounds, lock, alarms)
+    are then run on a PROVISIONED view too, so a case that ends on-demand still owes them."""
     cfg = world.config.stream(STREAM)
     assert cfg is not None
     try:
-        desc = world.kinesis.describe(STREAM)
+        desc: StreamDescription | None = world.kinesis.describe(STREAM)
         shards = world.kinesis.open_shards(STREAM)
     except Exception:  # the stream was deleted: doctor's own "exists" finding covers it
         desc, shards = None, None
     names = [alarm_name(world.config.alarm_name_prefix, STREAM, k) for k in AlarmKind]
-    found = check_stream(
-        cfg,
-        world.config.alarm_name_prefix,
-        desc=desc,
-        shards=shards,
-        alarms=world.alarms.get_alarms(names),
-        lock=world.cooldown.read(STREAM),
-        now=world.clock.now(),
-    )
-    return [f"{f.check}: {f.message}" for f in found if f.severity is not Severity.INFO and f.check not in allow]
+    views = [desc]
+    if desc is not None and desc.mode is StreamMode.ON_DEMAND:
+        views.append(desc._replace(mode=StreamMode.PROVISIONED))
+    found = [
+        f
+        for view in views
+        for f in check_stream(
+            cfg,
+            world.config.alarm_name_prefix,
+            desc=view,
+            shards=shards,
+            alarms=world.alarms.get_alarms(names),
+            lock=world.cooldown.read(STREAM),
+            now=world.clock.now(),
+        )
+        if f.severity is not Severity.INFO
+    ]
+    return [f"{f.check}: {f.message}" for f in found]
 
 
-def run_continuations(world: World, result: ScaleUpResult) -> ScaleUpResult:
-    """Deliver the hand-overs as Lambda would (asynchronously, one after another), up to the hop limit."""
-    while result.outcome is Outcome.CONTINUED:
+def assert_lock_released(world: World) -> LockState:
+    """doctor shows a live lock only as INFO: check the lock item itself. Released = no owner (a lapsed lease is
+    not a release; only the killed-run case may end with one, and it asserts that on its own)."""
+    lock = world.cooldown.read(STREAM)
+    assert lock is not None, "no lock item: the run never took the lock"
+    assert lock.owner is None, f"lock still held by {lock.owner} until {lock.lease_until - world.clock.now():.0f} s"
+    return lock
+
+
+class Probe:
+    """Every Kinesis call the runs make (FakeKinesis.on_call, chained after the case's own hook), split into those
+    made while the stream existed and those made after it was gone; and the alarms' version when it went."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.prior = world.kinesis.on_call
+        self.calls: list[str] = []
+        self.after_gone: list[str] = []
+        self.alarms_when_gone: int | None = None
+        world.kinesis.on_call = self
+
+    def __call__(self, operation: str, stream: str) -> None:
+        gone = stream not in self.world.kinesis.streams
+        (self.after_gone if gone else self.calls).append(operation)
+        if self.prior is not None:
+            self.prior(operation, stream)
+        if not gone and stream not in self.world.kinesis.streams:  # deleted by the case's hook, in this call
+            self.alarms_when_gone = self.world.alarms.version
+
+
+def run_all(world: World, request: ScaleUpRequest) -> list[ScaleUpResult]:
+    """The first invocation, then the hand-overs delivered as Lambda would (one after another, up to the hop limit).
+    Returns every invocation's result. At each hand-over the lock must still be held, by the run that handed over
+    (the continuation takes it over from exactly that owner), with a live lease."""
+    path = [world.service().scale_up(request, world.budget())]
+    while path[-1].outcome is Outcome.CONTINUED:
         (cont,) = world.continuation.pop_all()
-        request = ScaleUpRequest(STREAM, TriggerKind.OPERATOR, continuation=cont, source="continuation")
-        result = world.service().scale_up(request, world.budget())
-    return result
+        lock = world.cooldown.read(STREAM)
+        assert lock is not None and lock.owner == cont.owner, f"hand-over released the lock: {lock}"
+        assert lock.lease_until > world.clock.now(), lock
+        follow = ScaleUpRequest(STREAM, TriggerKind.OPERATOR, continuation=cont, source="continuation")
+        path.append(world.service().scale_up(follow, world.budget()))
+    assert world.continuation.requests == [], "a hand-over left undelivered"
+    return path
 
 
 def inject(op: str, *errors: Exception) -> Callable[[World], None]:
@@ -88,96 +145,202 @@ def metrics_fail(error: Exception) -> Callable[[World], None]:
     return lambda w: w.metrics.fail_next.append(error)
 
 
+def no_datapoints(world: World) -> None:
+    world.metrics.data.clear()  # alarmed, but CloudWatch has nothing for the lookback
+
+
+def busy_with_another_reshard(world: World) -> None:
+    """Someone else's reshard (300 s of UPDATING) starts just before our first split: the double's own
+    ResourceInUse, which clears only once the clock has moved past it — retrying without waiting would hit the
+    setback limit."""
+
+    started: list[float] = []
+
+    def hook(operation: str, stream: str) -> None:
+        if operation == "split_shard" and not started:
+            started.append(world.clock.now())
+            world.kinesis.streams[stream].updating_until = world.clock.now() + 300
+
+    world.kinesis.on_call = hook
+
+
+def quota_after_first_split(world: World) -> None:
+    world.kinesis.account_shard_limit = 3  # the first split reaches the account's quota; the second is refused
+
+
 def delete_throttle_alarm(world: World) -> None:
-    del world.alarms.alarms[alarm_name("kinesis-autoscaler", STREAM, AlarmKind.WRITE_THROTTLED)]
+    del world.alarms.alarms[THROTTLE_ALARM]
 
 
 def slow_updating(world: World) -> None:
     world.kinesis.split_seconds = 700  # the second split's UPDATING outlasts a 900 s invocation
 
 
-# (name, setup, expected outcome after continuations, shards after, doctor checks expected to fire)
-CASES: list[tuple[str, Callable[[World], None], Outcome, int | None, frozenset[str]]] = [
-    (
-        "ResourceInUseException on a split",
-        inject("split_shard", StreamBusy("ResourceInUse")),
-        Outcome.SCALED,
-        4,
-        frozenset(),
-    ),
-    (
-        "LimitExceeded, TPS (retried, then handed over)",
-        inject("split_shard", ThrottledError("TPS")),
-        Outcome.SCALED,
-        4,
-        frozenset(),
-    ),
-    (
+class Case(NamedTuple):
+    name: str
+    setup: Callable[[World], None]
+    outcome: Outcome  # the last invocation's
+    after: int | None  # open shards after (None: the stream is gone)
+    splits: int  # SplitShard calls AWS accepted, all invocations together
+    hops: int = 0  # hand-overs first: the first `hops` invocations return CONTINUED
+    reason: ScaleUpReason = ScaleUpReason.SCALED_FOR_PEAK  # the first invocation's plan
+    detail: str = ""  # in the last result's detail
+    logged: tuple[str, str | None] | None = None  # a warning the runs log, and the alarm it names
+    doctor: frozenset[str] = (
+        frozenset()
+    )  # the doctor findings the case leaves, each present ("check: message" prefixes)
+
+
+CASES = [
+    Case("ResourceInUseException on a split", inject("split_shard", StreamBusy("ResourceInUse")), Outcome.SCALED, 4, 2),
+    Case("ResourceInUseException: another reshard under way", busy_with_another_reshard, Outcome.SCALED, 4, 2),
+    # the adapter's retries exhausted: the first invocation hands over at once, the continuation does both splits
+    Case("LimitExceeded, TPS", inject("split_shard", ThrottledError("TPS")), Outcome.SCALED, 4, 2, hops=1),
+    Case(
         "LimitExceeded, account shard quota (final)",
         inject("split_shard", QuotaExhausted("quota")),
         Outcome.FAILED,
         2,
-        frozenset(),
+        0,
+        detail="stopped: quota",
     ),
-    ("stream deleted mid-sequence", delete_after_first_split, Outcome.FAILED, None, frozenset({"exists"})),
+    # the quota reached by the first split: stops at 3, and the alarms must be retuned to 3 (doctor's alarm check)
+    Case(
+        "LimitExceeded, account shard quota after one split",
+        quota_after_first_split,
+        Outcome.FAILED,
+        3,
+        1,
+        detail="stopped: account shard limit 3 reached",
+    ),
+    Case(
+        "stream deleted mid-sequence",
+        delete_after_first_split,
+        Outcome.FAILED,
+        None,
+        1,
+        detail="stream vanished mid-sequence",
+        doctor=frozenset({"exists: the stream does not exist"}),
+    ),
     # SplitShard refused on an on-demand stream: retried as ResourceInUse up to the setback limit, then stopped with
-    # what was done (one split: 3 shards), alarms retuned, lock released
-    ("stream switched to on-demand mid-sequence", on_demand_after_first_split, Outcome.FAILED, 3, frozenset({"mode"})),
-    ("UPDATING longer than the invocation's remaining time", slow_updating, Outcome.SCALED, 4, frozenset()),
-    (
+    # what was done (one split: 3 shards), alarms retuned (checked on a provisioned view), lock released
+    Case(
+        "stream switched to on-demand mid-sequence",
+        on_demand_after_first_split,
+        Outcome.FAILED,
+        3,
+        1,
+        detail=f"stopped after {MAX_SETBACKS + 1} setbacks",
+        doctor=frozenset({"mode: the stream is ON_DEMAND"}),
+    ),
+    # the second split is made, then its UPDATING outlasts the invocation: hand over; the continuation waits it out
+    Case("UPDATING longer than the invocation's remaining time", slow_updating, Outcome.SCALED, 4, 2, hops=1),
+    # metrics failing → the fallback step ⌈2 × 1.5⌉ = 3 shards of capacity: both halves split → 4
+    Case(
         "CloudWatch throttling on the metrics read",
         metrics_fail(MetricsUnavailable("Throttling")),
         Outcome.SCALED,
         4,
-        frozenset(),
+        2,
+        reason=ScaleUpReason.METRICS_MISSING,
+        logged=("metrics unavailable", None),
     ),
-    (
+    Case(
         "CloudWatch PartialData",
         metrics_fail(MetricsUnavailable("PartialData left unfinished")),
         Outcome.SCALED,
         4,
-        frozenset(),
+        2,
+        reason=ScaleUpReason.METRICS_MISSING,
+        logged=("metrics unavailable", None),
     ),
-    ("an alarm deleted by hand", delete_throttle_alarm, Outcome.SCALED, 4, frozenset({"alarms"})),
+    Case("no datapoints", no_datapoints, Outcome.SCALED, 4, 2, reason=ScaleUpReason.METRICS_MISSING),
+    Case(
+        "an alarm deleted by hand",
+        delete_throttle_alarm,
+        Outcome.SCALED,
+        4,
+        2,
+        logged=("alarm missing; run create-streams to restore it", THROTTLE_ALARM),
+        doctor=frozenset({f"alarms: alarm {THROTTLE_ALARM} is missing"}),
+    ),
 ]
 
 
-@pytest.mark.parametrize(("name", "setup", "outcome", "after", "allowed"), CASES, ids=[c[0] for c in CASES])
-def test_fault_leaves_the_invariants_intact(
-    world: World,
-    name: str,
-    setup: Callable[[World], None],
-    outcome: Outcome,
-    after: int | None,
-    allowed: frozenset[str],
-) -> None:
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_fault_leaves_the_invariants_intact(world: World, caplog: pytest.LogCaptureFixture, case: Case) -> None:
+    caplog.set_level(logging.WARNING, logger="autoscaler")
     world.add_stream(shards=2)
     world.traffic(0.8, 2)  # 1.6 shards of load × headroom 2 → 4: 2 splits
-    setup(world)
-    result = run_continuations(world, world.service().scale_up(ALARM, world.budget()))
-    assert result.outcome is outcome, f"{name}: {result.detail}"
-    if after is not None:
-        assert len(world.kinesis.open_shards(STREAM)) == after, name
-    # metrics failing → the fallback step ⌈2 × 1.5⌉ = 3 shards of capacity: both halves split → 4
-    assert doctor_findings(world, allow=allowed) == [], name
+    case.setup(world)
+    probe = Probe(world)
+    path = run_all(world, ALARM)
+
+    # the path: hand-overs first (if any), then the outcome; the first plan's reason; the fault actually fired
+    assert [r.outcome for r in path] == [Outcome.CONTINUED] * case.hops + [case.outcome], [r.detail for r in path]
+    first, last = path[0], path[-1]
+    assert first.plan is not None and first.plan.reason is case.reason, first.plan
+    assert case.detail in last.detail, last.detail
+    assert last.after == case.after, last.detail
+    assert world.kinesis.reshard_calls() == ["split_shard"] * case.splits
+    assert not any(world.kinesis.faults.values()) and world.metrics.fail_next == [], "the injected fault never fired"
+    if case.logged is not None:
+        message, alarm = case.logged
+        hits = [
+            r
+            for r in caplog.records
+            if r.levelno >= logging.WARNING and message in r.getMessage() and getattr(r, "alarm", None) == alarm
+        ]
+        assert hits, [(r.getMessage(), r.__dict__.get("alarm")) for r in caplog.records]
+
+    # the end state
+    if case.after is not None:
+        assert len(world.kinesis.open_shards(STREAM)) == case.after
+    else:  # gone: nothing more asked of Kinesis, no alarm touched after it went
+        assert STREAM not in world.kinesis.streams
+        assert probe.alarms_when_gone is not None
+        assert world.alarms.version == probe.alarms_when_gone, "alarms written for a deleted stream"
+    assert probe.after_gone == [], f"calls made on a stream already gone: {probe.after_gone}"
+    assert world.cooldown.acquired == len(path)  # each invocation under the lock, once
+    assert_lock_released(world)
+    findings = doctor_findings(world)
+    assert [f for f in findings if not any(f.startswith(d) for d in case.doctor)] == [], case.name
+    assert [d for d in case.doctor if not any(f.startswith(d) for f in findings)] == [], findings
 
 
-def test_missing_datapoints_take_the_fallback_step(world: World) -> None:
-    # no traffic written: alarmed with no datapoints → ⌈2 × 1.5⌉ = 3 of capacity → both halves split → 4
+def test_a_run_leases_the_lock_for_its_remaining_time_plus_the_margin(world: World) -> None:
+    """What makes a killed run harmless: its lease ends by itself at the invocation's end + 60 s."""
     world.add_stream(shards=2)
+    world.traffic(0.8, 2)
+    start = world.clock.now()
+    held: list[LockState | None] = []
+    world.kinesis.on_call = lambda op, _s: held.append(world.cooldown.read(STREAM)) if op == "split_shard" else None
     result = world.service().scale_up(ALARM, world.budget())
     assert (result.outcome, result.after) == (Outcome.SCALED, 4)
-    assert doctor_findings(world) == []
+    assert len(held) == 2
+    for lock in held:  # while splitting: held, the lease at the invocation's deadline + the margin
+        assert lock is not None and lock.owner is not None
+        assert lock.lease_until == start + BUDGET + LOCK_LEASE_MARGIN_SECONDS
+    assert_lock_released(world)
 
 
 def test_dynamodb_unavailable_fails_closed(world: World) -> None:
     world.add_stream(shards=2)
     world.traffic(0.8, 2)
+    alarms_before = world.alarms.version
     world.cooldown.unavailable = LockUnavailable("DynamoDB: ServiceUnavailable")
-    with pytest.raises(LockUnavailable):  # the handler turns this into RetryLater (Lambda retries the event)
+    # raised, not swallowed into a result: the handler turns it into RetryLater (Lambda retries the event)
+    with pytest.raises(LockUnavailable, match="ServiceUnavailable"):
         world.service().scale_up(ALARM, world.budget())
-    assert world.kinesis.reshard_calls() == []  # no reshard without the lock
+    assert world.kinesis.calls == []  # no reshard (no Kinesis write at all) without the lock
+    assert world.alarms.version == alarms_before  # no alarm touched
+    assert world.continuation.requests == []  # nothing handed over
+    assert world.cooldown.acquired == 0 and world.cooldown.items == {}
+    # the table back: Lambda's retry of the same event scales, and leaves the lock released
     world.cooldown.unavailable = None
+    retry = world.service().scale_up(ALARM, world.budget())
+    assert (retry.outcome, retry.after) == (Outcome.SCALED, 4), retry.detail
+    assert_lock_released(world)
     assert doctor_findings(world) == []
 
 
@@ -187,18 +350,34 @@ def test_a_run_killed_between_two_splits_is_finished_by_the_next_alarm(world: Wo
     world.add_stream(shards=2)
     world.traffic(0.8, 2)
     now = world.clock.now()
-    world.cooldown.acquire(STREAM, owner="killed", now=now, lease_until=now + 960, blocked_by=())
+    lease = now + BUDGET + LOCK_LEASE_MARGIN_SECONDS
+    world.cooldown.acquire(STREAM, owner="killed", now=now, lease_until=lease, blocked_by=())
     first = world.kinesis.open_shards(STREAM)[0]
     world.kinesis.split_shard(STREAM, first.shard_id, first.start + first.width // 2)  # its first split, then death
-    assert doctor_findings(world) != []  # mid-plan: alarms for 2 shards with 3 open
+    findings = doctor_findings(world)
+    assert findings and all(f.startswith("alarms: ") for f in findings), findings  # mid-plan: alarms for 2, 3 open
+
+    # held before the lease lapses: the next alarm is refused, nothing resharded
+    lock = world.cooldown.read(STREAM)
+    assert lock is not None and lock.owner == "killed" and lock.lease_until > world.clock.now()
     blocked = world.service().scale_up(ALARM, world.budget())
-    assert blocked.outcome is Outcome.SKIPPED  # the dead run's lease still holds
-    world.clock.advance(961)
-    assert "lock" in " ".join(doctor_findings(world))  # doctor: a lock past its lease
+    assert (blocked.outcome, blocked.skip_reason) == (Outcome.SKIPPED, "lock-held"), blocked.detail
+    assert world.kinesis.reshard_calls() == ["split_shard"]  # the dead run's only
+
+    # lapsed, not released: the item still names the dead owner, past its lease; doctor reports it
+    world.clock.advance(lease - world.clock.now() + 1)
+    lock = world.cooldown.read(STREAM)
+    assert lock is not None and lock.owner == "killed" and lock.lease_until < world.clock.now()
+    assert any(
+        f.startswith("lock: a lock left by a run that ended without releasing it") for f in doctor_findings(world)
+    )
+
     # the same 1.6 shards of load, now read on 3 open shards ([¼, ¼, ½]): × 2 → 4 of capacity → split the half
     world.traffic(1.6 / 3, 3)
     done = world.service().scale_up(ALARM, world.budget())
     assert done.outcome is Outcome.SCALED and done.after == 4, done.detail
+    assert world.kinesis.reshard_calls() == ["split_shard"] * 2
+    assert_lock_released(world)  # taken over from the dead run, then released
     assert doctor_findings(world) == []
 
 
