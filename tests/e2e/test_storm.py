@@ -1,6 +1,6 @@
-"""Exactly once under an alarm storm: 50 concurrent scale-up handler runs (threads) against a moto server process,
-for one stream and for 10 streams at once, take one reshard sequence per stream between them; 20 rounds on fresh
-streams each (issue 6)."""
+"""Exactly once under an alarm storm: 50 concurrent scale-up handler runs (threads) per stream against a moto server
+process, for one stream (50 threads) and for 10 streams at once (500 threads), take one reshard sequence per stream
+between them; 20 rounds on fresh streams each (issue 6)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from autoscaler.local.setup import create_stream, create_table, ensure_alarms, l
 
 pytestmark = pytest.mark.e2e
 
-THREADS = 50
+PER_STREAM = 50  # concurrent deliveries of each stream's alarm in a round
 ROUNDS = 20
 TABLE = "storm-cooldown"
 
@@ -58,10 +58,11 @@ def handler_against(moto_server: MotoServer, tmp_path: Path, monkeypatch: pytest
 
 
 def _fire_concurrently(module: ModuleType, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """THREADS handler invocations released together by a barrier, spread over the events."""
+    """PER_STREAM handler invocations of each event, all released together by one barrier."""
     results: list[dict[str, Any]] = []
     lock = threading.Lock()
-    barrier = threading.Barrier(THREADS)
+    total = PER_STREAM * len(events)
+    barrier = threading.Barrier(total)
 
     def fire(i: int) -> None:
         event = events[i % len(events)]
@@ -70,7 +71,7 @@ def _fire_concurrently(module: ModuleType, events: list[dict[str, Any]]) -> list
         with lock:
             results.extend(out)
 
-    threads = [threading.Thread(target=fire, args=(i,)) for i in range(THREADS)]
+    threads = [threading.Thread(target=fire, args=(i,)) for i in range(total)]
     for t in threads:
         t.start()
     for t in threads:
@@ -111,5 +112,7 @@ def test_concurrent_alarms_cause_exactly_one_action_per_stream(
         for name in round_streams:
             assert outcomes[(name, "scaled")] == 1, f"round {rnd}: {outcomes}"
             assert _open_count(clients.kinesis, name) == 8, f"round {rnd}: {name} should end at 8 shards"
-        assert sum(outcomes.values()) == THREADS
+        assert sum(outcomes.values()) == PER_STREAM * streams
+        for name in round_streams:
+            assert sum(n for (stream, _), n in outcomes.items() if stream == name) == PER_STREAM, outcomes
         assert all(o in ("scaled", "skipped") for _, o in outcomes), outcomes
