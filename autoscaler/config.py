@@ -165,7 +165,7 @@ def _unsafe(config: AutoscalerConfig) -> str | None:
                 map(math.isfinite, floats)
             )
             and 0 < s.scale_down_threshold < s.scale_up_threshold <= 1
-            and round(s.scale_up_threshold - d.SCALE_DOWN_SAFETY_MARGIN, 9) > s.scale_down_threshold
+            and s.scale_up_threshold - d.SCALE_DOWN_SAFETY_MARGIN - s.scale_down_threshold > 1e-9
             and s.headroom * s.scale_up_threshold > 1
             and s.headroom <= d.MAX_HEADROOM,
             "1 < fallback_scale_up_factor ≤ 2": 1 < s.fallback_scale_up_factor <= 2,

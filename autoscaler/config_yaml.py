@@ -70,8 +70,8 @@ class TunablesModel(BaseModel):
                 f"({self.scale_up_threshold}); write e.g. scale_down_threshold: "
                 f"{round(self.scale_up_threshold / 2, 3)}",
             )
-        # rounded: in binary 0.8 - 0.1 is just above 0.7 and 0.6 - 0.1 just below 0.5, and the boundary is refused
-        if round(self.scale_up_threshold - d.SCALE_DOWN_SAFETY_MARGIN, 9) <= self.scale_down_threshold:
+        # a margin of 1e-9: in binary 0.8 - 0.1 is just above 0.7 and 0.6 - 0.1 just below 0.5; both boundaries refused
+        if self.scale_up_threshold - d.SCALE_DOWN_SAFETY_MARGIN - self.scale_down_threshold <= 1e-9:
             raise _Problem(
                 "scale_up_threshold",
                 f"scale_up_threshold ({self.scale_up_threshold}) minus the scale-down safety margin "

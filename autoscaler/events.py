@@ -168,7 +168,9 @@ def _query_account(query: Mapping[str, Any], key: str, account: str) -> None:
     in this account that watches another account's stream of the same name is not this stream's load."""
     owner = query.get(key)
     if owner is not None and owner != account:
-        raise _Bad("other-account", f"a metric query reads account {str(owner)[:20]!r}, the alarm is in {account}")
+        raise _Bad(
+            "other-account-metric", f"a metric query reads account {str(owner)[:20]!r}, the alarm's is {account}"
+        )
 
 
 def _classify(metrics: list[tuple[str, str, str]]) -> tuple[str, tuple[str, ...], TriggerKind]:
@@ -486,10 +488,11 @@ def _parse_fleet_continuation(event: Mapping[str, Any]) -> ScaleDownContinuation
         if method not in IN_PROGRESS_METHODS:
             raise _Bad("malformed", f"an in_progress method {str(method)[:30]!r} is not merge or update_shard_count")
         items.append(InProgress(stream, target, owner, method))
-    named = [*pending, *(i.stream for i in items)]
-    if len(set(named)) != len(named):  # ours name each stream once: a repeat would work one stream twice in a run
-        twice = next(n for n in named if named.count(n) > 1)
-        raise _Bad("malformed", f"stream {twice!r} is named twice in pending and in_progress")
+    seen: set[str] = set()
+    for name in (*pending, *(i.stream for i in items)):  # ours name each stream once: a repeat would work it twice
+        if name in seen:
+            raise _Bad("malformed", f"stream {name!r} is named twice in the continuation's pending and in_progress")
+        seen.add(name)
     return ScaleDownContinuation(hop, tuple(pending), tuple(items))
 
 

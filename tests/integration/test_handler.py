@@ -340,3 +340,20 @@ def test_logs_carry_parsed_fields_never_the_event_payload(env: Any) -> None:
     text = logs.getvalue()
     assert text.count('"level"') >= 4 and marker not in text, text[:2000]
     assert max(len(line) for line in text.splitlines()) < 4000, "no line quotes an unbounded part of the event"
+
+
+def test_each_invocation_is_tagged_with_its_own_bounded_message_id(env: Any) -> None:
+    """The correlation id is the first SNS MessageId as the parser cut it (64 characters); a warm container's next
+    invocation without one (a continuation) carries none, not the previous invocation's."""
+    run = env()
+    alarm = load_event("sns-alarm-incoming-bytes.json")
+    alarm["Records"][0]["Sns"]["MessageId"] = "m" * 500
+    continuation = {"kind": "kinesis-autoscaler/scale-up-continuation", "stream": "payments", "target": 8}
+    with log_lines(run.module) as logs:
+        run(alarm)
+        cut = len(logs.getvalue())
+        run(continuation)
+    first = [json.loads(line) for line in logs.getvalue()[:cut].splitlines()]
+    second = [json.loads(line) for line in logs.getvalue()[cut:].splitlines()]
+    assert first and {line.get("correlation_id") for line in first} == {"m" * 64}, first
+    assert second and all("correlation_id" not in line for line in second), second

@@ -124,6 +124,32 @@ def test_no_event_makes_a_write_for_a_stream_outside_the_config(env: Any, event:
             assert all(stream == MANAGED for _, stream in writes), writes
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    shape=st.sampled_from([sns_alarm, alarm_action]),
+    where=st.sampled_from(
+        [
+            ("ALARM", "210987654321", "us-east-1"),
+            ("ALARM", ACCOUNT, "eu-west-1"),
+            ("ALARM", "210987654321", "eu-west-1"),
+            ("OK", ACCOUNT, "us-east-1"),
+            ("INSUFFICIENT_DATA", ACCOUNT, "us-east-1"),
+        ]
+    ),
+)
+def test_the_managed_streams_alarm_from_elsewhere_or_not_in_alarm_writes_nothing(
+    env: Any,  # noqa: F811  (the fixture)
+    shape: Any,
+    where: tuple[str, str, str],
+) -> None:
+    """The managed stream's own alarm, but from another account or region, or in another state: no write at all."""
+    state, account, region = where
+    run = loaded(env)
+    with recorded_writes(run) as writes:
+        (result,) = run(shape(MANAGED, state, account, region, MANAGED))
+    assert result["outcome"] == "ignored" and writes == [], (result, writes)
+
+
 def test_the_recorder_sees_the_managed_streams_writes(env: Any) -> None:  # noqa: F811  (the fixture)
     """The property above is only as good as its recorder: a real alarm for the managed stream is seen writing the
     lock, the reshard and the alarms, each attributed to that stream."""

@@ -274,13 +274,13 @@ def test_a_metric_query_in_another_account_is_refused() -> None:
         }
 
     refused = only(with_message(other_account))
-    assert isinstance(refused, Rejected) and refused.reason == "other-account"
+    assert isinstance(refused, Rejected) and refused.reason == "other-account-metric"
     own = only(with_message(lambda m: (other_account(m), m["Trigger"]["Metrics"][0].update(AccountId="123456789012"))))
     assert isinstance(own, AlarmNotification) and own.stream == "orders"
     action = load_event("lambda-alarm-action.json")
     action["alarmData"]["configuration"]["metrics"][0]["accountId"] = "999999999999"
     refused_action = only(action)
-    assert isinstance(refused_action, Rejected) and refused_action.reason == "other-account"
+    assert isinstance(refused_action, Rejected) and refused_action.reason == "other-account-metric"
 
 
 def test_a_message_id_is_cut_to_64_characters() -> None:
