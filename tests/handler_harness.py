@@ -7,6 +7,7 @@ import contextlib
 import importlib
 import io
 import json
+import logging
 import re
 import sys
 from collections.abc import Iterator
@@ -81,12 +82,17 @@ def emitted_metrics(stdout: str) -> set[tuple[str, frozenset[str]]]:
 
 @contextlib.contextmanager
 def log_lines(module: ModuleType, stream: io.TextIOBase | None = None) -> Iterator[io.TextIOBase]:
-    """The handler's log lines as written, in `stream` (a StringIO unless given: a strict UTF-8 one, say), for the
-    duration. The Powertools logger outlives the module and is shared by every handler of the service: the stream
-    it had is put back, unflushed (a test's captured stdout may be closed by now)."""
+    """The handler's log lines as written, in `stream` (a StringIO unless given: a strict UTF-8 one, say), at INFO
+    (Lambda's default level), for the duration. The Powertools logger outlives the module and is shared by every
+    handler of the service, and other tests set its level: the stream (unflushed: a test's captured stdout may be
+    closed by now) and the level it had are put back."""
     handler = module.logger.registered_handler
+    service_logger = logging.getLogger(module.logger.name)
     saved, handler.stream = handler.stream, stream or io.StringIO()
+    level = service_logger.level
+    service_logger.setLevel(logging.INFO)
     try:
         yield handler.stream
     finally:
         handler.stream = saved
+        service_logger.setLevel(level)

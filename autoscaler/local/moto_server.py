@@ -33,6 +33,7 @@ FAKE_ENV = {
     "AWS_REGION": "us-east-1",
 }
 MOTO_ACCOUNT_ID = "123456789012"  # moto's default account
+LISTEN_BACKLOG = 1024  # connections waiting to be accepted: the storm test opens ~500 at once
 
 
 def serve(host: str, port: int) -> None:
@@ -40,7 +41,7 @@ def serve(host: str, port: int) -> None:
     import threading
 
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-    from werkzeug.serving import run_simple
+    from werkzeug.serving import make_server
 
     from autoscaler.local import moto_speedups
 
@@ -53,7 +54,11 @@ def serve(host: str, port: int) -> None:
             return list(app(environ, start_response))
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    run_simple(host, port, serial, threaded=True, request_handler=MotoRequestHandler)
+    server = make_server(host, port, serial, threaded=True, request_handler=MotoRequestHandler)
+    # werkzeug listens with a backlog of 128: a storm of 500 clients connecting at once overflowed it and the kernel
+    # reset connections mid-request. Listening again raises the backlog (capped by net.core.somaxconn).
+    server.socket.listen(LISTEN_BACKLOG)
+    server.serve_forever()
 
 
 def free_port() -> int:
