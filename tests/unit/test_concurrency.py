@@ -13,6 +13,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -252,24 +253,20 @@ def test_scale_down_over_500_streams_with_alarms_firing_never_merges_and_splits_
     world.kinesis.split_seconds = world.kinesis.merge_seconds = world.kinesis.update_shard_count_seconds = 0.1
     began = world.clock.now()
     race = Race(world, down_first, up_first)
-    down = ScaleDownService(
-        config=world.config,
-        kinesis=RaceKinesis(race, "down"),
-        metrics=world.metrics,
-        alarms=world.alarms,
-        cooldown=RaceCooldown(race, "down"),
-        continuation=world.continuation,
-        clock=world.clock,
-    )
-    up = ScaleUpService(
-        config=world.config,
-        kinesis=RaceKinesis(race, "up"),
-        metrics=world.metrics,
-        alarms=world.alarms,
-        cooldown=RaceCooldown(race, "up"),
-        continuation=world.continuation,
-        clock=world.clock,
-    )
+
+    def ports(role: str) -> dict[str, Any]:
+        """The world's ports, with Kinesis and the lock seen through this role's recorders."""
+        shared = {"metrics": world.metrics, "alarms": world.alarms, "continuation": world.continuation}
+        return {
+            **shared,
+            "config": world.config,
+            "clock": world.clock,
+            "kinesis": RaceKinesis(race, role),
+            "cooldown": RaceCooldown(race, role),
+        }
+
+    down = ScaleDownService(**ports("down"))
+    up = ScaleUpService(**ports("up"))
     start = threading.Barrier(1 + HOT)
     errors: list[BaseException] = []
     fleet: list[StreamResult] = []
