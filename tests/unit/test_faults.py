@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -393,3 +393,37 @@ def test_scale_down_fault_stream_deleted_between_evaluation_and_merge(world: Wor
     assert row.outcome is StreamOutcome.FAILED and "vanished" in row.detail, row
     lock = world.cooldown.read(STREAM)
     assert lock is None or lock.owner is None  # released: nothing left held for a stream that is gone
+
+
+def test_dynamodb_failing_on_the_release_after_a_reshard(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reshard done and the alarms retuned, the lock table fails on the release: the run raises (Lambda retries
+    the event), the retry meets the lock and touches nothing, and the lease lapses on its own; the next alarm finds
+    the stream already at its target."""
+    world.add_stream(shards=2)
+    world.traffic(0.8, 2)  # 1.6 shards of load × headroom 2 → 4
+    release = world.cooldown.release
+
+    def table_down(*args: Any, **kwargs: Any) -> None:
+        world.cooldown.unavailable = LockUnavailable("DynamoDB: ServiceUnavailable")
+        release(*args, **kwargs)
+
+    monkeypatch.setattr(world.cooldown, "release", table_down)
+    with pytest.raises(LockUnavailable, match="ServiceUnavailable"):
+        world.service().scale_up(ALARM, world.budget())
+    monkeypatch.setattr(world.cooldown, "release", release)
+    world.cooldown.unavailable = None
+    assert world.kinesis.reshard_calls() == ["split_shard"] * 2
+    lock = world.cooldown.read(STREAM)
+    assert lock is not None and lock.owner is not None and lock.lease_until > world.clock.now()
+    assert doctor_findings(world) == []  # 4 open, alarms retuned for 4 before the release failed; the lock is live
+
+    retry = world.service().scale_up(ALARM, world.budget())  # Lambda's retry of the same event
+    assert (retry.outcome, retry.skip_reason) == (Outcome.SKIPPED, "lock-held"), retry.detail
+    world.clock.advance(lock.lease_until - world.clock.now() + 1)
+    assert any(f.startswith("lock: a lock left by a run") for f in doctor_findings(world))
+
+    world.traffic(1.6 / 4, 4)
+    later = world.service().scale_up(ALARM, world.budget())
+    assert later.outcome is Outcome.NOOP and world.kinesis.reshard_calls() == ["split_shard"] * 2, later.detail
+    assert_lock_released(world)
+    assert doctor_findings(world) == []
