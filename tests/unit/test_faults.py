@@ -7,6 +7,7 @@ hand-over, the fallback step, a warning logged), and no call made on a stream on
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -427,3 +428,59 @@ def test_dynamodb_failing_on_the_release_after_a_reshard(world: World, monkeypat
     assert later.outcome is Outcome.NOOP and world.kinesis.reshard_calls() == ["split_shard"] * 2, later.detail
     assert_lock_released(world)
     assert doctor_findings(world) == []
+
+
+class _Killed(BaseException):
+    """Unwinds the frozen run once the test is over (Lambda would have ended the process instead)."""
+
+
+def test_a_run_frozen_between_two_splits_leaves_its_lock_to_lapse(world: World) -> None:
+    """A real run, not a staged one: its thread is stopped inside its second SplitShard, as a Lambda timeout stops the
+    process (no hand-over, no release, no clean-up). The lock stays with it until the lease lapses, refuses the next
+    alarm meanwhile, and after the lease the next alarm re-plans from the open shards and reaches the target."""
+    world.add_stream(shards=2)
+    world.traffic(0.8, 2)  # 1.6 shards of load × headroom 2 → 4: two splits
+    real_split = world.kinesis.split_shard
+    frozen, thaw = threading.Event(), threading.Event()
+    splits: list[str] = []
+
+    def split_then_freeze(stream: str, shard_id: str, key: int) -> None:
+        splits.append(shard_id)
+        if len(splits) == 2:  # the run is "killed" here: it never returns while the test looks
+            frozen.set()
+            thaw.wait()
+            raise _Killed
+        real_split(stream, shard_id, key)
+
+    world.kinesis.split_shard = split_then_freeze  # type: ignore[method-assign]
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            world.service().scale_up(ALARM, world.budget())
+        except BaseException as exc:  # the unwinding _Killed, recorded
+            outcome.append(exc)
+
+    victim = threading.Thread(target=run, daemon=True)
+    victim.start()
+    assert frozen.wait(10), "the run never reached its second split"
+    world.kinesis.split_shard = real_split  # type: ignore[method-assign]
+    try:
+        assert world.kinesis.reshard_calls() == ["split_shard"]
+        lock = world.cooldown.read(STREAM)
+        assert lock is not None and lock.owner is not None and lock.lease_until > world.clock.now()
+        blocked = world.service().scale_up(ALARM, world.budget())
+        assert (blocked.outcome, blocked.skip_reason) == (Outcome.SKIPPED, "lock-held"), blocked.detail
+
+        world.clock.advance(lock.lease_until - world.clock.now() + 1)
+        assert any(f.startswith("lock: a lock left by a run") for f in doctor_findings(world))
+        world.traffic(1.6 / 3, 3)  # the same load read on the 3 open shards
+        done = world.service().scale_up(ALARM, world.budget())
+        assert done.outcome is Outcome.SCALED and done.after == 4, done.detail
+        assert world.kinesis.reshard_calls() == ["split_shard"] * 2
+        assert_lock_released(world)
+        assert doctor_findings(world) == []
+    finally:
+        thaw.set()
+        victim.join(10)
+    assert len(outcome) == 1 and isinstance(outcome[0], _Killed)
