@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,9 +19,9 @@ import pytest
 
 from autoscaler.config import parse_config
 from autoscaler.errors import CooldownActive, LockHeld
-from autoscaler.model import Shard, StreamDescription, TriggerKind
+from autoscaler.model import Shard, TriggerKind
 from autoscaler.planner import tiles_key_space
-from autoscaler.ports import Direction, LockState
+from autoscaler.ports import LockState
 from autoscaler.scale_down_service import ScaleDownService, StreamOutcome, StreamResult
 from autoscaler.service import Outcome, ScaleUpRequest, ScaleUpResult, ScaleUpService
 from autoscaler.sim.clock import SimBudget
@@ -154,17 +154,8 @@ class RaceKinesis:
     def __init__(self, race: Race, role: str) -> None:
         self.race, self.role, self.inner = race, role, race.kinesis
 
-    def describe(self, stream: str) -> StreamDescription:
-        return self.inner.describe(stream)
-
-    def describe_all(self) -> dict[str, StreamDescription]:
-        return self.inner.describe_all()
-
-    def list_open_shards(self, stream: str) -> list[Shard]:
-        return self.inner.list_open_shards(stream)
-
-    def wait_until_active(self, stream: str, timeout_seconds: float) -> None:
-        self.inner.wait_until_active(stream, timeout_seconds)
+    def __getattr__(self, name: str) -> Any:  # the reads: FakeKinesis's own
+        return getattr(self.inner, name)
 
     def split_shard(self, stream: str, shard_id: str, new_starting_hash_key: int) -> None:
         self.race.before_reshard(self.role, stream, None)
@@ -186,42 +177,18 @@ class RaceCooldown:
     def __init__(self, race: Race, role: str) -> None:
         self.race, self.role, self.inner = race, role, race.cooldown
 
-    def acquire(
-        self,
-        stream: str,
-        *,
-        owner: str,
-        now: float,
-        lease_until: float,
-        blocked_by: Sequence[Direction],
-        take_over_from: str | None = None,
-    ) -> LockState:
-        self.race.before_acquire(self.role, stream, owner)
+    def __getattr__(self, name: str) -> Any:  # release, read, note_update_shard_count: FakeCooldown's own
+        return getattr(self.inner, name)
+
+    def acquire(self, stream: str, **port_args: Any) -> LockState:  # CooldownPort.acquire's keywords, passed on
+        self.race.before_acquire(self.role, stream, port_args["owner"])
         try:
-            state = self.inner.acquire(
-                stream,
-                owner=owner,
-                now=now,
-                lease_until=lease_until,
-                blocked_by=blocked_by,
-                take_over_from=take_over_from,
-            )
+            state = self.inner.acquire(stream, **port_args)
         except CooldownActive as exc:  # LockHeld included
             self.race.after_acquire(self.role, stream, exc)
             raise
         self.race.after_acquire(self.role, stream, None)
         return state
-
-    def release(
-        self, stream: str, *, owner: str, now: float, cooldowns: Mapping[Direction, float], action: str | None
-    ) -> None:
-        self.inner.release(stream, owner=owner, now=now, cooldowns=cooldowns, action=action)
-
-    def note_update_shard_count(self, stream: str, *, owner: str, at: float) -> None:
-        self.inner.note_update_shard_count(stream, owner=owner, at=at)
-
-    def read(self, stream: str) -> LockState | None:
-        return self.inner.read(stream)
 
 
 def test_scale_down_over_500_streams_with_alarms_firing_never_merges_and_splits_at_once(world: World) -> None:

@@ -434,7 +434,9 @@ class _Killed(BaseException):
     """Unwinds the frozen run once the test is over (Lambda would have ended the process instead)."""
 
 
-def test_a_run_frozen_between_two_splits_leaves_its_lock_to_lapse(world: World) -> None:
+def test_a_run_frozen_between_two_splits_leaves_its_lock_to_lapse(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A real run, not a staged one: its thread is stopped inside its second SplitShard, as a Lambda timeout stops the
     process (no hand-over, no release, no clean-up). The lock stays with it until the lease lapses, refuses the next
     alarm meanwhile, and after the lease the next alarm re-plans from the open shards and reaches the target."""
@@ -452,7 +454,7 @@ def test_a_run_frozen_between_two_splits_leaves_its_lock_to_lapse(world: World) 
             raise _Killed
         real_split(stream, shard_id, key)
 
-    world.kinesis.split_shard = split_then_freeze  # type: ignore[method-assign]
+    monkeypatch.setattr(world.kinesis, "split_shard", split_then_freeze)
     outcome: list[BaseException] = []
 
     def run() -> None:
@@ -464,7 +466,7 @@ def test_a_run_frozen_between_two_splits_leaves_its_lock_to_lapse(world: World) 
     victim = threading.Thread(target=run, daemon=True)
     victim.start()
     assert frozen.wait(10), "the run never reached its second split"
-    world.kinesis.split_shard = real_split  # type: ignore[method-assign]
+    monkeypatch.setattr(world.kinesis, "split_shard", real_split)
     try:
         assert world.kinesis.reshard_calls() == ["split_shard"]
         lock = world.cooldown.read(STREAM)
