@@ -16,7 +16,7 @@ import math
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -70,12 +70,15 @@ class AutoscalerConfig:
     alarm_name_prefix: str
     defaults: Tunables
     streams: tuple[StreamConfig, ...]
+    # name -> stream: every event, result and continuation item is looked up here (a scan made a 10,000-stream run's
+    # lookups O(n^2): 1.35 s for 10,000 of them). Names are unique (validated).
+    _by_name: dict[str, StreamConfig] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_name", {s.name: s for s in self.streams})
 
     def stream(self, name: str) -> StreamConfig | None:
-        for s in self.streams:
-            if s.name == name:
-                return s
-        return None
+        return self._by_name.get(name)
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -428,3 +428,12 @@ def test_the_scale_down_margin_boundary_is_refused_the_same_way_for_every_pair(
     forged["streams"][0]["scale_down_threshold"] = round(up - 0.1, 2)  # a hand-edited snapshot at the boundary
     with pytest.raises(ConfigError):
         from_snapshot(forged, "s.json")
+
+
+def test_stream_lookup_is_by_name_and_follows_a_replaced_stream_list() -> None:
+    config = parse_config(GOOD, source="s.yaml")
+    assert [getattr(config.stream(n), "name", None) for n in ("orders", "clicks")] == ["orders", "clicks"]
+    assert config.stream("payments") is None and config.stream("Orders") is None
+    only = dataclasses.replace(config, streams=config.streams[1:])
+    assert only.stream("orders") is None and only.stream("clicks") is config.stream("clicks")
+    assert only == dataclasses.replace(config, streams=config.streams[1:])  # the index is not part of equality
