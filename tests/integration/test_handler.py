@@ -321,8 +321,9 @@ def test_the_lock_table_down_fails_closed_with_an_error_metric_and_a_clear_log(
 
 def test_logs_carry_parsed_fields_never_the_event_payload(env: Any) -> None:
     """A marker in every part of a delivery the autoscaler does not act on (the SNS subject, the alarm's description
-    and reason, an unknown field, an unknown event's key) never reaches a log line at any level, whether the event
-    scales the stream or is refused."""
+    and reason, an unknown field, an unknown event's values) never reaches a log line at any level, whether the event
+    scales the stream or is refused. An unknown event's keys are named in its refusal, at most 8, 40 characters each:
+    the 5,000-character key must not make a long line."""
     marker = "PAYLOAD-MARKER-7f3a"
     run = env()
     scales = load_event("sns-alarm-incoming-bytes.json")
