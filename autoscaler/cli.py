@@ -17,7 +17,7 @@ from rich.table import Table
 
 from autoscaler.config import CONFIG_ENV, DEFAULT_CONFIG_PATH, AutoscalerConfig, load_config
 from autoscaler.errors import AutoscalerError, ConfigError, StreamNotFound, StreamNotProvisioned
-from autoscaler.events import ContinuationRequest, ScaleDownContinuation
+from autoscaler.events import Continuation
 from autoscaler.model import TriggerKind
 from autoscaler.service import Outcome, ScaleUpRequest, ScaleUpResult, ScaleUpService
 
@@ -48,10 +48,11 @@ class _NoContinuation:
     """The CLI has no Lambda to hand work to: refusing makes the service stop cleanly (alarms retuned for what was
     done, cooldown set, lock released) and report what is left; the operator re-runs the command."""
 
-    def continue_later(self, request: ContinuationRequest | ScaleDownContinuation) -> None:
-        if isinstance(request, ScaleDownContinuation):
-            raise AutoscalerError("the CLI does not continue in the background; re-run to go on")
-        raise AutoscalerError(f"the CLI does not continue in the background; re-run to go on towards {request.target}")
+    def continue_later(self, request: Continuation) -> None:
+        towards = ", ".join(f"{h.stream} towards {h.target}" for h in request.handovers)
+        raise AutoscalerError(
+            "the CLI does not continue in the background; re-run to go on" + (f" ({towards})" if towards else "")
+        )
 
 
 def _load(config: str) -> AutoscalerConfig:

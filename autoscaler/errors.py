@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from autoscaler.model import LockState
+
 
 class AutoscalerError(Exception):
     """Base of every error this project raises on purpose."""
@@ -40,7 +45,12 @@ class UpdateShardCountLimit(QuotaExhausted):
 
 
 class CooldownActive(AutoscalerError):
-    """The stream's cooldown lock is held or its cooldown has not ended; the request is skipped."""
+    """The stream's cooldown lock is held or its cooldown has not ended; the request is skipped. `state` is the lock
+    item that refused (DynamoDB's ALL_OLD on the failed condition), None when there was no item."""
+
+    def __init__(self, message: str, state: LockState | None = None) -> None:
+        super().__init__(message)
+        self.state = state
 
 
 class DeadlineExceeded(AutoscalerError):

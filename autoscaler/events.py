@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple, TypeVar
 
 from autoscaler.defaults import MAX_CONTINUATION_HOPS, MAX_SHARDS_PER_STREAM
-from autoscaler.model import TriggerKind
+from autoscaler.model import Direction, TriggerKind
 
 KINESIS_NAMESPACE = "AWS/Kinesis"
 CONTINUATION_KIND = "kinesis-autoscaler/scale-up-continuation"
@@ -50,14 +50,25 @@ class AlarmNotification(NamedTuple):
     message_id: str | None
 
 
-class ContinuationRequest(NamedTuple):
-    """Work handed over by an invocation that ran short of time: same lock owner, same target, one more hop."""
+class HandOver(NamedTuple):
+    """One stream's action handed to the next invocation: the lock owner the next hop takes over from (only from it:
+    a late or duplicate copy finds the owner rotated and does nothing), where the action goes, and where it began."""
 
     stream: str
     target: int
-    origin_count: int
-    hop: int
     owner: str
+    origin_count: int = 0  # the open count when the action began; 0 when unknown (scale-down payloads before 0.2)
+    method: str = ""  # scale-down: "merge" | "update_shard_count" (an even layout needed); scale-up: re-planned
+
+
+class Continuation(NamedTuple):
+    """The rest of a run, for a new asynchronous invocation of the same function: the streams whose action is in
+    progress (each with its lock held for the next hop) and, for the fleet scale-down, those not started yet."""
+
+    direction: Direction
+    hop: int
+    handovers: tuple[HandOver, ...]
+    pending: tuple[str, ...] = ()
 
 
 class Rejected(NamedTuple):
@@ -68,7 +79,7 @@ class Rejected(NamedTuple):
     message_id: str | None = None
 
 
-ScaleUpInput = AlarmNotification | ContinuationRequest | Rejected
+ScaleUpInput = AlarmNotification | Continuation | Rejected
 T = TypeVar("T")
 
 
@@ -340,7 +351,7 @@ def _reason_threshold(reason_data: Any) -> float | None:
     return _number(parsed.get("threshold")) if isinstance(parsed, Mapping) else None
 
 
-def _parse_continuation(event: Mapping[str, Any]) -> ContinuationRequest:
+def _parse_continuation(event: Mapping[str, Any]) -> Continuation:
     stream = _text(event, "stream")
     if not _STREAM_NAME.fullmatch(stream):
         raise _Bad("bad-stream-name", f"{stream[:60]!r} is not a Kinesis stream name")
@@ -357,18 +368,34 @@ def _parse_continuation(event: Mapping[str, Any]) -> ContinuationRequest:
         raise _Bad("hop-limit", f"hop {ints['hop']} outside 1…{MAX_CONTINUATION_HOPS}: refusing to continue the chain")
     if not 1 <= ints["origin_count"] <= ints["target"] <= MAX_SHARDS_PER_STREAM:
         raise _Bad("bad-target", f"target {ints['target']} / origin {ints['origin_count']} out of range")
-    return ContinuationRequest(stream, ints["target"], ints["origin_count"], ints["hop"], owner)
+    handover = HandOver(stream, ints["target"], owner, ints["origin_count"])
+    return Continuation(Direction.UP, ints["hop"], (handover,))
 
 
-def continuation_payload(request: ContinuationRequest) -> dict[str, Any]:
-    """The JSON the scale-up function sends itself (InvocationType Event) to finish a plan."""
+def continuation_payload(request: Continuation) -> dict[str, Any]:
+    """The JSON a function sends itself (InvocationType Event) to go on with a run: one wire shape per function,
+    each parsed back by that function's parser (parse_scale_up_event, parse_scale_down_event)."""
+    if request.direction is Direction.DOWN:
+        return {
+            "kind": SCALE_DOWN_CONTINUATION_KIND,
+            "hop": request.hop,
+            "pending": list(request.pending),
+            "in_progress": [
+                {"stream": h.stream, "target": h.target, "owner": h.owner, "method": h.method or "merge"}
+                | ({"origin_count": h.origin_count} if h.origin_count else {})
+                for h in request.handovers
+            ],
+        }
+    if len(request.handovers) != 1 or request.pending:
+        raise ValueError("a scale-up continuation carries exactly one stream's hand-over")
+    (h,) = request.handovers
     return {
         "kind": CONTINUATION_KIND,
-        "stream": request.stream,
-        "target": request.target,
-        "origin_count": request.origin_count,
+        "stream": h.stream,
+        "target": h.target,
+        "origin_count": h.origin_count,
         "hop": request.hop,
-        "owner": request.owner,
+        "owner": h.owner,
     }
 
 
@@ -417,27 +444,10 @@ class ScheduledRun(NamedTuple):
     rule_arn: str
 
 
-class InProgress(NamedTuple):
-    """A stream whose merges a previous invocation started and handed on, with the lock owner to take over from."""
-
-    stream: str
-    target: int
-    owner: str
-    # "update_shard_count" when the decision needs an even layout (merges would leave too little capacity): the
-    # continuation must not fall back to merging. Absent in older payloads: "merge".
-    method: str = "merge"
-
-
 IN_PROGRESS_METHODS = frozenset({"merge", "update_shard_count"})
 
 
-class ScaleDownContinuation(NamedTuple):
-    hop: int
-    pending: tuple[str, ...]  # streams not evaluated or not started yet
-    in_progress: tuple[InProgress, ...]
-
-
-ScaleDownEvent = ScheduledRun | ScaleDownContinuation | Rejected
+ScaleDownEvent = ScheduledRun | Continuation | Rejected
 
 
 def parse_scale_down_event(event: Any) -> ScaleDownEvent:
@@ -462,7 +472,7 @@ def _parse_scheduled(event: Mapping[str, Any]) -> ScheduledRun:
     return ScheduledRun(account, region, _text(event, "time", required=False), rule)
 
 
-def _parse_fleet_continuation(event: Mapping[str, Any]) -> ScaleDownContinuation:
+def _parse_fleet_continuation(event: Mapping[str, Any]) -> Continuation:
     hop = event.get("hop")
     if isinstance(hop, bool) or not isinstance(hop, int) or not 1 <= hop <= MAX_CONTINUATION_HOPS:
         raise _Bad("hop-limit", f"hop {str(hop)[:20]} outside 1…{MAX_CONTINUATION_HOPS}: refusing to continue")
@@ -487,19 +497,13 @@ def _parse_fleet_continuation(event: Mapping[str, Any]) -> ScaleDownContinuation
         method = raw.get("method", "merge")
         if method not in IN_PROGRESS_METHODS:
             raise _Bad("malformed", f"an in_progress method {str(method)[:30]!r} is not merge or update_shard_count")
-        items.append(InProgress(stream, target, owner, method))
+        origin = raw.get("origin_count", 0)
+        if isinstance(origin, bool) or not isinstance(origin, int) or not 0 <= origin <= MAX_SHARDS_PER_STREAM:
+            raise _Bad("bad-target", f"origin_count {str(origin)[:20]} out of range")
+        items.append(HandOver(stream, target, owner, origin, method))
     seen: set[str] = set()
     for name in (*pending, *(i.stream for i in items)):  # ours name each stream once: a repeat would work it twice
         if name in seen:
             raise _Bad("malformed", f"stream {name!r} is named twice in the continuation's pending and in_progress")
         seen.add(name)
-    return ScaleDownContinuation(hop, tuple(pending), tuple(items))
-
-
-def scale_down_continuation_payload(request: ScaleDownContinuation) -> dict[str, Any]:
-    return {
-        "kind": SCALE_DOWN_CONTINUATION_KIND,
-        "hop": request.hop,
-        "pending": list(request.pending),
-        "in_progress": [i._asdict() for i in request.in_progress],
-    }
+    return Continuation(Direction.DOWN, hop, tuple(items), tuple(pending))

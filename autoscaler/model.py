@@ -140,3 +140,20 @@ class StreamMetrics(NamedTuple):
     incoming_records: MetricSeries
     shard_incoming_bytes: Mapping[str, float] = MappingProxyType({})  # shard id -> Sum over the lookback
     throttled_records: MetricSeries | None = None  # WriteProvisionedThroughputExceeded Sums (records refused)
+
+
+class Direction(enum.StrEnum):
+    UP = "up"
+    DOWN = "down"
+
+
+class LockState(NamedTuple):
+    """A stream's cooldown-lock item (aws/cooldown.py describes its DynamoDB shape)."""
+
+    stream: str
+    owner: str | None = None
+    lease_until: float = 0.0
+    cooldown_until: Mapping[Direction, float] = MappingProxyType({})
+    last_action: str | None = None
+    last_action_at: float | None = None
+    update_shard_count_calls: tuple[float, ...] = ()  # epoch seconds of our UpdateShardCount calls, last 24 h

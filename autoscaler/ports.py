@@ -5,19 +5,25 @@ Each method's docstring is its contract; both implementations keep it, and the t
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping, Sequence
-from types import MappingProxyType
 from typing import NamedTuple, Protocol
 
 from autoscaler.capacity import AlarmSpec
-from autoscaler.events import ContinuationRequest, ScaleDownContinuation
-from autoscaler.model import Shard, StreamDescription, StreamMetrics
+from autoscaler.events import Continuation
+from autoscaler.model import Direction, LockState, Shard, StreamDescription, StreamMetrics
 
-
-class Direction(enum.StrEnum):
-    UP = "up"
-    DOWN = "down"
+__all__ = [  # Direction and LockState are domain types (model.py), re-exported for the ports' users
+    "AlarmInfo",
+    "AlarmsPort",
+    "Budget",
+    "Clock",
+    "ContinuationPort",
+    "CooldownPort",
+    "Direction",
+    "KinesisPort",
+    "LockState",
+    "MetricsPort",
+]
 
 
 class Clock(Protocol):
@@ -117,16 +123,6 @@ class AlarmsPort(Protocol):
         ...
 
 
-class LockState(NamedTuple):
-    stream: str
-    owner: str | None = None
-    lease_until: float = 0.0
-    cooldown_until: Mapping[Direction, float] = MappingProxyType({})
-    last_action: str | None = None
-    last_action_at: float | None = None
-    update_shard_count_calls: tuple[float, ...] = ()  # epoch seconds of our UpdateShardCount calls, last 24 h
-
-
 class CooldownPort(Protocol):
     def acquire(
         self,
@@ -141,7 +137,8 @@ class CooldownPort(Protocol):
         """Take the stream's lock in one conditional write: free or lease expired, and no cooldown in `blocked_by`
         still running. With `take_over_from`, only if that owner still holds it (a continuation taking over from
         the run that handed on; cooldowns are not checked). Raises LockHeld (someone else holds it, or the
-        handing run no longer does) or CooldownActive (a cooldown runs), saying which."""
+        handing run no longer does) or CooldownActive (a cooldown runs), saying which and carrying the item that
+        refused (`.state`, None when there was none); LockUnavailable when the table cannot be written."""
         ...
 
     def release(
@@ -166,13 +163,9 @@ class CooldownPort(Protocol):
         ...
 
 
-class FleetContinuationPort(Protocol):
-    def continue_later(self, request: ScaleDownContinuation) -> None:
-        """Hand the rest of a scale-down run to a new asynchronous invocation of this function."""
-        ...
-
-
 class ContinuationPort(Protocol):
-    def continue_later(self, request: ContinuationRequest) -> None:
-        """Hand the rest of the work to a new asynchronous invocation of this function."""
+    def continue_later(self, request: Continuation) -> None:
+        """Hand the rest of a run to a new asynchronous invocation of this function (one payload, whatever the
+        direction). Raises AutoscalerError (or OSError) when it could not be handed over: the caller finishes
+        what it holds instead."""
         ...

@@ -11,14 +11,11 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from autoscaler.alarm_sync import sync_alarms
 from autoscaler.config import AutoscalerConfig, StreamConfig
 from autoscaler.defaults import (
-    CONTINUATION_SAFETY_SECONDS,
-    LOCK_LEASE_MARGIN_SECONDS,
     MAX_CONTINUATION_HOPS,
     SCALE_DOWN_PERIOD_SECONDS,
     SCALE_DOWN_WINDOW_LAG_SECONDS,
@@ -31,20 +28,21 @@ from autoscaler.errors import (
     AutoscalerError,
     CooldownActive,
     InvalidRequest,
+    LockUnavailable,
     QuotaExhausted,
     StreamBusy,
     StreamNotFound,
     ThrottledError,
 )
-from autoscaler.events import InProgress, ScaleDownContinuation
-from autoscaler.model import OpKind, Shard, StreamMode
+from autoscaler.events import Continuation, HandOver
+from autoscaler.lifecycle import RunPorts, StreamRun
+from autoscaler.model import Direction, OpKind, Shard, StreamMode
 from autoscaler.ports import (
     AlarmsPort,
     Budget,
     Clock,
+    ContinuationPort,
     CooldownPort,
-    Direction,
-    FleetContinuationPort,
     KinesisPort,
     MetricsPort,
 )
@@ -110,17 +108,24 @@ class Evaluation(NamedTuple):
 
 class FleetResult(NamedTuple):
     results: tuple[StreamResult, ...]
-    continuation: ScaleDownContinuation | None  # what was handed on, if anything
+    continuation: Continuation | None  # what was handed on, if anything
     metric_reads: int  # fleet_series calls made by this run
 
 
 @dataclass
 class _Work:
-    cfg: StreamConfig
+    """One stream's merges in this invocation: the decision and the run that carries it out under the lock."""
+
+    run: StreamRun
     decision: ScaleDownDecision
-    owner: str
-    take_over_from: str | None = None
-    done: list[str] = field(default_factory=list)
+
+    @property
+    def cfg(self) -> StreamConfig:
+        return self.run.cfg
+
+    @property
+    def done(self) -> list[str]:
+        return self.run.done
 
 
 class ScaleDownService:
@@ -132,7 +137,7 @@ class ScaleDownService:
         metrics: MetricsPort,
         alarms: AlarmsPort,
         cooldown: CooldownPort,
-        continuation: FleetContinuationPort,
+        continuation: ContinuationPort,
         clock: Clock,
         new_owner: Callable[[], str] = lambda: os.urandom(16).hex(),
         workers: int = MERGE_WORKERS,
@@ -277,8 +282,17 @@ class ScaleDownService:
 
     # -- the run --------------------------------------------------------------------------------------------------
 
+    @property
+    def _ports(self) -> RunPorts:
+        return RunPorts(self.kinesis, self.alarms, self.cooldown, self.clock, self.config.alarm_name_prefix)
+
+    def _start(self, cfg: StreamConfig, budget: Budget, handover: HandOver | None = None) -> StreamRun:
+        return StreamRun.start(
+            self._ports, cfg, Direction.DOWN, budget=budget, new_owner=self.new_owner, handover=handover
+        )
+
     def run(
-        self, budget: Budget, names: Sequence[str] | None = None, continuation: ScaleDownContinuation | None = None
+        self, budget: Budget, names: Sequence[str] | None = None, continuation: Continuation | None = None
     ) -> FleetResult:
         """Evaluate and merge. A continuation brings the streams not yet evaluated and the merges in progress.
 
@@ -288,23 +302,28 @@ class ScaleDownService:
         hop = continuation.hop if continuation else 0
         todo_names = list(continuation.pending if continuation else (names or self.config.names))
         settled, candidates, reads = self.evaluate(todo_names) if todo_names else Evaluation([], [], 0)
-        work: list[_Work] = [_Work(cfg, decision, self.new_owner()) for cfg, decision in candidates]
-        for item in continuation.in_progress if continuation else ():
+        work: list[_Work] = [_Work(self._start(cfg, budget), decision) for cfg, decision in candidates]
+        for item in continuation.handovers if continuation else ():
             held = self.config.stream(item.stream)
             if held is None:  # removed from the config since the hand-over: never touched again (its lease lapses)
                 settled.append(StreamResult(item.stream, StreamOutcome.SKIPPED, None, "not in the config: untouched"))
                 continue
             if not held.enabled:  # disabled by a redeploy since the hand-over: stop and clean up
-                settled.append(self._abandon(item, held, "no longer managed (enabled: false)"))
+                settled.append(self._abandon(self._start(held, budget, item), "no longer managed (enabled: false)"))
                 continue
             target = max(item.target, held.min_shards)
             d = ScaleDownDecision(
-                held.name, 0, target, ScaleDownReason.MERGE, f"continuing towards {target}", method=OpKind(item.method)
+                held.name,
+                item.origin_count,
+                target,
+                ScaleDownReason.MERGE,
+                f"continuing towards {target}",
+                method=OpKind(item.method or OpKind.MERGE.value),
             )
-            work.append(_Work(held, d, self.new_owner(), take_over_from=item.owner))
+            work.append(_Work(self._start(held, budget, item), d))
 
         results: list[StreamResult] = list(settled)
-        handed: list[tuple[_Work, InProgress]] = []
+        handed: list[tuple[_Work, HandOver]] = []
         not_started: list[str] = []
         with ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
             for w, (result, progress) in zip(
@@ -317,9 +336,7 @@ class ScaleDownService:
                     not_started.append(result.stream)
         cont = None
         if handed or not_started:
-            cont = ScaleDownContinuation(
-                hop=hop + 1, pending=tuple(not_started), in_progress=tuple(p for _, p in handed)
-            )
+            cont = Continuation(Direction.DOWN, hop + 1, tuple(p for _, p in handed), tuple(not_started))
             stop = None
             if cont.hop > MAX_CONTINUATION_HOPS:
                 stop = f"hop limit {MAX_CONTINUATION_HOPS} reached: the rest waits for the next scheduled run"
@@ -336,121 +353,117 @@ class ScaleDownService:
                 results = [r for r in results if r.outcome is not StreamOutcome.HANDED_ON]
                 for name in not_started:
                     results.append(StreamResult(name, StreamOutcome.SKIPPED, None, stop))
-                for w, p in handed:  # finish what this run holds: alarms for the open count, cooldown, release
-                    w.owner = p.owner
-                    after = self._finish(w)
-                    results.append(
-                        StreamResult(
-                            w.cfg.name, StreamOutcome.FAILED, w.decision, stop, after=after, merges_done=tuple(w.done)
-                        )
-                    )
+                for w, _ in handed:  # finish what this run holds: alarms for the open count, cooldown, release
+                    results.append(self._end_chain(w, stop))
                 cont = None
         return FleetResult(tuple(_ordered(results, todo_names)), cont, reads)
 
-    def _abandon(self, item: InProgress, cfg: StreamConfig, why: str) -> StreamResult:
-        """Take over a handed-on lock only to release it, with the alarms retuned to the open count."""
+    def _end_chain(self, w: _Work, why: str) -> StreamResult:
+        """A chain that cannot be handed on: finish it, taking it over first if this run never did."""
+        run = w.run
         try:
-            now = self.clock.now()
-            self.cooldown.acquire(
-                item.stream,
-                owner=item.owner + "-end",
-                now=now,
-                lease_until=now + 60,
-                blocked_by=(),
-                take_over_from=item.owner,
+            if run.held:
+                after = run.finish().after
+            else:
+                finished = run.abandon()
+                after = finished.after if finished else None
+        except LockUnavailable as exc:
+            return StreamResult(
+                run.stream, StreamOutcome.FAILED, w.decision, f"{why}; {exc}", merges_done=tuple(run.done)
             )
-        except (AutoscalerError, OSError):
-            return StreamResult(item.stream, StreamOutcome.SKIPPED, None, f"{why}; its lock had already moved on")
-        try:
-            count = len(self.kinesis.list_open_shards(item.stream))
-            sync_alarms(self.alarms, self.config.alarm_name_prefix, cfg, count, force_ok=True)
-        except (AutoscalerError, OSError) as exc:
-            log.error("alarms not retuned", extra={"stream": item.stream, "error": str(exc)})
-        self.cooldown.release(item.stream, owner=item.owner + "-end", now=self.clock.now(), cooldowns={}, action=None)
-        return StreamResult(item.stream, StreamOutcome.SKIPPED, None, f"{why}: stopped, lock released")
+        return StreamResult(run.stream, StreamOutcome.FAILED, w.decision, why, after=after, merges_done=tuple(run.done))
 
-    def _stream_safely(self, w: _Work, budget: Budget) -> tuple[StreamResult, InProgress | None]:
+    def _abandon(self, run: StreamRun, why: str) -> StreamResult:
+        """Take over a handed-on lock only to end the chain, with the alarms retuned to the open count."""
+        try:
+            finished = run.abandon()
+        except LockUnavailable as exc:  # this stream's trouble: its lease lapses; the next run sees it again
+            return StreamResult(run.stream, StreamOutcome.FAILED, None, f"{why}; {exc}")
+        if finished is None:
+            return StreamResult(run.stream, StreamOutcome.SKIPPED, None, f"{why}; its lock had already moved on")
+        return StreamResult(
+            run.stream, StreamOutcome.SKIPPED, None, f"{why}: stopped, lock released", after=finished.after
+        )
+
+    def _stream_safely(self, w: _Work, budget: Budget) -> tuple[StreamResult, HandOver | None]:
         """_stream, with any error confined to this stream (the other workers' results and hand-overs survive)."""
         try:
-            return self._stream(w, budget)
+            return self._stream(w)
         except Exception as exc:  # one stream's trouble must not lose the fleet run
             log.exception("scale-down of one stream failed", extra={"stream": w.cfg.name})
             return StreamResult(
                 w.cfg.name, StreamOutcome.FAILED, w.decision, f"{type(exc).__name__}: {exc}", merges_done=tuple(w.done)
             ), None
 
-    def _stream(self, w: _Work, budget: Budget) -> tuple[StreamResult, InProgress | None]:
+    def _stream(self, w: _Work) -> tuple[StreamResult, HandOver | None]:
         """Merge one stream to its target under the lock; hand back what is left when time runs short."""
-        cfg, d = w.cfg, w.decision
-        if budget.remaining() < CONTINUATION_SAFETY_SECONDS + 5:
-            if w.take_over_from is not None:  # still holding the lock from the previous hop: pass it on
-                return StreamResult(cfg.name, StreamOutcome.HANDED_ON, d, "time short"), InProgress(
-                    cfg.name, d.target, w.take_over_from, d.method.value
+        run, cfg, d = w.run, w.cfg, w.decision
+        if run.time_short():
+            if run.taken_over_from is not None:  # the lock is still the previous hop's: pass the chain on
+                return StreamResult(cfg.name, StreamOutcome.HANDED_ON, d, "time short"), run.pass_on(
+                    d.target, d.method.value
                 )
             return StreamResult(cfg.name, StreamOutcome.HANDED_ON, d, "not started: time short"), None
-        now = self.clock.now()
         try:
-            self.cooldown.acquire(
-                cfg.name,
-                owner=w.owner,
-                now=now,
-                lease_until=now + budget.remaining() + LOCK_LEASE_MARGIN_SECONDS,
-                blocked_by=() if w.take_over_from else (Direction.UP, Direction.DOWN),
-                take_over_from=w.take_over_from,
-            )
+            run.acquire((Direction.UP, Direction.DOWN))
         except CooldownActive as exc:  # LockHeld included: scale-up holds it, or a handed-on lock moved on
             return _skip(cfg, ScaleDownReason.COOLDOWN, str(exc), d), None
         try:
-            if w.take_over_from is None:
+            if run.taken_over_from is None:
                 # The decision was made at evaluation time; the stream may have changed while it waited in the
                 # queue (a scale-up whose cooldown has since ended). Merge only what the decision was made for.
                 now_open = len(self.kinesis.list_open_shards(cfg.name))
                 if now_open != d.current:
-                    self._finish(w)
+                    run.finish()
                     return _skip(
                         cfg,
                         ScaleDownReason.COOLDOWN,
                         f"changed since evaluation ({d.current} -> {now_open} shards): next run decides",
                         d,
                     ), None
-            return self._merge_locked(w, budget)
+                run.before = d.current
+            return self._merge_locked(w)
         except BaseException:
-            self._finish(w)
+            if run.held:
+                try:
+                    run.finish()
+                except Exception as exc:  # the original error matters more; the lease lapses on its own
+                    log.error("lock not released after an error", extra={"stream": cfg.name, "error": str(exc)})
             raise
 
-    def _merge_locked(self, w: _Work, budget: Budget) -> tuple[StreamResult, InProgress | None]:
-        cfg, d = w.cfg, w.decision
+    def _merge_locked(self, w: _Work) -> tuple[StreamResult, HandOver | None]:
+        run, cfg, d = w.run, w.cfg, w.decision
         floor = max(d.target, cfg.min_shards)
         setbacks = 0
         while True:
-            if budget.remaining() < CONTINUATION_SAFETY_SECONDS:
+            if run.time_short():
                 return StreamResult(
                     cfg.name,
                     StreamOutcome.HANDED_ON,
                     d,
                     "time short: continuing in a new invocation",
-                    merges_done=tuple(w.done),
-                ), InProgress(cfg.name, d.target, w.owner, d.method.value)
+                    merges_done=tuple(run.done),
+                ), run.handover(d.target, d.method.value)
             if setbacks > MAX_SETBACKS:
-                after = self._finish(w)
+                after = run.finish().after
                 return StreamResult(
                     cfg.name,
                     StreamOutcome.FAILED,
                     d,
                     f"stopped after {setbacks} setbacks",
                     after=after,
-                    merges_done=tuple(w.done),
+                    merges_done=tuple(run.done),
                 ), None
             try:
                 shards = self.kinesis.list_open_shards(cfg.name)
                 if len(shards) <= floor:
                     break
                 even_only = d.method is OpKind.UPDATE_SHARD_COUNT
-                if self._halve_by_update_shard_count(w, len(shards), floor, budget, required=even_only):
+                if self._halve_by_update_shard_count(run, len(shards), floor, required=even_only):
                     continue
                 if even_only:  # merges would leave double-width shards that cannot carry the peak: stop here
-                    after = self._finish(w)
-                    outcome = StreamOutcome.MERGED if w.done else StreamOutcome.KEPT
+                    after = run.finish().after
+                    outcome = StreamOutcome.MERGED if run.done else StreamOutcome.KEPT
                     return StreamResult(
                         cfg.name,
                         outcome,
@@ -458,36 +471,39 @@ class ScaleDownService:
                         f"{d.current} -> {after} shards; the rest needs UpdateShardCount (merging would leave uneven "
                         f"shards), not available now (24 h quota spent, or the lock table unreadable): next run",
                         after=after,
-                        merges_done=tuple(w.done),
+                        merges_done=tuple(run.done),
                     ), None
                 op = next_merge(shards)  # re-read after each merge: the smallest adjacent pair of what is there
                 if op is None or op.lower_shard_id is None or op.upper_shard_id is None:
                     break
                 self.kinesis.merge_shards(cfg.name, op.lower_shard_id, op.upper_shard_id)
-                w.done.append(op.describe())
-                self.kinesis.wait_until_active(cfg.name, max(0.0, budget.remaining() - CONTINUATION_SAFETY_SECONDS))
+                run.applied(op.describe())
+                run.wait_until_active()
             except (StreamBusy, ThrottledError, InvalidRequest) as exc:
                 setbacks += 1
                 log.warning("merge setback", extra={"stream": cfg.name, "error": str(exc)})
                 try:
-                    self.kinesis.wait_until_active(cfg.name, max(0.0, budget.remaining() - CONTINUATION_SAFETY_SECONDS))
+                    run.wait_until_active()
                 except StreamBusy:
                     return StreamResult(
-                        cfg.name, StreamOutcome.HANDED_ON, d, f"{exc}: continuing later", merges_done=tuple(w.done)
-                    ), InProgress(cfg.name, d.target, w.owner, d.method.value)
+                        cfg.name, StreamOutcome.HANDED_ON, d, f"{exc}: continuing later", merges_done=tuple(run.done)
+                    ), run.handover(d.target, d.method.value)
             except StreamNotFound as exc:
-                self.cooldown.release(cfg.name, owner=w.owner, now=self.clock.now(), cooldowns={}, action=None)
+                run.finish()
                 return StreamResult(
-                    cfg.name, StreamOutcome.FAILED, d, f"stream vanished: {exc}", merges_done=tuple(w.done)
+                    cfg.name, StreamOutcome.FAILED, d, f"stream vanished: {exc}", merges_done=tuple(run.done)
                 ), None
-        after = self._finish(w)
+        after = run.finish().after
         return StreamResult(
-            cfg.name, StreamOutcome.MERGED, d, f"{d.current} -> {after} shards", after=after, merges_done=tuple(w.done)
+            cfg.name,
+            StreamOutcome.MERGED,
+            d,
+            f"{d.current} -> {after} shards",
+            after=after,
+            merges_done=tuple(run.done),
         ), None
 
-    def _halve_by_update_shard_count(
-        self, w: _Work, n: int, floor: int, budget: Budget, *, required: bool = False
-    ) -> bool:
+    def _halve_by_update_shard_count(self, run: StreamRun, n: int, floor: int, *, required: bool = False) -> bool:
         """One UpdateShardCount towards the floor (at most halving: AWS's [½×, 2×]) when only an even layout
         carries the peak (`required`) or it is faster than the merges it replaces, and the stream's 24 h quota keeps
         USC_RESERVED_FOR_SCALE_UP calls for scale-up. Returns True when the call was made (and waited for).
@@ -497,44 +513,18 @@ class ScaleDownService:
         merges = n - floor
         if not required and merges * SPLIT_SECONDS_ESTIMATE <= UPDATE_SHARD_COUNT_SECONDS_ESTIMATE:
             return False
-        try:
-            state = self.cooldown.read(w.cfg.name)
-        except AutoscalerError:
-            return False
-        now = self.clock.now()
-        used = sum(1 for t in (state.update_shard_count_calls if state else ()) if now - t < 86_400)
-        if used > UPDATE_SHARD_COUNT_CALLS_PER_24H - USC_RESERVED_FOR_SCALE_UP - 1:
-            return False
+        used = run.update_shard_count_calls_24h()
+        if used is None or used > UPDATE_SHARD_COUNT_CALLS_PER_24H - USC_RESERVED_FOR_SCALE_UP - 1:
+            return False  # the table unreadable counts as no quota to spare: merge instead
         target = max(floor, (n + 1) // 2)
         try:
-            self.kinesis.update_shard_count(w.cfg.name, target)
+            self.kinesis.update_shard_count(run.stream, target)
         except QuotaExhausted as exc:  # UpdateShardCountLimit included: merge instead
-            log.warning("UpdateShardCount refused; merging", extra={"stream": w.cfg.name, "error": str(exc)})
+            log.warning("UpdateShardCount refused; merging", extra={"stream": run.stream, "error": str(exc)})
             return False
-        w.done.append(f"update_shard_count {n} -> {target} (UNIFORM_SCALING)")
-        self.cooldown.note_update_shard_count(w.cfg.name, owner=w.owner, at=self.clock.now())
-        self.kinesis.wait_until_active(w.cfg.name, max(0.0, budget.remaining() - CONTINUATION_SAFETY_SECONDS))
+        run.applied(f"update_shard_count {n} -> {target} (UNIFORM_SCALING)", update_shard_count=True)
+        run.wait_until_active()
         return True
-
-    def _finish(self, w: _Work) -> int | None:
-        """Alarms for the open count (state OK), the DOWN cooldown if anything was merged, release. Best effort on
-        the alarms: a failure there must not keep the lock."""
-        after: int | None = None
-        try:
-            after = len(self.kinesis.list_open_shards(w.cfg.name))
-            sync_alarms(self.alarms, self.config.alarm_name_prefix, w.cfg, after, force_ok=bool(w.done))
-        except (AutoscalerError, OSError) as exc:
-            log.error("alarms not retuned", extra={"stream": w.cfg.name, "error": str(exc)})
-        now = self.clock.now()
-        merged = bool(w.done) or w.take_over_from is not None
-        self.cooldown.release(
-            w.cfg.name,
-            owner=w.owner,
-            now=now,
-            cooldowns={Direction.DOWN: now + w.cfg.scale_down_cooldown_seconds} if merged else {},
-            action=f"scale-down to {after}" if merged else None,
-        )
-        return after
 
 
 def _skip(

@@ -10,24 +10,17 @@ import logging
 import math
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from autoscaler.alarm_sync import sync_alarms
 from autoscaler.capacity import AlarmKind, kind_of_alarm, shards_for_threshold
 from autoscaler.config import AutoscalerConfig, StreamConfig
-from autoscaler.defaults import (
-    CONTINUATION_SAFETY_SECONDS,
-    LOCK_LEASE_MARGIN_SECONDS,
-    MAX_CONTINUATION_HOPS,
-)
+from autoscaler.defaults import MAX_CONTINUATION_HOPS
 from autoscaler.errors import (
     AutoscalerError,
     ConfigError,
     CooldownActive,
     InvalidRequest,
     LockHeld,
-    LockUnavailable,
     QuotaExhausted,
     StreamBusy,
     StreamNotFound,
@@ -35,8 +28,18 @@ from autoscaler.errors import (
     ThrottledError,
     UpdateShardCountLimit,
 )
-from autoscaler.events import AlarmNotification, ContinuationRequest
-from autoscaler.model import Op, Shard, SplitOp, StreamMetrics, StreamMode, TriggerKind, UpdateShardCountOp
+from autoscaler.events import AlarmNotification, Continuation, HandOver
+from autoscaler.lifecycle import RunPorts, StreamRun, update_shard_count_calls_24h
+from autoscaler.model import (
+    Direction,
+    Op,
+    Shard,
+    SplitOp,
+    StreamMetrics,
+    StreamMode,
+    TriggerKind,
+    UpdateShardCountOp,
+)
 from autoscaler.planner import PlanInput, ScalePlan, plan_scale_up
 from autoscaler.ports import (
     AlarmsPort,
@@ -44,14 +47,12 @@ from autoscaler.ports import (
     Clock,
     ContinuationPort,
     CooldownPort,
-    Direction,
     KinesisPort,
     MetricsPort,
 )
 
 log = logging.getLogger("autoscaler.service")
 
-DAY_SECONDS = 86_400
 MAX_SETBACKS = 5
 
 
@@ -68,8 +69,16 @@ class ScaleUpRequest(NamedTuple):
     stream: str
     trigger: TriggerKind
     alarm_shards: float | None = None
-    continuation: ContinuationRequest | None = None
+    continuation: Continuation | None = None  # a scale-up continuation: one stream's hand-over
     source: str = ""  # alarm name, "continuation", "cli"
+
+    @property
+    def handover(self) -> HandOver | None:
+        return self.continuation.handovers[0] if self.continuation else None
+
+    @property
+    def hop(self) -> int:
+        return self.continuation.hop if self.continuation else 0
 
 
 class ScaleUpResult(NamedTuple):
@@ -158,16 +167,6 @@ class ScaleUpService:
             return None  # no evidence at all: the planner takes its fallback step
         return m
 
-    def _usc_calls_24h(self, stream: str, now: float) -> int:
-        try:
-            state = self.cooldown.read(stream)
-        except LockUnavailable as exc:  # planning only: assume none; AWS refusing one is handled by falling back
-            log.warning("cooldown table unreadable while planning", extra={"stream": stream, "error": str(exc)})
-            return 0
-        if state is None:
-            return 0
-        return sum(1 for t in state.update_shard_count_calls if now - t < DAY_SECONDS)
-
     def plan(self, request: ScaleUpRequest, *, allow_update_shard_count: bool = True) -> ScalePlan:
         """Read the stream and decide. Changes nothing. Raises StreamNotFound, StreamNotProvisioned."""
         cfg = self._stream_config(request.stream)
@@ -178,7 +177,8 @@ class ScaleUpService:
         if not shards:
             raise StreamNotFound(f"{cfg.name} has no open shards (is it being deleted?)")
         metrics = self._read_metrics(cfg, shards, "IncomingBytes" in desc.shard_level_metrics)
-        cont = request.continuation
+        cont = request.handover
+        now = self.clock.now()
         inp = PlanInput(
             stream=cfg.name,
             shards=tuple(shards),
@@ -191,7 +191,8 @@ class ScaleUpService:
             alarm_shards=request.alarm_shards,
             requested_target=cont.target if cont else None,
             origin_count=cont.origin_count if cont else None,
-            update_shard_count_calls_24h=self._usc_calls_24h(cfg.name, self.clock.now()),
+            # planning only: an unreadable table counts none; AWS refusing a call is handled by splitting instead
+            update_shard_count_calls_24h=update_shard_count_calls_24h(self.cooldown, cfg.name, now) or 0,
             update_shard_count_allowed=allow_update_shard_count,
         )
         return plan_scale_up(inp)
@@ -208,8 +209,13 @@ class ScaleUpService:
 
     # -- the action ------------------------------------------------------------------------------------------------
 
+    @property
+    def _ports(self) -> RunPorts:
+        return RunPorts(self.kinesis, self.alarms, self.cooldown, self.clock, self.config.alarm_name_prefix)
+
     def scale_up(self, request: ScaleUpRequest, budget: Budget) -> ScaleUpResult:
-        """Plan and apply under the lock. Never raises for expected AWS conditions: the result says what happened.
+        """Plan and apply under the lock (one StreamRun). Never raises for expected AWS conditions: the result says
+        what happened.
 
         Raises only when it could not act and a retry of the same event may succeed (the lock table is down, an
         unclassified AWS error): the handler then lets Lambda retry the event. Whatever was applied before an
@@ -220,126 +226,89 @@ class ScaleUpService:
             return ScaleUpResult(
                 request.stream, Outcome.SKIPPED, f"{request.stream!r} is not in the config", skip_reason="unmanaged"
             )
-        cont = request.continuation
-        run = _Run(cfg=cfg, request=request, owner=self.new_owner(), budget=budget)
+        handover = request.handover
+        run = StreamRun.start(
+            self._ports, cfg, Direction.UP, budget=budget, new_owner=self.new_owner, handover=handover
+        )
         if not cfg.enabled:
-            if cont is not None:  # disabled by a redeploy since the hand-over: stop there and clean up
-                return self._abandon(run, cont)
+            if handover is not None:  # disabled by a redeploy since the hand-over: stop there and clean up
+                return self._abandon(run, handover)
             return ScaleUpResult(cfg.name, Outcome.SKIPPED, "enabled: false in the config", skip_reason="disabled")
-        now = self.clock.now()
+        if run.time_short():
+            why = "invocation time running short before the lock was taken"
+            if handover is not None:  # not taken over yet: hand the same chain on
+                return self._send(run, request, run.pass_on(handover.target), None, why=why)
+            return ScaleUpResult(cfg.name, Outcome.SKIPPED, why + self._rearm(run, request), skip_reason="time-short")
         try:
-            self.cooldown.acquire(
-                cfg.name,
-                owner=run.owner,
-                now=now,
-                lease_until=now + budget.remaining() + LOCK_LEASE_MARGIN_SECONDS,
-                blocked_by=() if cont else (Direction.UP,),
-                # A continuation takes the lock over from the run that handed it on, and only from it: a late or
-                # duplicate copy finds the owner rotated (or the lock released) and does nothing.
-                take_over_from=cont.owner if cont else None,
-            )
+            run.acquire((Direction.UP,))
         except LockHeld as exc:
             return ScaleUpResult(cfg.name, Outcome.SKIPPED, str(exc), skip_reason="lock-held")
         except CooldownActive as exc:
-            return ScaleUpResult(cfg.name, Outcome.SKIPPED, str(exc) + self._rearm(run), skip_reason="cooldown")
+            return ScaleUpResult(
+                cfg.name, Outcome.SKIPPED, str(exc) + self._rearm(run, request), skip_reason="cooldown"
+            )
         try:
-            return self._locked(run)
+            return self._locked(run, request)
         except BaseException:
-            if run.done:
-                self._finish(run)
-            else:
-                self._release(run, scaled=False)  # no cooldown: the next alarm (or Lambda's retry) may try again
+            if run.held:
+                try:
+                    run.finish()
+                except Exception as exc:  # the original error matters more; the lease lapses on its own
+                    log.error("lock not released after an error", extra={"stream": cfg.name, "error": str(exc)})
             raise
 
-    def _abandon(self, run: _Run, cont: ContinuationRequest) -> ScaleUpResult:
+    def _abandon(self, run: StreamRun, handover: HandOver) -> ScaleUpResult:
         """Take a handed-on lock over only to finish what was applied: alarms for the open count, cooldown, release.
 
         Without this the lock would sit until its lease lapsed and the alarms would keep the thresholds of the count
-        the hand-over started from.
+        the hand-over started from. Raises LockUnavailable (the handler retries the event).
         """
-        now = self.clock.now()
-        try:
-            self.cooldown.acquire(
-                run.cfg.name,
-                owner=run.owner,
-                now=now,
-                lease_until=now + LOCK_LEASE_MARGIN_SECONDS,
-                blocked_by=(),
-                take_over_from=cont.owner,
-            )
-        except (LockHeld, CooldownActive):
+        finished = run.abandon()
+        if finished is None:
             why = "enabled: false since the hand-over; its lock had already moved on"
-            return ScaleUpResult(run.cfg.name, Outcome.SKIPPED, why, skip_reason="disabled")
-        run.before = cont.origin_count
-        try:  # the hand-over may have left a reshard in progress: retune for the count it settles at
-            self.kinesis.wait_until_active(run.cfg.name, max(0.0, run.budget.remaining() - CONTINUATION_SAFETY_SECONDS))
-        except (AutoscalerError, OSError) as exc:  # still UPDATING, or gone: finish with what is open now
-            log.warning("stream not ACTIVE before clean-up", extra={"stream": run.cfg.name, "error": str(exc)})
-        after, synced = self._finish(run)
+            return ScaleUpResult(run.stream, Outcome.SKIPPED, why, skip_reason="disabled")
         detail = (
-            f"enabled: false since the hand-over: stopped at {after} shards (from {run.before}, "
-            f"target was {cont.target}); alarms retuned: {', '.join(synced) or 'none found'}; lock released"
+            f"enabled: false since the hand-over: stopped at {finished.after} shards (from {run.before}, "
+            f"target was {handover.target}); alarms retuned: {', '.join(finished.alarms) or 'none found'}; "
+            "lock released"
         )
         return ScaleUpResult(
-            run.cfg.name, Outcome.SKIPPED, detail, before=run.before, after=after, skip_reason="disabled"
+            run.stream, Outcome.SKIPPED, detail, before=run.before, after=finished.after, skip_reason="disabled"
         )
 
-    def _release(self, run: _Run, *, scaled: bool, action: str | None = None) -> None:
-        now = self.clock.now()
-        cooldowns = {Direction.UP: now + run.cfg.scale_up_cooldown_seconds} if scaled else {}
-        self.cooldown.release(run.cfg.name, owner=run.owner, now=now, cooldowns=cooldowns, action=action)
-
-    def _rearm(self, run: _Run) -> str:
+    def _rearm(self, run: StreamRun, request: ScaleUpRequest) -> str:
         """After refusing a fresh alarm without resharding, set that alarm back to OK (best effort).
 
         Alarm actions fire only on a transition into ALARM: an alarm left in ALARM would never notify again, even
         if the breach outlasts the cooldown. Back in OK, CloudWatch re-evaluates it within a period and fires again
         while the breach lasts — each time a new chance once the cooldown is over.
         """
-        req = run.request
         prefix = self.config.alarm_name_prefix
-        if req.continuation is not None or kind_of_alarm(prefix, run.cfg.name, req.source) is None:
+        if request.continuation is not None or kind_of_alarm(prefix, run.stream, request.source) is None:
             return ""
         try:
-            self.alarms.set_ok([req.source], "kinesis-autoscaler: re-armed after a skipped scale-up")
+            self.alarms.set_ok([request.source], "kinesis-autoscaler: re-armed after a skipped scale-up")
         except (AutoscalerError, OSError) as exc:
             log.warning(
-                "could not re-arm alarm", extra={"stream": run.cfg.name, "alarm": req.source, "error": str(exc)}
+                "could not re-arm alarm", extra={"stream": run.stream, "alarm": request.source, "error": str(exc)}
             )
             return ""
-        return f"; re-armed {req.source} so a breach that lasts fires again"
+        return f"; re-armed {request.source} so a breach that lasts fires again"
 
-    def _finish(self, run: _Run) -> tuple[int | None, list[str]]:
-        """After the last operation (or a stop after some): alarms for the open count, state OK, cooldown, release.
-
-        Best effort on the alarms: a failure there is logged and must not keep the lock or skip the cooldown.
-        """
-        after: int | None = None
-        synced: list[str] = []
+    def _locked(self, run: StreamRun, request: ScaleUpRequest) -> ScaleUpResult:
+        cfg = run.cfg
+        taken_over = request.continuation is not None
         try:
-            after = len(self.kinesis.list_open_shards(run.cfg.name))
-            synced = self._sync_alarms(run.cfg, after, force_ok=True)
-        except (AutoscalerError, OSError) as exc:
-            log.error("alarms not retuned", extra={"stream": run.cfg.name, "error": str(exc)})
-        action = f"scale-up {run.before} -> {after}" if after is not None else "scale-up (count unknown)"
-        self._release(run, scaled=bool(run.done) or run.request.continuation is not None, action=action)
-        return after, synced
-
-    def _locked(self, run: _Run) -> ScaleUpResult:
-        cfg, request, budget = run.cfg, run.request, run.budget
-        cont = request.continuation
-        try:
-            self.kinesis.wait_until_active(cfg.name, max(0.0, budget.remaining() - CONTINUATION_SAFETY_SECONDS))
+            run.wait_until_active()
             plan = self.plan(request)
         except StreamBusy as exc:
-            run.before = cont.origin_count if cont else 0
-            return self._hand_over(run, why=str(exc))
+            return self._hand_over(run, request, None, why=str(exc))
         except (StreamNotFound, StreamNotProvisioned) as exc:
-            self._release(run, scaled=False)
+            run.finish(retune=False)
             reason = "on-demand" if isinstance(exc, StreamNotProvisioned) else "not-found"
             return ScaleUpResult(cfg.name, Outcome.SKIPPED, str(exc), skip_reason=reason)
-        run.plan = plan
-        run.before = plan.current if cont is None else cont.origin_count
+        if not taken_over:
+            run.before = plan.current
         log.info(
             "scale-up decision",
             extra={
@@ -353,46 +322,44 @@ class ScaleUpService:
             },
         )
         if plan.noop:
-            synced = self._sync_alarms(cfg, plan.current, force_ok=cont is not None)
-            self._release(run, scaled=cont is not None, action=f"scale-up to {plan.current}" if cont else None)
-            detail = plan.message + (f"; alarms retuned: {', '.join(synced)}" if synced else "")
-            outcome = Outcome.SCALED if cont is not None else Outcome.NOOP
+            finished = run.finish()
+            detail = plan.message + (f"; alarms retuned: {', '.join(finished.alarms)}" if finished.alarms else "")
+            outcome = Outcome.SCALED if taken_over else Outcome.NOOP
             return ScaleUpResult(cfg.name, outcome, detail, plan=plan, before=run.before, after=plan.current)
 
-        error = self._apply(run, plan)
+        error = self._apply(run, request, plan)
         if isinstance(error, ScaleUpResult):
             return error
-        after, synced = self._finish(run)
-        detail = f"{run.before} -> {after} shards; alarms retuned: {', '.join(synced) or 'none found'}"
+        finished = run.finish()
+        detail = (
+            f"{run.before} -> {finished.after} shards; alarms retuned: {', '.join(finished.alarms) or 'none found'}"
+        )
         return ScaleUpResult(
             cfg.name,
             Outcome.FAILED if error else Outcome.SCALED,
             f"{error}; {detail}" if error else detail,
             plan=plan,
             before=run.before,
-            after=after,
+            after=finished.after,
             ops_done=tuple(run.done),
         )
 
-    def _apply(self, run: _Run, plan: ScalePlan) -> str | ScaleUpResult | None:
+    def _apply(self, run: StreamRun, request: ScaleUpRequest, plan: ScalePlan) -> str | ScaleUpResult | None:
         """Apply the plan's operations one at a time, waiting for ACTIVE after each.
 
         Returns None when the target is reached, an error text when it stopped for good (quota, setbacks), or a
         finished result when it handed over to a continuation or the stream vanished.
         """
-        cfg, request, budget = run.cfg, run.request, run.budget
+        cfg = run.cfg
         pending: list[Op] = list(plan.ops)
         setbacks = 0  # ResourceInUse before a call, or a re-plan: bounded so a stuck stream cannot spin a run
 
-        def wait_time() -> float:
-            return max(0.0, budget.remaining() - CONTINUATION_SAFETY_SECONDS)
-
         def replan(**kw: bool) -> list[Op]:
-            return list(self.plan(_continuing(request, plan, run.owner), **kw).ops)
+            return list(self.plan(_continuing(request, plan, run), **kw).ops)
 
         while pending:
-            if budget.remaining() < CONTINUATION_SAFETY_SECONDS:
-                return self._hand_over(run, why="invocation time running short")
+            if run.time_short():
+                return self._hand_over(run, request, plan, why="invocation time running short")
             if setbacks > MAX_SETBACKS:
                 return f"stopped after {setbacks} setbacks (ResourceInUse or shards changing under us)"
             op = pending.pop(0)
@@ -401,8 +368,7 @@ class ScaleUpService:
                 if isinstance(op, UpdateShardCountOp):
                     self.kinesis.update_shard_count(cfg.name, op.target)
                     applied = True
-                    run.done.append(op.describe())
-                    self.cooldown.note_update_shard_count(cfg.name, owner=run.owner, at=self.clock.now())
+                    run.applied(op.describe(), update_shard_count=True)
                 else:
                     current = self.kinesis.list_open_shards(cfg.name)
                     if len(current) >= plan.target:
@@ -414,8 +380,8 @@ class ScaleUpService:
                         continue
                     self.kinesis.split_shard(cfg.name, parent.shard_id, op.new_starting_hash_key)
                     applied = True
-                    run.done.append(op.describe())
-                self.kinesis.wait_until_active(cfg.name, wait_time())
+                    run.applied(op.describe())
+                run.wait_until_active()
             except (UpdateShardCountLimit, QuotaExhausted) as exc:
                 if not isinstance(op, UpdateShardCountOp):
                     return f"stopped: {exc}"  # a split hit the account's shard quota: final
@@ -429,19 +395,19 @@ class ScaleUpService:
                 pending = replan()
             except StreamBusy as exc:
                 if applied:  # our own operation is still UPDATING past the time we may wait: continue later
-                    return self._hand_over(run, why=str(exc))
+                    return self._hand_over(run, request, plan, why=str(exc))
                 # ResourceInUse on the call (another reshard under way): wait for ACTIVE, then try the same op again.
                 setbacks += 1
                 try:
-                    self.kinesis.wait_until_active(cfg.name, wait_time())
+                    run.wait_until_active()
                 except StreamBusy as still:
-                    return self._hand_over(run, why=str(still))
+                    return self._hand_over(run, request, plan, why=str(still))
                 pending.insert(0, op)
             except ThrottledError as exc:
                 # The adapter already retried with backoff; hand over rather than spin here.
-                return self._hand_over(run, why=str(exc))
+                return self._hand_over(run, request, plan, why=str(exc))
             except StreamNotFound as exc:
-                self._release(run, scaled=False)
+                run.finish()
                 return ScaleUpResult(
                     cfg.name,
                     Outcome.FAILED,
@@ -452,58 +418,49 @@ class ScaleUpService:
                 )
         return None
 
-    def _hand_over(self, run: _Run, *, why: str) -> ScaleUpResult:
-        """Continue in a new invocation that takes the lock over from this one, or stop (hop limit, no target,
-        the hand-over itself failing) — finishing what was done: alarms for the open count, cooldown, release."""
-        cfg, plan, cont = run.cfg, run.plan, run.request.continuation
-        hop = (cont.hop if cont else 0) + 1
-        target = plan.target if plan is not None else (cont.target if cont else None)
-        stop: str | None = None
+    def _hand_over(self, run: StreamRun, request: ScaleUpRequest, plan: ScalePlan | None, *, why: str) -> ScaleUpResult:
+        """Continue in a new invocation that takes the lock over from this one, or stop (no target yet, the hop
+        limit, the hand-over itself failing) — finishing what was done: alarms for the open count, cooldown, release."""
+        handover = request.handover
+        target = plan.target if plan is not None else (handover.target if handover else None)
         if target is None:
-            stop = f"{why}; nothing planned yet: giving up, the lock is released"
-        elif hop > MAX_CONTINUATION_HOPS:
+            return self._stop(run, request, plan, f"{why}; nothing planned yet: giving up, the lock is released")
+        return self._send(run, request, run.handover(target), plan, why=why)
+
+    def _send(
+        self, run: StreamRun, request: ScaleUpRequest, handover: HandOver, plan: ScalePlan | None, *, why: str
+    ) -> ScaleUpResult:
+        hop = request.hop + 1
+        if hop > MAX_CONTINUATION_HOPS:
             stop = f"{why}; hop limit {MAX_CONTINUATION_HOPS} reached: giving up, the lock is released"
-        else:
-            origin = cont.origin_count if cont else run.before
-            try:
-                self.continuation.continue_later(ContinuationRequest(cfg.name, target, origin, hop, run.owner))
-            except (AutoscalerError, OSError) as exc:
-                stop = f"{why}; the hand-over failed ({exc}): stopping here"
-        if stop is None:
-            return ScaleUpResult(
-                cfg.name,
-                Outcome.CONTINUED,
-                f"{why}; continuing in hop {hop} towards {target}",
-                plan=plan,
-                before=run.before,
-                ops_done=tuple(run.done),
-                extra={"hop": hop},
-            )
-        if run.done or cont is not None:
-            after, _ = self._finish(run)
-        else:
-            self._release(run, scaled=False)
-            after = None
-            stop += self._rearm(run)
+            return self._stop(run, request, plan, stop)
+        try:
+            self.continuation.continue_later(Continuation(Direction.UP, hop, (handover,)))
+        except (AutoscalerError, OSError) as exc:
+            return self._stop(run, request, plan, f"{why}; the hand-over failed ({exc}): stopping here")
         return ScaleUpResult(
-            cfg.name, Outcome.FAILED, stop, plan=plan, before=run.before, after=after, ops_done=tuple(run.done)
+            run.stream,
+            Outcome.CONTINUED,
+            f"{why}; continuing in hop {hop} towards {handover.target}",
+            plan=plan,
+            before=run.before,
+            ops_done=tuple(run.done),
+            extra={"hop": hop},
         )
 
-    def _sync_alarms(self, cfg: StreamConfig, shards: int, *, force_ok: bool) -> list[str]:
-        return sync_alarms(self.alarms, self.config.alarm_name_prefix, cfg, shards, force_ok=force_ok)
-
-
-@dataclass
-class _Run:
-    """One invocation's scale-up in progress (per call, never module-level)."""
-
-    cfg: StreamConfig
-    request: ScaleUpRequest
-    owner: str
-    budget: Budget
-    plan: ScalePlan | None = None
-    before: int = 0
-    done: list[str] = field(default_factory=list)
+    def _stop(self, run: StreamRun, request: ScaleUpRequest, plan: ScalePlan | None, stop: str) -> ScaleUpResult:
+        """Give up on the chain here: finish what it holds (a chain not taken over yet is ended by taking it over)."""
+        after = None
+        if run.held:
+            after = run.finish().after
+        elif run.taken_over_from is not None:
+            finished = run.abandon()
+            after = finished.after if finished else None
+        if not run.acted:
+            stop += self._rearm(run, request)
+        return ScaleUpResult(
+            run.stream, Outcome.FAILED, stop, plan=plan, before=run.before, after=after, ops_done=tuple(run.done)
+        )
 
 
 def _find_range(shards: list[Shard], op: SplitOp) -> Shard | None:
@@ -513,10 +470,7 @@ def _find_range(shards: list[Shard], op: SplitOp) -> Shard | None:
     return None
 
 
-def _continuing(request: ScaleUpRequest, plan: ScalePlan, owner: str) -> ScaleUpRequest:
+def _continuing(request: ScaleUpRequest, plan: ScalePlan, run: StreamRun) -> ScaleUpRequest:
     """A request that re-plans towards the same target from whatever the stream looks like now."""
-    origin = request.continuation.origin_count if request.continuation else plan.current
-    cont = ContinuationRequest(
-        plan.stream, plan.target, origin, request.continuation.hop if request.continuation else 0, owner
-    )
-    return request._replace(continuation=cont)
+    handover = HandOver(plan.stream, plan.target, run.owner, run.before or plan.current)
+    return request._replace(continuation=Continuation(Direction.UP, request.hop, (handover,)))

@@ -27,7 +27,7 @@ case "$mode" in
   concurrency)
     n="${arg:-30}"
     dir="$(clone concurrency)"
-    (cd "$dir" && make --no-print-directory venv >/dev/null)
+    (cd "$dir" && make --no-print-directory venv >/dev/null 2>&1)
     for i in $(seq 1 "$n"); do
       s=$(stamp)
       if ! (cd "$dir" && .venv/bin/python -m pytest -q -p no:cacheprovider "${CONCURRENCY_TESTS[@]}" >"$root/concurrency-$i.log" 2>&1); then

@@ -9,12 +9,7 @@ from botocore.exceptions import ClientError
 
 from autoscaler.aws.errors import error_code
 from autoscaler.errors import AwsCallFailed
-from autoscaler.events import (
-    ContinuationRequest,
-    ScaleDownContinuation,
-    continuation_payload,
-    scale_down_continuation_payload,
-)
+from autoscaler.events import Continuation, continuation_payload
 
 IAM_ACTIONS = ("lambda:InvokeFunction",)
 
@@ -24,12 +19,8 @@ class LambdaContinuation:
         self.client = client
         self.function_name = function_name
 
-    def continue_later(self, request: ContinuationRequest | ScaleDownContinuation) -> None:
-        payload = (
-            scale_down_continuation_payload(request)
-            if isinstance(request, ScaleDownContinuation)
-            else continuation_payload(request)
-        )
+    def continue_later(self, request: Continuation) -> None:
+        payload = continuation_payload(request)
         try:
             self.client.invoke(
                 FunctionName=self.function_name,

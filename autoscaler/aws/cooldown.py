@@ -30,7 +30,8 @@ from botocore.exceptions import ClientError
 from autoscaler.aws.errors import error_code
 from autoscaler.defaults import LOCK_ITEM_TTL_SECONDS
 from autoscaler.errors import CooldownActive, LockHeld, LockUnavailable
-from autoscaler.ports import Direction, LockState
+from autoscaler.lock import refusal
+from autoscaler.model import Direction, LockState
 
 IAM_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem")
 
@@ -81,29 +82,34 @@ class CooldownTable:
                     ":exp": _n(int(max(lease_until, now) + LOCK_ITEM_TTL_SECONDS)),
                 },
                 ReturnValues="ALL_NEW",
+                # the refusal carries the item that failed the condition: no second read to explain it
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
             if error_code(exc) == "ConditionalCheckFailedException":
-                raise self._refusal(stream, now, blocked_by, take_over_from) from exc
+                raise self._refusal(stream, exc, now, blocked_by, take_over_from) from exc
             raise LockUnavailable(
                 f"cooldown table {self.table}: {error_code(exc)}; not resharding without the lock"
             ) from exc
         return _state(stream, out.get("Attributes", {}))
 
     def _refusal(
-        self, stream: str, now: float, blocked_by: Sequence[Direction], take_over_from: str | None
+        self,
+        stream: str,
+        exc: ClientError,
+        now: float,
+        blocked_by: Sequence[Direction],
+        take_over_from: str | None,
     ) -> CooldownActive:
-        """Why the condition failed, read back after the fact (for the log; the decision was the condition's)."""
-        if take_over_from is not None:
-            return LockHeld(f"{stream}: the run that handed over no longer holds the lock; nothing to continue")
-        state = self.read(stream)
-        if state is not None and state.owner and state.lease_until >= now:
-            return LockHeld(f"{stream}: locked by another run for {state.lease_until - now:.0f} s more")
-        for direction in blocked_by:
-            until = state.cooldown_until.get(direction, 0.0) if state is not None else 0.0
-            if until > now:
-                return CooldownActive(f"{stream}: {direction.value} cooldown for {until - now:.0f} s more")
-        return LockHeld(f"{stream}: lock refused (its state changed meanwhile)")
+        """Why the condition failed, from the item DynamoDB returned with the failure (ALL_OLD). The decision was
+        the condition's; this only explains it, by the same rule (autoscaler/lock.py)."""
+        item = exc.response.get("Item")
+        # A fresh acquire fails only on an existing item, so DynamoDB returns it; an emulator on an older API
+        # returns none: read it back instead.
+        older_api = item is None and take_over_from is None
+        state = self.read(stream) if older_api else (_state(stream, item) if item else None)
+        why = refusal(stream, state, now=now, blocked_by=blocked_by, take_over_from=take_over_from)
+        return why or LockHeld(f"{stream}: lock refused (its state changed meanwhile)", state)
 
     def release(
         self,

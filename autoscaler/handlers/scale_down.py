@@ -15,7 +15,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from autoscaler.aws.notify import summary
 from autoscaler.errors import AutoscalerError
-from autoscaler.events import Rejected, ScaleDownContinuation, parse_scale_down_event
+from autoscaler.events import Continuation, Rejected, continuation_payload, parse_scale_down_event
 from autoscaler.handlers import container
 from autoscaler.runtime import LambdaBudget, schedule_elsewhere
 from autoscaler.scale_down_service import ScaleDownService, StreamOutcome
@@ -43,15 +43,13 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     parsed = parse_scale_down_event(event)
     if isinstance(parsed, Rejected):
         return container.ignored(logger, metrics, parsed.reason, parsed.detail)
-    if not isinstance(parsed, ScaleDownContinuation):
+    if not isinstance(parsed, Continuation):
         detail = schedule_elsewhere(parsed.account_id, parsed.region, context)
         if detail is not None:
             return container.ignored(logger, metrics, "other-account", detail)
     started = time.monotonic()
     try:
-        run = SERVICE.run(
-            LambdaBudget(context), continuation=parsed if isinstance(parsed, ScaleDownContinuation) else None
-        )
+        run = SERVICE.run(LambdaBudget(context), continuation=parsed if isinstance(parsed, Continuation) else None)
     except AutoscalerError as exc:
         logger.exception("scale-down run failed", extra={"error": str(exc)})
         metrics.add_metric(name="Errors", unit=MetricUnit.Count, value=1)
@@ -61,7 +59,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         if result.outcome is StreamOutcome.MERGED and result.decision is not None:
             d = result.decision
             NOTIFIER.notify(
-                # a continuation's decision does not know the count it started from (current 0)
+                # a continuation's decision knows the count it started from only from newer hand-overs (else 0)
                 f"kinesis-autoscaler: {result.stream} scaled down "
                 + (f"{d.current} -> {result.after}" if d.current else f"to {result.after}"),
                 summary(result.stream, "down", d.current or None, result.after, reason=d.message, seconds=seconds),
@@ -91,6 +89,6 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     return {
         "results": [r.log_fields() for r in run.results],
         "counts": counts,
-        "continuation": run.continuation._asdict() if run.continuation else None,
+        "continuation": continuation_payload(run.continuation) if run.continuation else None,
         "metric_reads": run.metric_reads,
     }

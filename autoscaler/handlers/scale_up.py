@@ -17,7 +17,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from autoscaler.aws.notify import summary
 from autoscaler.config import AutoscalerConfig
 from autoscaler.errors import AutoscalerError
-from autoscaler.events import AlarmNotification, ContinuationRequest, Rejected, parse_scale_up_event, screen
+from autoscaler.events import AlarmNotification, Continuation, Rejected, parse_scale_up_event, screen
 from autoscaler.handlers import container
 from autoscaler.model import TriggerKind
 from autoscaler.runtime import LambdaBudget, account_and_region
@@ -77,17 +77,20 @@ def _handle(event: Any, context: Any, service: ScaleUpService, config: Autoscale
     except Exception as exc:  # parse_scale_up_event never raises by contract; keep the handler's promise regardless
         items = [Rejected("unparseable", f"{type(exc).__name__}: {str(exc)[:200]}")]
     # the first SNS MessageId, as the parser bounded it, tags every line of the invocation
-    ids = (i.message_id for i in items if not isinstance(i, ContinuationRequest) and i.message_id)
+    ids = (i.message_id for i in items if not isinstance(i, Continuation) and i.message_id)
     logger.set_correlation_id(next(ids, None))
     for item in items:
         try:
             if isinstance(item, Rejected):
                 out.append(_rejected(item))
-            elif isinstance(item, ContinuationRequest):
-                if config.stream(item.stream) is None:
-                    out.append(_rejected(Rejected("unknown-stream", f"continuation for unmanaged {item.stream!r}")))
+            elif isinstance(item, Continuation):
+                (handover,) = item.handovers  # the parser builds a scale-up continuation with exactly one
+                if config.stream(handover.stream) is None:
+                    out.append(_rejected(Rejected("unknown-stream", f"continuation for unmanaged {handover.stream!r}")))
                     continue
-                request = ScaleUpRequest(item.stream, TriggerKind.OPERATOR, continuation=item, source="continuation")
+                request = ScaleUpRequest(
+                    handover.stream, TriggerKind.OPERATOR, continuation=item, source="continuation"
+                )
                 started = time.monotonic()
                 out.append(_result(service.scale_up(request, budget), time.monotonic() - started))
             elif isinstance(item, AlarmNotification):
@@ -110,7 +113,13 @@ def _handle(event: Any, context: Any, service: ScaleUpService, config: Autoscale
                 result = service.scale_up(request_from_alarm(item, cfg, config.alarm_name_prefix), budget)
                 out.append(_result(result, time.monotonic() - started))
         except Exception as exc:  # one failing record must not lose the others: finish the batch first
-            named = None if isinstance(item, Rejected) else item.stream
+            named = (
+                None
+                if isinstance(item, Rejected)
+                else item.handovers[0].stream
+                if isinstance(item, Continuation)
+                else item.stream
+            )
             stream = named if named and config.stream(named) else None  # only a configured name becomes a dimension
             logger.exception("scale-up failed", extra={"stream": stream, "error": f"{type(exc).__name__}: {exc}"})
             _count("Errors", stream=stream)

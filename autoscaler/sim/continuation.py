@@ -1,32 +1,21 @@
-"""RecordingContinuation: collects the continuation requests a run hands over (scale-up's or the scale-down
-fleet's), for the test or simulator to run."""
+"""RecordingContinuation: collects the continuations a run hands over (scale-up's or the scale-down fleet's), for the
+test or simulator to run."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from autoscaler.events import (
-    ContinuationRequest,
-    ScaleDownContinuation,
-    continuation_payload,
-    scale_down_continuation_payload,
-)
+from autoscaler.events import Continuation, continuation_payload
 
 
 class RecordingContinuation:
-    """Both ContinuationPort and FleetContinuationPort, like the Lambda adapter (aws/continuation.py)."""
+    """The ContinuationPort, like the Lambda adapter (aws/continuation.py), without the invoke."""
 
     def __init__(self) -> None:
-        self.requests: list[Any] = []
+        self.requests: list[Continuation] = []
 
-    def continue_later(self, request: ContinuationRequest | ScaleDownContinuation) -> None:
-        # the same serialisation the Lambda adapter sends: a request it could not send fails here too
-        if isinstance(request, ScaleDownContinuation):
-            scale_down_continuation_payload(request)
-        else:
-            continuation_payload(request)
+    def continue_later(self, request: Continuation) -> None:
+        continuation_payload(request)  # the same serialisation the Lambda adapter sends: what it cannot send fails here
         self.requests.append(request)
 
-    def pop_all(self) -> list[Any]:
+    def pop_all(self) -> list[Continuation]:
         out, self.requests = self.requests, []
         return out

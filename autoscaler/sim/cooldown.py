@@ -6,13 +6,14 @@ import threading
 from collections.abc import Mapping, Sequence
 
 from autoscaler.defaults import LOCK_ITEM_TTL_SECONDS
-from autoscaler.errors import CooldownActive, LockHeld
-from autoscaler.ports import Direction, LockState
+from autoscaler.lock import refusal
+from autoscaler.model import Direction, LockState
 from autoscaler.sim.clock import SimClock
 
 
 class FakeCooldown:
-    """Same decisions as aws/cooldown.py's condition expressions, under one mutex (DynamoDB's per-item atomicity)."""
+    """The rule of autoscaler/lock.py (aws/cooldown.py's condition expressions), under one mutex (DynamoDB's per-item
+    atomicity)."""
 
     def __init__(self, clock: SimClock) -> None:
         self.clock = clock
@@ -40,16 +41,13 @@ class FakeCooldown:
             if self.unavailable is not None:
                 raise self.unavailable
             self._expire()
-            state = self.items.get(stream, (LockState(stream), 0.0))[0]
-            if take_over_from is not None:
-                if state.owner != take_over_from:
-                    raise LockHeld(f"{stream}: the run that handed over no longer holds the lock; nothing to continue")
-            elif state.owner is not None and state.lease_until >= now:
-                raise LockHeld(f"{stream}: locked by another run for {state.lease_until - now:.0f} s more")
-            for direction in blocked_by:
-                until = state.cooldown_until.get(direction, 0.0)
-                if until > now:
-                    raise CooldownActive(f"{stream}: {direction.value} cooldown for {until - now:.0f} s more")
+            item = self.items.get(stream)
+            refused = refusal(
+                stream, item[0] if item else None, now=now, blocked_by=blocked_by, take_over_from=take_over_from
+            )
+            if refused is not None:
+                raise refused
+            state = item[0] if item else LockState(stream)
             new = state._replace(owner=owner, lease_until=lease_until)
             self.items[stream] = (new, now + LOCK_ITEM_TTL_SECONDS)
             self.acquired += 1

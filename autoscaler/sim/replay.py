@@ -27,13 +27,12 @@ from autoscaler.alarm_sync import stream_alarm_specs
 from autoscaler.config import AutoscalerConfig
 from autoscaler.events import (
     AlarmNotification,
-    ContinuationRequest,
-    ScaleDownContinuation,
+    Continuation,
     parse_scale_up_event,
     screen,
 )
 from autoscaler.local.alarm_events import sns_alarm_event
-from autoscaler.model import Shard, TriggerKind
+from autoscaler.model import Direction, Shard, TriggerKind
 from autoscaler.scale_down_service import ScaleDownService
 from autoscaler.service import Outcome, ScaleUpRequest, ScaleUpService, request_from_alarm
 from autoscaler.sim.alarm_eval import AlarmEvaluator
@@ -79,7 +78,7 @@ class _Scheduled(NamedTuple):
     at: float
 
 
-Delivery = FakeAlarm | ContinuationRequest | ScaleDownContinuation | _Scheduled
+Delivery = FakeAlarm | Continuation | _Scheduled
 
 
 class AutoscalerReplay:
@@ -220,8 +219,10 @@ class AutoscalerReplay:
                     continue
                 result = self.up.scale_up(request_from_alarm(note, self.cfg, self.config.alarm_name_prefix), budget)
                 self._count(f"scale-up {result.outcome.value}")
-        elif isinstance(item, ContinuationRequest):
-            request = ScaleUpRequest(item.stream, TriggerKind.OPERATOR, continuation=item, source="continuation")
+        elif isinstance(item, Continuation) and item.direction is Direction.UP:
+            request = ScaleUpRequest(
+                item.handovers[0].stream, TriggerKind.OPERATOR, continuation=item, source="continuation"
+            )
             result = self.up.scale_up(request, budget)
             self._count(
                 f"scale-up {result.outcome.value}" if result.outcome is not Outcome.SCALED else "scale-up scaled"
@@ -230,7 +231,7 @@ class AutoscalerReplay:
             fleet = self.down.run(
                 budget,
                 names=[self.cfg.name],
-                continuation=item if isinstance(item, ScaleDownContinuation) else None,
+                continuation=item if isinstance(item, Continuation) else None,
             )
             for r in fleet.results:
                 self._count(f"scale-down {r.outcome.value}")

@@ -36,15 +36,15 @@ from autoscaler.events import (
     CONTINUATION_KIND,
     SCALE_DOWN_CONTINUATION_KIND,
     AlarmNotification,
-    ContinuationRequest,
+    Continuation,
     Rejected,
-    ScaleDownContinuation,
     ScheduledRun,
     parse_scale_down_event,
     parse_scale_up_event,
     screen,
 )
 from autoscaler.local.setup import create_stream, create_table, ensure_alarms
+from autoscaler.model import Direction
 from autoscaler.service import request_from_alarm
 from tests.conftest import EVENTS, load_event
 from tests.integration.test_handler import ACCOUNT
@@ -105,8 +105,8 @@ def parser_verdict(handler: str, event: Any) -> str | None:
         (item,) = parse_scale_up_event(event)
         if isinstance(item, Rejected):
             return item.reason
-        if isinstance(item, ContinuationRequest):
-            return None if item.stream in UP_STREAMS else "unknown-stream"
+        if isinstance(item, Continuation):
+            return None if item.handovers[0].stream in UP_STREAMS else "unknown-stream"
         refusal = screen(item, account_id=ACCOUNT, region=REGION, managed=UP_STREAMS)
         return refusal.reason if refusal else None
     parsed = parse_scale_down_event(event)
@@ -289,7 +289,7 @@ maybe = st.one_of(ints, json_values, st.just(None))
 @given(json_values)
 def test_scale_down_parser_never_raises_and_refuses_anything_not_shaped_like_its_events(value: Any) -> None:
     parsed = parse_scale_down_event(value)
-    assert isinstance(parsed, ScheduledRun | ScaleDownContinuation | Rejected)
+    assert isinstance(parsed, ScheduledRun | Continuation | Rejected)
     ours = isinstance(value, dict) and (
         value.get("source") == "aws.events" or value.get("kind") == SCALE_DOWN_CONTINUATION_KIND
     )
@@ -323,17 +323,20 @@ def test_any_sns_message_text_is_parsed_without_raising_and_refused(message: str
 )
 def test_scale_up_continuation_is_accepted_only_within_its_bounds(fields: dict[str, Any]) -> None:
     (item,) = parse_scale_up_event({"kind": CONTINUATION_KIND, **fields})
-    assert isinstance(item, ContinuationRequest | Rejected)
-    if isinstance(item, ContinuationRequest):
+    assert isinstance(item, Continuation | Rejected)
+    if isinstance(item, Continuation):
+        (handover,) = item.handovers
+        assert item.direction is Direction.UP and not item.pending
         assert 1 <= item.hop <= MAX_CONTINUATION_HOPS
-        assert 1 <= item.origin_count <= item.target <= MAX_SHARDS_PER_STREAM
-        assert all(type(v) is int for v in (item.hop, item.origin_count, item.target))
-        assert isinstance(item.owner, str) and item.owner
-        assert 1 <= len(item.stream) <= 128 and "\n" not in item.stream
+        assert 1 <= handover.origin_count <= handover.target <= MAX_SHARDS_PER_STREAM
+        assert all(type(v) is int for v in (item.hop, handover.origin_count, handover.target))
+        assert isinstance(handover.owner, str) and handover.owner
+        assert 1 <= len(handover.stream) <= 128 and "\n" not in handover.stream
 
 
 in_progress = st.fixed_dictionaries(
-    {}, optional={"stream": stream_names | maybe, "target": maybe, "owner": maybe, "method": maybe}
+    {},
+    optional={"stream": stream_names | maybe, "target": maybe, "owner": maybe, "method": maybe, "origin_count": maybe},
 )
 
 
@@ -350,13 +353,15 @@ in_progress = st.fixed_dictionaries(
 )
 def test_fleet_continuation_is_accepted_only_within_its_bounds(fields: dict[str, Any]) -> None:
     parsed = parse_scale_down_event({"kind": SCALE_DOWN_CONTINUATION_KIND, **fields})
-    assert isinstance(parsed, ScaleDownContinuation | Rejected)
-    if isinstance(parsed, ScaleDownContinuation):
+    assert isinstance(parsed, Continuation | Rejected)
+    if isinstance(parsed, Continuation):
+        assert parsed.direction is Direction.DOWN
         assert type(parsed.hop) is int and 1 <= parsed.hop <= MAX_CONTINUATION_HOPS
-        for name in (*parsed.pending, *(i.stream for i in parsed.in_progress)):
+        for name in (*parsed.pending, *(i.stream for i in parsed.handovers)):
             assert isinstance(name, str) and 1 <= len(name) <= 128 and "\n" not in name
-        for item in parsed.in_progress:
+        for item in parsed.handovers:
             assert type(item.target) is int and 1 <= item.target <= MAX_SHARDS_PER_STREAM
+            assert type(item.origin_count) is int and 0 <= item.origin_count <= MAX_SHARDS_PER_STREAM
             assert isinstance(item.owner, str) and 0 < len(item.owner) <= 64
             assert item.method in ("merge", "update_shard_count")
 

@@ -230,7 +230,8 @@ def test_the_dashboard_searches_match_the_dimensions_the_handler_publishes(
 def test_duplicate_and_out_of_order_deliveries_cause_no_extra_reshard(env: Any) -> None:
     """Issue 6: the same SNS message delivered twice, an OK arriving after the ALARM, and a late continuation for a
     stream already scaled: one reshard (4 → 8) in all."""
-    from autoscaler.events import ContinuationRequest, continuation_payload
+    from autoscaler.events import Continuation, HandOver, continuation_payload
+    from autoscaler.model import Direction
 
     run = env()
     alarm = load_event("sns-alarm-incoming-bytes.json")
@@ -245,7 +246,7 @@ def test_duplicate_and_out_of_order_deliveries_cause_no_extra_reshard(env: Any) 
     (ignored,) = run(late_ok)
     assert ignored["outcome"] == "ignored" and ignored["reason"] == "not-alarm"
     # a continuation from a run that no longer holds the lock (a late or replayed hand-over)
-    (late,) = run(continuation_payload(ContinuationRequest("orders", 16, 4, 1, "a-run-long-gone")))
+    (late,) = run(continuation_payload(Continuation(Direction.UP, 1, (HandOver("orders", 16, "a-run-long-gone", 4),))))
     assert late["outcome"] == "skipped"
     assert run.writes.count("UpdateShardCount") == 1 and "SplitShard" not in run.writes
     assert open_shards(run) == 8

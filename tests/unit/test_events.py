@@ -14,20 +14,21 @@ from hypothesis import strategies as st
 from autoscaler.events import (
     CONTINUATION_KIND,
     AlarmNotification,
-    ContinuationRequest,
+    Continuation,
+    HandOver,
     Rejected,
     continuation_payload,
     parse_scale_up_event,
     screen,
 )
-from autoscaler.model import TriggerKind
+from autoscaler.model import Direction, TriggerKind
 from autoscaler.service import request_from_alarm
 from tests.conftest import load_event, make_config
 
 pytestmark = pytest.mark.unit
 
 
-def only(event: Any) -> AlarmNotification | ContinuationRequest | Rejected:
+def only(event: Any) -> AlarmNotification | Continuation | Rejected:
     items = parse_scale_up_event(event)
     assert len(items) == 1
     return items[0]
@@ -84,7 +85,7 @@ def test_several_records_are_each_handled() -> None:
 
 
 def test_continuation_round_trip() -> None:
-    req = ContinuationRequest("orders", target=8, origin_count=4, hop=2, owner="abc")
+    req = Continuation(Direction.UP, 2, (HandOver("orders", target=8, owner="abc", origin_count=4),))
     assert only(continuation_payload(req)) == req
 
 
@@ -224,7 +225,7 @@ json_values = st.recursive(
 @given(json_values)
 def test_parser_never_raises_on_any_json(value: Any) -> None:
     for item in parse_scale_up_event(value):
-        assert isinstance(item, AlarmNotification | ContinuationRequest | Rejected)
+        assert isinstance(item, AlarmNotification | Continuation | Rejected)
 
 
 @settings(max_examples=300, deadline=None)

@@ -109,7 +109,7 @@ def run_all(world: World, request: ScaleUpRequest) -> list[ScaleUpResult]:
     while path[-1].outcome is Outcome.CONTINUED:
         (cont,) = world.continuation.pop_all()
         lock = world.cooldown.read(STREAM)
-        assert lock is not None and lock.owner == cont.owner, f"hand-over released the lock: {lock}"
+        assert lock is not None and lock.owner == cont.handovers[0].owner, f"hand-over released the lock: {lock}"
         assert lock.lease_until > world.clock.now(), lock
         follow = ScaleUpRequest(STREAM, TriggerKind.OPERATOR, continuation=cont, source="continuation")
         path.append(world.service().scale_up(follow, world.budget()))

@@ -7,7 +7,7 @@ import pytest
 
 from autoscaler.capacity import AlarmKind, alarm_name
 from autoscaler.config import parse_config
-from autoscaler.events import ScaleDownContinuation
+from autoscaler.events import Continuation, HandOver
 from autoscaler.model import OpKind, StreamMode
 from autoscaler.planner import tiles_key_space
 from autoscaler.ports import Direction
@@ -128,7 +128,7 @@ def test_short_time_hands_on_and_the_continuation_finishes_without_doing_anythin
     first = svc.run(SimBudget(world.clock, 700))
     (cont,) = rec.requests
     assert cont.hop == 1 and first.continuation == cont
-    started = {i.stream for i in cont.in_progress}
+    started = {i.stream for i in cont.handovers}
     assert started and set(cont.pending) | started == set(streams) - {
         r.stream for r in first.results if r.outcome is StreamOutcome.MERGED
     }
@@ -235,7 +235,7 @@ def test_hop_limit_finishes_what_it_holds(world: World) -> None:
     svc, rec = fleet(world, {"a": (6, 1)})  # 6 → 3 by 3 merges
     quiet_day(world, "a", 0.1, 6)
     world.kinesis.merge_seconds = 400
-    last = ScaleDownContinuation(hop=8, pending=("a",), in_progress=())
+    last = Continuation(Direction.DOWN, hop=8, handovers=(), pending=("a",))
     result = svc.run(SimBudget(world.clock, 600), continuation=last)
     (r,) = result.results
     assert result.continuation is None and rec.requests == []
@@ -356,13 +356,13 @@ def test_update_shard_count_keeps_calls_for_scale_up(
     ],
 )
 def test_a_continuation_keeps_the_method_its_decision_required(world: World, method: str, calls: list[str]) -> None:
-    from autoscaler.events import InProgress, parse_scale_down_event, scale_down_continuation_payload
+    from autoscaler.events import continuation_payload, parse_scale_down_event
 
     svc, _ = fleet(world, {"s": (10, 1)})
     now = world.clock.now()
     world.cooldown.acquire("s", owner="prev", now=now, lease_until=now + 900, blocked_by=())
-    cont = ScaleDownContinuation(1, (), (InProgress("s", 7, "prev", method),))
-    parsed = parse_scale_down_event(scale_down_continuation_payload(cont))  # survives the payload round trip
+    cont = Continuation(Direction.DOWN, 1, (HandOver("s", 7, "prev", method=method),))
+    parsed = parse_scale_down_event(continuation_payload(cont))  # survives the payload round trip
     assert parsed == cont
     svc.run(SimBudget(world.clock), continuation=cont)
     assert world.kinesis.reshard_calls("s") == calls
@@ -383,10 +383,9 @@ def test_a_continuation_with_an_unknown_method_is_refused() -> None:
 
 
 def test_a_continuation_whose_target_is_below_min_stops_at_min(world: World) -> None:
-    from autoscaler.events import InProgress
 
     svc, _ = fleet(world, {"s": (20, 6)})  # 20 shards, min_shards 6; a (stale or forged) target of 1
     now = world.clock.now()
     world.cooldown.acquire("s", owner="prev", now=now, lease_until=now + 900, blocked_by=())
-    svc.run(SimBudget(world.clock), continuation=ScaleDownContinuation(1, (), (InProgress("s", 1, "prev"),)))
+    svc.run(SimBudget(world.clock), continuation=Continuation(Direction.DOWN, 1, (HandOver("s", 1, "prev"),)))
     assert world.kinesis.open_count("s") == 6

@@ -9,7 +9,7 @@ import pytest
 
 from autoscaler.capacity import AlarmKind, alarm_name
 from autoscaler.errors import AwsCallFailed, LockUnavailable, StreamBusy, ThrottledError, UpdateShardCountLimit
-from autoscaler.events import ContinuationRequest
+from autoscaler.events import Continuation, HandOver
 from autoscaler.model import StreamMode, TriggerKind
 from autoscaler.planner import tiles_key_space
 from autoscaler.ports import Direction
@@ -199,9 +199,9 @@ def test_short_time_hands_over_and_the_continuation_finishes(world: World) -> No
     assert first.outcome is Outcome.CONTINUED, first.detail
     assert world.kinesis.reshard_calls() == ["split_shard"] * 2
     (cont,) = world.continuation.pop_all()
-    assert (cont.target, cont.origin_count, cont.hop) == (4, 1, 1)
+    assert (cont.handovers[0].target, cont.handovers[0].origin_count, cont.hop) == (4, 1, 1)
     lock = world.cooldown.read("orders")
-    assert lock is not None and lock.owner == cont.owner, "the lock stays with the chain"
+    assert lock is not None and lock.owner == cont.handovers[0].owner, "the lock stays with the chain"
     assert svc.scale_up(request, world.budget()).outcome is Outcome.SKIPPED  # a new alarm meanwhile does nothing
     second = svc.scale_up(ScaleUpRequest("orders", TriggerKind.OPERATOR, continuation=cont), world.budget())
     assert second.outcome is Outcome.SCALED, second.detail
@@ -217,7 +217,9 @@ def test_duplicate_or_late_continuation_does_no_harm(world: World) -> None:
     svc = world.service()
     svc.scale_up(ALARM, world.budget())
     calls = list(world.kinesis.calls)
-    late = ContinuationRequest("orders", target=14, origin_count=7, hop=1, owner="stale-or-forged-owner")
+    late = Continuation(
+        Direction.UP, 1, (HandOver("orders", target=14, owner="stale-or-forged-owner", origin_count=7),)
+    )
     result = svc.scale_up(ScaleUpRequest("orders", TriggerKind.OPERATOR, continuation=late), world.budget())
     assert world.kinesis.calls == calls, "a continuation whose run no longer holds the lock reshards nothing"
     assert result.outcome is Outcome.SKIPPED and "no longer holds the lock" in result.detail
@@ -279,7 +281,7 @@ def test_failed_hand_over_finishes_what_was_done(world: World) -> None:
     request = one_shard_to_four(world)  # → 4 by 3 splits: 100 s fit two of them (3 shards), then the hand-over fails
 
     class Broken:
-        def continue_later(self, request: ContinuationRequest) -> None:
+        def continue_later(self, request: Continuation) -> None:
             raise AwsCallFailed("Invoke failed (AccessDeniedException)")
 
     world.continuation = Broken()  # type: ignore[assignment]
@@ -314,7 +316,7 @@ def test_hop_limit_stops_the_chain(world: World) -> None:
     world.add_stream(shards=4)
     world.kinesis.split_seconds = 10_000  # UPDATING outlasts every invocation
     world.traffic(1.0, 4)
-    cont = ContinuationRequest("orders", target=7, origin_count=4, hop=8, owner="o")
+    cont = Continuation(Direction.UP, 8, (HandOver("orders", target=7, owner="o", origin_count=4),))
     world.cooldown.acquire(
         "orders", owner="o", now=world.clock.now(), lease_until=world.clock.now() + 10, blocked_by=()
     )
@@ -370,7 +372,7 @@ def test_own_operation_outlasting_the_invocation_hands_over(world: World) -> Non
     assert result.outcome is Outcome.CONTINUED and len(result.ops_done) == 1
     assert world.kinesis.reshard_calls() == ["split_shard"]
     (cont,) = world.continuation.requests
-    assert (cont.target, cont.hop) == (4, 1)
+    assert (cont.handovers[0].target, cont.hop) == (4, 1)
 
 
 def test_throttled_after_retries_hands_over(world: World) -> None:
@@ -379,7 +381,7 @@ def test_throttled_after_retries_hands_over(world: World) -> None:
     assert world.service().scale_up(request, world.budget()).outcome is Outcome.CONTINUED
     assert world.kinesis.reshard_calls() == []  # the first split was the throttled call
     (cont,) = world.continuation.requests
-    assert (cont.target, cont.origin_count) == (4, 2)
+    assert (cont.handovers[0].target, cont.handovers[0].origin_count) == (4, 2)
 
 
 def test_shard_quota_is_final_and_reported(world: World) -> None:

@@ -1,0 +1,234 @@
+"""The one lifecycle (autoscaler/lifecycle.py) as a table: (anything done?, taken over?, how it ends) → (alarms
+retuned?, alarms reset to OK?, cooldown set?, lock released?), for both directions — and the drifts issue 11 found
+between the two use cases' copies, each pinned to the way it was resolved.
+
+Arithmetic of the alarm check: the stream starts at 4 shards with its alarms tuned for 4; one split makes 5. The
+bytes alarm's threshold is scale_up_threshold × shards × 1 MiB × period = 0.8 × N × 1,048,576 × 60: 201,326,592
+for 4, 251,658,240 for 5. "Retuned" means the threshold reads 5's after the exit.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import pytest
+
+from autoscaler.capacity import AlarmKind, alarm_name
+from autoscaler.defaults import CONTINUATION_SAFETY_SECONDS, LOCK_LEASE_MARGIN_SECONDS
+from autoscaler.errors import LockUnavailable
+from autoscaler.events import Continuation, HandOver
+from autoscaler.lifecycle import RunPorts, StreamRun
+from autoscaler.model import Direction, TriggerKind
+from autoscaler.scale_down_service import StreamOutcome
+from autoscaler.service import Outcome, ScaleUpRequest
+from tests.conftest import World, make_config
+
+pytestmark = pytest.mark.unit
+
+BYTES_ALARM = alarm_name("kinesis-autoscaler", "orders", AlarmKind.INCOMING_BYTES)
+THRESHOLD = {4: 0.8 * 4 * 1_048_576 * 60, 5: 0.8 * 5 * 1_048_576 * 60}
+PREVIOUS = "previous-hop-owner"
+
+
+def ports(world: World) -> RunPorts:
+    return RunPorts(world.kinesis, world.alarms, world.cooldown, world.clock, world.config.alarm_name_prefix)
+
+
+def new_run(world: World, direction: Direction, *, taken_over: bool, owner: str = "this-run") -> StreamRun:
+    cfg = world.config.stream("orders")
+    assert cfg is not None
+    handover = HandOver("orders", 8, PREVIOUS, origin_count=4) if taken_over else None
+    if handover is not None:  # the previous hop holds the lock, as a hand-over leaves it
+        now = world.clock.now()
+        world.cooldown.acquire("orders", owner=PREVIOUS, now=now, lease_until=now + 960, blocked_by=())
+    return StreamRun.start(
+        ports(world), cfg, direction, budget=world.budget(), new_owner=lambda: owner, handover=handover
+    )
+
+
+def split_once(world: World, run: StreamRun) -> None:
+    shard = world.kinesis.open_shards("orders")[0]
+    world.kinesis.split_shard("orders", shard.shard_id, (shard.start + shard.end + 1) // 2)
+    run.applied(f"split {shard.shard_id}")
+    run.wait_until_active()
+
+
+class Row(NamedTuple):
+    done: bool
+    taken_over: bool
+    ends: str  # "finish", "alarms fail", "release fails", "hand-over"
+    retuned: bool  # the bytes alarm's threshold is 5 shards' after the exit
+    reset_ok: bool  # every alarm set to OK (force_ok)
+    cooldown: bool  # the direction's cooldown set
+    released: bool  # no owner left on the lock item
+
+
+TABLE = [
+    #    done   taken  ends              retuned reset  cooldown released
+    Row(False, False, "finish", False, False, False, True),  # nothing to retune: still 4 shards; no cooldown
+    Row(True, False, "finish", True, True, True, True),
+    Row(False, True, "finish", False, True, True, True),  # the chain's earlier hops acted: OK + cooldown
+    Row(True, True, "finish", True, True, True, True),
+    Row(True, False, "alarms fail", False, False, True, True),  # best effort: the lock never waits on alarms
+    Row(True, False, "release fails", True, True, False, False),  # raises; the lease lapses on its own
+    Row(True, False, "hand-over", False, False, False, False),  # the lock stays held for the next hop
+]
+
+
+@pytest.mark.parametrize("direction", [Direction.UP, Direction.DOWN])
+@pytest.mark.parametrize("row", TABLE, ids=lambda r: f"done={r.done}-taken_over={r.taken_over}-{r.ends}")
+def test_every_exit_keeps_the_lifecycle_rules(world: World, row: Row, direction: Direction) -> None:
+    world.add_stream(shards=4)
+    for name in world.alarms.alarms:
+        world.alarms.set_state(name, "INSUFFICIENT_DATA", "new")
+    run = new_run(world, direction, taken_over=row.taken_over)
+    run.acquire((Direction.UP,))
+    if row.done:
+        split_once(world, run)
+    if row.ends == "alarms fail":
+        world.kinesis.inject("list_open_shards", OSError("connection reset"))
+        run.finish()
+    elif row.ends == "release fails":
+        world.cooldown.unavailable = LockUnavailable("table down")
+        with pytest.raises(LockUnavailable):
+            run.finish()
+        world.cooldown.unavailable = None
+    elif row.ends == "hand-over":
+        handover = run.handover(target=8)
+        assert (handover.owner, handover.target) == (run.owner, 8)
+    else:
+        run.finish()
+    lock = world.cooldown.read("orders")
+    assert lock is not None
+    alarm = world.alarms.alarms[BYTES_ALARM]
+    assert alarm.spec.threshold == pytest.approx(THRESHOLD[5 if row.retuned else 4])
+    assert (alarm.state == "OK") is row.reset_ok
+    assert (direction in lock.cooldown_until) is row.cooldown
+    assert (lock.owner is None) is row.released
+    if not row.released:
+        assert lock.owner == run.owner and lock.lease_until > world.clock.now()
+
+
+def test_every_acquire_leases_the_remaining_time_plus_the_margin(world: World) -> None:
+    """Drift: the scale-down's abandon leased 60 s (a literal), the scale-up's LOCK_LEASE_MARGIN_SECONDS — both
+    shorter than the clean-up they covered, which waits for ACTIVE. Now every acquire, abandon included, leases
+    now + remaining + margin."""
+    world.add_stream(shards=4)
+    for taken_over in (False, True):
+        run = new_run(world, Direction.DOWN, taken_over=taken_over)
+        run.acquire((Direction.DOWN,))
+        lock = world.cooldown.read("orders")
+        assert lock is not None and lock.owner == "this-run"
+        assert lock.lease_until == world.clock.now() + 900 + LOCK_LEASE_MARGIN_SECONDS
+        run.finish()
+
+
+def test_the_time_guard_is_one_number(world: World) -> None:
+    """Drift: CONTINUATION_SAFETY_SECONDS in one place, + 5 in another, nothing before the scale-up's acquire."""
+    world.add_stream(shards=4)
+    run = new_run(world, Direction.UP, taken_over=False)
+    run.budget = world.budget(CONTINUATION_SAFETY_SECONDS)
+    assert not run.time_short() and run.wait_seconds() == 0
+    run.budget = world.budget(CONTINUATION_SAFETY_SECONDS - 0.001)
+    assert run.time_short()
+
+
+def test_finish_waits_for_active_before_counting(world: World) -> None:
+    """Drift: after an abandon the scale-down retuned the alarms at once, while the earlier hop's reshard was still
+    UPDATING (on AWS an UpdateShardCount shows its old layout until it completes). The finish of every exit now
+    waits, within the time left, for ACTIVE: the alarms are retuned only once the stream has settled."""
+    world.add_stream(shards=4)
+    world.kinesis.split_seconds = 120.0
+    run = new_run(world, Direction.DOWN, taken_over=True)
+    shard = world.kinesis.open_shards("orders")[0]
+    world.kinesis.split_shard("orders", shard.shard_id, (shard.start + shard.end + 1) // 2)  # the earlier hop's
+    status_at_retune: list[str] = []
+    put = world.alarms.put_thresholds
+
+    def spy(thresholds: dict[str, float]) -> None:
+        status_at_retune.append(world.kinesis.describe("orders").status)
+        put(thresholds)
+
+    world.alarms.put_thresholds = spy  # type: ignore[method-assign]
+    finished = run.abandon()
+    assert finished is not None and finished.after == 5
+    assert status_at_retune == ["ACTIVE"]
+    assert world.alarms.alarms[BYTES_ALARM].spec.threshold == pytest.approx(THRESHOLD[5])
+
+
+def world_with(enabled: bool) -> World:
+    from autoscaler.sim.clock import SimClock
+    from autoscaler.sim.cloudwatch import FakeAlarms, FakeMetrics
+    from autoscaler.sim.continuation import RecordingContinuation
+    from autoscaler.sim.cooldown import FakeCooldown
+    from autoscaler.sim.kinesis import FakeKinesis
+
+    clock = SimClock()
+    return World(
+        clock=clock,
+        kinesis=FakeKinesis(clock),
+        metrics=FakeMetrics(clock),
+        alarms=FakeAlarms(),
+        cooldown=FakeCooldown(clock),
+        continuation=RecordingContinuation(),
+        config=make_config(enabled=enabled),
+    )
+
+
+def abandon_through(direction: Direction, world: World) -> tuple[str, int | None]:
+    """A hand-over for a stream disabled since, delivered to the use case of `direction`: (outcome, after)."""
+    handover = HandOver("orders", 8, PREVIOUS, origin_count=4)
+    if direction is Direction.UP:
+        cont = Continuation(Direction.UP, 1, (handover,))
+        up = world.service().scale_up(ScaleUpRequest("orders", TriggerKind.OPERATOR, continuation=cont), world.budget())
+        return up.outcome.value, up.after
+    fleet = world.scale_down_service().run(world.budget(), continuation=Continuation(Direction.DOWN, 1, (handover,)))
+    (down,) = fleet.results
+    return down.outcome.value, down.after
+
+
+@pytest.mark.parametrize("direction", [Direction.UP, Direction.DOWN])
+def test_abandon_is_the_same_in_both_use_cases(direction: Direction) -> None:
+    """Drifts: abandon's owner (random vs owner + "-end"), its cooldown (set vs not), its wait for ACTIVE. Both use
+    cases now end a disabled stream's chain alike: a fresh owner takes it over, waits for the reshard to settle,
+    retunes to the settled count, sets the direction's cooldown (the chain acted) and releases."""
+    world = world_with(enabled=False)
+    world.add_stream(shards=4)
+    world.kinesis.split_seconds = 120.0
+    now = world.clock.now()
+    world.cooldown.acquire("orders", owner=PREVIOUS, now=now, lease_until=now + 960, blocked_by=())
+    shard = world.kinesis.open_shards("orders")[0]
+    world.kinesis.split_shard("orders", shard.shard_id, (shard.start + shard.end + 1) // 2)
+    owners: list[str] = []
+    original = world.cooldown.acquire
+
+    def spy(stream: str, **kw: object) -> object:
+        owners.append(str(kw["owner"]))
+        return original(stream, **kw)  # type: ignore[arg-type]
+
+    world.cooldown.acquire = spy  # type: ignore[method-assign]
+    outcome, after = abandon_through(direction, world)
+    assert outcome == "skipped" and after == 5
+    assert len(owners) == 1 and owners[0] not in (PREVIOUS, PREVIOUS + "-end") and len(owners[0]) == 32
+    lock = world.cooldown.read("orders")
+    assert lock is not None and lock.owner is None and direction in lock.cooldown_until
+    assert world.alarms.alarms[BYTES_ALARM].spec.threshold == pytest.approx(THRESHOLD[5])
+
+
+@pytest.mark.parametrize("direction", [Direction.UP, Direction.DOWN])
+def test_the_lock_table_down_during_an_abandon_is_an_error_not_a_lock_that_moved_on(direction: Direction) -> None:
+    """Drift: the scale-down's abandon caught (AutoscalerError, OSError) and reported a DynamoDB outage as "its lock
+    had already moved on". Now the scale-up raises (Lambda retries the event) and the scale-down reports the
+    stream FAILED with the table's error; only a real refusal reads as "moved on"."""
+    world = world_with(enabled=False)
+    world.add_stream(shards=4)
+    world.cooldown.unavailable = LockUnavailable("cooldown table t: InternalServerError")
+    if direction is Direction.UP:
+        with pytest.raises(LockUnavailable):
+            abandon_through(direction, world)
+    else:
+        outcome, _ = abandon_through(direction, world)
+        assert outcome == StreamOutcome.FAILED.value
+    world.cooldown.unavailable = None
+    outcome, _ = abandon_through(direction, world)  # no live chain: a real refusal
+    assert outcome == Outcome.SKIPPED.value
