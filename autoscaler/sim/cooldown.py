@@ -51,7 +51,8 @@ class FakeCooldown:
                 if until > now:
                     raise CooldownActive(f"{stream}: {direction.value} cooldown for {until - now:.0f} s more")
             new = state._replace(owner=owner, lease_until=lease_until)
-            self.items[stream] = (new, now + LOCK_ITEM_TTL_SECONDS)
+            # expires_at = max(lease_until, now) + TTL, as aws/cooldown.py writes it: never deleted under its owner
+            self.items[stream] = (new, max(lease_until, now) + LOCK_ITEM_TTL_SECONDS)
             self.acquired += 1
             return new
 
