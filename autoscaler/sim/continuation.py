@@ -3,12 +3,16 @@ fleet's), for the test or simulator to run."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from autoscaler.events import (
     ContinuationRequest,
+    Rejected,
     ScaleDownContinuation,
     continuation_payload,
+    parse_scale_down_event,
+    parse_scale_up_event,
     scale_down_continuation_payload,
 )
 
@@ -18,14 +22,19 @@ class RecordingContinuation:
 
     def __init__(self) -> None:
         self.requests: list[Any] = []
+        self.rejected: list[Rejected] = []  # sent, but the next invocation's parser would drop them
 
     def continue_later(self, request: ContinuationRequest | ScaleDownContinuation) -> None:
-        # the same serialisation the Lambda adapter sends: a request it could not send fails here too
+        # What the next invocation acts on: the Lambda adapter's payload, through JSON, through the handler's parser
+        # (a request it could not send fails here too; one the receiver would reject is not run).
         if isinstance(request, ScaleDownContinuation):
-            scale_down_continuation_payload(request)
+            received: Any = parse_scale_down_event(json.loads(json.dumps(scale_down_continuation_payload(request))))
         else:
-            continuation_payload(request)
-        self.requests.append(request)
+            (received,) = parse_scale_up_event(json.loads(json.dumps(continuation_payload(request))))
+        if isinstance(received, Rejected):
+            self.rejected.append(received)
+        else:
+            self.requests.append(received)
 
     def pop_all(self) -> list[Any]:
         out, self.requests = self.requests, []
