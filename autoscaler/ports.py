@@ -135,10 +135,11 @@ class CooldownPort(Protocol):
         take_over_from: str | None = None,
     ) -> LockState:
         """Take the stream's lock in one conditional write: free or lease expired, and no cooldown in `blocked_by`
-        still running. With `take_over_from`, only if that owner still holds it (a continuation taking over from
-        the run that handed on; cooldowns are not checked). Raises LockHeld (someone else holds it, or the
-        handing run no longer does) or CooldownActive (a cooldown runs), saying which and carrying the item that
-        refused (`.state`, None when there was none); LockUnavailable when the table cannot be written."""
+        still running. With `take_over_from`, only if that owner still holds it, whatever its lease (a
+        continuation taking over from the run that handed on; it passes no `blocked_by`, so no cooldown is
+        checked). Raises LockHeld (someone else holds it, or the handing run no longer does) or CooldownActive
+        (a cooldown runs), saying which and carrying the item that refused (`.state`, None when there was none);
+        LockUnavailable when the table cannot be written."""
         ...
 
     def release(

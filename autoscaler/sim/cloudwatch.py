@@ -62,7 +62,7 @@ class FakeMetrics:
         if self.fail_next:
             raise self.fail_next.pop(0)
         end_aligned = int(end) // period_seconds * period_seconds
-        start = end_aligned - lookback_seconds
+        start = end_aligned - lookback_seconds // period_seconds * period_seconds  # whole periods, as the adapter
         visible_until = self.clock.now() - self.delay_seconds
 
         def series(metric: str, shard: str = "") -> list[float]:

@@ -49,7 +49,8 @@ class FakeCooldown:
                 raise refused
             state = item[0] if item else LockState(stream)
             new = state._replace(owner=owner, lease_until=lease_until)
-            self.items[stream] = (new, now + LOCK_ITEM_TTL_SECONDS)
+            # expires_at = max(lease_until, now) + TTL, as aws/cooldown.py writes it: never deleted under its owner
+            self.items[stream] = (new, max(lease_until, now) + LOCK_ITEM_TTL_SECONDS)
             self.acquired += 1
             return new
 

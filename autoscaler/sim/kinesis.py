@@ -123,8 +123,9 @@ class FakeKinesis:
     def describe_all(self) -> dict[str, StreamDescription]:
         with self._lock:
             self._fault("describe_all", "")
+            # ListStreams' summaries carry no EnhancedMonitoring: shard-level metrics are left empty, as the adapter's
             return {
-                name: StreamDescription(name, self._status(s), s.mode, s.shard_level_metrics, f"arn:sim:{name}")
+                name: StreamDescription(name, self._status(s), s.mode, frozenset(), f"arn:sim:{name}")
                 for name, s in self.streams.items()
             }
 

@@ -1,0 +1,263 @@
+"""CooldownPort contract: the same cases on FakeCooldown and on CooldownTable over moto's DynamoDB.
+
+Every time is an argument (`now`, `at`), so both implementations see the same timeline; T0 is the suites' "now".
+moto's conditional writes are faithful for one writer at a time, which is all these cases do (the race of many
+writers is dynalite's to prove: tests/unit/test_concurrency.py holds the fake to it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from autoscaler.defaults import LOCK_ITEM_TTL_SECONDS
+from autoscaler.errors import CooldownActive, LockHeld
+from autoscaler.ports import CooldownPort, Direction, LockState
+from tests.contract.impls import T0, LockHarness, only_on
+
+pytestmark = [pytest.mark.integration, pytest.mark.contract]
+UP, DOWN = Direction.UP, Direction.DOWN
+LEASE = 960.0  # a 900 s invocation + 60 s, as the service takes it
+DAY = 86_400.0
+
+# -- refusals: the one place that knows what a refusal says ---------------------------------------------------------
+# The adapter is about to learn why its conditional write failed from the refused write itself (DynamoDB's
+# ReturnValuesOnConditionCheckFailure=ALL_OLD) instead of a GetItem after it. The cases below name only the kind of
+# refusal and its numbers; what the message says is checked here and nowhere else.
+
+
+def held(seconds_left: float) -> tuple[type[CooldownActive], str]:
+    return LockHeld, f"locked by another run for {seconds_left:.0f} s more"
+
+
+def cooling(direction: Direction, seconds_left: float) -> tuple[type[CooldownActive], str]:
+    return CooldownActive, f"{direction.value} cooldown for {seconds_left:.0f} s more"
+
+
+def handed_over_gone() -> tuple[type[CooldownActive], str]:
+    return LockHeld, "the run that handed over no longer holds the lock"
+
+
+@contextmanager
+def refused(expected: tuple[type[CooldownActive], str]) -> Iterator[None]:
+    kind, message = expected
+    with pytest.raises(CooldownActive) as info:
+        yield
+    assert type(info.value) is kind  # LockHeld is a CooldownActive: the exact kind matters to the log and the CLI
+    assert message in str(info.value)
+
+
+# -- helpers --------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def lock(lock_impl: LockHarness) -> CooldownPort:
+    return lock_impl.port
+
+
+def take(
+    lock: CooldownPort, owner: str, now: float, *blocked_by: Direction, take_over_from: str | None = None
+) -> LockState:
+    return lock.acquire(
+        "orders", owner=owner, now=now, lease_until=now + LEASE, blocked_by=blocked_by, take_over_from=take_over_from
+    )
+
+
+def after_a_scale_up(lock: CooldownPort) -> None:
+    """A took the lock at T0 and released it at T0 + 100 with a 300 s up cooldown: up is blocked until T0 + 400."""
+    take(lock, "A", T0, UP)
+    lock.release("orders", owner="A", now=T0 + 100, cooldowns={UP: T0 + 400}, action="scale-up 4 -> 8")
+
+
+# -- read and acquire -----------------------------------------------------------------------------------------------
+
+
+def test_read_of_a_stream_never_locked_is_none(lock: CooldownPort) -> None:
+    assert lock.read("orders") is None
+
+
+def test_acquire_a_free_lock_returns_the_item_as_read_back(lock: CooldownPort) -> None:
+    state = take(lock, "A", T0, UP, DOWN)
+    assert state == LockState("orders", owner="A", lease_until=T0 + LEASE)
+    assert lock.read("orders") == state
+
+
+def test_acquire_a_held_lock_is_refused_until_its_lease_lapses(lock: CooldownPort) -> None:
+    take(lock, "A", T0)  # lease until T0 + 960
+    with refused(held(959)):  # 960 − 1
+        take(lock, "B", T0 + 1)
+    with refused(held(0)):  # at T0 + 960 the lease's last second still holds
+        take(lock, "B", T0 + LEASE)
+    assert take(lock, "B", T0 + LEASE + 1).owner == "B"  # lapsed: A crashed, B may go on
+    with refused(held(LEASE - 1)):  # the same owner name is no key: A's second alarm is refused too
+        take(lock, "A", T0 + LEASE + 2)
+
+
+def test_acquire_returns_what_earlier_runs_left_on_the_item(lock: CooldownPort) -> None:
+    after_a_scale_up(lock)
+    state = take(lock, "B", T0 + 500, UP)  # the up cooldown ended at T0 + 400
+    assert state == LockState(
+        "orders",
+        owner="B",
+        lease_until=T0 + 500 + LEASE,
+        cooldown_until={UP: T0 + 400},
+        last_action="scale-up 4 -> 8",
+        last_action_at=T0 + 100,
+    )
+    assert lock.read("orders") == state
+
+
+def test_a_cooldown_blocks_only_the_directions_asked(lock: CooldownPort) -> None:
+    after_a_scale_up(lock)
+    with refused(cooling(UP, 299)):  # T0 + 400 − (T0 + 101)
+        take(lock, "B", T0 + 101, UP)
+    with refused(cooling(UP, 299)):
+        take(lock, "B", T0 + 101, DOWN, UP)  # either blocked direction refuses
+    assert take(lock, "C", T0 + 102, DOWN).owner == "C"  # a scale-down is not held back by the up cooldown
+    lock.release("orders", owner="C", now=T0 + 103, cooldowns={}, action=None)
+    assert take(lock, "D", T0 + 104).owner == "D"  # blocked by nothing: only the lease counts
+
+
+def test_a_cooldown_ends_at_its_instant(lock: CooldownPort) -> None:
+    after_a_scale_up(lock)
+    with refused(cooling(UP, 1)):
+        take(lock, "B", T0 + 399, UP)
+    assert take(lock, "B", T0 + 400, UP).owner == "B"  # cooldown_up_until <= now: over
+
+
+def test_a_held_lock_is_reported_before_a_running_cooldown(lock: CooldownPort) -> None:
+    after_a_scale_up(lock)
+    take(lock, "C", T0 + 110, DOWN)  # C scales down during the up cooldown
+    with refused(held(LEASE - 10)):  # both forbid B; the lease is what it is told about
+        take(lock, "B", T0 + 120, UP)
+
+
+# -- take-over by a continuation ------------------------------------------------------------------------------------
+
+
+def test_take_over_succeeds_only_from_the_named_owner(lock: CooldownPort) -> None:
+    take(lock, "A", T0, UP)
+    with refused(handed_over_gone()):
+        take(lock, "X", T0 + 1, take_over_from="B")  # B never held it
+    state = take(lock, "A2", T0 + 2, take_over_from="A")  # A's lease is live: the hand-over is what allows it
+    assert (state.owner, state.lease_until) == ("A2", T0 + 2 + LEASE)
+    with refused(handed_over_gone()):
+        take(lock, "A3", T0 + 3, take_over_from="A")  # a duplicate of the same continuation (Lambda may deliver twice)
+
+
+def test_take_over_after_the_handing_runs_lease_lapsed(lock: CooldownPort) -> None:
+    take(lock, "A", T0, UP)
+    assert take(lock, "A2", T0 + LEASE + 100, take_over_from="A").owner == "A2"  # still A's: nobody took it meanwhile
+
+
+def test_take_over_is_refused_once_someone_else_holds_the_lock(lock: CooldownPort) -> None:
+    take(lock, "A", T0, UP)
+    take(lock, "B", T0 + LEASE + 1, UP)  # A's lease lapsed and B took the lock
+    with refused(handed_over_gone()):
+        take(lock, "A2", T0 + LEASE + 2, take_over_from="A")
+
+
+def test_take_over_of_a_released_or_missing_lock_is_refused(lock: CooldownPort) -> None:
+    with refused(handed_over_gone()):
+        take(lock, "A2", T0, take_over_from="A")  # no item at all
+    after_a_scale_up(lock)
+    with refused(handed_over_gone()):
+        take(lock, "A2", T0 + 101, take_over_from="A")  # A released: a late continuation has nothing to continue
+
+
+def test_take_over_passes_no_blocked_directions_and_ignores_the_cooldowns(lock: CooldownPort) -> None:
+    """How the services hand over: blocked_by=() — the running cooldowns are not the continuation's concern."""
+    after_a_scale_up(lock)
+    take(lock, "C", T0 + 110, DOWN)
+    assert take(lock, "C2", T0 + 120, take_over_from="C").owner == "C2"  # the up cooldown runs until T0 + 400
+
+
+# -- release --------------------------------------------------------------------------------------------------------
+
+
+def test_release_by_the_owner_frees_the_lock_and_sets_cooldowns_and_the_last_action(lock: CooldownPort) -> None:
+    take(lock, "A", T0, UP)
+    lock.release("orders", owner="A", now=T0 + 100, cooldowns={UP: T0 + 400, DOWN: T0 + 3700}, action="scale-up 4 -> 8")
+    assert lock.read("orders") == LockState(
+        "orders",
+        owner=None,
+        lease_until=0.0,
+        cooldown_until={UP: T0 + 400, DOWN: T0 + 3700},
+        last_action="scale-up 4 -> 8",
+        last_action_at=T0 + 100,
+    )
+
+
+def test_release_keeps_what_it_is_not_given(lock: CooldownPort) -> None:
+    after_a_scale_up(lock)  # up until T0 + 400, last action at T0 + 100
+    take(lock, "B", T0 + 500, DOWN)
+    lock.release("orders", owner="B", now=T0 + 600, cooldowns={DOWN: T0 + 4200}, action=None)  # nothing was done
+    state = lock.read("orders")
+    assert state is not None
+    assert dict(state.cooldown_until) == {UP: T0 + 400, DOWN: T0 + 4200}
+    assert (state.last_action, state.last_action_at) == ("scale-up 4 -> 8", T0 + 100)
+
+
+def test_release_by_anyone_but_the_owner_changes_nothing(lock: CooldownPort) -> None:
+    before = take(lock, "A", T0, UP)
+    lock.release("orders", owner="B", now=T0 + 1, cooldowns={UP: T0 + 9999}, action="not mine")
+    assert lock.read("orders") == before
+
+
+def test_release_of_a_missing_lock_creates_nothing(lock: CooldownPort) -> None:
+    lock.release("orders", owner="A", now=T0, cooldowns={UP: T0 + 300}, action="x")
+    assert lock.read("orders") is None
+
+
+def test_a_lapsed_then_retaken_lock_is_not_released_by_the_old_owner(lock: CooldownPort) -> None:
+    take(lock, "crashed", T0, UP)
+    retaken = take(lock, "B", T0 + LEASE + 1, UP)
+    lock.release("orders", owner="crashed", now=T0 + LEASE + 2, cooldowns={UP: T0 + 5000}, action="late")
+    assert lock.read("orders") == retaken  # B still holds it; no cooldown, no last action from the late release
+
+
+# -- UpdateShardCount calls -----------------------------------------------------------------------------------------
+
+
+def test_update_shard_count_calls_are_kept_24_hours(lock: CooldownPort) -> None:
+    take(lock, "A", T0)
+    for at in (T0, T0 + 100, T0 + 86_000):
+        lock.note_update_shard_count("orders", owner="A", at=at)
+    lock.note_update_shard_count("orders", owner="A", at=T0 + DAY)  # T0 is exactly 24 h old now: dropped
+    state = lock.read("orders")
+    assert state is not None and state.update_shard_count_calls == (T0 + 100, T0 + 86_000, T0 + DAY)
+
+
+def test_update_shard_count_calls_are_noted_only_by_the_owner(lock: CooldownPort) -> None:
+    take(lock, "A", T0)
+    lock.note_update_shard_count("orders", owner="A", at=T0 + 1)
+    lock.note_update_shard_count("orders", owner="B", at=T0 + 2)  # not the owner: ignored
+    lock.note_update_shard_count("elsewhere", owner="A", at=T0 + 3)  # no lock item at all: ignored, nothing created
+    state = lock.read("orders")
+    assert state is not None and state.update_shard_count_calls == (T0 + 1,)
+    assert lock.read("elsewhere") is None
+
+
+def test_update_shard_count_calls_outlive_the_run_that_made_them(lock: CooldownPort) -> None:
+    """The quota is the stream's (10 per 24 h), not one run's: release and the next acquire keep the calls."""
+    take(lock, "A", T0)
+    lock.note_update_shard_count("orders", owner="A", at=T0 + 10)
+    lock.release("orders", owner="A", now=T0 + 20, cooldowns={}, action="scale-up 4 -> 8")
+    assert take(lock, "B", T0 + 30).update_shard_count_calls == (T0 + 10,)
+
+
+# -- TTL ------------------------------------------------------------------------------------------------------------
+
+
+@only_on("fake", reason="moto never expires TTL items (AWS: deleted some time, typically days, after expires_at)")
+def test_the_item_expires_a_ttl_after_its_last_write_and_its_lease(lock_impl: LockHarness) -> None:
+    lock = lock_impl.port
+    lease_until = T0 + 2 * DAY  # longer than any real lease, to tell "after the write" from "after the lease"
+    lock.acquire("orders", owner="A", now=T0, lease_until=lease_until, blocked_by=())
+    # expires_at = max(lease_until, now) + TTL (aws/cooldown.py): a held lock is never deleted under its owner
+    lock_impl.advance(lease_until + LOCK_ITEM_TTL_SECONDS - T0 - 1)
+    assert lock.read("orders") is not None
+    lock_impl.advance(1)
+    assert lock.read("orders") is None

@@ -1,0 +1,315 @@
+"""KinesisPort contract: the same cases on FakeKinesis and on KinesisAdapter over moto.
+
+What moto does not model (it never goes UPDATING, enforces no UpdateShardCount limit, accepts merging a CLOSED
+shard) is marked only_on("fake"); for each of those, the adapter's side — AWS's documented reply mapped to the same
+project exception the double raises — is proven on botocore's Stubber at the end of this file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import botocore.session
+import pytest
+from botocore.stub import Stubber
+
+from autoscaler.aws.kinesis import KinesisAdapter
+from autoscaler.defaults import MAX_HASH_KEY
+from autoscaler.errors import InvalidRequest, StreamBusy, StreamNotFound, UpdateShardCountLimit
+from autoscaler.model import Shard, StreamMode
+from autoscaler.planner import tiles_key_space
+from autoscaler.ports import KinesisPort
+from autoscaler.sim.clock import SimClock
+from tests.contract.impls import KinesisHarness, only_on
+
+pytestmark = [pytest.mark.integration, pytest.mark.contract]
+
+HALF = (MAX_HASH_KEY + 1) // 2  # 2^127: where a 2-shard stream's second shard starts
+QUARTER = (MAX_HASH_KEY + 1) // 4
+NO_UPDATING = "moto never goes UPDATING (a second reshard right away succeeds; AWS: ResourceInUseException)"
+NO_USC_LIMITS = "moto enforces no UpdateShardCount limit (AWS: 10 calls per 24 h, target within [½×, 2×])"
+
+
+@pytest.fixture
+def kinesis(kinesis_impl: KinesisHarness) -> KinesisHarness:
+    kinesis_impl.create("orders", 4, StreamMode.PROVISIONED)
+    return kinesis_impl
+
+
+def settle(port: KinesisPort) -> None:
+    """Between two reshards a caller waits for ACTIVE, as the service does (AWS: one reshard at a time)."""
+    port.wait_until_active("orders", 600)
+
+
+def ranges(shards: list[Shard]) -> list[tuple[int, int]]:
+    return [(s.start, s.end) for s in shards]
+
+
+# -- reads ----------------------------------------------------------------------------------------------------------
+
+
+def test_describe_a_new_stream(kinesis: KinesisHarness) -> None:
+    d = kinesis.port.describe("orders")
+    assert (d.name, d.status, d.mode, d.shard_level_metrics) == (
+        "orders",
+        "ACTIVE",
+        StreamMode.PROVISIONED,
+        frozenset(),
+    )
+    assert d.arn  # the adapters read it for doctor; any non-empty value will do
+
+
+def test_describe_reads_the_enabled_shard_level_metrics(kinesis: KinesisHarness) -> None:
+    kinesis.enable_shard_metrics("orders", ["IncomingBytes", "IncomingRecords"])
+    assert kinesis.port.describe("orders").shard_level_metrics == {"IncomingBytes", "IncomingRecords"}
+
+
+def test_describe_all_lists_every_stream_with_status_and_mode(kinesis: KinesisHarness) -> None:
+    kinesis.create("clicks", 1, StreamMode.ON_DEMAND)
+    kinesis.enable_shard_metrics("orders", ["IncomingBytes"])
+    found = kinesis.port.describe_all()
+    assert {n: (d.status, d.mode) for n, d in found.items()} == {
+        "orders": ("ACTIVE", StreamMode.PROVISIONED),
+        "clicks": ("ACTIVE", StreamMode.ON_DEMAND),
+    }
+    # ListStreams' summaries carry no EnhancedMonitoring: "shard-level metrics not included", on both sides
+    assert found["orders"].shard_level_metrics == frozenset()
+
+
+def test_list_open_shards_of_a_new_stream_tiles_the_key_space_evenly(kinesis: KinesisHarness) -> None:
+    shards = kinesis.port.list_open_shards("orders")
+    # 4 shards of 2^128 / 4 = 2^126 keys each, sorted by starting hash key
+    assert ranges(shards) == [(i * QUARTER, (i + 1) * QUARTER - 1) for i in range(4)]
+    assert len({s.shard_id for s in shards}) == 4
+
+
+# -- split and merge ------------------------------------------------------------------------------------------------
+
+
+def test_split_replaces_the_parent_by_two_children_at_the_key(kinesis: KinesisHarness) -> None:
+    port = kinesis.port
+    parent = port.list_open_shards("orders")[1]  # [2^126, 2^127 − 1]
+    key = parent.start + parent.width // 4  # a quarter of the way in: the children are 1/4 and 3/4 of the parent
+    port.split_shard("orders", parent.shard_id, key)
+    settle(port)
+    after = port.list_open_shards("orders")
+    assert len(after) == 4 - 1 + 2
+    assert parent.shard_id not in {s.shard_id for s in after}  # CLOSED parent dropped
+    assert (parent.start, key - 1) in ranges(after) and (key, parent.end) in ranges(after)
+    assert ranges(after) == sorted(ranges(after)) and tiles_key_space(after)
+
+
+def test_merge_replaces_two_adjacent_shards_by_their_union(kinesis: KinesisHarness) -> None:
+    port = kinesis.port
+    s0, s1, *_ = port.list_open_shards("orders")
+    port.merge_shards("orders", s0.shard_id, s1.shard_id)
+    settle(port)
+    after = port.list_open_shards("orders")
+    assert len(after) == 4 + 1 - 2
+    assert ranges(after)[0] == (0, HALF - 1)  # [0, 2^126 − 1] ∪ [2^126, 2^127 − 1]
+    assert not {s0.shard_id, s1.shard_id} & {s.shard_id for s in after}
+    assert tiles_key_space(after)
+
+
+def test_split_then_merge_back_leaves_only_open_shards_tiling_the_key_space(kinesis: KinesisHarness) -> None:
+    port = kinesis.port
+    parent = port.list_open_shards("orders")[0]
+    port.split_shard("orders", parent.shard_id, parent.start + parent.width // 2)
+    settle(port)
+    low, high = port.list_open_shards("orders")[:2]
+    port.merge_shards("orders", low.shard_id, high.shard_id)
+    settle(port)
+    after = port.list_open_shards("orders")
+    # 4 → 5 → 4 open shards; the three CLOSED ones (parent, two children) are not listed
+    assert ranges(after) == [(i * QUARTER, (i + 1) * QUARTER - 1) for i in range(4)]
+    assert not {parent.shard_id, low.shard_id, high.shard_id} & {s.shard_id for s in after}
+
+
+def test_merge_of_non_adjacent_shards_is_an_invalid_request(kinesis: KinesisHarness) -> None:
+    s0, _, s2, _ = kinesis.port.list_open_shards("orders")
+    with pytest.raises(InvalidRequest):
+        kinesis.port.merge_shards("orders", s0.shard_id, s2.shard_id)  # [0, 2^126) and [2^127, 3·2^126): a gap
+    assert len(kinesis.port.list_open_shards("orders")) == 4
+
+
+def test_split_at_a_key_outside_the_parent_is_an_invalid_request(kinesis: KinesisHarness) -> None:
+    s0 = kinesis.port.list_open_shards("orders")[0]
+    with pytest.raises(InvalidRequest):
+        kinesis.port.split_shard("orders", s0.shard_id, s0.end + 1)  # the next shard's first key
+    assert len(kinesis.port.list_open_shards("orders")) == 4
+
+
+def test_split_of_a_closed_shard_is_an_invalid_request(kinesis: KinesisHarness) -> None:
+    port = kinesis.port
+    parent = port.list_open_shards("orders")[0]
+    port.split_shard("orders", parent.shard_id, parent.start + parent.width // 2)
+    settle(port)
+    with pytest.raises(InvalidRequest):
+        port.split_shard("orders", parent.shard_id, parent.start + parent.width // 4)
+
+
+@only_on("fake", reason="moto merges a CLOSED shard (AWS: InvalidArgumentException, 'already merged or split')")
+def test_merge_of_a_closed_shard_is_an_invalid_request(kinesis: KinesisHarness) -> None:
+    port = kinesis.port
+    s0, s1, *_ = port.list_open_shards("orders")
+    port.split_shard("orders", s0.shard_id, s0.start + s0.width // 2)
+    settle(port)
+    with pytest.raises(InvalidRequest):
+        port.merge_shards("orders", s0.shard_id, s1.shard_id)  # s0 is CLOSED now, though its range still abuts s1
+
+
+# -- UpdateShardCount -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("target", "why"), [(8, "2× of 4"), (6, "1.5× of 4"), (2, "½× of 4"), (3, "¾× of 4")])
+def test_update_shard_count_leaves_target_open_shards_tiling_the_key_space(
+    kinesis: KinesisHarness, target: int, why: str
+) -> None:
+    kinesis.port.update_shard_count("orders", target)
+    settle(kinesis.port)
+    after = kinesis.port.list_open_shards("orders")
+    assert len(after) == target, why
+    assert tiles_key_space(after)
+
+
+UNEVEN = "moto's UpdateShardCount leaves uneven ranges unless it only halves or doubles (AWS: UNIFORM_SCALING)"
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        8,
+        2,
+        pytest.param(6, marks=only_on("fake", reason=UNEVEN)),
+        pytest.param(3, marks=only_on("fake", reason=UNEVEN)),
+    ],
+)
+def test_update_shard_count_scales_uniformly(kinesis: KinesisHarness, target: int) -> None:
+    kinesis.port.update_shard_count("orders", target)
+    settle(kinesis.port)
+    # UNIFORM_SCALING: shard i starts at ⌊i × 2^128 / target⌋ (CreateStream's layout, planner.uniform_shards)
+    bounds = [(MAX_HASH_KEY + 1) * i // target for i in range(target + 1)]
+    expected = [(bounds[i], bounds[i + 1] - 1) for i in range(target)]
+    assert ranges(kinesis.port.list_open_shards("orders")) == expected
+
+
+@only_on("fake", reason=NO_USC_LIMITS)
+@pytest.mark.parametrize(("target", "why"), [(9, "above 2 × 4 = 8"), (1, "below ⌈4 / 2⌉ = 2")])
+def test_update_shard_count_outside_half_to_double_is_refused(kinesis: KinesisHarness, target: int, why: str) -> None:
+    with pytest.raises(UpdateShardCountLimit):
+        kinesis.port.update_shard_count("orders", target)
+    assert len(kinesis.port.list_open_shards("orders")) == 4, why
+
+
+@only_on("fake", reason=NO_USC_LIMITS)
+def test_the_eleventh_update_shard_count_in_24_hours_is_refused(kinesis: KinesisHarness) -> None:
+    port = kinesis.port
+    for target in [8, 4] * 5:  # 10 calls, alternating 4 → 8 → 4: each within [½×, 2×]
+        port.update_shard_count("orders", target)
+        settle(port)
+    with pytest.raises(UpdateShardCountLimit):
+        port.update_shard_count("orders", 8)
+
+
+# -- UPDATING -------------------------------------------------------------------------------------------------------
+
+
+def reshards(port: KinesisPort) -> dict[str, Callable[[], None]]:
+    s0, s1, *_ = port.list_open_shards("orders")
+    return {
+        "split": lambda: port.split_shard("orders", s0.shard_id, s0.start + s0.width // 2),
+        "merge": lambda: port.merge_shards("orders", s0.shard_id, s1.shard_id),
+        "update_shard_count": lambda: port.update_shard_count("orders", 8),
+    }
+
+
+@only_on("fake", reason=NO_UPDATING)
+@pytest.mark.parametrize("second", ["split", "merge", "update_shard_count"])
+def test_a_reshard_while_updating_is_stream_busy(kinesis: KinesisHarness, second: str) -> None:
+    port = kinesis.port
+    s0 = port.list_open_shards("orders")[3]  # the split below leaves shards 0 and 1 alone for the merge
+    port.split_shard("orders", s0.shard_id, s0.start + s0.width // 2)
+    assert port.describe("orders").status == "UPDATING"
+    with pytest.raises(StreamBusy):
+        reshards(port)[second]()
+    settle(port)
+    assert port.describe("orders").status == "ACTIVE"
+    reshards(port)[second]()  # accepted once ACTIVE again
+
+
+def test_wait_until_active_returns_for_an_active_stream(kinesis: KinesisHarness) -> None:
+    kinesis.port.wait_until_active("orders", 0)
+
+
+@only_on("fake", reason=NO_UPDATING)
+def test_wait_until_active_raises_stream_busy_at_the_timeout(kinesis: KinesisHarness) -> None:
+    port = kinesis.port
+    s0 = port.list_open_shards("orders")[0]
+    port.split_shard("orders", s0.shard_id, s0.start + s0.width // 2)
+    with pytest.raises(StreamBusy):
+        port.wait_until_active("orders", 1)  # a split takes longer than a second on every implementation that waits
+
+
+# -- a missing stream -----------------------------------------------------------------------------------------------
+
+EVERY_METHOD: dict[str, Callable[[KinesisPort], object]] = {
+    "describe": lambda p: p.describe("gone"),
+    "list_open_shards": lambda p: p.list_open_shards("gone"),
+    "split_shard": lambda p: p.split_shard("gone", "shardId-000000000000", HALF),
+    "merge_shards": lambda p: p.merge_shards("gone", "shardId-000000000000", "shardId-000000000001"),
+    "update_shard_count": lambda p: p.update_shard_count("gone", 2),
+    "wait_until_active": lambda p: p.wait_until_active("gone", 10),
+}
+
+
+@pytest.mark.parametrize("method", list(EVERY_METHOD))
+def test_every_method_raises_stream_not_found_for_a_missing_stream(kinesis: KinesisHarness, method: str) -> None:
+    with pytest.raises(StreamNotFound):
+        EVERY_METHOD[method](kinesis.port)
+
+
+# -- the adapter's side of the fake-only cases: AWS's documented replies, on Stubber --------------------------------
+
+
+@pytest.fixture
+def stubbed() -> Iterator[tuple[KinesisAdapter, Stubber]]:
+    c = botocore.session.get_session().create_client("kinesis", region_name="us-east-1")
+    with Stubber(c) as stub:
+        yield KinesisAdapter(c, SimClock(), attempts=1), stub
+        stub.assert_no_pending_responses()
+
+
+ROOMY_LIMITS = {"ShardLimit": 500, "OpenShardCount": 4, "OnDemandStreamCount": 0, "OnDemandStreamCountLimit": 50}
+CALLS: dict[str, Callable[[KinesisAdapter], object]] = {
+    "split_shard": lambda a: a.split_shard("orders", "shardId-000000000000", HALF),
+    "merge_shards": lambda a: a.merge_shards("orders", "shardId-000000000000", "shardId-000000000001"),
+    "update_shard_count": lambda a: a.update_shard_count("orders", 8),
+}
+
+
+@pytest.mark.parametrize("method", list(CALLS))
+def test_adapter_maps_resource_in_use_to_stream_busy(stubbed: Any, method: str) -> None:
+    adapter, stub = stubbed
+    stub.add_client_error(method, "ResourceInUseException")  # AWS, while the stream is UPDATING
+    with pytest.raises(StreamBusy):
+        CALLS[method](adapter)
+
+
+@pytest.mark.parametrize("code", ["LimitExceededException", "InvalidArgumentException"])
+def test_adapter_maps_update_shard_count_refusals_to_the_limit(stubbed: Any, code: str) -> None:
+    """The 11th call in 24 h: LimitExceededException with quota room; a target outside [½×, 2×]: the API reference
+    lists InvalidArgumentException (and LimitExceeded for "the scaling request"): both fall back to splits."""
+    adapter, stub = stubbed
+    stub.add_client_error("update_shard_count", code)
+    if code == "LimitExceededException":
+        stub.add_response("describe_limits", ROOMY_LIMITS)  # 4 open + 8 ≤ 500: not the account quota
+    with pytest.raises(UpdateShardCountLimit):
+        CALLS["update_shard_count"](adapter)
+
+
+def test_adapter_maps_a_closed_shard_to_an_invalid_request(stubbed: Any) -> None:
+    adapter, stub = stubbed
+    stub.add_client_error("merge_shards", "InvalidArgumentException")  # "has already been merged or split"
+    with pytest.raises(InvalidRequest):
+        CALLS["merge_shards"](adapter)
