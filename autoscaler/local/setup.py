@@ -21,7 +21,10 @@ class LocalStack:
     topic_arn: str
 
 
-def create_table(dynamodb: Any, table: str) -> None:
+def create_table(dynamodb: Any, table: str, *, timeout: float = 30.0) -> bool:
+    """The cooldown table, ACTIVE, with TTL on `expires_at` if the endpoint has TTL. Idempotent. Returns whether TTL
+    is on: dynalite has no UpdateTimeToLive (UnknownOperationException, a code AWS never returns for it), and the
+    lock never relies on TTL (aws/cooldown.py: cleanup only), so a table without it is still a working table."""
     try:
         dynamodb.create_table(
             TableName=table,
@@ -32,9 +35,25 @@ def create_table(dynamodb: Any, table: str) -> None:
     except ClientError as exc:
         if error_code(exc) != "ResourceInUseException":
             raise
-    dynamodb.update_time_to_live(
-        TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
-    )
+    # A new table is CREATING for a while (AWS, dynalite; moto is ACTIVE at once), and UpdateTimeToLive on it is a
+    # ResourceInUseException.
+    deadline = time.monotonic() + timeout
+    while dynamodb.describe_table(TableName=table)["Table"]["TableStatus"] != "ACTIVE":
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"table {table} not ACTIVE after {timeout:.0f} s")
+        time.sleep(0.1)
+    ttl = dynamodb.describe_time_to_live(TableName=table)["TimeToLiveDescription"].get("TimeToLiveStatus")
+    if ttl in ("ENABLED", "ENABLING"):
+        return True  # enabling it again is a ValidationException on AWS
+    try:
+        dynamodb.update_time_to_live(
+            TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
+        )
+    except ClientError as exc:
+        if error_code(exc) == "UnknownOperationException":
+            return False
+        raise
+    return True
 
 
 def create_stream(kinesis: Any, name: str, shards: int) -> bool:
