@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,6 +97,14 @@ class World:
         for i in range(1, minutes + 1):
             self.metrics.put(stream, "IncomingBytes", now - 60 * i, utilisation * shards * MiB * 60)
             self.metrics.put(stream, "IncomingRecords", now - 60 * i, 10.0)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """TEST_SHUFFLE_SEED=N runs the suite in a shuffled order (scripts/loop_tests.sh shuffled): no test may depend on
+    another having run before it."""
+    seed = os.environ.get("TEST_SHUFFLE_SEED")
+    if seed:
+        random.Random(int(seed)).shuffle(items)
 
 
 @pytest.fixture
