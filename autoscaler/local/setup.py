@@ -4,6 +4,7 @@ the alarm topic and each stream's alarms. Idempotent. (Production uses template.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,13 +96,16 @@ class LocalClients:
     sns: Any
 
 
-def local_clients(endpoint: str, region: str = "us-east-1") -> LocalClients:
+def local_clients(
+    endpoint: str, region: str = "us-east-1", *, endpoints: Mapping[str, str] | None = None
+) -> LocalClients:
+    """Clients on `endpoint`, or on `endpoints[service]` for the services it names (e.g. {"kinesis": kinesis-mock})."""
     import botocore.session
 
     session = botocore.session.get_session()
 
     def make(name: str) -> Any:
-        return session.create_client(name, region_name=region, endpoint_url=endpoint)
+        return session.create_client(name, region_name=region, endpoint_url=(endpoints or {}).get(name, endpoint))
 
     return LocalClients(make("kinesis"), make("cloudwatch"), make("dynamodb"), make("sns"))
 
