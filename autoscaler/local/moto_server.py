@@ -68,14 +68,14 @@ def free_port() -> int:
         return port
 
 
-def stop_process_group(proc: subprocess.Popen[bytes] | None) -> None:
-    """SIGTERM the process group a server was started in (start_new_session=True), SIGKILL it after 10 s."""
+def stop_process_group(proc: subprocess.Popen[bytes] | None, *, grace: float = 10.0) -> None:
+    """SIGTERM the process group a server was started in (start_new_session=True), SIGKILL it after `grace` s."""
     if proc is None or proc.poll() is not None:
         return
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGTERM)
     try:
-        proc.wait(timeout=10)
+        proc.wait(timeout=grace)
     except subprocess.TimeoutExpired:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
