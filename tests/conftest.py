@@ -27,7 +27,8 @@ from autoscaler.sim.kinesis import FakeKinesis
 for _key, _value in FAKE_ENV.items():
     os.environ[_key] = _value
 os.environ.pop("AWS_PROFILE", None)
-os.environ.pop("AWS_ENDPOINT_URL", None)
+for _key in [k for k in os.environ if k == "AWS_ENDPOINT_URL" or k.startswith("AWS_ENDPOINT_URL_")]:
+    os.environ.pop(_key)  # AWS_ENDPOINT_URL_<SERVICE> routes one service; tests set what they route
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = Path(__file__).resolve().parent / "events"

@@ -90,10 +90,15 @@ class KinesisAdapter:
     def describe_all(self) -> dict[str, StreamDescription]:
         """Every stream of the account and region with its status and mode, from ListStreams' StreamSummaries
         (Limit 10,000 a page, NextToken pages): one call where DescribeStreamSummary would take one per stream at
-        20 TPS per account. Shard-level metrics are not in the summaries (scale-down does not need them)."""
+        20 TPS per account. Shard-level metrics are not in the summaries (scale-down does not need them).
 
-        def call() -> dict[str, StreamDescription]:
+        ListStreams before 2023 (kinesis-mock, so LocalStack) returns StreamNames only, and pages with
+        ExclusiveStartStreamName instead of NextToken: a stream listed without its summary is described one by one
+        (a stream deleted meanwhile is left out, as if listed a moment later)."""
+
+        def call() -> tuple[dict[str, StreamDescription], list[str]]:
             out: dict[str, StreamDescription] = {}
+            unsummarised: list[str] = []
             kwargs: dict[str, Any] = {"Limit": 10_000}
             while True:
                 try:
@@ -108,12 +113,25 @@ class KinesisAdapter:
                         mode=StreamMode(mode) if mode in StreamMode.__members__ else StreamMode.PROVISIONED,
                         arn=summary.get("StreamARN", ""),
                     )
+                names = page.get("StreamNames", [])
+                unsummarised += [n for n in names if n not in out]
                 token = page.get("NextToken")
-                if not (page.get("HasMoreStreams") and token):
-                    return out
-                kwargs = {"NextToken": token}
+                if not page.get("HasMoreStreams"):
+                    return out, unsummarised
+                if token:
+                    kwargs = {"NextToken": token}
+                elif names:
+                    kwargs = {"Limit": 10_000, "ExclusiveStartStreamName": names[-1]}
+                else:
+                    return out, unsummarised  # more promised, no way to ask for it: what was listed
 
-        return retry_throttled(call, sleep=self.clock.sleep, attempts=self.attempts)
+        out, unsummarised = retry_throttled(call, sleep=self.clock.sleep, attempts=self.attempts)
+        for name in unsummarised:
+            try:
+                out[name] = self.describe(name)
+            except StreamNotFound:
+                continue
+        return out
 
     def list_open_shards(self, stream: str) -> list[Shard]:
         """ListShards, paginated the AWS way: the first page names the stream (and ShardFilter AT_LATEST: open

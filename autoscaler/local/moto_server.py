@@ -68,6 +68,20 @@ def free_port() -> int:
         return port
 
 
+def stop_process_group(proc: subprocess.Popen[bytes] | None, *, grace: float = 10.0) -> None:
+    """SIGTERM the process group a server was started in (start_new_session=True), SIGKILL it after `grace` s."""
+    if proc is None or proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
 class MotoServer:
     def __init__(self, port: int | None = None) -> None:
         self.port = port or free_port()
@@ -111,16 +125,7 @@ class MotoServer:
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        stop_process_group(proc)
 
     def env(self) -> dict[str, str]:
         """Environment that points botocore (and the CLI as a subprocess) at this server."""

@@ -4,6 +4,7 @@ the alarm topic and each stream's alarms. Idempotent. (Production uses template.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,10 @@ class LocalStack:
     topic_arn: str
 
 
-def create_table(dynamodb: Any, table: str) -> None:
+def create_table(dynamodb: Any, table: str, *, timeout: float = 30.0) -> bool:
+    """The cooldown table, ACTIVE, with TTL on `expires_at` if the endpoint has TTL. Idempotent. Returns whether TTL
+    is on: dynalite has no UpdateTimeToLive (UnknownOperationException, a code AWS never returns for it), and the
+    lock never relies on TTL (aws/cooldown.py: cleanup only), so a table without it is still a working table."""
     try:
         dynamodb.create_table(
             TableName=table,
@@ -32,9 +36,25 @@ def create_table(dynamodb: Any, table: str) -> None:
     except ClientError as exc:
         if error_code(exc) != "ResourceInUseException":
             raise
-    dynamodb.update_time_to_live(
-        TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
-    )
+    # A new table is CREATING for a while (AWS, dynalite; moto is ACTIVE at once), and UpdateTimeToLive on it is a
+    # ResourceInUseException.
+    deadline = time.monotonic() + timeout
+    while dynamodb.describe_table(TableName=table)["Table"]["TableStatus"] != "ACTIVE":
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"table {table} not ACTIVE after {timeout:.0f} s")
+        time.sleep(0.1)
+    ttl = dynamodb.describe_time_to_live(TableName=table)["TimeToLiveDescription"].get("TimeToLiveStatus")
+    if ttl in ("ENABLED", "ENABLING"):
+        return True  # enabling it again is a ValidationException on AWS
+    try:
+        dynamodb.update_time_to_live(
+            TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
+        )
+    except ClientError as exc:
+        if error_code(exc) == "UnknownOperationException":
+            return False
+        raise
+    return True
 
 
 def create_stream(kinesis: Any, name: str, shards: int) -> bool:
@@ -76,13 +96,16 @@ class LocalClients:
     sns: Any
 
 
-def local_clients(endpoint: str, region: str = "us-east-1") -> LocalClients:
+def local_clients(
+    endpoint: str, region: str = "us-east-1", *, endpoints: Mapping[str, str] | None = None
+) -> LocalClients:
+    """Clients on `endpoint`, or on `endpoints[service]` for the services it names (e.g. {"kinesis": kinesis-mock})."""
     import botocore.session
 
     session = botocore.session.get_session()
 
     def make(name: str) -> Any:
-        return session.create_client(name, region_name=region, endpoint_url=endpoint)
+        return session.create_client(name, region_name=region, endpoint_url=(endpoints or {}).get(name, endpoint))
 
     return LocalClients(make("kinesis"), make("cloudwatch"), make("dynamodb"), make("sns"))
 

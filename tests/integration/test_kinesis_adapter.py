@@ -246,6 +246,29 @@ def test_describe_all_reads_modes_from_list_streams_pages(stubbed: Any) -> None:
     assert modes == {"a": StreamMode.PROVISIONED, "b": StreamMode.ON_DEMAND}
 
 
+def test_describe_all_on_the_older_list_streams_shape(stubbed: Any) -> None:
+    """ListStreams before StreamSummaries existed (kinesis-mock, hence LocalStack): names only, paged with
+    ExclusiveStartStreamName (HasMoreStreams without a NextToken). Each name is described; one deleted between the
+    listing and its description is left out."""
+    adapter, stub, _ = stubbed
+    stub.add_response("list_streams", {"StreamNames": ["a", "b"], "HasMoreStreams": True}, {"Limit": 10_000})
+    stub.add_response(
+        "list_streams",
+        {"StreamNames": ["c"], "HasMoreStreams": False},
+        {"Limit": 10_000, "ExclusiveStartStreamName": "b"},
+    )
+    for name, mode in (("a", "PROVISIONED"), ("b", "ON_DEMAND")):
+        body = summary("UPDATING", mode)
+        body["StreamDescriptionSummary"]["StreamName"] = name
+        stub.add_response("describe_stream_summary", body, {"StreamName": name})
+    stub.add_client_error("describe_stream_summary", "ResourceNotFoundException", expected_params={"StreamName": "c"})
+    found = adapter.describe_all()
+    assert {n: (d.mode, d.status) for n, d in found.items()} == {
+        "a": (StreamMode.PROVISIONED, "UPDATING"),
+        "b": (StreamMode.ON_DEMAND, "UPDATING"),
+    }
+
+
 def test_describe_all_on_moto() -> None:
     with mock_aws():
         c = client()

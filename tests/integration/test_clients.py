@@ -1,0 +1,31 @@
+"""Clients are built from the standard environment, so AWS_ENDPOINT_URL_<SERVICE> routes one service and
+AWS_ENDPOINT_URL the rest, as in every AWS SDK and tool (the emulator suite relies on it: Kinesis on kinesis-mock,
+DynamoDB on dynalite, the rest on moto). No request is made."""
+
+from __future__ import annotations
+
+import pytest
+
+from autoscaler.aws.clients import build_client, build_clients
+
+pytestmark = pytest.mark.integration
+
+
+def test_per_service_endpoint_variables_win_over_the_general_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4001")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_KINESIS", "http://127.0.0.1:4002")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:4003")
+    clients = build_clients()
+    assert clients.kinesis.meta.endpoint_url == "http://127.0.0.1:4002"
+    assert clients.dynamodb.meta.endpoint_url == "http://127.0.0.1:4003"
+    assert clients.cloudwatch.meta.endpoint_url == "http://127.0.0.1:4001"
+    assert clients.lambda_.meta.endpoint_url == "http://127.0.0.1:4001"
+    assert build_client("sns").meta.endpoint_url == "http://127.0.0.1:4001"
+
+
+def test_without_variables_the_clients_go_to_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    clients = build_clients()
+    assert clients.kinesis.meta.endpoint_url == "https://kinesis.eu-west-1.amazonaws.com"
+    assert clients.dynamodb.meta.endpoint_url == "https://dynamodb.eu-west-1.amazonaws.com"
