@@ -114,7 +114,7 @@ clean:
 # each target runs it for its own ARTIFACTS_DIR). The package gets autoscaler/, config/ and the runtime wheels
 # (requirements.lock, hash-checked) for the Lambda platform - python3.12 on arm64, whatever the build host - and never tests/, .venv/,
 # bench/ or scripts/. The build validates config/streams.yaml (a bad file fails the build, not the function) and
-# compiles it to config/streams.json, which the functions load without pydantic or YAML (see autoscaler/config.py:
+# compiles it to config/streams.json, which the functions load without pydantic or YAML (see autoscaler/config/__init__.py:
 # cold start).
 define BUILD_LAMBDA_PACKAGE
 $(BIN)/python -m pip install --quiet --disable-pip-version-check --no-compile --target "$(ARTIFACTS_DIR)" \

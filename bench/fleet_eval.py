@@ -20,14 +20,14 @@ NAIVE_CALLS_PER_STREAM = 4  # ListShards + GetMetricStatistics × (IncomingBytes
 
 
 def measure(server: MotoServer, streams: int) -> dict[str, float]:
-    from autoscaler.aws.clients import build_clients
-    from autoscaler.aws.cloudwatch import AlarmsAdapter, MetricsAdapter
-    from autoscaler.aws.cooldown import CooldownTable
-    from autoscaler.aws.kinesis import KinesisAdapter
+    from autoscaler.adapters.aws.clients import build_clients
+    from autoscaler.adapters.aws.cloudwatch import AlarmsAdapter, MetricsAdapter
+    from autoscaler.adapters.aws.cooldown import CooldownTable
+    from autoscaler.adapters.aws.kinesis import KinesisAdapter
+    from autoscaler.adapters.runtime import SystemClock
+    from autoscaler.app.scale_down import ScaleDownService
     from autoscaler.config import parse_config
     from autoscaler.local.setup import create_table, local_clients, write_quiet_day
-    from autoscaler.runtime import SystemClock
-    from autoscaler.scale_down_service import ScaleDownService
 
     server.reset()
     setup = local_clients(server.endpoint)

@@ -11,8 +11,8 @@ import random
 import statistics
 import time
 
-from autoscaler.model import MetricSeries, Shard, StreamMetrics, TriggerKind
-from autoscaler.planner import PlanInput, midpoint, plan_scale_up, uniform_shards
+from autoscaler.core.model import MetricSeries, Shard, StreamMetrics, TriggerKind
+from autoscaler.core.scale_up import PlanInput, midpoint, plan_scale_up, uniform_shards
 
 SHARDS = 10_000
 MiB = 1_048_576

@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from autoscaler.config import AutoscalerConfig
-from autoscaler.sim.prices import Prices, put_units
-from autoscaler.sim.report import markdown
-from autoscaler.sim.simulate import SimSettings, default_config, simulate
-from autoscaler.sim.synthetic import GENERATORS
-from autoscaler.sim.trace import Trace, load_csv
-from autoscaler.sim.traffic import UNIFORM, Skew
+from autoscaler.simulator.prices import Prices, put_units
+from autoscaler.simulator.report import markdown
+from autoscaler.simulator.simulate import SimSettings, default_config, simulate
+from autoscaler.simulator.synthetic import GENERATORS
+from autoscaler.simulator.trace import Trace, load_csv
+from autoscaler.simulator.traffic import UNIFORM, Skew
 
 ROOT = Path(__file__).resolve().parent
 TRACES = ROOT / "traces"

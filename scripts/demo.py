@@ -37,8 +37,8 @@ BURST = 1.3  # the burst runs at 130% of the stream's write capacity (bytes)
 
 
 def shard_table(kinesis: Any, title: str, stream: str = STREAM) -> Table:
-    from autoscaler.aws.kinesis import KinesisAdapter
-    from autoscaler.runtime import SystemClock
+    from autoscaler.adapters.aws.kinesis import KinesisAdapter
+    from autoscaler.adapters.runtime import SystemClock
 
     shards = KinesisAdapter(kinesis, SystemClock()).list_open_shards(stream)
     table = Table(title=f"{title}: {len(shards)} open shards")
@@ -120,7 +120,8 @@ def main() -> int:
             POWERTOOLS_METRICS_DISABLED="true",
         )
         from autoscaler.config import load_config
-        from autoscaler.local.alarm_events import FakeLambdaContext, sns_alarm_event
+        from autoscaler.events.notification import sns_alarm_event
+        from autoscaler.local.alarm_events import FakeLambdaContext
         from autoscaler.local.setup import bootstrap, local_clients
 
         cfg = load_config(CONFIG)
@@ -149,8 +150,12 @@ def main() -> int:
             a["AlarmName"]: a
             for a in clients.cloudwatch.describe_alarms(AlarmNamePrefix=f"kinesis-autoscaler-{STREAM}-")["MetricAlarms"]
         }
-        first = sns_alarm_event(alarm=alarms[f"kinesis-autoscaler-{STREAM}-incoming-bytes"], account=MOTO_ACCOUNT_ID)
-        second = sns_alarm_event(alarm=alarms[f"kinesis-autoscaler-{STREAM}-incoming-records"], account=MOTO_ACCOUNT_ID)
+        first = sns_alarm_event(
+            alarm=alarms[f"kinesis-autoscaler-{STREAM}-incoming-bytes"], account=MOTO_ACCOUNT_ID, at=datetime.now(UTC)
+        )
+        second = sns_alarm_event(
+            alarm=alarms[f"kinesis-autoscaler-{STREAM}-incoming-records"], account=MOTO_ACCOUNT_ID, at=datetime.now(UTC)
+        )
         started = time.monotonic()
         emf = io.StringIO()  # the handler prints its metrics as CloudWatch EMF lines on stdout: count, don't show
         with contextlib.redirect_stdout(emf):

@@ -12,16 +12,16 @@ from typing import Any
 
 import pytest
 
-from autoscaler.alarm_sync import stream_alarm_specs
+from autoscaler.adapters.fakes.clock import SimBudget, SimClock
+from autoscaler.adapters.fakes.cloudwatch import FakeAlarms, FakeMetrics
+from autoscaler.adapters.fakes.continuation import RecordingContinuation
+from autoscaler.adapters.fakes.cooldown import FakeCooldown
+from autoscaler.adapters.fakes.kinesis import FakeKinesis
+from autoscaler.app.alarm_sync import stream_alarm_specs
+from autoscaler.app.scale_down import ScaleDownService
+from autoscaler.app.scale_up import ScaleUpService
 from autoscaler.config import AutoscalerConfig, parse_config
 from autoscaler.local.moto_server import FAKE_ENV, MotoServer
-from autoscaler.scale_down_service import ScaleDownService
-from autoscaler.service import ScaleUpService
-from autoscaler.sim.clock import SimBudget, SimClock
-from autoscaler.sim.cloudwatch import FakeAlarms, FakeMetrics
-from autoscaler.sim.continuation import RecordingContinuation
-from autoscaler.sim.cooldown import FakeCooldown
-from autoscaler.sim.kinesis import FakeKinesis
 
 # Never let a test reach real AWS: fake credentials and a region before anything builds a client.
 for _key, _value in FAKE_ENV.items():

@@ -13,9 +13,9 @@ from aws_lambda_powertools import Logger, Metrics, single_metric
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 
-from autoscaler.aws.clients import Clients, build_clients
+from autoscaler.adapters.aws.clients import Clients, build_clients
 from autoscaler.config import AutoscalerConfig, config_path_from_env, load_config
-from autoscaler.errors import ConfigError
+from autoscaler.core.errors import ConfigError
 
 # Powertools writes log lines with ensure_ascii=False, and Lambda's stdout is strict UTF-8: text from an event carrying
 # a lone surrogate ("\ud800" is valid JSON) made every line that quoted it fail to encode and vanish, the refusal's

@@ -7,13 +7,13 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from autoscaler.aws.clients import Clients, build_client
-from autoscaler.aws.compose import DEFAULT_TABLE, adapters
-from autoscaler.aws.continuation import LambdaContinuation
-from autoscaler.aws.notify import SnsNotifier
+from autoscaler.adapters.aws.clients import Clients, build_client
+from autoscaler.adapters.aws.compose import DEFAULT_TABLE, adapters
+from autoscaler.adapters.aws.continuation import LambdaContinuation
+from autoscaler.adapters.aws.notify import SnsNotifier
+from autoscaler.adapters.runtime import SystemClock
 from autoscaler.config import AutoscalerConfig
 from autoscaler.handlers.bootstrap import clients, ignored, load, powertools
-from autoscaler.runtime import SystemClock
 
 __all__ = ["clients", "ignored", "load", "notifier", "ports", "powertools"]
 

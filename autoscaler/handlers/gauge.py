@@ -12,12 +12,12 @@ from typing import Any
 from aws_lambda_powertools import single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 
-from autoscaler.aws.cloudwatch import MetricsAdapter
-from autoscaler.aws.kinesis import KinesisAdapter
+from autoscaler.adapters.aws.cloudwatch import MetricsAdapter
+from autoscaler.adapters.aws.kinesis import KinesisAdapter
+from autoscaler.adapters.runtime import SystemClock, schedule_elsewhere
+from autoscaler.app.gauge import FleetGauge
 from autoscaler.events import Rejected, ScheduledRun, parse_scale_down_event
-from autoscaler.gauge import FleetGauge
 from autoscaler.handlers import bootstrap
-from autoscaler.runtime import SystemClock, schedule_elsewhere
 
 logger, metrics = bootstrap.powertools(os.environ)
 CONFIG, CONFIG_ERROR = bootstrap.load(os.environ)

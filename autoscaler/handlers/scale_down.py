@@ -13,12 +13,12 @@ from typing import Any
 from aws_lambda_powertools import single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 
-from autoscaler.aws.notify import summary
-from autoscaler.errors import AutoscalerError
+from autoscaler.adapters.aws.notify import summary
+from autoscaler.adapters.runtime import LambdaBudget, schedule_elsewhere
+from autoscaler.app.scale_down import ScaleDownService, StreamOutcome
+from autoscaler.core.errors import AutoscalerError
 from autoscaler.events import Continuation, Rejected, continuation_payload, parse_scale_down_event
 from autoscaler.handlers import container
-from autoscaler.runtime import LambdaBudget, schedule_elsewhere
-from autoscaler.scale_down_service import ScaleDownService, StreamOutcome
 
 logger, metrics = container.powertools(os.environ)
 CONFIG, CONFIG_ERROR = container.load(os.environ)

@@ -14,14 +14,14 @@ from typing import Any
 from aws_lambda_powertools import single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 
-from autoscaler.aws.notify import summary
+from autoscaler.adapters.aws.notify import summary
+from autoscaler.adapters.runtime import LambdaBudget, account_and_region
+from autoscaler.app.scale_up import Outcome, ScaleUpRequest, ScaleUpResult, ScaleUpService, request_from_alarm
 from autoscaler.config import AutoscalerConfig
-from autoscaler.errors import AutoscalerError
+from autoscaler.core.errors import AutoscalerError
+from autoscaler.core.model import TriggerKind
 from autoscaler.events import AlarmNotification, Continuation, Rejected, parse_scale_up_event, screen
 from autoscaler.handlers import container
-from autoscaler.model import TriggerKind
-from autoscaler.runtime import LambdaBudget, account_and_region
-from autoscaler.service import Outcome, ScaleUpRequest, ScaleUpResult, ScaleUpService, request_from_alarm
 
 logger, metrics = container.powertools(os.environ)
 CONFIG, CONFIG_ERROR = container.load(os.environ)
@@ -51,7 +51,7 @@ def _result(result: ScaleUpResult, seconds: float = 0.0) -> dict[str, Any]:
     if result.outcome is Outcome.SCALED and result.plan is not None:
         NOTIFIER.notify(
             f"kinesis-autoscaler: {result.stream} scaled up {result.before} -> {result.after}",
-            summary(result.stream, "up", result.before, result.after, reason=result.plan.message, seconds=seconds),
+            summary(result.stream, "up", result.before, result.after, reason=result.plan.decision, seconds=seconds),
         )
     if result.outcome in (Outcome.SCALED, Outcome.CONTINUED, Outcome.NOOP, Outcome.SKIPPED):
         logger.info("scale-up " + result.outcome.value, extra=fields)

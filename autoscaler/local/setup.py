@@ -10,10 +10,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from autoscaler.alarm_sync import stream_alarm_specs
-from autoscaler.aws.cloudwatch import AlarmsAdapter
-from autoscaler.aws.errors import error_code
+from autoscaler.adapters.aws.cloudwatch import AlarmsAdapter
+from autoscaler.adapters.aws.errors import error_code
+from autoscaler.app.alarm_sync import stream_alarm_specs
 from autoscaler.config import AutoscalerConfig, StreamConfig
+from autoscaler.core.limits import INCOMING_BYTES, INCOMING_RECORDS, KINESIS_NAMESPACE
 
 
 @dataclass(frozen=True)
@@ -136,11 +137,11 @@ def write_datapoints(cloudwatch: Any, stream: str, points: list[tuple[int, float
     data: list[dict[str, Any]] = []
     for at, bytes_, records in points:
         ts = datetime.fromtimestamp(at, tz=UTC)
-        data.append({"MetricName": "IncomingBytes", "Dimensions": dims, "Timestamp": ts, "Value": bytes_})
+        data.append({"MetricName": INCOMING_BYTES, "Dimensions": dims, "Timestamp": ts, "Value": bytes_})
         if records is not None:
-            data.append({"MetricName": "IncomingRecords", "Dimensions": dims, "Timestamp": ts, "Value": records})
+            data.append({"MetricName": INCOMING_RECORDS, "Dimensions": dims, "Timestamp": ts, "Value": records})
     for i in range(0, len(data), 500):
-        cloudwatch.put_metric_data(Namespace="AWS/Kinesis", MetricData=data[i : i + 500])
+        cloudwatch.put_metric_data(Namespace=KINESIS_NAMESPACE, MetricData=data[i : i + 500])
 
 
 def write_quiet_day(cloudwatch: Any, stream: str, *, utilisation: float, shards: int, hours: int = 25) -> None:

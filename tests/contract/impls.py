@@ -22,17 +22,17 @@ import pytest
 from freezegun import freeze_time
 from moto import mock_aws
 
-from autoscaler.aws.cloudwatch import AlarmsAdapter, MetricsAdapter
-from autoscaler.aws.cooldown import CooldownTable
-from autoscaler.aws.kinesis import KinesisAdapter
-from autoscaler.capacity import AlarmSpec
+from autoscaler.adapters.aws.cloudwatch import AlarmsAdapter, MetricsAdapter
+from autoscaler.adapters.aws.cooldown import CooldownTable
+from autoscaler.adapters.aws.kinesis import KinesisAdapter
+from autoscaler.adapters.fakes.clock import SimClock
+from autoscaler.adapters.fakes.cloudwatch import FakeAlarms, FakeMetrics
+from autoscaler.adapters.fakes.cooldown import FakeCooldown
+from autoscaler.adapters.fakes.kinesis import FakeKinesis
+from autoscaler.app.ports import AlarmsPort, CooldownPort, KinesisPort, MetricsPort
+from autoscaler.core.capacity import AlarmSpec
+from autoscaler.core.model import StreamMode
 from autoscaler.local.setup import create_table
-from autoscaler.model import StreamMode
-from autoscaler.ports import AlarmsPort, CooldownPort, KinesisPort, MetricsPort
-from autoscaler.sim.clock import SimClock
-from autoscaler.sim.cloudwatch import FakeAlarms, FakeMetrics
-from autoscaler.sim.cooldown import FakeCooldown
-from autoscaler.sim.kinesis import FakeKinesis
 
 REGION = "us-east-1"
 # Every suite's "now": 2026-11-20 14:03:25 UTC, 25 s into a minute, so that aligning to the period visibly matters.

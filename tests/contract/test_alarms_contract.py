@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from autoscaler.capacity import AlarmSpec, alarm_specs
-from autoscaler.errors import AlarmNotFound
-from autoscaler.ports import AlarmInfo
+from autoscaler.app.ports import AlarmInfo
+from autoscaler.core.capacity import AlarmSpec, alarm_specs
+from autoscaler.core.errors import AlarmNotFound
 from tests.contract.impls import AlarmsHarness, only_on
 
 pytestmark = [pytest.mark.integration, pytest.mark.contract]

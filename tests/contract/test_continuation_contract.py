@@ -3,7 +3,7 @@ invocation would act on after LambdaContinuation sent it.
 
 The Lambda adapter runs on botocore's Stubber (moto cannot run a Lambda without Docker); the request it sends is
 captured, decoded from JSON as Lambda hands it to the handler, and parsed by the handler's own event parser
-(autoscaler/events.py). The double's side is what the simulator and the use-case tests run: its recorded requests.
+(autoscaler/events/__init__.py). The double's side is what the simulator and the use-case tests run: its recorded requests.
 The cases hold both to "the same request comes out".
 """
 
@@ -19,8 +19,10 @@ import botocore.session
 import pytest
 from botocore.stub import ANY, Stubber
 
-from autoscaler.aws.continuation import LambdaContinuation
-from autoscaler.defaults import MAX_CONTINUATION_HOPS
+from autoscaler.adapters.aws.continuation import LambdaContinuation
+from autoscaler.adapters.fakes.continuation import RecordingContinuation
+from autoscaler.core.defaults import MAX_CONTINUATION_HOPS
+from autoscaler.core.model import Direction
 from autoscaler.events import (
     CONTINUATION_KIND,
     Continuation,
@@ -30,8 +32,6 @@ from autoscaler.events import (
     parse_scale_down_event,
     parse_scale_up_event,
 )
-from autoscaler.model import Direction
-from autoscaler.sim.continuation import RecordingContinuation
 
 pytestmark = [pytest.mark.integration, pytest.mark.contract]
 FUNCTION = "kinesis-autoscaler-scale-up"

@@ -12,9 +12,9 @@ from contextlib import contextmanager
 
 import pytest
 
-from autoscaler.defaults import LOCK_ITEM_TTL_SECONDS
-from autoscaler.errors import CooldownActive, LockHeld
-from autoscaler.ports import CooldownPort, Direction, LockState
+from autoscaler.app.ports import CooldownPort, Direction, LockState
+from autoscaler.core.defaults import LOCK_ITEM_TTL_SECONDS
+from autoscaler.core.errors import CooldownActive, LockHeld
 from tests.contract.impls import T0, LockHarness, only_on
 
 pytestmark = [pytest.mark.integration, pytest.mark.contract]

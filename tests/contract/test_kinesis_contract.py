@@ -14,13 +14,13 @@ import botocore.session
 import pytest
 from botocore.stub import Stubber
 
-from autoscaler.aws.kinesis import KinesisAdapter
-from autoscaler.defaults import MAX_HASH_KEY
-from autoscaler.errors import InvalidRequest, StreamBusy, StreamNotFound, UpdateShardCountLimit
-from autoscaler.model import Shard, StreamMode
-from autoscaler.planner import tiles_key_space
-from autoscaler.ports import KinesisPort
-from autoscaler.sim.clock import SimClock
+from autoscaler.adapters.aws.kinesis import KinesisAdapter
+from autoscaler.adapters.fakes.clock import SimClock
+from autoscaler.app.ports import KinesisPort
+from autoscaler.core.errors import InvalidRequest, StreamBusy, StreamNotFound, UpdateShardCountLimit
+from autoscaler.core.limits import MAX_HASH_KEY
+from autoscaler.core.model import Shard, StreamMode
+from autoscaler.core.scale_up import tiles_key_space
 from tests.contract.impls import KinesisHarness, only_on
 
 pytestmark = [pytest.mark.integration, pytest.mark.contract]

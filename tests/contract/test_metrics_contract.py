@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from autoscaler.model import MetricSeries, StreamMetrics
+from autoscaler.core.model import MetricSeries, StreamMetrics
 from tests.contract.impls import T0, MetricsHarness
 
 pytestmark = [pytest.mark.integration, pytest.mark.contract]

@@ -259,9 +259,9 @@ def test_a_failing_action_exits_non_zero_and_still_summarises(
     """In-process (to make one AWS call fail): the other streams are still handled, the summary printed, exit 1."""
     from typer.testing import CliRunner
 
-    from autoscaler.aws import provisioning
+    from autoscaler.adapters.aws import provisioning
     from autoscaler.cli import app
-    from autoscaler.errors import AwsCallFailed
+    from autoscaler.core.errors import AwsCallFailed
 
     for key, value in moto_server.env().items():
         monkeypatch.setenv(key, value)

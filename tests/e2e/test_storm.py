@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from autoscaler.config import AutoscalerConfig, parse_config
-from autoscaler.local.alarm_events import sns_alarm_event
+from autoscaler.events.notification import sns_alarm_event
 from autoscaler.local.moto_server import MOTO_ACCOUNT_ID, MotoServer
 from autoscaler.local.setup import create_stream, create_table, ensure_alarms, local_clients, write_burst
 from tests.lambda_pool import LambdaPool
@@ -66,7 +67,7 @@ def _alarm_event(clients: Any, config: AutoscalerConfig, name: str, topic: str) 
     # (4 splits × 30 s = 120 s > 90 s).
     write_burst(clients.cloudwatch, name, bytes_per_minute=1.0 * 4 * 1_048_576 * 60)
     alarm = clients.cloudwatch.describe_alarms(AlarmNames=[f"kinesis-autoscaler-{name}-incoming-bytes"])
-    return sns_alarm_event(alarm=alarm["MetricAlarms"][0], account=MOTO_ACCOUNT_ID)
+    return sns_alarm_event(alarm=alarm["MetricAlarms"][0], account=MOTO_ACCOUNT_ID, at=datetime.now(UTC))
 
 
 @pytest.mark.parametrize("streams", STREAM_COUNTS)

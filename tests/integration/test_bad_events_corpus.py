@@ -31,7 +31,10 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 import autoscaler.config as config_module
-from autoscaler.defaults import MAX_CONTINUATION_HOPS, MAX_SHARDS_PER_STREAM
+from autoscaler.app.scale_up import request_from_alarm
+from autoscaler.core.defaults import MAX_CONTINUATION_HOPS
+from autoscaler.core.limits import MAX_SHARDS_PER_STREAM
+from autoscaler.core.model import Direction
 from autoscaler.events import (
     CONTINUATION_KIND,
     SCALE_DOWN_CONTINUATION_KIND,
@@ -44,8 +47,6 @@ from autoscaler.events import (
     screen,
 )
 from autoscaler.local.setup import create_stream, create_table, ensure_alarms
-from autoscaler.model import Direction
-from autoscaler.service import request_from_alarm
 from tests.conftest import EVENTS, load_event
 from tests.integration.test_handler import ACCOUNT
 from tests.integration.test_handler import CONFIG as UP_CONFIG

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from autoscaler.aws.clients import build_client, build_clients
+from autoscaler.adapters.aws.clients import build_client, build_clients
 
 pytestmark = pytest.mark.integration
 

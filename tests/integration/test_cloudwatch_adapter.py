@@ -12,10 +12,10 @@ from botocore.stub import ANY, Stubber
 from freezegun import freeze_time
 from moto import mock_aws
 
-from autoscaler.aws.cloudwatch import AlarmsAdapter, MetricsAdapter
-from autoscaler.capacity import alarm_specs
-from autoscaler.errors import AlarmNotFound, MetricsUnavailable
-from autoscaler.model import MetricSeries
+from autoscaler.adapters.aws.cloudwatch import AlarmsAdapter, MetricsAdapter
+from autoscaler.core.capacity import alarm_specs
+from autoscaler.core.errors import AlarmNotFound, MetricsUnavailable
+from autoscaler.core.model import MetricSeries
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 20, 14, 3, 25, tzinfo=UTC)

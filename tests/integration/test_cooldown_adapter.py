@@ -10,10 +10,10 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from autoscaler.aws.cooldown import CooldownTable
-from autoscaler.errors import CooldownActive, LockHeld, LockUnavailable
+from autoscaler.adapters.aws.cooldown import CooldownTable
+from autoscaler.app.ports import Direction
+from autoscaler.core.errors import CooldownActive, LockHeld, LockUnavailable
 from autoscaler.local.setup import create_table
-from autoscaler.ports import Direction
 
 pytestmark = pytest.mark.integration
 T0 = 1_795_000_000.0

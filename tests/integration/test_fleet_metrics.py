@@ -11,8 +11,8 @@ from botocore.stub import ANY, Stubber
 from freezegun import freeze_time
 from moto import mock_aws
 
-from autoscaler.aws.cloudwatch import MetricsAdapter
-from autoscaler.errors import MetricsUnavailable
+from autoscaler.adapters.aws.cloudwatch import MetricsAdapter
+from autoscaler.core.errors import MetricsUnavailable
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 21, 2, 3, 0, tzinfo=UTC)

@@ -230,8 +230,8 @@ def test_the_dashboard_searches_match_the_dimensions_the_handler_publishes(
 def test_duplicate_and_out_of_order_deliveries_cause_no_extra_reshard(env: Any) -> None:
     """Issue 6: the same SNS message delivered twice, an OK arriving after the ALARM, and a late continuation for a
     stream already scaled: one reshard (4 → 8) in all."""
+    from autoscaler.core.model import Direction
     from autoscaler.events import Continuation, HandOver, continuation_payload
-    from autoscaler.model import Direction
 
     run = env()
     alarm = load_event("sns-alarm-incoming-bytes.json")
@@ -255,7 +255,7 @@ def test_duplicate_and_out_of_order_deliveries_cause_no_extra_reshard(env: Any) 
 def test_an_action_publishes_a_one_line_summary_to_the_notification_topic(env: Any) -> None:
     from moto.sns.models import sns_backends
 
-    from autoscaler.aws.clients import build_client
+    from autoscaler.adapters.aws.clients import build_client
 
     run = env()
     topic = build_client("sns", "us-east-1").create_topic(Name="notify")["TopicArn"]

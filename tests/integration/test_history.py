@@ -12,10 +12,10 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from autoscaler.aws import history
-from autoscaler.aws.history import Segment, chunk_window, fetch_history, history_segments
-from autoscaler.errors import MetricsUnavailable
-from autoscaler.sim.trace import TraceError, from_periods
+from autoscaler.adapters.aws import history
+from autoscaler.adapters.aws.history import Segment, chunk_window, fetch_history, history_segments
+from autoscaler.core.errors import MetricsUnavailable, TraceError
+from autoscaler.simulator.trace import from_history, from_periods
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 21, 2, 3, 25, tzinfo=UTC)
@@ -170,7 +170,7 @@ def test_fetch_history_requests_both_metrics_per_call_by_segment_and_follows_pag
             {"MetricDataResults": [result("b", {at("11-21 02:02"): 80.0}), result("r", {})]},
             request(60, at("11-06 02:10"), at("11-21 02:03"), NextToken="page2"),
         )
-        trace = fetch_history(c, "orders", days=20, now=NOW.timestamp())
+        trace = from_history(fetch_history(c, "orders", days=20, now=NOW.timestamp()))
         stub.assert_no_pending_responses()
     assert (trace.name, trace.start, trace.source_period_seconds) == ("orders", epoch("11-01 02:05"), 60)
     assert list(trace.bytes[:10]) == [600.0] * 5 + [300.0] * 5  # 3,000 / 5 and 1,500 / 5
@@ -197,7 +197,7 @@ def test_fetch_history_chunks_a_call_that_would_exceed_the_datapoint_limit(monke
                 {"MetricDataResults": [result("b", {start: value}), result("r", {start: value})]},
                 request(60, start, end),
             )
-        trace = fetch_history(c, "orders", days=1, now=NOW.timestamp())
+        trace = from_history(fetch_history(c, "orders", days=1, now=NOW.timestamp()))
         stub.assert_no_pending_responses()
     assert trace.start == epoch("11-20 02:04")
     assert (trace.bytes[0], trace.bytes[500], trace.bytes[1_000]) == (1.0, 2.0, 3.0)
@@ -274,7 +274,7 @@ def test_fetch_history_reads_back_what_was_put_on_moto() -> None:
         put(c, "IncomingBytes", at("10-30 12:00"), 9e9)
         put(c, "IncomingBytes", at("11-20 10:00"), 9e9, stream="other")
         put(c, "IncomingBytes", at("11-21 02:03") + timedelta(seconds=10), 9e9)
-        trace = fetch_history(c, "orders", days=20, now=NOW.timestamp())
+        trace = from_history(fetch_history(c, "orders", days=20, now=NOW.timestamp()))
     assert trace.start == epoch("11-03 12:00")
     assert list(trace.bytes[:6]) == [100.0] * 5 + [0.0]
     assert list(trace.records[:6]) == [10.0] * 5 + [0.0]

@@ -11,8 +11,9 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from autoscaler.aws.kinesis import KinesisAdapter
-from autoscaler.errors import (
+from autoscaler.adapters.aws.kinesis import KinesisAdapter
+from autoscaler.adapters.fakes.clock import SimClock
+from autoscaler.core.errors import (
     AwsCallFailed,
     InvalidRequest,
     QuotaExhausted,
@@ -21,8 +22,7 @@ from autoscaler.errors import (
     ThrottledError,
     UpdateShardCountLimit,
 )
-from autoscaler.model import StreamMode
-from autoscaler.sim.clock import SimClock
+from autoscaler.core.model import StreamMode
 
 pytestmark = pytest.mark.integration
 
@@ -200,7 +200,7 @@ def test_split_and_update_on_moto() -> None:
 
 def test_kinesis_client_leaves_limit_exceeded_to_the_adapter() -> None:
     """botocore's standard mode would retry LimitExceededException (quota: final) 4 more times; ours does not."""
-    from autoscaler.aws.clients import build_clients
+    from autoscaler.adapters.aws.clients import build_clients
 
     clients = build_clients("us-east-1")
     assert clients.kinesis.meta.config.retries["total_max_attempts"] == 1

@@ -10,11 +10,11 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from autoscaler.aws.provisioning import CREATE_WAIT_SECONDS, Provisioning
-from autoscaler.capacity import alarm_specs
-from autoscaler.errors import StreamNotFound
-from autoscaler.onboarding import Action, ActionKind
-from autoscaler.sim.clock import SimClock
+from autoscaler.adapters.aws.provisioning import CREATE_WAIT_SECONDS, Provisioning
+from autoscaler.adapters.fakes.clock import SimClock
+from autoscaler.app.onboarding import Action, ActionKind
+from autoscaler.core.capacity import alarm_specs
+from autoscaler.core.errors import StreamNotFound
 
 pytestmark = pytest.mark.integration
 

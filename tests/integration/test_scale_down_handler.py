@@ -139,7 +139,7 @@ def test_broken_config_is_reported_and_touches_nothing(env: Any) -> None:
 def test_a_scale_down_publishes_a_one_line_summary(env: Any) -> None:
     from moto.sns.models import sns_backends
 
-    from autoscaler.aws.clients import build_client
+    from autoscaler.adapters.aws.clients import build_client
 
     run = env()
     topic = build_client("sns", "us-east-1").create_topic(Name="notify")["TopicArn"]

@@ -29,9 +29,9 @@ import pytest
 import yaml
 from packaging.requirements import Requirement
 
-from autoscaler import defaults
-from autoscaler.aws import cloudwatch, continuation, cooldown, kinesis, notify
+from autoscaler.adapters.aws import cloudwatch, continuation, cooldown, kinesis, notify
 from autoscaler.config import CONFIG_ENV, load_config
+from autoscaler.core import defaults
 
 pytestmark = pytest.mark.integration
 
@@ -90,7 +90,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     ),
 }
 
-# Every autoscaler/aws module that declares IAM_ACTIONS.
+# Every autoscaler/adapters/aws module that declares IAM_ACTIONS.
 ADAPTERS: tuple[ModuleType, ...] = (kinesis, cloudwatch, cooldown, continuation, notify)
 
 # Actions AWS only authorises on Resource "*": the Service Authorization Reference lists no resource type for them.
@@ -324,7 +324,7 @@ def test_handler_resolves_to_a_function_in_the_package(function: dict[str, Any],
 def test_functions_table_uses_the_adapters_its_handler_builds(function_name: str, spec: FunctionSpec) -> None:
     """An adapter the handler imports contributes actions to the function's set, and only imported adapters do.
 
-    Imports are followed through the handlers' shared container and autoscaler.aws.compose (both wire adapters)."""
+    Imports are followed through the handlers' shared container and autoscaler.adapters.aws.compose (both wire adapters)."""
     imported: set[str] = set()
     pending, seen = [spec.handler_module], set()
     while pending:
@@ -335,9 +335,12 @@ def test_functions_table_uses_the_adapters_its_handler_builds(function_name: str
                 target = node.module
                 if target == "autoscaler.handlers" and any(a.name == "container" for a in node.names):
                     target = "autoscaler.handlers.container"
-                if target.startswith("autoscaler.aws."):
+                if target.startswith("autoscaler.adapters.aws."):
                     imported.add(target.rsplit(".", 1)[1])
-                if target in ("autoscaler.handlers.container", "autoscaler.aws.compose") and target not in seen:
+                if (
+                    target in ("autoscaler.handlers.container", "autoscaler.adapters.aws.compose")
+                    and target not in seen
+                ):
                     pending.append(target)
     adapters = {module.__name__.rsplit(".", 1)[1]: set(module.IAM_ACTIONS) for module in ADAPTERS}
     used = {name for name, actions in adapters.items() if actions & spec.actions}
@@ -352,7 +355,7 @@ def test_functions_table_uses_the_adapters_its_handler_builds(function_name: str
 
 
 def test_every_adapter_that_declares_iam_actions_is_accounted_for() -> None:
-    aws_dir = ROOT / "autoscaler" / "aws"
+    aws_dir = ROOT / "autoscaler" / "adapters" / "aws"
     declaring = {
         path.stem
         for path in aws_dir.glob("*.py")
@@ -363,7 +366,7 @@ def test_every_adapter_that_declares_iam_actions_is_accounted_for() -> None:
     }
     known = {module.__name__.rsplit(".", 1)[1] for module in ADAPTERS}
     assert declaring == known, (
-        f"autoscaler/aws modules declaring IAM_ACTIONS {sorted(declaring)} != ADAPTERS {sorted(known)}: add a new "
+        f"autoscaler/adapters/aws modules declaring IAM_ACTIONS {sorted(declaring)} != ADAPTERS {sorted(known)}: add a new "
         "adapter to ADAPTERS and its actions to the FUNCTIONS entry of every function that uses it (and grant them "
         "in template.yaml)"
     )
@@ -753,7 +756,7 @@ def test_schedule_parameter_defaults_to_every_36_hours(template: dict[str, Any])
     assert param["Type"] == "String", f"{SCHEDULE_PARAMETER} is a String"
     assert param.get("Default") == "rate(36 hours)" == defaults.SCALE_DOWN_SCHEDULE, (
         f"{SCHEDULE_PARAMETER} Default {param.get('Default')!r}: must be 'rate(36 hours)', as "
-        f"autoscaler/defaults.py SCALE_DOWN_SCHEDULE ({defaults.SCALE_DOWN_SCHEDULE!r})"
+        f"autoscaler/core/defaults.py SCALE_DOWN_SCHEDULE ({defaults.SCALE_DOWN_SCHEDULE!r})"
     )
 
 
@@ -808,7 +811,9 @@ def test_table_key_and_ttl_match_the_cooldown_adapter(template: dict[str, Any]) 
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}, "TTL on expires_at"
     source = Path(cooldown.__file__).read_text()
     for name in ('{"stream": {"S":', "expires_at"):
-        assert name in source, f"autoscaler/aws/cooldown.py no longer uses {name!r}: update the table and this test"
+        assert name in source, (
+            f"autoscaler/adapters/aws/cooldown.py no longer uses {name!r}: update the table and this test"
+        )
 
 
 # --- packaging ------------------------------------------------------------------------------------------------
@@ -925,8 +930,8 @@ def test_transformed_schedules_are_eventbridge_rules_one_per_scheduled_function(
 
 
 def test_gauge_schedule_is_hourly_by_default_and_off_leaves_the_gauge_out(template: dict[str, Any]) -> None:
-    """The gauge's window is the last hour (autoscaler/gauge.py): hourly runs see every minute once."""
-    from autoscaler.gauge import GAUGE_WINDOW_SECONDS
+    """The gauge's window is the last hour (autoscaler/app/gauge.py): hourly runs see every minute once."""
+    from autoscaler.app.gauge import GAUGE_WINDOW_SECONDS
 
     param = template["Parameters"]["GaugeSchedule"]
     assert param["Default"] == "rate(1 hour)" and GAUGE_WINDOW_SECONDS == 3600
@@ -940,7 +945,7 @@ def test_gauge_schedule_is_hourly_by_default_and_off_leaves_the_gauge_out(templa
 
 def test_notifications_are_on_by_default_and_off_leaves_the_topic_and_its_grants_out(template: dict[str, Any]) -> None:
     """Notifications=off: no topic, no output, no sns:Publish in any role, and an empty NOTIFY_TOPIC_ARN, which
-    autoscaler/aws/notify.py reads as summaries off."""
+    autoscaler/adapters/aws/notify.py reads as summaries off."""
     assert template["Parameters"]["Notifications"]["Default"] == "on"
     assert template["Resources"]["NotificationTopic"].get("Condition") == "NotificationsOn"
     assert template["Outputs"]["NotificationTopicArn"].get("Condition") == "NotificationsOn"
@@ -951,7 +956,7 @@ def test_notifications_are_on_by_default_and_off_leaves_the_topic_and_its_grants
             env = resolve(props["Environment"]["Variables"], params)
             assert env["NOTIFY_TOPIC_ARN"] == topic, (setting, name)
             assert grants(props, params).get("sns:Publish", []) == ([topic] if topic else []), (setting, name)
-    from autoscaler.aws.notify import SnsNotifier
+    from autoscaler.adapters.aws.notify import SnsNotifier
 
     built: list[str] = []
     SnsNotifier(lambda: built.append("sns"), "").notify("subject", "body")  # what the functions do with ""

@@ -17,7 +17,7 @@ import pytest
 
 import autoscaler.config as config_module
 from autoscaler.config import load_config, parse_config
-from autoscaler.errors import ConfigError
+from autoscaler.core.errors import ConfigError
 from autoscaler.handlers import container
 
 pytestmark = pytest.mark.unit

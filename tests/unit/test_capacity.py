@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from autoscaler.capacity import (
+from autoscaler.core.capacity import (
     AlarmKind,
     alarm_specs,
     alarm_threshold,
@@ -16,7 +16,7 @@ from autoscaler.capacity import (
     shards_needed,
     write_utilisation,
 )
-from autoscaler.model import MetricSeries
+from autoscaler.core.model import MetricSeries
 
 pytestmark = pytest.mark.unit
 MiB = 1_048_576

@@ -17,14 +17,14 @@ from typing import Any
 
 import pytest
 
+from autoscaler.adapters.fakes.clock import SimBudget
+from autoscaler.app.ports import LockState
+from autoscaler.app.scale_down import ScaleDownService, StreamOutcome, StreamResult
+from autoscaler.app.scale_up import Outcome, ScaleUpRequest, ScaleUpResult, ScaleUpService
 from autoscaler.config import parse_config
-from autoscaler.errors import CooldownActive, LockHeld
-from autoscaler.model import Shard, TriggerKind
-from autoscaler.planner import tiles_key_space
-from autoscaler.ports import LockState
-from autoscaler.scale_down_service import ScaleDownService, StreamOutcome, StreamResult
-from autoscaler.service import Outcome, ScaleUpRequest, ScaleUpResult, ScaleUpService
-from autoscaler.sim.clock import SimBudget
+from autoscaler.core.errors import CooldownActive, LockHeld
+from autoscaler.core.model import Shard, TriggerKind
+from autoscaler.core.scale_up import tiles_key_space
 from tests.conftest import World
 
 pytestmark = pytest.mark.unit

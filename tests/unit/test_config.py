@@ -16,7 +16,7 @@ from autoscaler.config import (
     parse_config,
     snapshot,
 )
-from autoscaler.errors import ConfigError
+from autoscaler.core.errors import ConfigError
 
 pytestmark = pytest.mark.unit
 
@@ -350,22 +350,22 @@ def test_snapshot_round_trip_is_the_same_config(tmp_path: Path) -> None:
         (
             "min above max",
             lambda s: {**s, "streams": [{**s["streams"][0], "min_shards": 90}]},
-            "stream 'orders' breaks 1 ≤ min_shards ≤ desired_shards ≤ max_shards ≤ 10,000",
+            "stream 'orders', min_shards: min_shards (90) is above max_shards (64)",
         ),
         (
             "headroom of one",  # 1 × 0.8 = 0.8 ≤ 1
             lambda s: {**s, "streams": [{**s["streams"][0], "headroom": 1.0}]},
-            "breaks 0 < scale_down_threshold < scale_up_threshold ≤ 1 < headroom × scale_up_threshold, headroom ≤ 10",
+            "headroom: headroom (1.0) is outside (1, 10.0]",
         ),
         (
             "headroom under the alarm",  # 1.2 × 0.8 = 0.96 ≤ 1
             lambda s: {**s, "streams": [{**s["streams"][0], "headroom": 1.2}]},
-            "breaks 0 < scale_down_threshold < scale_up_threshold ≤ 1 < headroom × scale_up_threshold, headroom ≤ 10",
+            "headroom: headroom (1.2) × scale_up_threshold (0.8) must exceed 1",
         ),
         (
             "headroom above ten",  # 11 × 0.8 = 8.8 > 1, but 11 > 10
             lambda s: {**s, "streams": [{**s["streams"][0], "headroom": 11.0}]},
-            "breaks 0 < scale_down_threshold < scale_up_threshold ≤ 1 < headroom × scale_up_threshold, headroom ≤ 10",
+            "headroom: headroom (11.0) is outside (1, 10.0]",
         ),
         (
             "snapshot from before the rename",
@@ -380,15 +380,39 @@ def test_snapshot_round_trip_is_the_same_config(tmp_path: Path) -> None:
         (
             "nan threshold",
             lambda s: {**s, "streams": [{**s["streams"][0], "scale_up_threshold": float("nan")}]},
-            "breaks 0 < scale_down_threshold",
+            "scale_up_threshold: scale_up_threshold (nan) is outside (0, 1]",
         ),
         (
             "negative cooldown",
             lambda s: {**s, "streams": [{**s["streams"][0], "scale_up_cooldown_seconds": -1}]},
-            "breaks cooldowns ≥ 0",
+            "scale_up_cooldown_seconds: scale_up_cooldown_seconds (-1) is outside [0, 86400]",
         ),
         ("duplicate", lambda s: {**s, "streams": [s["streams"][0], s["streams"][0]]}, "a stream is listed twice"),
-        ("huge max", lambda s: {**s, "streams": [{**s["streams"][0], "max_shards": 10_000_000}]}, "≤ 10,000"),
+        ("huge max", lambda s: {**s, "streams": [{**s["streams"][0], "max_shards": 10_000_000}]}, "outside [1, 10000]"),
+        # the rules the snapshot loader did not check before they were one set (rules.py): the alarm period's
+        (
+            "alarm period of 45 s",
+            lambda s: {**s, "streams": [{**s["streams"][0], "alarm_period_seconds": 45}]},
+            "alarm_period_seconds (45) must be 10, 20, 30 or a multiple of 60",
+        ),
+        (
+            "alarm window over a day",  # 600 s × 145 = 87,000 s > 86,400 s
+            lambda s: {
+                **s,
+                "streams": [{**s["streams"][0], "alarm_period_seconds": 600, "alarm_evaluation_periods": 145}],
+            },
+            "alarm_evaluation_periods: alarm_period_seconds × alarm_evaluation_periods (600 × 145) must be ≤ 86,400 s",
+        ),
+        (
+            "an empty KMS key",
+            lambda s: {**s, "streams": [{**s["streams"][0], "kms_key_id": ""}]},
+            "kms_key_id must be 1–2048 characters",
+        ),
+        (
+            "defaults breaking a rule",
+            lambda s: {**s, "defaults": {**s["defaults"], "scale_down_threshold": 0.9}},
+            "defaults.scale_down_threshold: scale_down_threshold (0.9) must be below scale_up_threshold (0.8)",
+        ),
         ("bad name", lambda s: {**s, "streams": [{**s["streams"][0], "name": "orders\n"}]}, "a Kinesis stream name"),
     ],
 )

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from autoscaler.capacity import AlarmKind, alarm_name, alarm_threshold
-from autoscaler.doctor import Severity, check_stream
-from autoscaler.model import Shard, StreamDescription, StreamMode
-from autoscaler.planner import uniform_shards
-from autoscaler.ports import AlarmInfo, LockState
+from autoscaler.app.doctor import Severity, check_stream
+from autoscaler.app.ports import AlarmInfo, LockState
+from autoscaler.core.capacity import AlarmKind, alarm_name, alarm_threshold
+from autoscaler.core.model import Shard, StreamDescription, StreamMode
+from autoscaler.core.scale_up import uniform_shards
 from tests.conftest import make_config
 
 pytestmark = pytest.mark.unit

@@ -11,6 +11,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from autoscaler.app.scale_up import request_from_alarm
+from autoscaler.core.model import Direction, TriggerKind
 from autoscaler.events import (
     CONTINUATION_KIND,
     AlarmNotification,
@@ -21,8 +23,6 @@ from autoscaler.events import (
     parse_scale_up_event,
     screen,
 )
-from autoscaler.model import Direction, TriggerKind
-from autoscaler.service import request_from_alarm
 from tests.conftest import load_event, make_config
 
 pytestmark = pytest.mark.unit

@@ -13,20 +13,20 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from autoscaler.capacity import AlarmKind, alarm_name
-from autoscaler.defaults import LOCK_LEASE_MARGIN_SECONDS
-from autoscaler.doctor import Severity, check_stream
-from autoscaler.errors import (
+from autoscaler.app.doctor import Severity, check_stream
+from autoscaler.app.ports import LockState
+from autoscaler.app.scale_up import MAX_SETBACKS, Outcome, ScaleUpRequest, ScaleUpResult
+from autoscaler.core.capacity import AlarmKind, alarm_name
+from autoscaler.core.defaults import LOCK_LEASE_MARGIN_SECONDS
+from autoscaler.core.errors import (
     LockUnavailable,
     MetricsUnavailable,
     QuotaExhausted,
     StreamBusy,
     ThrottledError,
 )
-from autoscaler.model import StreamDescription, StreamMode, TriggerKind
-from autoscaler.planner import ScaleUpReason
-from autoscaler.ports import LockState
-from autoscaler.service import MAX_SETBACKS, Outcome, ScaleUpRequest, ScaleUpResult
+from autoscaler.core.model import StreamDescription, StreamMode, TriggerKind
+from autoscaler.core.scale_up import ScaleUpReason
 from tests.conftest import World, make_config
 
 pytestmark = pytest.mark.unit
@@ -383,8 +383,8 @@ def test_a_run_killed_between_two_splits_is_finished_by_the_next_alarm(world: Wo
 
 
 def test_scale_down_fault_stream_deleted_between_evaluation_and_merge(world: World) -> None:
-    from autoscaler.scale_down_service import StreamOutcome
-    from autoscaler.sim.clock import SimBudget
+    from autoscaler.adapters.fakes.clock import SimBudget
+    from autoscaler.app.scale_down import StreamOutcome
 
     world.config = make_config(min_shards=1, desired_shards=4)
     world.add_stream(shards=4)  # no traffic in 24 h: 4 → 2 by 2 merges (60 s ≤ one UpdateShardCount, 90 s)

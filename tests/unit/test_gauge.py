@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from autoscaler.app.gauge import FleetGauge, GaugeReading, _peak
 from autoscaler.config import parse_config
-from autoscaler.errors import MetricsUnavailable
-from autoscaler.gauge import FleetGauge, GaugeReading, _peak
+from autoscaler.core.errors import MetricsUnavailable
 from tests.conftest import World
 
 pytestmark = pytest.mark.unit

@@ -1,4 +1,4 @@
-"""The one lifecycle (autoscaler/lifecycle.py) as a table: (anything done?, taken over?, how it ends) → (alarms
+"""The one lifecycle (autoscaler/app/lifecycle.py) as a table: (anything done?, taken over?, how it ends) → (alarms
 retuned?, alarms reset to OK?, cooldown set?, lock released?), for both directions — and the drifts issue 11 found
 between the two use cases' copies, each pinned to the way it was resolved.
 
@@ -13,14 +13,14 @@ from typing import NamedTuple
 
 import pytest
 
-from autoscaler.capacity import AlarmKind, alarm_name
-from autoscaler.defaults import CONTINUATION_SAFETY_SECONDS, LOCK_LEASE_MARGIN_SECONDS
-from autoscaler.errors import LockUnavailable
+from autoscaler.app.lifecycle import RunPorts, StreamRun
+from autoscaler.app.scale_down import StreamOutcome
+from autoscaler.app.scale_up import Outcome, ScaleUpRequest
+from autoscaler.core.capacity import AlarmKind, alarm_name
+from autoscaler.core.defaults import CONTINUATION_SAFETY_SECONDS, LOCK_LEASE_MARGIN_SECONDS
+from autoscaler.core.errors import LockUnavailable
+from autoscaler.core.model import Direction, TriggerKind
 from autoscaler.events import Continuation, HandOver
-from autoscaler.lifecycle import RunPorts, StreamRun
-from autoscaler.model import Direction, TriggerKind
-from autoscaler.scale_down_service import StreamOutcome
-from autoscaler.service import Outcome, ScaleUpRequest
 from tests.conftest import World, make_config
 
 pytestmark = pytest.mark.unit
@@ -157,11 +157,11 @@ def test_finish_waits_for_active_before_counting(world: World) -> None:
 
 
 def world_with(enabled: bool) -> World:
-    from autoscaler.sim.clock import SimClock
-    from autoscaler.sim.cloudwatch import FakeAlarms, FakeMetrics
-    from autoscaler.sim.continuation import RecordingContinuation
-    from autoscaler.sim.cooldown import FakeCooldown
-    from autoscaler.sim.kinesis import FakeKinesis
+    from autoscaler.adapters.fakes.clock import SimClock
+    from autoscaler.adapters.fakes.cloudwatch import FakeAlarms, FakeMetrics
+    from autoscaler.adapters.fakes.continuation import RecordingContinuation
+    from autoscaler.adapters.fakes.cooldown import FakeCooldown
+    from autoscaler.adapters.fakes.kinesis import FakeKinesis
 
     clock = SimClock()
     return World(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from autoscaler.capacity import alarm_specs
+from autoscaler.app.onboarding import ActionKind, ExistingAlarm, ObservedStream, plan_onboarding
 from autoscaler.config import parse_config
-from autoscaler.model import StreamMode
-from autoscaler.onboarding import ActionKind, ExistingAlarm, ObservedStream, plan_onboarding
+from autoscaler.core.capacity import alarm_specs
+from autoscaler.core.model import StreamMode
 
 pytestmark = pytest.mark.unit
 TOPIC = "arn:aws:sns:us-east-1:123456789012:alarms"

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from autoscaler.defaults import MAX_HASH_KEY
-from autoscaler.model import MetricSeries, OpKind, Shard, SplitOp, StreamMetrics, TriggerKind, UpdateShardCountOp
-from autoscaler.planner import (
+from autoscaler.core.limits import MAX_HASH_KEY
+from autoscaler.core.model import MetricSeries, OpKind, Shard, SplitOp, StreamMetrics, TriggerKind, UpdateShardCountOp
+from autoscaler.core.scale_up import (
+    LimitReason,
     MethodReason,
     PlanInput,
     ScaleUpReason,
     apply_ops,
     choose_splits,
+    limit_splits,
+    limit_target,
     midpoint,
     plan_scale_up,
     splits_for_capacity,
@@ -317,8 +320,11 @@ def test_plan_reason_messages_read_well() -> None:
     # 2 shards at 1000% = 20 shards of load × 2 = 40, capped at 16 × 2 = 32: 30 splits × 30 s = 900 s against
     # four doublings 2 → 4 → 8 → 16 → 32 × 90 s = 360 s
     plan = plan_scale_up(inp(2, 10.0, max_shards=1000))
-    assert plan.message == "peak 1000% of 2 shards needs 40 for headroom 2x; capped by at most 16x per action (2 -> 32)"
-    assert plan.capped_by == ("at most 16x per action (2 -> 32)",)
+    assert plan.message == "peak 1000% of 2 shards needs 40 for headroom 2x"
+    assert plan.limit is LimitReason.SCALE_UP_FACTOR
+    assert (
+        plan.decision == "peak 1000% of 2 shards needs 40 for headroom 2x; capped by at most 16x per action (2 -> 32)"
+    )
     assert plan.method_message == "30 splits ≈ 900 s > 4 UpdateShardCount ≈ 360 s"
     assert [(op.current, op.target) for op in plan.ops if isinstance(op, UpdateShardCountOp)] == [
         (2, 4),
@@ -338,7 +344,37 @@ def test_splits_are_capped_at_what_one_action_chain_can_execute() -> None:
     # action takes the first 240 (→ 540); the alarm triggers the next
     plan = plan_scale_up(inp(300, 2.0, max_shards=1000, update_shard_count_allowed=False))
     assert (plan.target, len(plan.ops)) == (540, 240)
-    assert "240 splits per action" in plan.message
+    assert [lim.reason for lim in plan.limits] == [LimitReason.MAX_SHARDS, LimitReason.SPLITS_PER_ACTION]
+    assert plan.limit is LimitReason.SPLITS_PER_ACTION  # the last to bite set the target
+    assert plan.decision.endswith("; capped by max_shards 1000; capped by 240 splits per action (300 -> 540)")
+
+
+@pytest.mark.parametrize(
+    ("desired", "origin", "max_shards", "target", "reason"),
+    [
+        # nothing bites: 10 ≤ 16 × 4 = 64 and ≤ 100
+        (10, 4, 100, 10, LimitReason.NONE),
+        # the factor: 100 > 16 × 4 = 64 → 64 (max 1,000 does not bind)
+        (100, 4, 1_000, 64, LimitReason.SCALE_UP_FACTOR),
+        # max_shards: 50 ≤ 64 but > 40 → 40
+        (50, 4, 40, 40, LimitReason.MAX_SHARDS),
+        # both: 100 → 64 by the factor, → 40 by max_shards; the tighter one is reported
+        (100, 4, 40, 40, LimitReason.MAX_SHARDS),
+        # a continuation: the factor counts from the origin (2), not the count now: 16 × 2 = 32
+        (40, 2, 1_000, 32, LimitReason.SCALE_UP_FACTOR),
+    ],
+)
+def test_limit_target_applies_the_limits_apart_and_says_which_bit(
+    desired: int, origin: int, max_shards: int, target: int, reason: LimitReason
+) -> None:
+    limited = limit_target(desired, origin=origin, max_shards=max_shards)
+    assert (limited.target, limited.reason) == (target, reason)
+    assert bool(limited.message) is (reason is not LimitReason.NONE)
+
+
+def test_limit_splits_caps_what_one_chain_can_finish() -> None:
+    assert limit_splits(300, 540) == (540, LimitReason.NONE, "")  # 240 splits: exactly the cap
+    assert limit_splits(300, 541)[:2] == (540, LimitReason.SPLITS_PER_ACTION)
 
 
 @pytest.mark.parametrize(
@@ -450,7 +486,7 @@ def test_even_heat_is_not_a_hot_shard() -> None:
 
 
 def test_pieces_splits_cut_each_shard_into_a_power_of_two_parents_first() -> None:
-    from autoscaler.planner import pieces_splits
+    from autoscaler.core.scale_up import pieces_splits
 
     shards = uniform_shards(2)
     # shard 0 into 3 → 4 pieces: the shard, then each half (3 splits); shard 1 untouched

@@ -8,9 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autoscaler.defaults import MAX_HASH_KEY, MAX_SCALE_UP_FACTOR, UPDATE_SHARD_COUNT_CALLS_PER_24H
-from autoscaler.model import MetricSeries, Shard, SplitOp, StreamMetrics, TriggerKind, UpdateShardCountOp
-from autoscaler.planner import (
+from autoscaler.core.defaults import MAX_SCALE_UP_FACTOR
+from autoscaler.core.limits import MAX_HASH_KEY, UPDATE_SHARD_COUNT_CALLS_PER_24H
+from autoscaler.core.model import MetricSeries, Shard, SplitOp, StreamMetrics, TriggerKind, UpdateShardCountOp
+from autoscaler.core.scale_up import (
     PlanInput,
     ScaleUpReason,
     apply_ops,

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from autoscaler.errors import AutoscalerError
-from autoscaler.sim.plot import (
+from autoscaler.core.errors import AutoscalerError
+from autoscaler.simulator.plot import (
     MAX_POINTS,
     bucket_any,
     bucket_max,
@@ -22,8 +22,8 @@ from autoscaler.sim.plot import (
     plot,
     runs_of,
 )
-from autoscaler.sim.simulate import Simulation, default_config, simulate
-from autoscaler.sim.trace import SHARD_BYTES_PER_MINUTE, from_rows
+from autoscaler.simulator.simulate import Simulation, default_config, simulate
+from autoscaler.simulator.trace import SHARD_BYTES_PER_MINUTE, from_rows
 
 pytestmark = pytest.mark.unit
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

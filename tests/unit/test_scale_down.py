@@ -6,9 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autoscaler.model import OpKind, Shard
-from autoscaler.planner import tiles_key_space, uniform_shards
-from autoscaler.scale_down import (
+from autoscaler.core.model import OpKind, Shard
+from autoscaler.core.scale_down import (
     ScaleDownInput,
     ScaleDownReason,
     adjacent_pairs,
@@ -19,6 +18,7 @@ from autoscaler.scale_down import (
     limit_of,
     plan_merges,
 )
+from autoscaler.core.scale_up import tiles_key_space, uniform_shards
 from tests.unit.test_planner_properties import layouts
 
 pytestmark = pytest.mark.unit

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from autoscaler.capacity import AlarmKind, alarm_name
+from autoscaler.adapters.fakes.clock import SimBudget
+from autoscaler.adapters.fakes.continuation import RecordingContinuation
+from autoscaler.app.ports import Direction
+from autoscaler.app.scale_down import ScaleDownService, StreamOutcome
 from autoscaler.config import parse_config
+from autoscaler.core.capacity import AlarmKind, alarm_name
+from autoscaler.core.model import OpKind, StreamMode
+from autoscaler.core.scale_up import tiles_key_space
 from autoscaler.events import Continuation, HandOver
-from autoscaler.model import OpKind, StreamMode
-from autoscaler.planner import tiles_key_space
-from autoscaler.ports import Direction
-from autoscaler.scale_down_service import ScaleDownService, StreamOutcome
-from autoscaler.sim.clock import SimBudget
-from autoscaler.sim.continuation import RecordingContinuation
 from tests.conftest import World
 
 pytestmark = pytest.mark.unit
@@ -191,7 +191,7 @@ def test_a_stream_scaled_up_while_queued_is_not_merged_on_the_old_decision(world
 
 
 def test_one_streams_error_does_not_lose_the_others(world: World) -> None:
-    from autoscaler.errors import AwsCallFailed
+    from autoscaler.core.errors import AwsCallFailed
 
     svc, _ = fleet(world, {"a": (6, 1), "b": (6, 1)})  # each 6 → 3 by 3 merges
     svc.workers = 2
@@ -214,7 +214,7 @@ def test_one_streams_error_does_not_lose_the_others(world: World) -> None:
 
 
 def test_a_stream_that_cannot_be_listed_is_skipped_alone(world: World) -> None:
-    from autoscaler.errors import AwsCallFailed
+    from autoscaler.core.errors import AwsCallFailed
 
     svc, _ = fleet(world, {"ok": (8, 1), "denied": (8, 1)})
     quiet_day(world, "ok", 0.1, 8)

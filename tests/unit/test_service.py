@@ -7,13 +7,13 @@ from dataclasses import replace
 
 import pytest
 
-from autoscaler.capacity import AlarmKind, alarm_name
-from autoscaler.errors import AwsCallFailed, LockUnavailable, StreamBusy, ThrottledError, UpdateShardCountLimit
+from autoscaler.app.ports import Direction
+from autoscaler.app.scale_up import Outcome, ScaleUpRequest, ScaleUpResult
+from autoscaler.core.capacity import AlarmKind, alarm_name
+from autoscaler.core.errors import AwsCallFailed, LockUnavailable, StreamBusy, ThrottledError, UpdateShardCountLimit
+from autoscaler.core.model import StreamMode, TriggerKind
+from autoscaler.core.scale_up import tiles_key_space
 from autoscaler.events import Continuation, HandOver
-from autoscaler.model import StreamMode, TriggerKind
-from autoscaler.planner import tiles_key_space
-from autoscaler.ports import Direction
-from autoscaler.service import Outcome, ScaleUpRequest, ScaleUpResult
 from tests.conftest import World, make_config
 
 pytestmark = pytest.mark.unit

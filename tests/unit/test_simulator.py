@@ -12,18 +12,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autoscaler.capacity import AlarmKind, alarm_specs
-from autoscaler.planner import uniform_shards
-from autoscaler.sim import baselines
-from autoscaler.sim.alarm_eval import AlarmEvaluator
-from autoscaler.sim.clock import SimClock
-from autoscaler.sim.cloudwatch import FakeAlarms, FakeMetrics
-from autoscaler.sim.ledger import Ledger, largest_ramp, summarise
-from autoscaler.sim.prices import Prices, put_units
-from autoscaler.sim.simulate import POLICIES, SimSettings, default_config, simulate
-from autoscaler.sim.synthetic import GENERATORS
-from autoscaler.sim.trace import Trace, TraceError, load_csv
-from autoscaler.sim.traffic import Skew, layout_of, refused, uniform_layout
+from autoscaler.adapters.fakes.clock import SimClock
+from autoscaler.adapters.fakes.cloudwatch import FakeAlarms, FakeMetrics
+from autoscaler.core.capacity import AlarmKind, alarm_specs
+from autoscaler.core.errors import TraceError
+from autoscaler.core.scale_up import uniform_shards
+from autoscaler.simulator import baselines
+from autoscaler.simulator.alarm_eval import AlarmEvaluator
+from autoscaler.simulator.ledger import Ledger, largest_ramp, summarise
+from autoscaler.simulator.prices import Prices, put_units
+from autoscaler.simulator.simulate import POLICIES, SimSettings, default_config, simulate
+from autoscaler.simulator.synthetic import GENERATORS
+from autoscaler.simulator.trace import Trace, load_csv
+from autoscaler.simulator.traffic import Skew, layout_of, refused, uniform_layout
 
 pytestmark = pytest.mark.unit
 MiB = 1_048_576

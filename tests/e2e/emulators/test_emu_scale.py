@@ -5,12 +5,14 @@ through the Lambda handlers (imported afresh with the emulators' endpoint variab
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from autoscaler.local.alarm_events import FakeLambdaContext, sns_alarm_event
+from autoscaler.events.notification import sns_alarm_event
+from autoscaler.local.alarm_events import FakeLambdaContext
 from autoscaler.local.moto_server import MOTO_ACCOUNT_ID
 from autoscaler.local.setup import write_burst, write_quiet_day
 from tests.conftest import load_event
@@ -72,7 +74,7 @@ def test_handler_scale_up_waits_for_a_creating_stream_then_resizes(emu: Emu, han
     # 1.0 × 4 shards' bytes: ⌈4 × headroom 2⌉ = 8, one UpdateShardCount 4 → 8 (within kinesis-mock's 2× rule)
     write_burst(emu.clients.cloudwatch, "emu-h-up", bytes_per_minute=1.0 * 4 * MiB * 60)
     alarm = emu.clients.cloudwatch.describe_alarms(AlarmNames=["kinesis-autoscaler-emu-h-up-incoming-bytes"])
-    event = sns_alarm_event(alarm=alarm["MetricAlarms"][0], account=MOTO_ACCOUNT_ID)
+    event = sns_alarm_event(alarm=alarm["MetricAlarms"][0], account=MOTO_ACCOUNT_ID, at=datetime.now(UTC))
     # the stream is created without waiting: the alarm meets it CREATING, and a reshard call now would be refused
     emu.clients.kinesis.create_stream(StreamName="emu-h-up", ShardCount=4)
     assert emu.status("emu-h-up") == "CREATING"

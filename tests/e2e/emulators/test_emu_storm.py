@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from autoscaler.local.alarm_events import sns_alarm_event
+from autoscaler.events.notification import sns_alarm_event
 from autoscaler.local.moto_server import MOTO_ACCOUNT_ID
 from autoscaler.local.setup import write_burst
 from tests.e2e.emulators.conftest import Emu
@@ -43,7 +44,7 @@ def test_concurrent_alarms_cause_exactly_one_resize(emu: Emu, storm: tuple[Lambd
     # 1.0 × 4 shards' bytes: ⌈4 × headroom 2⌉ = 8, one UpdateShardCount 4 → 8
     write_burst(emu.clients.cloudwatch, name, bytes_per_minute=1.0 * 4 * 1_048_576 * 60)
     alarm = emu.clients.cloudwatch.describe_alarms(AlarmNames=[f"kinesis-autoscaler-{name}-incoming-bytes"])
-    event = sns_alarm_event(alarm=alarm["MetricAlarms"][0], account=MOTO_ACCOUNT_ID)
+    event = sns_alarm_event(alarm=alarm["MetricAlarms"][0], account=MOTO_ACCOUNT_ID, at=datetime.now(UTC))
 
     answers = pool.run_round([[event]] * CONTAINERS)
     assert not [a for a in answers if "raised" in a], answers

@@ -1,0 +1,2 @@
+"""The ports in memory, for the use-case tests and the simulator. The contract suites (tests/contract) hold each
+to its AWS adapter."""

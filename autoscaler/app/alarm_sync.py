@@ -1,0 +1,53 @@
+"""Keeping a stream's alarms in step with its open shard count (shared by scale-up and scale-down)."""
+
+from __future__ import annotations
+
+import logging
+
+from autoscaler.app.ports import AlarmsPort
+from autoscaler.config import StreamConfig
+from autoscaler.core.capacity import AlarmKind, AlarmSpec, alarm_name, alarm_specs, alarm_threshold
+
+log = logging.getLogger("autoscaler.alarms")
+
+
+def stream_alarm_specs(prefix: str, cfg: StreamConfig, shards: int) -> list[AlarmSpec]:
+    """The three alarms a configured stream wants at N shards (create-streams, the local stack, the simulator)."""
+    return alarm_specs(
+        prefix,
+        cfg.name,
+        shards,
+        scale_up_threshold=cfg.scale_up_threshold,
+        period_seconds=cfg.alarm_period_seconds,
+        evaluation_periods=cfg.alarm_evaluation_periods,
+        datapoints_to_alarm=cfg.alarm_datapoints_to_alarm,
+    )
+
+
+def sync_alarms(alarms: AlarmsPort, prefix: str, cfg: StreamConfig, shards: int, *, force_ok: bool) -> list[str]:
+    """Retune the stream's alarms to N shards (each at its own period) and reset them to OK.
+
+    Only alarms whose threshold changes are re-put; `force_ok` resets all of them so the next breach fires (alarm
+    actions fire only on transitions); otherwise those in ALARM are reset. Returns the names touched. A missing alarm
+    is logged, not created (create-streams owns that).
+    """
+    names = [alarm_name(prefix, cfg.name, k) for k in AlarmKind]
+    existing = alarms.get_alarms(names)
+    for name in names:
+        if name not in existing:
+            log.warning("alarm missing; run create-streams to restore it", extra={"stream": cfg.name, "alarm": name})
+    changes: dict[str, float] = {}
+    for name, info in existing.items():
+        kind = next(k for k in AlarmKind if alarm_name(prefix, cfg.name, k) == name)
+        want = alarm_threshold(kind, shards, info.period_seconds, cfg.scale_up_threshold)
+        if abs(want - info.threshold) > 1e-6 * max(1.0, want):
+            changes[name] = want
+    if changes:
+        alarms.put_thresholds(changes)
+    # Alarms left in ALARM are reset too: one that fired while another run held the lock was skipped without a reset,
+    # and actions fire only on a transition into ALARM, so it would never notify again while the breach lasts.
+    alarmed = [name for name, info in existing.items() if info.state == "ALARM"]
+    touched = sorted(existing) if force_ok or changes else sorted(alarmed)
+    if touched:
+        alarms.set_ok(touched, f"kinesis-autoscaler: thresholds set for {shards} shards")
+    return touched

@@ -1,0 +1,162 @@
+"""`kinesis-autoscaler doctor`: the invariants the autoscaler keeps, checked on live streams, each drift reported with
+what to do about it. Read-only.
+
+Per managed stream: it exists and is provisioned; its OPEN shards tile the hash key space; the count is within
+[min_shards, max_shards]; the layout is even enough to carry its count (uneven on purpose only after hot-shard
+splits); no lock is left held past its lease; the three alarms exist and their thresholds match the open count.
+The checks themselves (`check_stream`) are pure: the reads are done by `diagnose`.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
+from autoscaler.app.ports import AlarmInfo, AlarmsPort, Clock, CooldownPort, KinesisPort, LockState
+from autoscaler.config import AutoscalerConfig, StreamConfig
+from autoscaler.core.capacity import AlarmKind, alarm_name, alarm_threshold
+from autoscaler.core.errors import AutoscalerError
+from autoscaler.core.model import Shard, StreamDescription, StreamMode
+from autoscaler.core.scale_down import effective_capacity
+from autoscaler.core.scale_up import tiles_key_space
+
+UNEVEN = 0.75  # a layout carrying < 75% of its count (even keys) is worth a look
+
+
+class Severity(enum.StrEnum):
+    ERROR = "error"  # an invariant is broken: act
+    WARNING = "warning"  # drift the autoscaler will not fix by itself, or not soon
+    INFO = "info"  # worth knowing, nothing to do
+
+
+class Finding(NamedTuple):
+    stream: str
+    severity: Severity
+    check: str
+    message: str
+    fix: str = ""
+
+
+def check_stream(
+    cfg: StreamConfig,
+    prefix: str,
+    *,
+    desc: StreamDescription | None,
+    shards: Sequence[Shard] | None,
+    alarms: Mapping[str, AlarmInfo],
+    lock: LockState | None,
+    now: float,
+) -> list[Finding]:
+    """Every finding for one stream (empty: healthy). Pure."""
+    name = cfg.name
+    out: list[Finding] = []
+
+    def add(severity: Severity, check: str, message: str, fix: str = "") -> None:
+        out.append(Finding(name, severity, check, message, fix))
+
+    if desc is None:
+        add(Severity.ERROR, "exists", "the stream does not exist", "run `kinesis-autoscaler create-streams`")
+        return out
+    if desc.mode is StreamMode.ON_DEMAND:
+        add(
+            Severity.WARNING,
+            "mode",
+            "the stream is ON_DEMAND: the autoscaler leaves it alone",
+            "switch it to PROVISIONED, or remove it from the config",
+        )
+        return out
+    if desc.status != "ACTIVE":
+        add(Severity.INFO, "status", f"the stream is {desc.status}")
+    if shards is not None:
+        n = len(shards)
+        if not tiles_key_space(shards):
+            add(
+                Severity.ERROR,
+                "hash-space",
+                f"the {n} OPEN shards do not tile 0 … 2^128−1 (a gap or an overlap)",
+                "re-run: if it persists, ListShards is returning an inconsistent view; contact AWS support",
+            )
+        if n < cfg.min_shards:
+            add(
+                Severity.ERROR,
+                "bounds",
+                f"{n} open shards, below min_shards {cfg.min_shards}",
+                "the next alarm restores the floor; to do it now: `kinesis-autoscaler scale-up --stream " + name + "`",
+            )
+        if n > cfg.max_shards:
+            add(
+                Severity.ERROR,
+                "bounds",
+                f"{n} open shards, above max_shards {cfg.max_shards} (resharded outside the autoscaler?)",
+                "raise max_shards in the config, or merge by hand; the autoscaler never goes above it",
+            )
+        capacity = effective_capacity(shards)
+        if n and capacity < UNEVEN * n:
+            add(
+                Severity.INFO,
+                "layout",
+                f"uneven layout: {n} shards carry {capacity:.1f} shards of evenly spread writes (hot-shard splits "
+                "leave this on purpose)",
+                "if the keys are not skewed, an UpdateShardCount to the same count evens it out",
+            )
+    if lock is not None and lock.owner is not None:
+        if lock.lease_until < now:
+            add(
+                Severity.WARNING,
+                "lock",
+                f"a lock left by a run that ended without releasing it (lease expired {now - lock.lease_until:.0f} s "
+                "ago)",
+                "nothing to do: the next run takes it over; a crash or timeout left it",
+            )
+        else:
+            add(Severity.INFO, "lock", f"a run holds the lock for {lock.lease_until - now:.0f} s more")
+    for kind in AlarmKind:
+        alarm = alarm_name(prefix, name, kind)
+        info = alarms.get(alarm)
+        if info is None:
+            add(Severity.ERROR, "alarms", f"alarm {alarm} is missing", "run `kinesis-autoscaler create-streams`")
+            continue
+        if shards is None or kind is AlarmKind.WRITE_THROTTLED:
+            continue
+        want = alarm_threshold(kind, len(shards), info.period_seconds, cfg.scale_up_threshold)
+        if not math.isclose(want, info.threshold, rel_tol=1e-6, abs_tol=1e-6):
+            stood_for = info.threshold / alarm_threshold(kind, 1, info.period_seconds, cfg.scale_up_threshold)
+            add(
+                Severity.WARNING,
+                "alarms",
+                f"alarm {alarm} is set for {stood_for:.1f} shards, {len(shards)} are open",
+                "run `kinesis-autoscaler create-streams` (it re-puts thresholds for the open count)",
+            )
+    return out
+
+
+def diagnose(
+    config: AutoscalerConfig,
+    *,
+    kinesis: KinesisPort,
+    alarms: AlarmsPort,
+    cooldown: CooldownPort,
+    clock: Clock,
+    names: Sequence[str] | None = None,
+) -> list[Finding]:
+    """Read each managed stream (or the named ones) and check it. A stream that cannot be read is a finding."""
+    wanted = [s for s in config.streams if names is None or s.name in names]
+    summaries = kinesis.describe_all()
+    found = alarms.get_alarms([alarm_name(config.alarm_name_prefix, s.name, k) for s in wanted for k in AlarmKind])
+    now = clock.now()
+    out: list[Finding] = []
+    for cfg in wanted:
+        desc = summaries.get(cfg.name)
+        shards: list[Shard] | None = None
+        lock: LockState | None = None
+        try:
+            if desc is not None and desc.mode is StreamMode.PROVISIONED:
+                shards = kinesis.list_open_shards(cfg.name)
+            lock = cooldown.read(cfg.name)
+        except AutoscalerError as exc:
+            out.append(Finding(cfg.name, Severity.ERROR, "read", f"cannot read it: {exc}", "check permissions"))
+            continue
+        out += check_stream(cfg, config.alarm_name_prefix, desc=desc, shards=shards, alarms=found, lock=lock, now=now)
+    return out

@@ -1,0 +1,226 @@
+"""One action on one stream under its cooldown lock — the lifecycle every use case drives (scale-up, scale-down, and
+any later action such as a mode switch).
+
+    acquire ─▶ wait for ACTIVE ─▶ [time left? ─▶ operation ─▶ record ─▶ wait for ACTIVE]* ─▶ finish
+       │                                  │                                         │
+       │ refused: the caller's answer     └─ time short / still UPDATING ─▶ hand over (the lock stays held for the
+       ▼                                                                        next hop, which takes it over)
+   (LockHeld, CooldownActive, LockUnavailable)
+
+finish = wait for ACTIVE (within the time left) → count the open shards → retune the alarms to that count (reset to
+OK when the chain acted, so the next breach is a transition that notifies) → the direction's cooldown when the chain
+acted → release. "Acted" means an operation of this run, or a chain taken over from a run that handed on.
+
+The rules every exit keeps (tests/unit/test_lifecycle.py holds them as a table):
+- every acquire's lease is now + the invocation's remaining time + LOCK_LEASE_MARGIN_SECONDS, so it outlives the run
+  (a crash cannot wedge the stream longer than that);
+- every run has its own owner; a hand-over names the owner the next hop takes over from;
+- the time guard is one number, CONTINUATION_SAFETY_SECONDS: no acquire and no operation with less time left;
+- a lock refusal (LockHeld, CooldownActive) is an answer; LockUnavailable (the table down) is an error the caller
+  raises or reports — never "the lock moved on";
+- alarms are retuned and the lock released on every exit that held the lock, except a successful hand-over.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from autoscaler.app.alarm_sync import sync_alarms
+from autoscaler.app.ports import AlarmsPort, Budget, Clock, CooldownPort, KinesisPort
+from autoscaler.config import StreamConfig
+from autoscaler.core.defaults import CONTINUATION_SAFETY_SECONDS, LOCK_LEASE_MARGIN_SECONDS
+from autoscaler.core.errors import AutoscalerError, CooldownActive, LockUnavailable, StreamNotFound
+from autoscaler.core.model import Direction
+from autoscaler.events import HandOver
+
+log = logging.getLogger("autoscaler.lifecycle")
+
+DAY_SECONDS = 86_400
+
+
+def update_shard_count_calls_24h(cooldown: CooldownPort, stream: str, now: float) -> int | None:
+    """Our UpdateShardCount calls on the stream in the last 24 h (AWS allows 10), from the lock item; None when the
+    table cannot be read (each caller says what that means for it)."""
+    try:
+        state = cooldown.read(stream)
+    except LockUnavailable as exc:
+        log.warning("cooldown table unreadable", extra={"stream": stream, "error": str(exc)})
+        return None
+    if state is None:
+        return 0
+    return sum(1 for t in state.update_shard_count_calls if now - t < DAY_SECONDS)
+
+
+class Finished(NamedTuple):
+    after: int | None  # open shards at the end; None when they could not be counted
+    alarms: tuple[str, ...]  # the alarms retuned or reset
+
+
+class RunPorts(NamedTuple):
+    """What a run on one stream talks through."""
+
+    kinesis: KinesisPort
+    alarms: AlarmsPort
+    cooldown: CooldownPort
+    clock: Clock
+    alarm_name_prefix: str
+
+
+@dataclass
+class StreamRun:
+    """One invocation's action on one stream (per call, never module-level)."""
+
+    ports: RunPorts
+    cfg: StreamConfig
+    direction: Direction
+    owner: str
+    budget: Budget
+    taken_over_from: str | None = None  # the owner that handed this chain on, if this run continues one
+    before: int = 0  # the open count the action began from (a continuation carries it over)
+    done: list[str] = field(default_factory=list)
+    held: bool = False
+
+    @classmethod
+    def start(
+        cls,
+        ports: RunPorts,
+        cfg: StreamConfig,
+        direction: Direction,
+        *,
+        budget: Budget,
+        new_owner: Callable[[], str],
+        handover: HandOver | None = None,
+    ) -> StreamRun:
+        return cls(
+            ports,
+            cfg,
+            direction,
+            new_owner(),
+            budget,
+            taken_over_from=handover.owner if handover else None,
+            before=handover.origin_count if handover else 0,
+        )
+
+    @property
+    def stream(self) -> str:
+        return self.cfg.name
+
+    @property
+    def acted(self) -> bool:
+        """Whether the chain changed the stream: an operation of this run, or a chain taken over (its earlier hops)."""
+        return bool(self.done) or self.taken_over_from is not None
+
+    # -- time -------------------------------------------------------------------------------------------------------
+
+    def time_short(self) -> bool:
+        """Too little time left to start an operation and still finish cleanly (the one time guard)."""
+        return self.budget.remaining() < CONTINUATION_SAFETY_SECONDS
+
+    def wait_seconds(self) -> float:
+        """How long this run may wait for ACTIVE and still hand over or finish within its invocation."""
+        return max(0.0, self.budget.remaining() - CONTINUATION_SAFETY_SECONDS)
+
+    # -- the lock ---------------------------------------------------------------------------------------------------
+
+    def acquire(self, blocked_by: Sequence[Direction]) -> None:
+        """Take the stream's lock: a fresh run when no cooldown in `blocked_by` runs; a continuation only from the
+        run that handed it on (cooldowns not checked). Raises LockHeld, CooldownActive (answers) or
+        LockUnavailable (the table is down: no action without the lock)."""
+        now = self.ports.clock.now()
+        self.ports.cooldown.acquire(
+            self.stream,
+            owner=self.owner,
+            now=now,
+            lease_until=now + self.budget.remaining() + LOCK_LEASE_MARGIN_SECONDS,
+            blocked_by=() if self.taken_over_from else tuple(blocked_by),
+            take_over_from=self.taken_over_from,
+        )
+        self.held = True
+
+    def handover(self, target: int, method: str = "") -> HandOver:
+        """What the next hop needs to take this run's lock over and go on towards `target`. The lock stays held."""
+        return HandOver(self.stream, target, self.owner, self.before, method)
+
+    def pass_on(self, target: int, method: str = "") -> HandOver:
+        """A continuation that ran out of time before taking its lock over hands the same chain on, unchanged."""
+        assert self.taken_over_from is not None and not self.held
+        return HandOver(self.stream, target, self.taken_over_from, self.before, method)
+
+    # -- operations -------------------------------------------------------------------------------------------------
+
+    def wait_until_active(self) -> None:
+        """Raises StreamBusy when the stream is not ACTIVE within the time this run may wait."""
+        self.ports.kinesis.wait_until_active(self.stream, self.wait_seconds())
+
+    def applied(self, description: str, *, update_shard_count: bool = False) -> None:
+        """Record an operation AWS accepted; an UpdateShardCount also counts towards the stream's 24 h quota."""
+        self.done.append(description)
+        if update_shard_count:
+            self.ports.cooldown.note_update_shard_count(self.stream, owner=self.owner, at=self.ports.clock.now())
+
+    def update_shard_count_calls_24h(self) -> int | None:
+        return update_shard_count_calls_24h(self.ports.cooldown, self.stream, self.ports.clock.now())
+
+    # -- exits ------------------------------------------------------------------------------------------------------
+
+    def finish(self, *, retune: bool = True) -> Finished:
+        """Every exit that holds the lock, except a hand-over: alarms for the open count, cooldown if the chain
+        acted, release. Best effort up to the release: trouble with the stream or the alarms is logged and never
+        keeps the lock. Raises LockUnavailable only when the release itself cannot be written.
+
+        `retune=False` only for a stream found not to be ours to scale after all (ON_DEMAND): its alarms are left
+        as they are."""
+        after: int | None = None
+        touched: list[str] = []
+        kinesis = self.ports.kinesis
+        if not retune:
+            self._release(None)
+            return Finished(None, ())
+        try:
+            try:  # an operation of ours may still be settling: retune for the count it settles at
+                kinesis.wait_until_active(self.stream, self.wait_seconds())
+            except StreamNotFound:
+                raise
+            except (AutoscalerError, OSError) as exc:  # still UPDATING: retune for what is open now
+                log.warning("stream not ACTIVE before the alarms are retuned", extra=self._fields(exc))
+            after = len(kinesis.list_open_shards(self.stream))
+            touched = sync_alarms(self.ports.alarms, self.ports.alarm_name_prefix, self.cfg, after, force_ok=self.acted)
+        except StreamNotFound as exc:
+            log.warning("stream gone: no alarms to retune", extra=self._fields(exc))
+        except (AutoscalerError, OSError) as exc:
+            log.error("alarms not retuned", extra=self._fields(exc))
+        self._release(after)
+        return Finished(after, tuple(touched))
+
+    def abandon(self) -> Finished | None:
+        """Take a handed-on chain over only to end it (its stream disabled since the hand-over): finish what the
+        earlier hops did. None when the chain's lock has moved on (a late or duplicate copy: nothing to do).
+        Raises LockUnavailable."""
+        try:
+            self.acquire(())
+        except CooldownActive:  # LockHeld included: the handing run no longer holds it
+            return None
+        return self.finish()
+
+    def _release(self, after: int | None) -> None:
+        now = self.ports.clock.now()
+        cooldowns: dict[Direction, float] = {}
+        action = None
+        if self.acted:
+            up = self.direction is Direction.UP
+            cooldowns[self.direction] = now + (
+                self.cfg.scale_up_cooldown_seconds if up else self.cfg.scale_down_cooldown_seconds
+            )
+            verb = f"scale-{self.direction.value}"
+            if after is None:
+                action = f"{verb} (count unknown)"
+            else:
+                action = f"{verb} {self.before} -> {after}" if self.before else f"{verb} to {after}"
+        self.ports.cooldown.release(self.stream, owner=self.owner, now=now, cooldowns=cooldowns, action=action)
+        self.held = False
+
+    def _fields(self, exc: BaseException) -> dict[str, str]:
+        return {"stream": self.stream, "error": f"{type(exc).__name__}: {exc}"}

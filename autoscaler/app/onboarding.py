@@ -1,0 +1,219 @@
+"""create-streams, decided: what to create or change so AWS matches streams.yaml. Pure: observed state in, actions
+out, so a dry run prints exactly what a real run does.
+
+Rules: a missing stream is created (provisioned, desired_shards, encryption, retention) and gets its alarms for its
+open count. An existing stream is never resharded (that is the autoscaler's job): a count other than
+desired_shards is reported. A stream in on-demand mode is reported and left alone. Retention, encryption,
+shard-level metrics and alarms are brought to the config. Removing a stream from the config never deletes it;
+its alarms are reported as orphaned and deleted only when asked.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
+from autoscaler.app.alarm_sync import stream_alarm_specs
+from autoscaler.config import AutoscalerConfig, StreamConfig
+from autoscaler.core.capacity import AlarmKind, AlarmSpec
+from autoscaler.core.limits import INCOMING_BYTES, INCOMING_RECORDS, WRITE_THROTTLED
+from autoscaler.core.model import StreamMode
+
+SHARD_LEVEL_METRICS = (INCOMING_BYTES, INCOMING_RECORDS, WRITE_THROTTLED)
+
+
+class ExistingAlarm(NamedTuple):
+    name: str
+    threshold: float
+    period_seconds: int
+    evaluation_periods: int
+    datapoints_to_alarm: int
+    comparison: str
+    actions: tuple[str, ...]
+    stream_dimension: str | None = None  # the alarm's StreamName dimension
+
+
+class ObservedStream(NamedTuple):
+    """What AWS says of a configured stream (exists False: nothing else is meaningful)."""
+
+    name: str
+    exists: bool
+    mode: StreamMode = StreamMode.PROVISIONED
+    open_shards: int = 0
+    retention_hours: int = 24
+    encrypted_with: str | None = None  # the KMS key id, None when not encrypted
+    shard_level_metrics: frozenset[str] = frozenset()
+    alarms: Mapping[str, ExistingAlarm] = {}
+
+
+class ActionKind(enum.StrEnum):
+    CREATE_STREAM = "create stream"
+    SET_RETENTION = "set retention"
+    START_ENCRYPTION = "start encryption"
+    ENABLE_SHARD_METRICS = "enable shard-level metrics"
+    PUT_ALARM = "put alarm"
+    DELETE_ALARM = "delete orphaned alarm"
+
+
+class Action(NamedTuple):
+    kind: ActionKind
+    stream: str
+    detail: str
+    alarm: AlarmSpec | None = None
+    value: int | str | tuple[str, ...] | None = None
+    keep_actions: tuple[str, ...] = ()  # other actions an updated alarm already had: kept
+
+
+class StreamPlan(NamedTuple):
+    stream: str
+    actions: tuple[Action, ...]
+    notes: tuple[str, ...]  # reported, not acted on (count differs from desired, on-demand, …)
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.actions)
+
+
+class OnboardingPlan(NamedTuple):
+    streams: tuple[StreamPlan, ...]
+    orphaned_alarms: tuple[str, ...]
+    orphan_actions: tuple[Action, ...]
+    new_shards: int  # shards the creations add to the account
+
+    @property
+    def changes(self) -> bool:
+        return any(p.changes for p in self.streams) or bool(self.orphan_actions)
+
+
+def _wanted_alarms(cfg: AutoscalerConfig, stream: StreamConfig, shards: int) -> list[AlarmSpec]:
+    return stream_alarm_specs(cfg.alarm_name_prefix, stream, shards)
+
+
+def _alarm_matches(have: ExistingAlarm, want: AlarmSpec, topic_arn: str) -> bool:
+    return (
+        abs(have.threshold - want.threshold) <= 1e-6 * max(1.0, want.threshold)
+        and have.period_seconds == want.period_seconds
+        and have.evaluation_periods == want.evaluation_periods
+        and have.datapoints_to_alarm == want.datapoints_to_alarm
+        and have.comparison == want.comparison
+        and topic_arn in have.actions
+    )
+
+
+def plan_stream(cfg: AutoscalerConfig, stream: StreamConfig, seen: ObservedStream, topic_arn: str) -> StreamPlan:
+    actions: list[Action] = []
+    notes: list[str] = []
+    if not seen.exists:
+        actions.append(
+            Action(
+                ActionKind.CREATE_STREAM,
+                stream.name,
+                f"{stream.desired_shards} shards, provisioned",
+                value=stream.desired_shards,
+            )
+        )
+        shards = stream.desired_shards
+        retention, key, metrics = 24, None, frozenset[str]()
+        alarms: Mapping[str, ExistingAlarm] = {}
+    else:
+        if seen.mode is StreamMode.ON_DEMAND:
+            return StreamPlan(
+                stream.name,
+                (),
+                (
+                    "on-demand mode: left alone (the autoscaler manages provisioned "
+                    "streams; switch it with UpdateStreamMode to manage it)",
+                ),
+            )
+        shards = seen.open_shards
+        if shards != stream.desired_shards:
+            notes.append(
+                f"{shards} open shards, desired_shards is {stream.desired_shards}: not resharded "
+                f"(the autoscaler keeps it within [{stream.min_shards}, {stream.max_shards}])"
+            )
+        if not stream.min_shards <= shards <= stream.max_shards:
+            notes.append(
+                f"{shards} open shards is outside [min_shards, max_shards] = "
+                f"[{stream.min_shards}, {stream.max_shards}]: check the config"
+            )
+        retention, key, metrics, alarms = (
+            seen.retention_hours,
+            seen.encrypted_with,
+            seen.shard_level_metrics,
+            seen.alarms,
+        )
+    if retention != stream.retention_hours:
+        actions.append(
+            Action(
+                ActionKind.SET_RETENTION,
+                stream.name,
+                f"{retention} h -> {stream.retention_hours} h",
+                value=stream.retention_hours,
+            )
+        )
+    if stream.encrypt and key is None:
+        actions.append(
+            Action(ActionKind.START_ENCRYPTION, stream.name, f"KMS {stream.kms_key_id}", value=stream.kms_key_id)
+        )
+    elif stream.encrypt and key != stream.kms_key_id:
+        notes.append(f"encrypted with {key}, config says {stream.kms_key_id}: left as it is (change it by hand)")
+    elif not stream.encrypt and key is not None:
+        notes.append(f"encrypted with {key} but encrypt: false: encryption is never turned off by this script")
+    missing = tuple(m for m in SHARD_LEVEL_METRICS if m not in metrics)
+    if stream.shard_level_metrics and missing:
+        actions.append(Action(ActionKind.ENABLE_SHARD_METRICS, stream.name, ", ".join(missing), value=missing))
+    for spec in _wanted_alarms(cfg, stream, shards):
+        have = alarms.get(spec.name)
+        if have is None or not _alarm_matches(have, spec, topic_arn):
+            what = "create" if have is None else "update"
+            actions.append(
+                Action(
+                    ActionKind.PUT_ALARM,
+                    stream.name,
+                    f"{what} {spec.name} ({spec.metric_name} {spec.comparison} {spec.threshold:,.0f})",
+                    alarm=spec,
+                    value=shards,  # the count the threshold is for: re-checked just before the put
+                    keep_actions=tuple(a for a in (have.actions if have else ()) if a != topic_arn),
+                )
+            )
+    return StreamPlan(stream.name, tuple(actions), tuple(notes))
+
+
+def is_orphan(prefix: str, alarm: ExistingAlarm, managed: set[str], topic_arn: str | None) -> bool:
+    """An alarm this deployment made for a stream no longer in its config: exactly <prefix>-<stream>-<kind>, its
+    StreamName dimension that <stream>, and notifying our topic. Name alone is ambiguous: prefix "ka" + stream
+    "eu-orders" and prefix "ka-eu" + stream "orders" give the same name, so another deployment's alarms never
+    count (they notify another topic). With no topic (status), the name and dimension must fit."""
+    for kind in AlarmKind:
+        head, tail = f"{prefix}-", f"-{kind.value}"
+        if alarm.name.startswith(head) and alarm.name.endswith(tail):
+            stream = alarm.name[len(head) : -len(tail)]
+            return (
+                bool(stream)
+                and stream not in managed
+                and alarm.stream_dimension == stream
+                and (topic_arn is None or topic_arn in alarm.actions)
+            )
+    return False
+
+
+def plan_onboarding(
+    cfg: AutoscalerConfig,
+    observed: Mapping[str, ObservedStream],
+    topic_arn: str,
+    *,
+    existing_alarms: Sequence[ExistingAlarm] = (),
+    remove_orphaned_alarms: bool = False,
+) -> OnboardingPlan:
+    """The whole diff. `existing_alarms`: every alarm named with the prefix (to find orphans)."""
+    plans = tuple(plan_stream(cfg, s, observed[s.name], topic_arn) for s in cfg.streams)
+    managed = set(cfg.names)
+    orphans = tuple(sorted(a.name for a in existing_alarms if is_orphan(cfg.alarm_name_prefix, a, managed, topic_arn)))
+    orphan_actions = (
+        tuple(Action(ActionKind.DELETE_ALARM, "", f"delete {n}", value=n) for n in orphans)
+        if remove_orphaned_alarms
+        else ()
+    )
+    new = sum(s.desired_shards for s in cfg.streams if not observed[s.name].exists)
+    return OnboardingPlan(plans, orphans, orphan_actions, new)

@@ -1,0 +1,557 @@
+"""The scale-down use case for the whole fleet: evaluate every managed stream in a few batched reads, then merge
+the quiet ones — concurrently across streams, one merge at a time within a stream — under the cooldown lock.
+
+Never builds a client, never reads os.environ; time comes from the Clock and Budget ports.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from autoscaler.app.lifecycle import RunPorts, StreamRun
+from autoscaler.app.ports import (
+    AlarmsPort,
+    Budget,
+    Clock,
+    ContinuationPort,
+    CooldownPort,
+    KinesisPort,
+    MetricsPort,
+)
+from autoscaler.config import AutoscalerConfig, StreamConfig
+from autoscaler.core.defaults import (
+    MAX_CONTINUATION_HOPS,
+    SCALE_DOWN_PERIOD_SECONDS,
+    SCALE_DOWN_WINDOW_LAG_SECONDS,
+    SPLIT_SECONDS_ESTIMATE,
+    UPDATE_SHARD_COUNT_SECONDS_ESTIMATE,
+    USC_RESERVED_FOR_SCALE_UP,
+)
+from autoscaler.core.errors import (
+    AutoscalerError,
+    CooldownActive,
+    InvalidRequest,
+    LockUnavailable,
+    QuotaExhausted,
+    StreamBusy,
+    StreamNotFound,
+    ThrottledError,
+)
+from autoscaler.core.limits import (
+    INCOMING_BYTES,
+    INCOMING_RECORDS,
+    UPDATE_SHARD_COUNT_CALLS_PER_24H,
+    WRITE_METRICS,
+    WRITE_THROTTLED,
+)
+from autoscaler.core.model import Direction, OpKind, Shard, StreamMode
+from autoscaler.core.scale_down import (
+    ScaleDownDecision,
+    ScaleDownInput,
+    ScaleDownReason,
+    decide_scale_down,
+    fleet_lagging,
+    next_merge,
+)
+from autoscaler.events import Continuation, HandOver
+
+log = logging.getLogger("autoscaler.scale_down")
+
+MERGE_WORKERS = 4  # streams merged at once; their MergeShards calls share the adapter's account-wide rate limit
+READ_WORKERS = 8  # parallel ListShards during evaluation
+MAX_SETBACKS = 5
+
+
+class StreamOutcome(enum.StrEnum):
+    MERGED = "merged"  # reached the target; alarms retuned; cooldown set
+    KEPT = "kept"  # the decision was to keep the count (busy, peak too high, at min, …)
+    SKIPPED = "skipped"  # not evaluated or not acted on: disabled, on-demand, cooldown, lock held, not found
+    HANDED_ON = "handed_on"  # left for the continuation (time ran short)
+    FAILED = "failed"
+    DRY_RUN = "dry_run"
+
+
+class StreamResult(NamedTuple):
+    stream: str
+    outcome: StreamOutcome
+    decision: ScaleDownDecision | None
+    detail: str
+    after: int | None = None
+    merges_done: tuple[str, ...] = ()
+
+    def log_fields(self) -> dict[str, Any]:
+        d = self.decision
+        return {
+            "stream": self.stream,
+            "outcome": self.outcome.value,
+            "current": d.current if d else None,
+            "target": d.target if d else None,
+            "after": self.after,
+            "ops": [m.describe() for m in d.merges] if d else [],
+            "ops_done": list(self.merges_done),
+            "reason": d.reason.value if d else None,
+            "decision": d.message if d else None,
+            "peak_utilisation": round(d.peak, 4) if d and d.peak is not None else None,
+            "mean_utilisation": round(d.mean, 4) if d and d.mean is not None else None,
+            "detail": self.detail,
+            "dry_run": self.outcome is StreamOutcome.DRY_RUN,
+        }
+
+
+class Evaluation(NamedTuple):
+    settled: list[StreamResult]  # kept or skipped, with their reasons
+    candidates: list[tuple[StreamConfig, ScaleDownDecision]]  # to merge
+    metric_reads: int  # batched fleet_series reads made
+
+
+class FleetResult(NamedTuple):
+    results: tuple[StreamResult, ...]
+    continuation: Continuation | None  # what was handed on, if anything
+    metric_reads: int  # fleet_series calls made by this run
+
+
+@dataclass
+class _Work:
+    """One stream's merges in this invocation: the decision and the run that carries it out under the lock."""
+
+    run: StreamRun
+    decision: ScaleDownDecision
+
+    @property
+    def cfg(self) -> StreamConfig:
+        return self.run.cfg
+
+    @property
+    def done(self) -> list[str]:
+        return self.run.done
+
+
+class ScaleDownService:
+    def __init__(
+        self,
+        *,
+        config: AutoscalerConfig,
+        kinesis: KinesisPort,
+        metrics: MetricsPort,
+        alarms: AlarmsPort,
+        cooldown: CooldownPort,
+        continuation: ContinuationPort,
+        clock: Clock,
+        new_owner: Callable[[], str] = lambda: os.urandom(16).hex(),
+        workers: int = MERGE_WORKERS,
+    ) -> None:
+        self.config = config
+        self.kinesis = kinesis
+        self.metrics = metrics
+        self.alarms = alarms
+        self.cooldown = cooldown
+        self.continuation = continuation
+        self.clock = clock
+        self.new_owner = new_owner
+        self.workers = workers
+
+    # -- evaluation (the dry run and the first half of a run) -------------------------------------------------------
+
+    def window(self) -> tuple[int, int, int]:
+        """(end, settled_end, period): the lookback ends with the period now under way (aligned up to the 5-minute
+        period, so a burst minutes ago is seen); periods before settled_end, SCALE_DOWN_WINDOW_LAG_SECONDS ago,
+        should be complete (CloudWatch publishes with a delay) and are the ones checked for gaps."""
+        period = SCALE_DOWN_PERIOD_SECONDS
+        now = self.clock.now()
+        end = -(-int(now) // period) * period
+        settled = int(now - SCALE_DOWN_WINDOW_LAG_SECONDS) // period * period
+        return end, settled, period
+
+    def evaluate(self, names: Sequence[str]) -> Evaluation:
+        """Decide for every named stream. Returns the streams settled without acting (kept, skipped) and the
+        candidates to merge. Reads: one ListShards per stream, the write series of all streams batched, the
+        throttle series of the candidates batched, one DescribeStreamSummary per candidate."""
+        settled: list[StreamResult] = []
+        shards: dict[str, list[Shard]] = {}
+        cfgs: list[StreamConfig] = []
+        wanted: list[StreamConfig] = []
+        for name in names:
+            cfg = self.config.stream(name)
+            if cfg is None:
+                settled.append(StreamResult(name, StreamOutcome.SKIPPED, None, "not in the config: never resharded"))
+            elif not cfg.enabled:
+                settled.append(_skip(cfg, ScaleDownReason.DISABLED, "enabled: false in the config"))
+            else:
+                wanted.append(cfg)
+
+        def list_one(cfg: StreamConfig) -> list[Shard] | AutoscalerError:
+            try:
+                return self.kinesis.list_open_shards(cfg.name)
+            except AutoscalerError as exc:  # not found, busy, denied, throttled: this stream only
+                return exc
+
+        # ListShards allows 1,000 TPS per stream: reading streams in parallel hides the round trips (2,000 streams
+        # one after another would spend a minute on latency alone).
+        with ThreadPoolExecutor(max_workers=READ_WORKERS) as pool:
+            for cfg, listed in zip(wanted, pool.map(list_one, wanted), strict=True):
+                if isinstance(listed, AutoscalerError):
+                    settled.append(_skip(cfg, ScaleDownReason.NOT_FOUND, f"cannot list its shards: {listed}"))
+                else:
+                    shards[cfg.name] = listed
+                    cfgs.append(cfg)
+        end, settled_end, period = self.window()
+        reads = 0
+        lookbacks = {c.scale_down_lookback_hours for c in cfgs}
+        series: dict[str, dict[str, dict[int, float]]] = {}
+        for hours in sorted(lookbacks):  # one batched read per distinct lookback (usually one)
+            group = [c.name for c in cfgs if c.scale_down_lookback_hours == hours]
+            reads += 1
+            series.update(
+                self.metrics.fleet_series(
+                    group, WRITE_METRICS, start=end - hours * 3600, end=end, period_seconds=period
+                )
+            )
+        lagging = fleet_lagging(
+            [m for got in series.values() for m in got.values()], settled_end=settled_end, period=period
+        )
+        candidates: list[tuple[StreamConfig, ScaleDownDecision]] = []
+        for cfg in cfgs:
+            got = series.get(cfg.name, {})
+            decision = decide_scale_down(
+                ScaleDownInput(
+                    stream=cfg.name,
+                    shards=tuple(shards[cfg.name]),
+                    min_shards=cfg.min_shards,
+                    scale_down_threshold=cfg.scale_down_threshold,
+                    scale_up_threshold=cfg.scale_up_threshold,
+                    headroom=cfg.headroom,
+                    window_start=end - cfg.scale_down_lookback_hours * 3600,
+                    window_end=end,
+                    period_seconds=period,
+                    incoming_bytes=got.get(INCOMING_BYTES, {}),
+                    incoming_records=got.get(INCOMING_RECORDS, {}),
+                    metrics_lagging=lagging,
+                )
+            )
+            if decision.acts:
+                candidates.append((cfg, decision))
+            else:
+                settled.append(StreamResult(cfg.name, StreamOutcome.KEPT, decision, decision.message))
+        screened, throttle_reads = self._screen(candidates, end, period)
+        excluded = {r.stream for r in screened}
+        return Evaluation(
+            settled + screened, [c for c in candidates if c[0].name not in excluded], reads + throttle_reads
+        )
+
+    def _screen(
+        self, candidates: list[tuple[StreamConfig, ScaleDownDecision]], end: int, period: int
+    ) -> tuple[list[StreamResult], int]:
+        """Candidates that must not be merged after all: write throttling in the lookback, on-demand mode."""
+        out: list[StreamResult] = []
+        if not candidates:
+            return out, 0
+        throttled: dict[str, float] = {}
+        lookbacks = sorted({c.scale_down_lookback_hours for c, _ in candidates})
+        for hours in lookbacks:
+            group = [c.name for c, _ in candidates if c.scale_down_lookback_hours == hours]
+            got = self.metrics.fleet_series(
+                group, (WRITE_THROTTLED,), start=end - hours * 3600, end=end, period_seconds=period
+            )
+            throttled.update({s: sum(m.get(WRITE_THROTTLED, {}).values()) for s, m in got.items()})
+        summaries = self.kinesis.describe_all()  # one ListStreams, not one DescribeStreamSummary per candidate
+        for cfg, decision in candidates:
+            if throttled.get(cfg.name, 0.0) > 0:
+                out.append(
+                    _kept(
+                        cfg,
+                        decision,
+                        ScaleDownReason.THROTTLED,
+                        f"kept: {throttled[cfg.name]:.0f} throttled writes in the lookback",
+                    )
+                )
+                continue
+            desc = summaries.get(cfg.name)
+            if desc is None:
+                out.append(_skip(cfg, ScaleDownReason.NOT_FOUND, "not listed by ListStreams (deleted meanwhile?)"))
+                continue
+            if desc.mode is StreamMode.ON_DEMAND:
+                out.append(_skip(cfg, ScaleDownReason.ON_DEMAND, "ON_DEMAND mode: AWS scales it"))
+        return out, len(lookbacks)
+
+    def dry_run(self, names: Sequence[str] | None = None) -> list[StreamResult]:
+        settled, candidates, _ = self.evaluate(names or self.config.names)
+        planned = [StreamResult(c.name, StreamOutcome.DRY_RUN, d, d.message) for c, d in candidates]
+        return _ordered(settled + planned, names or self.config.names)
+
+    # -- the run --------------------------------------------------------------------------------------------------
+
+    @property
+    def _ports(self) -> RunPorts:
+        return RunPorts(self.kinesis, self.alarms, self.cooldown, self.clock, self.config.alarm_name_prefix)
+
+    def _start(self, cfg: StreamConfig, budget: Budget, handover: HandOver | None = None) -> StreamRun:
+        return StreamRun.start(
+            self._ports, cfg, Direction.DOWN, budget=budget, new_owner=self.new_owner, handover=handover
+        )
+
+    def run(
+        self, budget: Budget, names: Sequence[str] | None = None, continuation: Continuation | None = None
+    ) -> FleetResult:
+        """Evaluate and merge. A continuation brings the streams not yet evaluated and the merges in progress.
+
+        Never raises for one stream's trouble: each stream's failure is its own result, with its lock released and
+        its alarms retuned for what was merged. Raises only when the fleet's metrics cannot be read at all.
+        """
+        hop = continuation.hop if continuation else 0
+        todo_names = list(continuation.pending if continuation else (names or self.config.names))
+        settled, candidates, reads = self.evaluate(todo_names) if todo_names else Evaluation([], [], 0)
+        work: list[_Work] = [_Work(self._start(cfg, budget), decision) for cfg, decision in candidates]
+        for item in continuation.handovers if continuation else ():
+            held = self.config.stream(item.stream)
+            if held is None:  # removed from the config since the hand-over: never touched again (its lease lapses)
+                settled.append(StreamResult(item.stream, StreamOutcome.SKIPPED, None, "not in the config: untouched"))
+                continue
+            if not held.enabled:  # disabled by a redeploy since the hand-over: stop and clean up
+                settled.append(self._abandon(self._start(held, budget, item), "no longer managed (enabled: false)"))
+                continue
+            target = max(item.target, held.min_shards)
+            d = ScaleDownDecision(
+                held.name,
+                item.origin_count,
+                target,
+                ScaleDownReason.MERGE,
+                f"continuing towards {target}",
+                method=OpKind(item.method or OpKind.MERGE.value),
+            )
+            work.append(_Work(self._start(held, budget, item), d))
+
+        results: list[StreamResult] = list(settled)
+        handed: list[tuple[_Work, HandOver]] = []
+        not_started: list[str] = []
+        with ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
+            for w, (result, progress) in zip(
+                work, pool.map(lambda w: self._stream_safely(w, budget), work), strict=True
+            ):
+                results.append(result)
+                if progress is not None:
+                    handed.append((w, progress))
+                elif result.outcome is StreamOutcome.HANDED_ON:
+                    not_started.append(result.stream)
+        cont = None
+        if handed or not_started:
+            cont = Continuation(Direction.DOWN, hop + 1, tuple(p for _, p in handed), tuple(not_started))
+            stop = None
+            if cont.hop > MAX_CONTINUATION_HOPS:
+                stop = f"hop limit {MAX_CONTINUATION_HOPS} reached: the rest waits for the next scheduled run"
+            else:
+                try:
+                    self.continuation.continue_later(cont)
+                except (AutoscalerError, OSError) as exc:
+                    stop = f"the hand-over failed ({exc}): the rest waits for the next scheduled run"
+            if stop is not None:
+                log.error(
+                    "scale-down stopped",
+                    extra={"why": stop, "pending": not_started, "in_progress": [p.stream for _, p in handed]},
+                )
+                results = [r for r in results if r.outcome is not StreamOutcome.HANDED_ON]
+                for name in not_started:
+                    results.append(StreamResult(name, StreamOutcome.SKIPPED, None, stop))
+                for w, _ in handed:  # finish what this run holds: alarms for the open count, cooldown, release
+                    results.append(self._end_chain(w, stop))
+                cont = None
+        return FleetResult(tuple(_ordered(results, todo_names)), cont, reads)
+
+    def _end_chain(self, w: _Work, why: str) -> StreamResult:
+        """A chain that cannot be handed on: finish it, taking it over first if this run never did."""
+        run = w.run
+        try:
+            if run.held:
+                after = run.finish().after
+            else:
+                finished = run.abandon()
+                after = finished.after if finished else None
+        except LockUnavailable as exc:
+            return StreamResult(
+                run.stream, StreamOutcome.FAILED, w.decision, f"{why}; {exc}", merges_done=tuple(run.done)
+            )
+        return StreamResult(run.stream, StreamOutcome.FAILED, w.decision, why, after=after, merges_done=tuple(run.done))
+
+    def _abandon(self, run: StreamRun, why: str) -> StreamResult:
+        """Take over a handed-on lock only to end the chain, with the alarms retuned to the open count."""
+        try:
+            finished = run.abandon()
+        except LockUnavailable as exc:  # this stream's trouble: its lease lapses; the next run sees it again
+            return StreamResult(run.stream, StreamOutcome.FAILED, None, f"{why}; {exc}")
+        if finished is None:
+            return StreamResult(run.stream, StreamOutcome.SKIPPED, None, f"{why}; its lock had already moved on")
+        return StreamResult(
+            run.stream, StreamOutcome.SKIPPED, None, f"{why}: stopped, lock released", after=finished.after
+        )
+
+    def _stream_safely(self, w: _Work, budget: Budget) -> tuple[StreamResult, HandOver | None]:
+        """_stream, with any error confined to this stream (the other workers' results and hand-overs survive)."""
+        try:
+            return self._stream(w)
+        except Exception as exc:  # one stream's trouble must not lose the fleet run
+            log.exception("scale-down of one stream failed", extra={"stream": w.cfg.name})
+            return StreamResult(
+                w.cfg.name, StreamOutcome.FAILED, w.decision, f"{type(exc).__name__}: {exc}", merges_done=tuple(w.done)
+            ), None
+
+    def _stream(self, w: _Work) -> tuple[StreamResult, HandOver | None]:
+        """Merge one stream to its target under the lock; hand back what is left when time runs short."""
+        run, cfg, d = w.run, w.cfg, w.decision
+        if run.time_short():
+            if run.taken_over_from is not None:  # the lock is still the previous hop's: pass the chain on
+                return StreamResult(cfg.name, StreamOutcome.HANDED_ON, d, "time short"), run.pass_on(
+                    d.target, d.method.value
+                )
+            return StreamResult(cfg.name, StreamOutcome.HANDED_ON, d, "not started: time short"), None
+        try:
+            run.acquire((Direction.UP, Direction.DOWN))
+        except CooldownActive as exc:  # LockHeld included: scale-up holds it, or a handed-on lock moved on
+            return _skip(cfg, ScaleDownReason.COOLDOWN, str(exc), d), None
+        try:
+            if run.taken_over_from is None:
+                # The decision was made at evaluation time; the stream may have changed while it waited in the
+                # queue (a scale-up whose cooldown has since ended). Merge only what the decision was made for.
+                now_open = len(self.kinesis.list_open_shards(cfg.name))
+                if now_open != d.current:
+                    run.finish()
+                    return _skip(
+                        cfg,
+                        ScaleDownReason.COOLDOWN,
+                        f"changed since evaluation ({d.current} -> {now_open} shards): next run decides",
+                        d,
+                    ), None
+                run.before = d.current
+            return self._merge_locked(w)
+        except BaseException:
+            if run.held:
+                try:
+                    run.finish()
+                except Exception as exc:  # the original error matters more; the lease lapses on its own
+                    log.error("lock not released after an error", extra={"stream": cfg.name, "error": str(exc)})
+            raise
+
+    def _merge_locked(self, w: _Work) -> tuple[StreamResult, HandOver | None]:
+        run, cfg, d = w.run, w.cfg, w.decision
+        floor = max(d.target, cfg.min_shards)
+        setbacks = 0
+        while True:
+            if run.time_short():
+                return StreamResult(
+                    cfg.name,
+                    StreamOutcome.HANDED_ON,
+                    d,
+                    "time short: continuing in a new invocation",
+                    merges_done=tuple(run.done),
+                ), run.handover(d.target, d.method.value)
+            if setbacks > MAX_SETBACKS:
+                after = run.finish().after
+                return StreamResult(
+                    cfg.name,
+                    StreamOutcome.FAILED,
+                    d,
+                    f"stopped after {setbacks} setbacks",
+                    after=after,
+                    merges_done=tuple(run.done),
+                ), None
+            try:
+                shards = self.kinesis.list_open_shards(cfg.name)
+                if len(shards) <= floor:
+                    break
+                even_only = d.method is OpKind.UPDATE_SHARD_COUNT
+                if self._halve_by_update_shard_count(run, len(shards), floor, required=even_only):
+                    continue
+                if even_only:  # merges would leave double-width shards that cannot carry the peak: stop here
+                    after = run.finish().after
+                    outcome = StreamOutcome.MERGED if run.done else StreamOutcome.KEPT
+                    return StreamResult(
+                        cfg.name,
+                        outcome,
+                        d,
+                        f"{d.current} -> {after} shards; the rest needs UpdateShardCount (merging would leave uneven "
+                        f"shards), not available now (24 h quota spent, or the lock table unreadable): next run",
+                        after=after,
+                        merges_done=tuple(run.done),
+                    ), None
+                op = next_merge(shards)  # re-read after each merge: the smallest adjacent pair of what is there
+                if op is None or op.lower_shard_id is None or op.upper_shard_id is None:
+                    break
+                self.kinesis.merge_shards(cfg.name, op.lower_shard_id, op.upper_shard_id)
+                run.applied(op.describe())
+                run.wait_until_active()
+            except (StreamBusy, ThrottledError, InvalidRequest) as exc:
+                setbacks += 1
+                log.warning("merge setback", extra={"stream": cfg.name, "error": str(exc)})
+                try:
+                    run.wait_until_active()
+                except StreamBusy:
+                    return StreamResult(
+                        cfg.name, StreamOutcome.HANDED_ON, d, f"{exc}: continuing later", merges_done=tuple(run.done)
+                    ), run.handover(d.target, d.method.value)
+            except StreamNotFound as exc:
+                run.finish()
+                return StreamResult(
+                    cfg.name, StreamOutcome.FAILED, d, f"stream vanished: {exc}", merges_done=tuple(run.done)
+                ), None
+        after = run.finish().after
+        return StreamResult(
+            cfg.name,
+            StreamOutcome.MERGED,
+            d,
+            f"{d.current} -> {after} shards",
+            after=after,
+            merges_done=tuple(run.done),
+        ), None
+
+    def _halve_by_update_shard_count(self, run: StreamRun, n: int, floor: int, *, required: bool = False) -> bool:
+        """One UpdateShardCount towards the floor (at most halving: AWS's [½×, 2×]) when only an even layout
+        carries the peak (`required`) or it is faster than the merges it replaces, and the stream's 24 h quota keeps
+        USC_RESERVED_FOR_SCALE_UP calls for scale-up. Returns True when the call was made (and waited for).
+
+        e.g. 400 → 200 shards: 200 merges ≈ 200 × 30 s = 100 min, one UpdateShardCount ≈ 90 s.
+        """
+        merges = n - floor
+        if not required and merges * SPLIT_SECONDS_ESTIMATE <= UPDATE_SHARD_COUNT_SECONDS_ESTIMATE:
+            return False
+        used = run.update_shard_count_calls_24h()
+        if used is None or used > UPDATE_SHARD_COUNT_CALLS_PER_24H - USC_RESERVED_FOR_SCALE_UP - 1:
+            return False  # the table unreadable counts as no quota to spare: merge instead
+        target = max(floor, (n + 1) // 2)
+        try:
+            self.kinesis.update_shard_count(run.stream, target)
+        except QuotaExhausted as exc:  # UpdateShardCountLimit included: merge instead
+            log.warning("UpdateShardCount refused; merging", extra={"stream": run.stream, "error": str(exc)})
+            return False
+        run.applied(f"update_shard_count {n} -> {target} (UNIFORM_SCALING)", update_shard_count=True)
+        run.wait_until_active()
+        return True
+
+
+def _skip(
+    cfg: StreamConfig, reason: ScaleDownReason, message: str, decision: ScaleDownDecision | None = None
+) -> StreamResult:
+    d = decision or ScaleDownDecision(cfg.name, 0, 0, reason, message)
+    return StreamResult(
+        cfg.name,
+        StreamOutcome.SKIPPED,
+        d._replace(reason=reason, message=message, target=d.current, merges=()),
+        message,
+    )
+
+
+def _kept(cfg: StreamConfig, decision: ScaleDownDecision, reason: ScaleDownReason, message: str) -> StreamResult:
+    return StreamResult(
+        cfg.name,
+        StreamOutcome.KEPT,
+        decision._replace(reason=reason, message=message, target=decision.current, merges=()),
+        message,
+    )
+
+
+def _ordered(results: Sequence[StreamResult], names: Sequence[str]) -> list[StreamResult]:
+    rank = {n: i for i, n in enumerate(names)}
+    return sorted(results, key=lambda r: rank.get(r.stream, len(rank)))

@@ -1,0 +1,479 @@
+"""Use cases: read state through the ports, plan, take the cooldown lock, apply, retune alarms, release.
+
+Never builds a client, never reads os.environ, never reads the wall clock directly (Clock and Budget are ports).
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import math
+import os
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
+
+from autoscaler.app.lifecycle import RunPorts, StreamRun, update_shard_count_calls_24h
+from autoscaler.app.ports import (
+    AlarmsPort,
+    Budget,
+    Clock,
+    ContinuationPort,
+    CooldownPort,
+    KinesisPort,
+    MetricsPort,
+)
+from autoscaler.config import AutoscalerConfig, StreamConfig
+from autoscaler.core.capacity import AlarmKind, kind_of_alarm, shards_for_threshold
+from autoscaler.core.defaults import MAX_CONTINUATION_HOPS
+from autoscaler.core.errors import (
+    AutoscalerError,
+    ConfigError,
+    CooldownActive,
+    InvalidRequest,
+    LockHeld,
+    QuotaExhausted,
+    StreamBusy,
+    StreamNotFound,
+    StreamNotProvisioned,
+    ThrottledError,
+    UpdateShardCountLimit,
+)
+from autoscaler.core.limits import INCOMING_BYTES
+from autoscaler.core.model import (
+    Direction,
+    Op,
+    Shard,
+    SplitOp,
+    StreamMetrics,
+    StreamMode,
+    TriggerKind,
+    UpdateShardCountOp,
+)
+from autoscaler.core.scale_up import PlanInput, ScalePlan, plan_scale_up
+from autoscaler.events import AlarmNotification, Continuation, HandOver
+
+log = logging.getLogger("autoscaler.service")
+
+MAX_SETBACKS = 5
+
+
+class Outcome(enum.StrEnum):
+    SCALED = "scaled"  # the target was reached; alarms retuned; cooldown set
+    NOOP = "noop"  # nothing to do (at max, already at target)
+    SKIPPED = "skipped"  # refused before planning: cooldown, lock held, disabled, on-demand, unknown stream
+    CONTINUED = "continued"  # handed over to a new invocation with the rest of the work
+    DRY_RUN = "dry_run"  # planned only; nothing changed
+    FAILED = "failed"  # stopped by an error; what was done is reported
+
+
+class ScaleUpRequest(NamedTuple):
+    stream: str
+    trigger: TriggerKind
+    alarm_shards: float | None = None
+    continuation: Continuation | None = None  # a scale-up continuation: one stream's hand-over
+    source: str = ""  # alarm name, "continuation", "cli"
+
+    @property
+    def handover(self) -> HandOver | None:
+        return self.continuation.handovers[0] if self.continuation else None
+
+    @property
+    def hop(self) -> int:
+        return self.continuation.hop if self.continuation else 0
+
+
+class ScaleUpResult(NamedTuple):
+    stream: str
+    outcome: Outcome
+    detail: str
+    plan: ScalePlan | None = None
+    before: int | None = None
+    after: int | None = None
+    ops_done: tuple[str, ...] = ()
+    dry_run: bool = False
+    extra: Mapping[str, Any] | None = None  # e.g. the continuation hop
+    skip_reason: str = ""  # SKIPPED only: unmanaged, disabled, lock-held, cooldown, not-found (a metric dimension)
+
+    def log_fields(self) -> dict[str, Any]:
+        """The structured keys house rule 1 asks for: stream, current, target, ops, reason, dry_run."""
+        p = self.plan
+        return {
+            "stream": self.stream,
+            "outcome": self.outcome.value,
+            "current": self.before if self.before is not None else (p.current if p else None),
+            "target": p.target if p else None,
+            "after": self.after,
+            "ops": [op.describe() for op in p.ops] if p else [],
+            "ops_done": list(self.ops_done),
+            "method": p.method.value if p and p.method else None,
+            "method_reason": p.method_message if p else None,
+            "reason": p.reason.value if p else None,
+            "decision": p.decision if p else None,
+            "limit": p.limit.value if p else None,
+            "detail": self.detail,
+            "dry_run": self.dry_run,
+            "skip_reason": self.skip_reason or None,
+        }
+
+
+def request_from_alarm(note: AlarmNotification, cfg: StreamConfig, prefix: str) -> ScaleUpRequest:
+    """How many shards the alarm's threshold stood for, when it is one of ours with a known period and threshold."""
+    shards: float | None = None
+    kind = kind_of_alarm(prefix, note.stream, note.alarm_name)
+    if kind is not None and kind is not AlarmKind.WRITE_THROTTLED and note.threshold and note.period:
+        shards = shards_for_threshold(kind, note.threshold, note.period, cfg.scale_up_threshold)
+        if not math.isfinite(shards):  # advice only: an unknowable count is no count
+            shards = None
+    return ScaleUpRequest(note.stream, note.trigger, alarm_shards=shards, source=note.alarm_name)
+
+
+class ScaleUpService:
+    """Scale one stream up, under the cooldown lock, exactly once however many alarms fire together."""
+
+    def __init__(
+        self,
+        *,
+        config: AutoscalerConfig,
+        kinesis: KinesisPort,
+        metrics: MetricsPort,
+        alarms: AlarmsPort,
+        cooldown: CooldownPort,
+        continuation: ContinuationPort,
+        clock: Clock,
+        new_owner: Callable[[], str] = lambda: os.urandom(16).hex(),  # uuid4's entropy; uuid costs ~3 ms of import
+    ) -> None:
+        self.config = config
+        self.kinesis = kinesis
+        self.metrics = metrics
+        self.alarms = alarms
+        self.cooldown = cooldown
+        self.continuation = continuation
+        self.clock = clock
+        self.new_owner = new_owner
+
+    # -- reading and planning (shared by the Lambda path and the operator's dry run) --------------------------------
+
+    def _read_metrics(self, cfg: StreamConfig, shards: list[Shard], shard_level: bool) -> StreamMetrics | None:
+        try:
+            m = self.metrics.write_metrics(
+                cfg.name,
+                end=self.clock.now(),
+                lookback_seconds=cfg.scale_up_lookback_minutes * 60,
+                period_seconds=60,
+                shard_ids=[s.shard_id for s in shards] if shard_level else (),
+            )
+        except (AutoscalerError, OSError) as exc:  # metrics are advice: a failed read means the fallback step
+            log.warning("metrics unavailable", extra={"stream": cfg.name, "error": str(exc)})
+            return None
+        if not m.incoming_bytes.values and not m.incoming_records.values:
+            return None  # no evidence at all: the planner takes its fallback step
+        return m
+
+    def plan(self, request: ScaleUpRequest, *, allow_update_shard_count: bool = True) -> ScalePlan:
+        """Read the stream and decide. Changes nothing. Raises StreamNotFound, StreamNotProvisioned."""
+        cfg = self._stream_config(request.stream)
+        desc = self.kinesis.describe(cfg.name)
+        if desc.mode is StreamMode.ON_DEMAND:
+            raise StreamNotProvisioned(f"{cfg.name} is in ON_DEMAND mode; switch it to PROVISIONED to autoscale it")
+        shards = self.kinesis.list_open_shards(cfg.name)
+        if not shards:
+            raise StreamNotFound(f"{cfg.name} has no open shards (is it being deleted?)")
+        metrics = self._read_metrics(cfg, shards, INCOMING_BYTES in desc.shard_level_metrics)
+        cont = request.handover
+        now = self.clock.now()
+        inp = PlanInput(
+            stream=cfg.name,
+            shards=tuple(shards),
+            min_shards=cfg.min_shards,
+            max_shards=cfg.max_shards,
+            trigger=request.trigger,
+            metrics=metrics,
+            headroom=cfg.headroom,
+            fallback_factor=cfg.fallback_scale_up_factor,
+            alarm_shards=request.alarm_shards,
+            requested_target=cont.target if cont else None,
+            origin_count=cont.origin_count if cont else None,
+            # planning only: an unreadable table counts none; AWS refusing a call is handled by splitting instead
+            update_shard_count_calls_24h=update_shard_count_calls_24h(self.cooldown, cfg.name, now) or 0,
+            update_shard_count_allowed=allow_update_shard_count,
+        )
+        return plan_scale_up(inp)
+
+    def _stream_config(self, name: str) -> StreamConfig:
+        cfg = self.config.stream(name)
+        if cfg is None:  # screened earlier; kept as the last line of defence: never reshard an unmanaged stream
+            raise ConfigError(f"stream {name!r} is not in {self.config.source}; add it there to manage it")
+        return cfg
+
+    def dry_run(self, request: ScaleUpRequest) -> ScaleUpResult:
+        plan = self.plan(request)
+        return ScaleUpResult(plan.stream, Outcome.DRY_RUN, plan.decision, plan=plan, before=plan.current, dry_run=True)
+
+    # -- the action ------------------------------------------------------------------------------------------------
+
+    @property
+    def _ports(self) -> RunPorts:
+        return RunPorts(self.kinesis, self.alarms, self.cooldown, self.clock, self.config.alarm_name_prefix)
+
+    def scale_up(self, request: ScaleUpRequest, budget: Budget) -> ScaleUpResult:
+        """Plan and apply under the lock (one StreamRun). Never raises for expected AWS conditions: the result says
+        what happened.
+
+        Raises only when it could not act and a retry of the same event may succeed (the lock table is down, an
+        unclassified AWS error): the handler then lets Lambda retry the event. Whatever was applied before an
+        error is finished first: alarms retuned to the open count, cooldown set, lock released.
+        """
+        cfg = self.config.stream(request.stream)
+        if cfg is None:
+            return ScaleUpResult(
+                request.stream, Outcome.SKIPPED, f"{request.stream!r} is not in the config", skip_reason="unmanaged"
+            )
+        handover = request.handover
+        run = StreamRun.start(
+            self._ports, cfg, Direction.UP, budget=budget, new_owner=self.new_owner, handover=handover
+        )
+        if not cfg.enabled:
+            if handover is not None:  # disabled by a redeploy since the hand-over: stop there and clean up
+                return self._abandon(run, handover)
+            return ScaleUpResult(cfg.name, Outcome.SKIPPED, "enabled: false in the config", skip_reason="disabled")
+        if run.time_short():
+            why = "invocation time running short before the lock was taken"
+            if handover is not None:  # not taken over yet: hand the same chain on
+                return self._send(run, request, run.pass_on(handover.target), None, why=why)
+            return ScaleUpResult(cfg.name, Outcome.SKIPPED, why + self._rearm(run, request), skip_reason="time-short")
+        try:
+            run.acquire((Direction.UP,))
+        except LockHeld as exc:
+            return ScaleUpResult(cfg.name, Outcome.SKIPPED, str(exc), skip_reason="lock-held")
+        except CooldownActive as exc:
+            return ScaleUpResult(
+                cfg.name, Outcome.SKIPPED, str(exc) + self._rearm(run, request), skip_reason="cooldown"
+            )
+        try:
+            return self._locked(run, request)
+        except BaseException:
+            if run.held:
+                try:
+                    run.finish()
+                except Exception as exc:  # the original error matters more; the lease lapses on its own
+                    log.error("lock not released after an error", extra={"stream": cfg.name, "error": str(exc)})
+            raise
+
+    def _abandon(self, run: StreamRun, handover: HandOver) -> ScaleUpResult:
+        """Take a handed-on lock over only to finish what was applied: alarms for the open count, cooldown, release.
+
+        Without this the lock would sit until its lease lapsed and the alarms would keep the thresholds of the count
+        the hand-over started from. Raises LockUnavailable (the handler retries the event).
+        """
+        finished = run.abandon()
+        if finished is None:
+            why = "enabled: false since the hand-over; its lock had already moved on"
+            return ScaleUpResult(run.stream, Outcome.SKIPPED, why, skip_reason="disabled")
+        detail = (
+            f"enabled: false since the hand-over: stopped at {finished.after} shards (from {run.before}, "
+            f"target was {handover.target}); alarms retuned: {', '.join(finished.alarms) or 'none found'}; "
+            "lock released"
+        )
+        return ScaleUpResult(
+            run.stream, Outcome.SKIPPED, detail, before=run.before, after=finished.after, skip_reason="disabled"
+        )
+
+    def _rearm(self, run: StreamRun, request: ScaleUpRequest) -> str:
+        """After refusing a fresh alarm without resharding, set that alarm back to OK (best effort).
+
+        Alarm actions fire only on a transition into ALARM: an alarm left in ALARM would never notify again, even
+        if the breach outlasts the cooldown. Back in OK, CloudWatch re-evaluates it within a period and fires again
+        while the breach lasts — each time a new chance once the cooldown is over.
+        """
+        prefix = self.config.alarm_name_prefix
+        if request.continuation is not None or kind_of_alarm(prefix, run.stream, request.source) is None:
+            return ""
+        try:
+            self.alarms.set_ok([request.source], "kinesis-autoscaler: re-armed after a skipped scale-up")
+        except (AutoscalerError, OSError) as exc:
+            log.warning(
+                "could not re-arm alarm", extra={"stream": run.stream, "alarm": request.source, "error": str(exc)}
+            )
+            return ""
+        return f"; re-armed {request.source} so a breach that lasts fires again"
+
+    def _locked(self, run: StreamRun, request: ScaleUpRequest) -> ScaleUpResult:
+        cfg = run.cfg
+        taken_over = request.continuation is not None
+        try:
+            run.wait_until_active()
+            plan = self.plan(request)
+        except StreamBusy as exc:
+            return self._hand_over(run, request, None, why=str(exc))
+        except (StreamNotFound, StreamNotProvisioned) as exc:
+            run.finish(retune=False)
+            reason = "on-demand" if isinstance(exc, StreamNotProvisioned) else "not-found"
+            return ScaleUpResult(cfg.name, Outcome.SKIPPED, str(exc), skip_reason=reason)
+        if not taken_over:
+            run.before = plan.current
+        log.info(
+            "scale-up decision",
+            extra={
+                "stream": cfg.name,
+                "current": plan.current,
+                "target": plan.target,
+                "ops": [o.describe() for o in plan.ops],
+                "reason": plan.reason.value,
+                "decision": plan.decision,
+                "limit": plan.limit.value,
+                "dry_run": False,
+            },
+        )
+        if plan.noop:
+            finished = run.finish()
+            detail = plan.decision + (f"; alarms retuned: {', '.join(finished.alarms)}" if finished.alarms else "")
+            outcome = Outcome.SCALED if taken_over else Outcome.NOOP
+            return ScaleUpResult(cfg.name, outcome, detail, plan=plan, before=run.before, after=plan.current)
+
+        error = self._apply(run, request, plan)
+        if isinstance(error, ScaleUpResult):
+            return error
+        finished = run.finish()
+        detail = (
+            f"{run.before} -> {finished.after} shards; alarms retuned: {', '.join(finished.alarms) or 'none found'}"
+        )
+        return ScaleUpResult(
+            cfg.name,
+            Outcome.FAILED if error else Outcome.SCALED,
+            f"{error}; {detail}" if error else detail,
+            plan=plan,
+            before=run.before,
+            after=finished.after,
+            ops_done=tuple(run.done),
+        )
+
+    def _apply(self, run: StreamRun, request: ScaleUpRequest, plan: ScalePlan) -> str | ScaleUpResult | None:
+        """Apply the plan's operations one at a time, waiting for ACTIVE after each.
+
+        Returns None when the target is reached, an error text when it stopped for good (quota, setbacks), or a
+        finished result when it handed over to a continuation or the stream vanished.
+        """
+        cfg = run.cfg
+        pending: list[Op] = list(plan.ops)
+        setbacks = 0  # ResourceInUse before a call, or a re-plan: bounded so a stuck stream cannot spin a run
+
+        def replan(**kw: bool) -> list[Op]:
+            return list(self.plan(_continuing(request, plan, run), **kw).ops)
+
+        while pending:
+            if run.time_short():
+                return self._hand_over(run, request, plan, why="invocation time running short")
+            if setbacks > MAX_SETBACKS:
+                return f"stopped after {setbacks} setbacks (ResourceInUse or shards changing under us)"
+            op = pending.pop(0)
+            applied = False
+            try:
+                if isinstance(op, UpdateShardCountOp):
+                    self.kinesis.update_shard_count(cfg.name, op.target)
+                    applied = True
+                    run.applied(op.describe(), update_shard_count=True)
+                else:
+                    current = self.kinesis.list_open_shards(cfg.name)
+                    if len(current) >= plan.target:
+                        return None
+                    parent = _find_range(current, op)
+                    if parent is None:  # someone else resharded meanwhile: re-plan the rest from what is there
+                        setbacks += 1
+                        pending = replan()
+                        continue
+                    self.kinesis.split_shard(cfg.name, parent.shard_id, op.new_starting_hash_key)
+                    applied = True
+                    run.applied(op.describe())
+                run.wait_until_active()
+            except (UpdateShardCountLimit, QuotaExhausted) as exc:
+                if not isinstance(op, UpdateShardCountOp):
+                    return f"stopped: {exc}"  # a split hit the account's shard quota: final
+                # UpdateShardCount refused (24 h call limit, its range rule, or its temporary shards over the
+                # quota): splits may still get some or all of the way.
+                log.warning("UpdateShardCount refused; splitting", extra={"stream": cfg.name, "error": str(exc)})
+                pending = replan(allow_update_shard_count=False)
+            except InvalidRequest as exc:  # the parent closed between our read and the call: re-plan from what is there
+                log.warning("split refused; re-planning", extra={"stream": cfg.name, "error": str(exc)})
+                setbacks += 1
+                pending = replan()
+            except StreamBusy as exc:
+                if applied:  # our own operation is still UPDATING past the time we may wait: continue later
+                    return self._hand_over(run, request, plan, why=str(exc))
+                # ResourceInUse on the call (another reshard under way): wait for ACTIVE, then try the same op again.
+                setbacks += 1
+                try:
+                    run.wait_until_active()
+                except StreamBusy as still:
+                    return self._hand_over(run, request, plan, why=str(still))
+                pending.insert(0, op)
+            except ThrottledError as exc:
+                # The adapter already retried with backoff; hand over rather than spin here.
+                return self._hand_over(run, request, plan, why=str(exc))
+            except StreamNotFound as exc:
+                run.finish()
+                return ScaleUpResult(
+                    cfg.name,
+                    Outcome.FAILED,
+                    f"stream vanished mid-sequence: {exc}",
+                    plan=plan,
+                    before=run.before,
+                    ops_done=tuple(run.done),
+                )
+        return None
+
+    def _hand_over(self, run: StreamRun, request: ScaleUpRequest, plan: ScalePlan | None, *, why: str) -> ScaleUpResult:
+        """Continue in a new invocation that takes the lock over from this one, or stop (no target yet, the hop
+        limit, the hand-over itself failing) — finishing what was done: alarms for the open count, cooldown, release."""
+        handover = request.handover
+        target = plan.target if plan is not None else (handover.target if handover else None)
+        if target is None:
+            return self._stop(run, request, plan, f"{why}; nothing planned yet: giving up, the lock is released")
+        return self._send(run, request, run.handover(target), plan, why=why)
+
+    def _send(
+        self, run: StreamRun, request: ScaleUpRequest, handover: HandOver, plan: ScalePlan | None, *, why: str
+    ) -> ScaleUpResult:
+        hop = request.hop + 1
+        if hop > MAX_CONTINUATION_HOPS:
+            stop = f"{why}; hop limit {MAX_CONTINUATION_HOPS} reached: giving up, the lock is released"
+            return self._stop(run, request, plan, stop)
+        try:
+            self.continuation.continue_later(Continuation(Direction.UP, hop, (handover,)))
+        except (AutoscalerError, OSError) as exc:
+            return self._stop(run, request, plan, f"{why}; the hand-over failed ({exc}): stopping here")
+        return ScaleUpResult(
+            run.stream,
+            Outcome.CONTINUED,
+            f"{why}; continuing in hop {hop} towards {handover.target}",
+            plan=plan,
+            before=run.before,
+            ops_done=tuple(run.done),
+            extra={"hop": hop},
+        )
+
+    def _stop(self, run: StreamRun, request: ScaleUpRequest, plan: ScalePlan | None, stop: str) -> ScaleUpResult:
+        """Give up on the chain here: finish what it holds (a chain not taken over yet is ended by taking it over)."""
+        after = None
+        if run.held:
+            after = run.finish().after
+        elif run.taken_over_from is not None:
+            finished = run.abandon()
+            after = finished.after if finished else None
+        if not run.acted:
+            stop += self._rearm(run, request)
+        return ScaleUpResult(
+            run.stream, Outcome.FAILED, stop, plan=plan, before=run.before, after=after, ops_done=tuple(run.done)
+        )
+
+
+def _find_range(shards: list[Shard], op: SplitOp) -> Shard | None:
+    for s in shards:
+        if s.start == op.parent_start and s.end == op.parent_end:
+            return s
+    return None
+
+
+def _continuing(request: ScaleUpRequest, plan: ScalePlan, run: StreamRun) -> ScaleUpRequest:
+    """A request that re-plans towards the same target from whatever the stream looks like now."""
+    handover = HandOver(plan.stream, plan.target, run.owner, run.before or plan.current)
+    return request._replace(continuation=Continuation(Direction.UP, request.hop, (handover,)))

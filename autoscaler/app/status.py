@@ -1,0 +1,109 @@
+"""`kinesis-autoscaler status`: one row per managed stream, from the same ports the functions use. Read-only."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+from autoscaler.app.ports import AlarmsPort, Clock, CooldownPort, Direction, KinesisPort, MetricsPort
+from autoscaler.config import AutoscalerConfig
+from autoscaler.core.capacity import AlarmKind, alarm_name, alarm_threshold, bytes_capacity, records_capacity
+from autoscaler.core.errors import AutoscalerError
+from autoscaler.core.limits import INCOMING_BYTES, INCOMING_RECORDS, WRITE_METRICS
+
+
+class StreamStatus(NamedTuple):
+    stream: str
+    mode: str
+    status: str
+    open_shards: int | None
+    min_shards: int
+    desired_shards: int
+    max_shards: int
+    peak_1h: float | None
+    peak_24h: float | None
+    alarms: dict[str, dict[str, Any]]  # name -> {state, threshold, matches}
+    alarms_match: bool
+    cooldown_up_s: int
+    cooldown_down_s: int
+    locked: bool
+    last_action: str | None
+    problem: str | None = None
+
+
+def peak(points: Mapping[str, Mapping[int, float]], shards: int, period: int) -> float | None:
+    b, r = points.get(INCOMING_BYTES, {}), points.get(INCOMING_RECORDS, {})
+    if not b and not r:
+        return None
+    cap_b, cap_r = bytes_capacity(shards, period), records_capacity(shards, period)
+    return max(max(b.get(t, 0.0) / cap_b, r.get(t, 0.0) / cap_r) for t in set(b) | set(r))
+
+
+def fleet_status(
+    config: AutoscalerConfig,
+    *,
+    kinesis: KinesisPort,
+    metrics: MetricsPort,
+    alarms: AlarmsPort,
+    cooldown: CooldownPort,
+    clock: Clock,
+) -> list[StreamStatus]:
+    now = int(clock.now())
+    summaries = kinesis.describe_all()
+    names = [s.name for s in config.streams]
+    hour_end = -(-now // 60) * 60
+    day_end = -(-now // 300) * 300
+    hour = metrics.fleet_series(names, WRITE_METRICS, start=hour_end - 3600, end=hour_end, period_seconds=60)
+    day = metrics.fleet_series(names, WRITE_METRICS, start=day_end - 86_400, end=day_end, period_seconds=300)
+    wanted = [alarm_name(config.alarm_name_prefix, n, k) for n in names for k in AlarmKind]
+    found = alarms.get_alarms(wanted)
+    rows = []
+    for s in config.streams:
+        desc = summaries.get(s.name)
+        problem = None
+        shards: int | None = None
+        if desc is None:
+            problem = "stream does not exist: run create-streams"
+        else:
+            try:
+                shards = len(kinesis.list_open_shards(s.name))
+            except AutoscalerError as exc:
+                problem = str(exc)
+        alarm_rows: dict[str, dict[str, Any]] = {}
+        match = True
+        for kind in AlarmKind if desc is None or desc.mode.value == "PROVISIONED" else ():  # on-demand: no alarms
+            name = alarm_name(config.alarm_name_prefix, s.name, kind)
+            info = found.get(name)
+            if info is None:
+                alarm_rows[name] = {"state": "MISSING", "threshold": None, "matches": False}
+                match = False
+                continue
+            want = alarm_threshold(kind, shards or 0, info.period_seconds, s.scale_up_threshold)
+            ok = shards is not None and math.isclose(want, info.threshold, rel_tol=1e-6, abs_tol=1e-6)
+            match = match and ok
+            alarm_rows[name] = {"state": info.state, "threshold": info.threshold, "matches": ok}
+        lock = cooldown.read(s.name)
+        up = lock.cooldown_until.get(Direction.UP, 0.0) if lock else 0.0
+        down = lock.cooldown_until.get(Direction.DOWN, 0.0) if lock else 0.0
+        rows.append(
+            StreamStatus(
+                stream=s.name,
+                mode=desc.mode.value if desc else "-",
+                status=desc.status if desc else "-",
+                open_shards=shards,
+                min_shards=s.min_shards,
+                desired_shards=s.desired_shards,
+                max_shards=s.max_shards,
+                peak_1h=peak(hour.get(s.name, {}), shards, 60) if shards else None,
+                peak_24h=peak(day.get(s.name, {}), shards, 300) if shards else None,
+                alarms=alarm_rows,
+                alarms_match=match,
+                cooldown_up_s=max(0, int(up - now)),
+                cooldown_down_s=max(0, int(down - now)),
+                locked=bool(lock and lock.owner and lock.lease_until >= now),
+                last_action=lock.last_action if lock else None,
+                problem=problem,
+            )
+        )
+    return rows

@@ -1,0 +1,197 @@
+"""Write capacity of N shards, alarm thresholds for N shards, and utilisation from raw Sum datapoints. Pure."""
+
+from __future__ import annotations
+
+import enum
+import math
+from typing import NamedTuple
+
+from autoscaler.core.limits import (
+    INCOMING_BYTES,
+    INCOMING_RECORDS,
+    SHARD_WRITE_BYTES_PER_S,
+    SHARD_WRITE_RECORDS_PER_S,
+    WRITE_THROTTLED,
+)
+from autoscaler.core.model import MetricSeries
+
+
+class AlarmKind(enum.StrEnum):
+    """The three alarms the autoscaler keeps on every managed stream; the value is the alarm-name suffix."""
+
+    INCOMING_BYTES = "incoming-bytes"
+    INCOMING_RECORDS = "incoming-records"
+    WRITE_THROTTLED = "write-throttled"
+
+
+ALARM_METRIC: dict[AlarmKind, str] = {
+    AlarmKind.INCOMING_BYTES: INCOMING_BYTES,
+    AlarmKind.INCOMING_RECORDS: INCOMING_RECORDS,
+    AlarmKind.WRITE_THROTTLED: WRITE_THROTTLED,
+}
+
+
+def bytes_capacity(shards: int, period_seconds: int) -> float:
+    """Bytes N shards may accept in one period: N × 1 MiB/s × period."""
+    return float(shards * SHARD_WRITE_BYTES_PER_S * period_seconds)
+
+
+def records_capacity(shards: int, period_seconds: int) -> float:
+    """Records N shards may accept in one period: N × 1,000/s × period."""
+    return float(shards * SHARD_WRITE_RECORDS_PER_S * period_seconds)
+
+
+def alarm_threshold(kind: AlarmKind, shards: int, period_seconds: int, scale_up_threshold: float) -> float:
+    """The Sum threshold of an alarm for N shards.
+
+    e.g. 4 shards, 60 s, 0.8 → bytes 0.8 × 4 × 1,048,576 × 60 = 201,326,592; records 0.8 × 4 × 1,000 × 60 = 192,000.
+    The throttle alarm fires on any throttled request, whatever the count: threshold 0 with GreaterThanThreshold.
+    """
+    if kind is AlarmKind.INCOMING_BYTES:
+        return scale_up_threshold * bytes_capacity(shards, period_seconds)
+    if kind is AlarmKind.INCOMING_RECORDS:
+        return scale_up_threshold * records_capacity(shards, period_seconds)
+    return 0.0
+
+
+def shards_for_threshold(kind: AlarmKind, threshold: float, period_seconds: int, scale_up_threshold: float) -> float:
+    """Inverse of alarm_threshold: how many shards an alarm's threshold was set for (a float; NaN if unknowable)."""
+    if kind is AlarmKind.WRITE_THROTTLED or period_seconds <= 0 or scale_up_threshold <= 0:
+        return math.nan
+    per_shard = alarm_threshold(kind, 1, period_seconds, scale_up_threshold)
+    return threshold / per_shard
+
+
+class Utilisation(NamedTuple):
+    """Peak and mean write utilisation of a window, as fractions of N shards' capacity, and which dimension led.
+
+    `demand` is the peak the producers asked for: the accepted peak plus what was refused (IncomingBytes and
+    IncomingRecords count accepted writes only; a throttled stream's accepted peak sits at its capacity however
+    high the demand is). Equal to `peak` when nothing was refused.
+    """
+
+    peak: float
+    mean: float
+    peak_bytes: float
+    peak_records: float
+    datapoints: int
+    demand: float = 0.0
+
+
+MAX_RECORD_BYTES = 1_048_576 + 256
+
+
+def write_utilisation(
+    bytes_series: MetricSeries,
+    records_series: MetricSeries,
+    shards: int,
+    throttled_records: MetricSeries | None = None,
+) -> Utilisation | None:
+    """Utilisation of N shards from raw Sum series: per datapoint max(bytes/cap_bytes, records/cap_records).
+
+    Datapoints are paired by position from the newest end; a period present in only one series is judged on that
+    one alone (the other is treated as 0, which is what CloudWatch's absent datapoint means for a Sum).
+    Returns None when neither series has any datapoint: no evidence, no utilisation.
+
+    Demand adds the largest refused datapoint (WriteProvisionedThroughputExceeded counts records) to the peak, in
+    records and in bytes at the window's mean record size: e.g. 4 shards, 60 s, accepted peak 240,000 records (100%)
+    and 120,000 refused → demand 1.0 + 120,000 / 240,000 = 1.5. Producers retry, so refusals may count a record
+    more than once: demand errs high, which only buys capacity sooner (bounded by the per-action step).
+    """
+    if shards <= 0:
+        raise ValueError("shards must be positive")
+    b, r = bytes_series.values, records_series.values
+    n = max(len(b), len(r))
+    if n == 0:
+        return None
+    cap_b = bytes_capacity(shards, bytes_series.period_seconds)
+    cap_r = records_capacity(shards, records_series.period_seconds)
+    bu = [0.0] * (n - len(b)) + [v / cap_b for v in b]
+    ru = [0.0] * (n - len(r)) + [v / cap_r for v in r]
+    per_point = [max(x, y) for x, y in zip(bu, ru, strict=True)]
+    peak = max(per_point)
+    demand = peak
+    refused = max(throttled_records.values, default=0.0) if throttled_records is not None else 0.0
+    if refused > 0:
+        # mean bytes per record over the window, never above the largest record Kinesis accepts (1 MiB of data plus
+        # a 256-byte partition key): datapoints that disagree cannot inflate the demand without bound
+        size = min(sum(b) / sum(r), MAX_RECORD_BYTES) if sum(r) > 0 else 0.0
+        cap_t = records_capacity(shards, throttled_records.period_seconds) if throttled_records else cap_r
+        cap_tb = bytes_capacity(shards, throttled_records.period_seconds) if throttled_records else cap_b
+        demand = peak + max(refused / cap_t, refused * size / cap_tb)
+    return Utilisation(
+        peak=peak,
+        mean=sum(per_point) / n,
+        peak_bytes=max(bu),
+        peak_records=max(ru),
+        datapoints=n,
+        demand=demand,
+    )
+
+
+def shards_needed(peak_utilisation: float, current_shards: int, headroom: float) -> int:
+    """Smallest count with `headroom` × the peak load: ⌈peak × N × headroom⌉, at least 1.
+
+    e.g. peak 1.2 on 4 shards (4.8 shards of load) with headroom 2 → ⌈9.6⌉ = 10.
+    A tiny epsilon keeps exact multiples exact despite float error (4.8 × 2.5 = 12.000000000000002 → 12, not 13).
+    """
+    load = peak_utilisation * current_shards
+    return max(1, math.ceil(load * headroom - 1e-9))
+
+
+class AlarmSpec(NamedTuple):
+    """One scale-up alarm as the autoscaler wants it for a stream at N shards (PutMetricAlarm's fields)."""
+
+    name: str
+    kind: AlarmKind
+    stream: str
+    metric_name: str
+    threshold: float
+    period_seconds: int
+    evaluation_periods: int
+    datapoints_to_alarm: int
+    comparison: str
+    description: str
+
+
+def alarm_name(prefix: str, stream: str, kind: AlarmKind) -> str:
+    """<prefix>-<stream>-<kind>, e.g. kinesis-autoscaler-orders-incoming-bytes."""
+    return f"{prefix}-{stream}-{kind.value}"
+
+
+def alarm_specs(
+    prefix: str,
+    stream: str,
+    shards: int,
+    *,
+    scale_up_threshold: float,
+    period_seconds: int,
+    evaluation_periods: int,
+    datapoints_to_alarm: int,
+) -> list[AlarmSpec]:
+    """The three alarms of a stream at N shards: bytes and records at the scale-up threshold, and any throttling."""
+    out = []
+    for kind in AlarmKind:
+        throttle = kind is AlarmKind.WRITE_THROTTLED
+        out.append(
+            AlarmSpec(
+                name=alarm_name(prefix, stream, kind),
+                kind=kind,
+                stream=stream,
+                metric_name=ALARM_METRIC[kind],
+                threshold=alarm_threshold(kind, shards, period_seconds, scale_up_threshold),
+                period_seconds=period_seconds,
+                evaluation_periods=1 if throttle else evaluation_periods,
+                datapoints_to_alarm=1 if throttle else datapoints_to_alarm,
+                comparison="GreaterThanThreshold" if throttle else "GreaterThanOrEqualToThreshold",
+                description=f"Scale-up trigger for Kinesis stream {stream} (managed by kinesis-autoscaler)",
+            )
+        )
+    return out
+
+
+def kind_of_alarm(prefix: str, stream: str, name: str) -> AlarmKind | None:
+    for kind in AlarmKind:
+        if name == alarm_name(prefix, stream, kind):
+            return kind
+    return None

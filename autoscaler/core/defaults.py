@@ -1,0 +1,49 @@
+"""Every tunable default, named once, each with the reason it has this value.
+
+The config models (config/) take their defaults from here; nothing else hard-codes these numbers. AWS's own limits
+are not defaults: they live in limits.py.
+"""
+
+from __future__ import annotations
+
+# --- Policy
+SCALE_UP_THRESHOLD = 0.8  # alarm at 80% of write capacity: leaves ~1 min of headroom for a 25%/min ramp.
+SCALE_DOWN_THRESHOLD = 0.5  # merge only when every datapoint sits below 50%: halving the count keeps it under 100%.
+SCALE_DOWN_SAFETY_MARGIN = 0.1  # after merging, the lookback peak stays ≤ scale-up threshold − 0.1 too: no flapping.
+HEADROOM = 2.0  # capacity kept = 2× the peak demand seen (scale-up sizing, scale-down target): README "Headroom".
+MAX_HEADROOM = 10.0  # beyond 10× the peak, provisioned capacity costs more than on-demand for any traffic shape.
+MAX_SCALE_UP_FACTOR = 16  # one action may grow a stream 16×: four UpdateShardCount doublings (~8 min).
+SCALE_UP_LOOKBACK_MINUTES = 5  # the peak over the last 5 one-minute datapoints sizes a scale-up (covers alarm delay).
+SCALE_DOWN_LOOKBACK_HOURS = 24  # a full daily cycle must be quiet before capacity is removed.
+SCALE_DOWN_PERIOD_SECONDS = 300  # the rule is stated on 5-minute datapoints: 288 of them in 24 h.
+SCALE_DOWN_WINDOW_LAG_SECONDS = 600  # the window ends 10 min ago: CloudWatch's newest minutes may still be filling.
+SCALE_DOWN_SCHEDULE = "rate(36 hours)"  # the default schedule: not a multiple of a day, so runs drift over the clock.
+FALLBACK_SCALE_UP_FACTOR = 1.5  # metrics missing while alarmed: grow by 50% (≥ +1), one UpdateShardCount step.
+SCALE_UP_COOLDOWN_SECONDS = 300  # 5 min: alarms need a few datapoints at the new capacity before they can judge it.
+SCALE_DOWN_COOLDOWN_SECONDS = 3_600  # 1 h after a merge before another scale-down; scale-up is never blocked by it.
+
+# --- Alarms
+ALARM_PERIOD_SECONDS = 60  # Kinesis stream metrics are published once a minute; a 60 s Sum is the finest honest view.
+ALARM_EVALUATION_PERIODS = 2  # two consecutive breaching minutes: one noisy minute does not buy shards.
+ALARM_DATAPOINTS_TO_ALARM = 2  # with 2 evaluation periods: both must breach.
+ALARM_NAME_PREFIX = (
+    "kinesis-autoscaler"  # alarms are named <prefix>-<stream>-<kind>; the prefix scopes IAM and lookups.
+)
+
+# --- Onboarding (create-streams)
+RETENTION_HOURS = 24  # Kinesis' own default; longer retention is billed per shard-hour.
+ENCRYPT = True  # server-side encryption costs nothing with the AWS-managed key: on unless configured off.
+KMS_KEY_ID = "alias/aws/kinesis"  # the AWS-managed key: no key policy to maintain.
+SHARD_LEVEL_METRICS = False  # shard-level metrics are billed per shard; they only sharpen hot-shard splits.
+
+# --- Operations
+SPLIT_SECONDS_ESTIMATE = 30.0  # one SplitShard round trip to ACTIVE; undocumented, ~30 s observed (unverified).
+USC_RESERVED_FOR_SCALE_UP = 4  # scale-down halves by UpdateShardCount only while 4 of the 10 daily calls stay free.
+UPDATE_SHARD_COUNT_SECONDS_ESTIMATE = 90.0  # UpdateShardCount "could take a few minutes"; used only to compare paths.
+LOCK_LEASE_MARGIN_SECONDS = 60  # the lock lease outlives the function timeout by this much: a crash cannot wedge it.
+LOCK_ITEM_TTL_SECONDS = 7 * 24 * 3_600  # DynamoDB TTL removes lock items a week after their last write.
+CONTINUATION_SAFETY_SECONDS = 60  # hand over to a new invocation when less than this remains: room for one more call.
+MAX_CONTINUATION_HOPS = 8  # Lambda drops self-invocation chains after ~16 hops; stop well before that.
+MAX_SPLITS_PER_ACTION = 240  # (8 hops + 1) × 900 s / ~30 s a split ≈ 270: more splits could not finish in one chain.
+WAIT_POLL_INITIAL_SECONDS = 2.0  # first poll for ACTIVE after a reshard call.
+WAIT_POLL_MAX_SECONDS = 20.0  # AWS samples poll every 20 s; never sleep longer between polls.

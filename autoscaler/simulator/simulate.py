@@ -1,0 +1,108 @@
+"""One simulation: a trace, the policies to compare, the settings; the table the operator reads and the JSON contract.
+
+JSON (a contract: dashboards and checks read it): {"trace": str, "minutes": int, "policies": {NAME: {
+"throttled_bytes_fraction", "throttled_records_fraction", "shard_hours", "shard_hours_vs_oracle",
+"reshard_operations", "update_shard_count_calls", "minutes_updating", "cost_usd", "cost_vs_on_demand",
+"max_shards", ...}}}; NAME among autoscaler, polling, on-demand, oracle, fixed; on-demand's shard fields are null.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+from autoscaler.config import AutoscalerConfig, StreamConfig, Tunables
+from autoscaler.core.defaults import ALARM_NAME_PREFIX
+from autoscaler.core.limits import MAX_SHARDS_PER_STREAM
+from autoscaler.simulator import baselines
+from autoscaler.simulator.ledger import PolicyRun, summarise, totals
+from autoscaler.simulator.prices import Prices
+from autoscaler.simulator.replay import AutoscalerReplay, ReplayOptions
+from autoscaler.simulator.trace import Trace
+from autoscaler.simulator.traffic import UNIFORM, Skew
+
+POLICIES = ("autoscaler", "polling", "on-demand", "oracle", "fixed")
+DEFAULT_STREAM = "simulated"
+
+
+class SimSettings(NamedTuple):
+    replay: ReplayOptions = ReplayOptions()
+    polling: baselines.PollingParams = baselines.PollingParams()
+    on_demand: baselines.OnDemandParams = baselines.OnDemandParams()
+    prices: Prices = Prices()
+    fixed_shards: int | None = None  # default: the count that covers the trace's peak
+    skew: Skew = UNIFORM
+
+
+class Simulation(NamedTuple):
+    trace: Trace
+    loads: list[float]
+    runs: list[PolicyRun]
+    figures: dict[str, dict[str, Any]]
+    stream: StreamConfig
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "trace": self.trace.name,
+            "minutes": self.trace.minutes,
+            "start": self.trace.start,
+            "stream": {
+                "name": self.stream.name,
+                "min_shards": self.stream.min_shards,
+                "max_shards": self.stream.max_shards,
+            },
+            "policies": self.figures,
+        }
+
+
+def default_config(name: str = DEFAULT_STREAM) -> AutoscalerConfig:
+    """The built-in defaults with min_shards 1 and max_shards 10,000 (the simulator without --config)."""
+    stream = StreamConfig(name=name, min_shards=1, max_shards=MAX_SHARDS_PER_STREAM, desired_shards=1)
+    return AutoscalerConfig("built-in defaults", ALARM_NAME_PREFIX, Tunables(), (stream,))
+
+
+def simulate(
+    trace: Trace,
+    *,
+    config: AutoscalerConfig | None = None,
+    stream: str | None = None,
+    policies: Sequence[str] = POLICIES,
+    settings: SimSettings | None = None,
+) -> Simulation:
+    """Run the chosen policies over the trace. Deterministic: the same inputs give the same figures.
+
+    The oracle and on-demand always run (the ratios need them) but are reported only when asked for.
+    """
+    settings = settings or SimSettings()
+    unknown = [p for p in policies if p not in POLICIES]
+    if unknown:
+        raise ValueError(f"unknown policy {unknown[0]!r}; choose from {', '.join(POLICIES)}")
+    cfg = config or default_config(stream or DEFAULT_STREAM)
+    name = stream or (cfg.streams[0].name if len(cfg.streams) == 1 else None)
+    if name is None or cfg.stream(name) is None:
+        raise ValueError(f"name the stream to simulate with --stream (one of: {', '.join(cfg.names)})")
+    stream_cfg = cfg.stream(name)
+    assert stream_cfg is not None
+    skew = settings.skew
+    replay_opts = settings.replay._replace(skew=skew)
+    loads = totals(trace).loads
+    runs: dict[str, PolicyRun] = {}
+    runs["oracle"] = baselines.oracle(trace, loads)
+    runs["on-demand"] = baselines.on_demand(trace, loads, settings.on_demand, skew)
+    if "autoscaler" in policies:
+        runs["autoscaler"] = AutoscalerReplay(trace, loads, cfg, name, replay_opts).run()
+    if "polling" in policies:
+        runs["polling"] = baselines.polling(
+            trace,
+            loads,
+            params=settings.polling,
+            skew=skew,
+            metric_delay_seconds=replay_opts.metric_delay_seconds,
+            update_seconds=replay_opts.update_shard_count_seconds,
+        )
+    if "fixed" in policies:
+        runs["fixed"] = baselines.fixed(trace, loads, skew, settings.fixed_shards)
+    ordered = [runs[p] for p in POLICIES if p in runs]
+    figures = summarise(ordered, trace, settings.prices, loads)
+    shown = {p: figures[p] for p in POLICIES if p in policies}
+    return Simulation(trace, loads, [r for r in ordered if r.name in policies], shown, stream_cfg)
