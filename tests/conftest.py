@@ -108,8 +108,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         random.Random(int(seed)).shuffle(items)
 
 
-@pytest.fixture
-def world() -> World:
+def new_world(config: AutoscalerConfig | None = None) -> World:
+    """Every port on fresh doubles, on one new simulated clock, for `config` (make_config() by default)."""
     clock = SimClock()
     return World(
         clock=clock,
@@ -118,8 +118,13 @@ def world() -> World:
         alarms=FakeAlarms(),
         cooldown=FakeCooldown(clock),
         continuation=RecordingContinuation(),
-        config=make_config(),
+        config=config or make_config(),
     )
+
+
+@pytest.fixture
+def world() -> World:
+    return new_world()
 
 
 @pytest.fixture(scope="session")

@@ -8,23 +8,16 @@ from __future__ import annotations
 
 import enum
 import logging
-import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from autoscaler.app.lifecycle import RunPorts, StreamRun
+from autoscaler.app.lifecycle import StreamRun, StreamUseCase
 from autoscaler.app.ports import (
-    AlarmsPort,
     Budget,
-    Clock,
-    ContinuationPort,
-    CooldownPort,
-    KinesisPort,
-    MetricsPort,
 )
-from autoscaler.config import AutoscalerConfig, StreamConfig
+from autoscaler.config import StreamConfig
 from autoscaler.core.defaults import (
     MAX_CONTINUATION_HOPS,
     SCALE_DOWN_PERIOD_SECONDS,
@@ -132,28 +125,13 @@ class _Work:
         return self.run.done
 
 
-class ScaleDownService:
-    def __init__(
-        self,
-        *,
-        config: AutoscalerConfig,
-        kinesis: KinesisPort,
-        metrics: MetricsPort,
-        alarms: AlarmsPort,
-        cooldown: CooldownPort,
-        continuation: ContinuationPort,
-        clock: Clock,
-        new_owner: Callable[[], str] = lambda: os.urandom(16).hex(),
-        workers: int = MERGE_WORKERS,
-    ) -> None:
-        self.config = config
-        self.kinesis = kinesis
-        self.metrics = metrics
-        self.alarms = alarms
-        self.cooldown = cooldown
-        self.continuation = continuation
-        self.clock = clock
-        self.new_owner = new_owner
+class ScaleDownService(StreamUseCase):
+    """The fleet's scale-down: evaluate every managed stream, merge the quiet ones, each under its lock."""
+
+    direction = Direction.DOWN
+
+    def __init__(self, *, workers: int = MERGE_WORKERS, **ports: Any) -> None:
+        super().__init__(**ports)
         self.workers = workers
 
     # -- evaluation (the dry run and the first half of a run) -------------------------------------------------------
@@ -286,15 +264,6 @@ class ScaleDownService:
 
     # -- the run --------------------------------------------------------------------------------------------------
 
-    @property
-    def _ports(self) -> RunPorts:
-        return RunPorts(self.kinesis, self.alarms, self.cooldown, self.clock, self.config.alarm_name_prefix)
-
-    def _start(self, cfg: StreamConfig, budget: Budget, handover: HandOver | None = None) -> StreamRun:
-        return StreamRun.start(
-            self._ports, cfg, Direction.DOWN, budget=budget, new_owner=self.new_owner, handover=handover
-        )
-
     def run(
         self, budget: Budget, names: Sequence[str] | None = None, continuation: Continuation | None = None
     ) -> FleetResult:
@@ -306,14 +275,14 @@ class ScaleDownService:
         hop = continuation.hop if continuation else 0
         todo_names = list(continuation.pending if continuation else (names or self.config.names))
         settled, candidates, reads = self.evaluate(todo_names) if todo_names else Evaluation([], [], 0)
-        work: list[_Work] = [_Work(self._start(cfg, budget), decision) for cfg, decision in candidates]
+        work: list[_Work] = [_Work(self.start(cfg, budget), decision) for cfg, decision in candidates]
         for item in continuation.handovers if continuation else ():
             held = self.config.stream(item.stream)
             if held is None:  # removed from the config since the hand-over: never touched again (its lease lapses)
                 settled.append(StreamResult(item.stream, StreamOutcome.SKIPPED, None, "not in the config: untouched"))
                 continue
             if not held.enabled:  # disabled by a redeploy since the hand-over: stop and clean up
-                settled.append(self._abandon(self._start(held, budget, item), "no longer managed (enabled: false)"))
+                settled.append(self._abandon(self.start(held, budget, item), "no longer managed (enabled: false)"))
                 continue
             target = max(item.target, held.min_shards)
             d = ScaleDownDecision(
@@ -324,7 +293,7 @@ class ScaleDownService:
                 f"continuing towards {target}",
                 method=OpKind(item.method or OpKind.MERGE.value),
             )
-            work.append(_Work(self._start(held, budget, item), d))
+            work.append(_Work(self.start(held, budget, item), d))
 
         results: list[StreamResult] = list(settled)
         handed: list[tuple[_Work, HandOver]] = []

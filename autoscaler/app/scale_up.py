@@ -8,21 +8,14 @@ from __future__ import annotations
 import enum
 import logging
 import math
-import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from autoscaler.app.lifecycle import RunPorts, StreamRun, update_shard_count_calls_24h
+from autoscaler.app.lifecycle import StreamRun, StreamUseCase, update_shard_count_calls_24h
 from autoscaler.app.ports import (
-    AlarmsPort,
     Budget,
-    Clock,
-    ContinuationPort,
-    CooldownPort,
-    KinesisPort,
-    MetricsPort,
 )
-from autoscaler.config import AutoscalerConfig, StreamConfig
+from autoscaler.config import StreamConfig
 from autoscaler.core.capacity import AlarmKind, kind_of_alarm, shards_for_threshold
 from autoscaler.core.defaults import MAX_CONTINUATION_HOPS
 from autoscaler.core.errors import (
@@ -127,29 +120,10 @@ def request_from_alarm(note: AlarmNotification, cfg: StreamConfig, prefix: str) 
     return ScaleUpRequest(note.stream, note.trigger, alarm_shards=shards, source=note.alarm_name)
 
 
-class ScaleUpService:
+class ScaleUpService(StreamUseCase):
     """Scale one stream up, under the cooldown lock, exactly once however many alarms fire together."""
 
-    def __init__(
-        self,
-        *,
-        config: AutoscalerConfig,
-        kinesis: KinesisPort,
-        metrics: MetricsPort,
-        alarms: AlarmsPort,
-        cooldown: CooldownPort,
-        continuation: ContinuationPort,
-        clock: Clock,
-        new_owner: Callable[[], str] = lambda: os.urandom(16).hex(),  # uuid4's entropy; uuid costs ~3 ms of import
-    ) -> None:
-        self.config = config
-        self.kinesis = kinesis
-        self.metrics = metrics
-        self.alarms = alarms
-        self.cooldown = cooldown
-        self.continuation = continuation
-        self.clock = clock
-        self.new_owner = new_owner
+    direction = Direction.UP
 
     # -- reading and planning (shared by the Lambda path and the operator's dry run) --------------------------------
 
@@ -211,10 +185,6 @@ class ScaleUpService:
 
     # -- the action ------------------------------------------------------------------------------------------------
 
-    @property
-    def _ports(self) -> RunPorts:
-        return RunPorts(self.kinesis, self.alarms, self.cooldown, self.clock, self.config.alarm_name_prefix)
-
     def scale_up(self, request: ScaleUpRequest, budget: Budget) -> ScaleUpResult:
         """Plan and apply under the lock (one StreamRun). Never raises for expected AWS conditions: the result says
         what happened.
@@ -229,9 +199,7 @@ class ScaleUpService:
                 request.stream, Outcome.SKIPPED, f"{request.stream!r} is not in the config", skip_reason="unmanaged"
             )
         handover = request.handover
-        run = StreamRun.start(
-            self._ports, cfg, Direction.UP, budget=budget, new_owner=self.new_owner, handover=handover
-        )
+        run = self.start(cfg, budget, handover)
         if not cfg.enabled:
             if handover is not None:  # disabled by a redeploy since the hand-over: stop there and clean up
                 return self._abandon(run, handover)

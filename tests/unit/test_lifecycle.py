@@ -21,7 +21,7 @@ from autoscaler.core.defaults import CONTINUATION_SAFETY_SECONDS, LOCK_LEASE_MAR
 from autoscaler.core.errors import LockUnavailable
 from autoscaler.core.model import Direction, TriggerKind
 from autoscaler.events import Continuation, HandOver
-from tests.conftest import World, make_config
+from tests.conftest import World, make_config, new_world
 
 pytestmark = pytest.mark.unit
 
@@ -157,22 +157,7 @@ def test_finish_waits_for_active_before_counting(world: World) -> None:
 
 
 def world_with(enabled: bool) -> World:
-    from autoscaler.adapters.fakes.clock import SimClock
-    from autoscaler.adapters.fakes.cloudwatch import FakeAlarms, FakeMetrics
-    from autoscaler.adapters.fakes.continuation import RecordingContinuation
-    from autoscaler.adapters.fakes.cooldown import FakeCooldown
-    from autoscaler.adapters.fakes.kinesis import FakeKinesis
-
-    clock = SimClock()
-    return World(
-        clock=clock,
-        kinesis=FakeKinesis(clock),
-        metrics=FakeMetrics(clock),
-        alarms=FakeAlarms(),
-        cooldown=FakeCooldown(clock),
-        continuation=RecordingContinuation(),
-        config=make_config(enabled=enabled),
-    )
+    return new_world(make_config(enabled=enabled))
 
 
 def abandon_through(direction: Direction, world: World) -> tuple[str, int | None]:
