@@ -14,7 +14,7 @@ import pytest
 
 from autoscaler.alarm_sync import stream_alarm_specs
 from autoscaler.config import AutoscalerConfig, parse_config
-from autoscaler.local.emulators import KinesisMock
+from autoscaler.local.emulators import Dynalite, KinesisMock
 from autoscaler.local.moto_server import FAKE_ENV, MotoServer
 from autoscaler.scale_down_service import ScaleDownService
 from autoscaler.service import ScaleUpService
@@ -151,6 +151,16 @@ class FastKinesisMock(KinesisMock):
 @pytest.fixture(scope="session")
 def kinesis_mock_server() -> Iterator[KinesisMock]:
     server = FastKinesisMock(updating_seconds=CONTRACT_UPDATING_SECONDS)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def dynalite_server() -> Iterator[Dynalite]:
+    server = Dynalite()
     server.start()
     try:
         yield server

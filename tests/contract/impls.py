@@ -309,6 +309,23 @@ def moto_lock(request: pytest.FixtureRequest) -> Iterator[LockHarness]:
         yield LockHarness("moto", CooldownTable(c, "cooldown"))
 
 
+RACERS = 30  # the many-writer case's threads; each needs a connection of its own to race
+
+
+@contextmanager
+def dynalite_lock(request: pytest.FixtureRequest) -> Iterator[LockHarness]:
+    """CooldownTable on the session's dynalite: one table, every item deleted after each case. dynalite has no TTL
+    (docs/emulators.md), so `advance` is left as a no-op and the TTL case is not run on it."""
+    server = request.getfixturevalue("dynalite_server")
+    c = _client("dynamodb", server.endpoint, pool=RACERS + 2)
+    create_table(c, "cooldown")  # idempotent: after the first case it finds the table ACTIVE
+    try:
+        yield LockHarness("dynalite", CooldownTable(c, "cooldown"))
+    finally:
+        for item in c.scan(TableName="cooldown", ConsistentRead=True)["Items"]:
+            c.delete_item(TableName="cooldown", Key={"stream": item["stream"]})
+
+
 # -- the matrix -----------------------------------------------------------------------------------------------------
 
 Factory = Callable[[pytest.FixtureRequest], AbstractContextManager[Any]]
@@ -319,7 +336,7 @@ IMPLS: dict[str, dict[str, Factory]] = {
     "kinesis_impl": {"fake": fake_kinesis, "moto": moto_kinesis, "kinesis-mock": kinesis_mock_kinesis},
     "metrics_impl": {"fake": fake_metrics, "moto": moto_metrics},
     "alarms_impl": {"fake": fake_alarms, "moto": moto_alarms},
-    "lock_impl": {"fake": fake_lock, "moto": moto_lock},
+    "lock_impl": {"fake": fake_lock, "moto": moto_lock, "dynalite": dynalite_lock},
 }
 
 
