@@ -2,8 +2,9 @@
 
 A harness gives the suite the port itself plus the few setup and inspection steps the port does not offer (create a
 stream, publish a datapoint, move an alarm's state the way CloudWatch's evaluation would). Each harness is built by
-a factory in IMPLS below: that table is the one place to add an implementation (kinesis-mock for Kinesis, dynalite
-for DynamoDB): write a factory that yields a harness talking to the emulator and add its name to the port's list.
+a factory in IMPLS below: that table is the one place to add an implementation. Today: the double and moto for every
+port, kinesis-mock for Kinesis and dynalite for DynamoDB (session servers from tests/conftest.py, reached through the
+test's request so they start only when a case on them runs).
 
 Cases an implementation cannot run are marked with `only_on(...)` in the suites (see conftest.py), never skipped
 inside a test body, so the matrix of case × implementation is visible in the test report.
