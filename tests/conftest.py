@@ -21,6 +21,7 @@ from autoscaler.app.alarm_sync import stream_alarm_specs
 from autoscaler.app.scale_down import ScaleDownService
 from autoscaler.app.scale_up import ScaleUpService
 from autoscaler.config import AutoscalerConfig, parse_config
+from autoscaler.local.emulators import Dynalite, KinesisMock
 from autoscaler.local.moto_server import FAKE_ENV, MotoServer
 
 # Never let a test reach real AWS: fake credentials and a region before anything builds a client.
@@ -130,6 +131,41 @@ def world() -> World:
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[MotoServer]:
     server = MotoServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+# -- the third-party emulators (`make emulators`), one process each per session, started only when a test asks -------
+# tests/e2e/emulators runs the product on all three servers together (LocalEmulators, its own conftest.py); these two
+# are for tests that need one port on one emulator (tests/contract). Without `make emulators` they error with that hint.
+
+CONTRACT_UPDATING_SECONDS = 0.5  # kinesis-mock's UPDATING after a split, merge or UpdateShardCount (AWS: ~30 s)
+
+
+class FastKinesisMock(KinesisMock):
+    """kinesis-mock with CREATING and DELETING over at once: cases create and delete a stream each, and only the
+    UPDATING after a reshard is what they look at."""
+
+    def environment(self) -> dict[str, str]:
+        return {**super().environment(), "CREATE_STREAM_DURATION": "0ms", "DELETE_STREAM_DURATION": "0ms"}
+
+
+@pytest.fixture(scope="session")
+def kinesis_mock_server() -> Iterator[KinesisMock]:
+    server = FastKinesisMock(updating_seconds=CONTRACT_UPDATING_SECONDS)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def dynalite_server() -> Iterator[Dynalite]:
+    server = Dynalite()
     server.start()
     try:
         yield server

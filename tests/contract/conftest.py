@@ -5,6 +5,7 @@ listed for it in impls.IMPLS, so each case runs once per implementation. A case 
 run says so with its reason:
 
     @only_on("fake", reason="moto never goes UPDATING")
+    @only_on("fake", reason={"moto": "never goes UPDATING", "kinesis-mock": "..."})  # one reason each
 
 and is reported as SKIPPED on the others ("moto: moto never goes UPDATING"), not silently dropped.
 CONTRACT_IGNORE_ONLY_ON=1 runs them everywhere: the way to check a reason still holds (each failure it prints is
@@ -31,24 +32,26 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         for fixture in IMPLS:
             impl = params.get(fixture)
             if impl is not None and impl not in marker.args:
-                item.add_marker(pytest.mark.skip(reason=f"{impl}: {marker.kwargs['reason']}"))
+                reason = marker.kwargs["reason"]
+                why = reason[impl] if isinstance(reason, dict) else reason
+                item.add_marker(pytest.mark.skip(reason=f"{impl}: {why}"))
 
 
 @pytest.fixture(params=list(IMPLS["kinesis_impl"]))
 def kinesis_impl(request: pytest.FixtureRequest) -> Iterator[Any]:
-    yield from open_impl("kinesis_impl", request.param)
+    yield from open_impl("kinesis_impl", request.param, request)
 
 
 @pytest.fixture(params=list(IMPLS["metrics_impl"]))
 def metrics_impl(request: pytest.FixtureRequest) -> Iterator[Any]:
-    yield from open_impl("metrics_impl", request.param)
+    yield from open_impl("metrics_impl", request.param, request)
 
 
 @pytest.fixture(params=list(IMPLS["alarms_impl"]))
 def alarms_impl(request: pytest.FixtureRequest) -> Iterator[Any]:
-    yield from open_impl("alarms_impl", request.param)
+    yield from open_impl("alarms_impl", request.param, request)
 
 
 @pytest.fixture(params=list(IMPLS["lock_impl"]))
 def lock_impl(request: pytest.FixtureRequest) -> Iterator[Any]:
-    yield from open_impl("lock_impl", request.param)
+    yield from open_impl("lock_impl", request.param, request)

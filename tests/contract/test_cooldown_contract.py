@@ -1,12 +1,15 @@
-"""CooldownPort contract: the same cases on FakeCooldown and on CooldownTable over moto's DynamoDB.
+"""CooldownPort contract: the same cases on FakeCooldown and on CooldownTable over moto's DynamoDB and dynalite.
 
-Every time is an argument (`now`, `at`), so both implementations see the same timeline; T0 is the suites' "now".
-moto's conditional writes are faithful for one writer at a time, which is all these cases do (the race of many
-writers is dynalite's to prove: tests/unit/test_concurrency.py holds the fake to it).
+Every time is an argument (`now`, `at`), so every implementation sees the same timeline; T0 is the suites' "now".
+moto's conditional writes are faithful for one writer at a time; the race of many writers runs on the fake and on
+dynalite, whose conditional writes are atomic (moto's in-process backends are not: autoscaler/local/moto_server.py).
+dynalite returns no item with a failed condition (no ReturnValuesOnConditionCheckFailure), so there the adapter's
+refusals read the item back: the `.state` cases prove both paths give the caller the same item.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -15,7 +18,7 @@ import pytest
 from autoscaler.app.ports import CooldownPort, Direction, LockState
 from autoscaler.core.defaults import LOCK_ITEM_TTL_SECONDS
 from autoscaler.core.errors import CooldownActive, LockHeld
-from tests.contract.impls import T0, LockHarness, only_on
+from tests.contract.impls import RACERS, T0, LockHarness, only_on
 
 pytestmark = [pytest.mark.integration, pytest.mark.contract]
 UP, DOWN = Direction.UP, Direction.DOWN
@@ -40,11 +43,19 @@ def handed_over_gone() -> tuple[type[CooldownActive], str]:
     return LockHeld, "the run that handed over no longer holds the lock"
 
 
+class Refusal:
+    """What a `refused` block was told: the refusal's `.state`, filled in when the block ends."""
+
+    state: LockState | None = None
+
+
 @contextmanager
-def refused(expected: tuple[type[CooldownActive], str]) -> Iterator[None]:
+def refused(expected: tuple[type[CooldownActive], str]) -> Iterator[Refusal]:
     kind, message = expected
+    out = Refusal()
     with pytest.raises(CooldownActive) as info:
-        yield
+        yield out
+    out.state = info.value.state
     assert type(info.value) is kind  # LockHeld is a CooldownActive: the exact kind matters to the log and the CLI
     assert message in str(info.value)
 
@@ -218,6 +229,87 @@ def test_a_lapsed_then_retaken_lock_is_not_released_by_the_old_owner(lock: Coold
     assert lock.read("orders") == retaken  # B still holds it; no cooldown, no last action from the late release
 
 
+# -- what a refusal carries ----------------------------------------------------------------------------------------
+
+
+def test_a_refusal_carries_the_item_that_refused(lock: CooldownPort) -> None:
+    """The caller logs who holds the lock and until when from the refusal alone (`.state`), with no read of its own:
+    the item as it stood when the condition failed — ALL_OLD on AWS, read back where the failure carries none."""
+    after_a_scale_up(lock)  # up cooldown until T0 + 400, last action at T0 + 100
+    holder = take(lock, "C", T0 + 110, DOWN)
+    with refused(held(LEASE - 10)) as refusal:
+        take(lock, "B", T0 + 120, UP)
+    assert refusal.state == holder
+    assert (refusal.state.owner, refusal.state.lease_until, dict(refusal.state.cooldown_until)) == (
+        "C",
+        T0 + 110 + LEASE,
+        {UP: T0 + 400},
+    )
+
+
+def test_a_cooldown_refusal_carries_the_released_item(lock: CooldownPort) -> None:
+    after_a_scale_up(lock)
+    with refused(cooling(UP, 299)) as refusal:
+        take(lock, "B", T0 + 101, UP)
+    assert refusal.state == lock.read("orders")
+    assert refusal.state is not None and (refusal.state.owner, dict(refusal.state.cooldown_until)) == (
+        None,
+        {UP: T0 + 400},
+    )
+
+
+def test_a_refused_take_over_carries_the_item_of_the_run_that_holds_it(lock: CooldownPort) -> None:
+    take(lock, "A", T0, UP)
+    holder = take(lock, "B", T0 + LEASE + 1, UP)  # A's lease lapsed and B took the lock
+    with refused(handed_over_gone()) as refusal:
+        take(lock, "A2", T0 + LEASE + 2, take_over_from="A")
+    assert refusal.state == holder
+
+
+def test_a_refused_take_over_of_a_missing_item_carries_none(lock: CooldownPort) -> None:
+    with refused(handed_over_gone()) as refusal:
+        take(lock, "A2", T0, take_over_from="A")
+    assert refusal.state is None
+
+
+# -- many writers at once -------------------------------------------------------------------------------------------
+
+NOT_ATOMIC = (
+    "moto's backends hold no lock around a conditional write (its threaded server let 2 of 20 racers win: "
+    "autoscaler/local/moto_server.py); a pass in-process would be luck, not the per-item atomicity DynamoDB promises"
+)
+
+
+@only_on("fake", "dynalite", reason=NOT_ATOMIC)
+def test_of_many_writers_racing_for_a_free_lock_exactly_one_wins(lock: CooldownPort) -> None:
+    """30 runs (alarms, a scale-down, a continuation's duplicate) ask for the same free item at the same instant:
+    one gets it; every other is told LockHeld, by the winner's item."""
+    start = threading.Barrier(RACERS)
+    won: list[LockState] = []
+    lost: list[Exception] = []
+
+    def racer(owner: str) -> None:
+        start.wait(timeout=30)
+        try:
+            won.append(take(lock, owner, T0, UP, DOWN))
+        except Exception as exc:  # every refusal is checked below
+            lost.append(exc)
+
+    threads = [threading.Thread(target=racer, args=(f"run-{i}",)) for i in range(RACERS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads), "a writer hung"
+    assert len(won) == 1, [s.owner for s in won]
+    (winner,) = won
+    assert len(lost) == RACERS - 1
+    for exc in lost:
+        assert type(exc) is LockHeld, repr(exc)
+        assert exc.state == winner  # each refusal names the run that holds the lock
+    assert lock.read("orders") == winner
+
+
 # -- UpdateShardCount calls -----------------------------------------------------------------------------------------
 
 
@@ -251,7 +343,13 @@ def test_update_shard_count_calls_outlive_the_run_that_made_them(lock: CooldownP
 # -- TTL ------------------------------------------------------------------------------------------------------------
 
 
-@only_on("fake", reason="moto never expires TTL items (AWS: deleted some time, typically days, after expires_at)")
+@only_on(
+    "fake",
+    reason={
+        "moto": "moto never expires TTL items (AWS: deleted some time, typically days, after expires_at)",
+        "dynalite": "dynalite has no TTL (UpdateTimeToLive is an UnknownOperationException; docs/emulators.md)",
+    },
+)
 def test_the_item_expires_a_ttl_after_its_last_write_and_its_lease(lock_impl: LockHarness) -> None:
     lock = lock_impl.port
     lease_until = T0 + 2 * DAY  # longer than any real lease, to tell "after the write" from "after the lease"

@@ -1,8 +1,11 @@
-"""KinesisPort contract: the same cases on FakeKinesis and on KinesisAdapter over moto.
+"""KinesisPort contract: the same cases on FakeKinesis and on KinesisAdapter over moto and over kinesis-mock.
 
-What moto does not model (it never goes UPDATING, enforces no UpdateShardCount limit, accepts merging a CLOSED
-shard) is marked only_on("fake"); for each of those, the adapter's side — AWS's documented reply mapped to the same
-project exception the double raises — is proven on botocore's Stubber at the end of this file.
+kinesis-mock models what moto does not: UPDATING after each reshard (ResourceInUseException meanwhile), so
+wait_until_active's timeout, and UpdateShardCount's [½×, 2×] rule. What neither models (the 10-per-24-h quota;
+moto: merging a CLOSED shard, kinesis-mock: its error code) is marked only_on(...) with the reason, and the adapter's
+side of it — AWS's documented reply mapped to the same project exception the double raises — is proven on
+botocore's Stubber at the end of this file. kinesis-mock lays shards out a few hash keys away from AWS's
+boundaries: the exact boundaries are checked where they are AWS's, evenness everywhere.
 """
 
 from __future__ import annotations
@@ -28,7 +31,19 @@ pytestmark = [pytest.mark.integration, pytest.mark.contract]
 HALF = (MAX_HASH_KEY + 1) // 2  # 2^127: where a 2-shard stream's second shard starts
 QUARTER = (MAX_HASH_KEY + 1) // 4
 NO_UPDATING = "moto never goes UPDATING (a second reshard right away succeeds; AWS: ResourceInUseException)"
-NO_USC_LIMITS = "moto enforces no UpdateShardCount limit (AWS: 10 calls per 24 h, target within [½×, 2×])"
+NO_HALF_DOUBLE = "moto enforces no UpdateShardCount limit (AWS: target within [½×, 2×])"
+NO_QUOTA = (
+    "neither moto nor kinesis-mock counts UpdateShardCount calls (AWS: 10 per 24 h; the lock item counts ours, and "
+    "the adapter's mapping of the refusal is on Stubber)"
+)
+KM_LAYOUT = (
+    "kinesis-mock starts shard i at i × ⌊(2^128 − 1) / n⌋, up to n − 1 keys before AWS's ⌊i × 2^128 / n⌋ "
+    "(evenness is checked on it; the product never relies on exact boundaries)"
+)
+KM_CLOSED = (
+    "kinesis-mock refuses a CLOSED shard with ResourceInUseException ('is not active'), which the adapter reads as "
+    "StreamBusy (AWS: InvalidArgumentException, 'already merged or split', on Stubber below)"
+)
 
 
 @pytest.fixture
@@ -44,6 +59,22 @@ def settle(port: KinesisPort) -> None:
 
 def ranges(shards: list[Shard]) -> list[tuple[int, int]]:
     return [(s.start, s.end) for s in shards]
+
+
+def aws_layout(count: int) -> list[tuple[int, int]]:
+    """CreateStream's and UNIFORM_SCALING's layout on AWS: shard i starts at ⌊i × 2^128 / count⌋
+    (planner.uniform_shards)."""
+    bounds = [(MAX_HASH_KEY + 1) * i // count for i in range(count + 1)]
+    return [(bounds[i], bounds[i + 1] - 1) for i in range(count)]
+
+
+def assert_even(shards: list[Shard], count: int) -> None:
+    """`count` open shards, sorted, tiling the key space, each within `count` keys of 2^128 / count wide."""
+    assert len(shards) == count
+    assert ranges(shards) == sorted(ranges(shards)) and tiles_key_space(shards)
+    ideal = (MAX_HASH_KEY + 1) // count
+    widths = [s.width for s in shards]
+    assert all(abs(w - ideal) <= count for w in widths), [round(w / ideal, 3) for w in widths]
 
 
 # -- reads ----------------------------------------------------------------------------------------------------------
@@ -67,21 +98,35 @@ def test_describe_reads_the_enabled_shard_level_metrics(kinesis: KinesisHarness)
 
 def test_describe_all_lists_every_stream_with_status_and_mode(kinesis: KinesisHarness) -> None:
     kinesis.create("clicks", 1, StreamMode.ON_DEMAND)
-    kinesis.enable_shard_metrics("orders", ["IncomingBytes"])
     found = kinesis.port.describe_all()
     assert {n: (d.status, d.mode) for n, d in found.items()} == {
         "orders": ("ACTIVE", StreamMode.PROVISIONED),
         "clicks": ("ACTIVE", StreamMode.ON_DEMAND),
     }
-    # ListStreams' summaries carry no EnhancedMonitoring: "shard-level metrics not included", on both sides
-    assert found["orders"].shard_level_metrics == frozenset()
+
+
+@only_on(
+    "fake",
+    "moto",
+    reason="kinesis-mock's ListStreams has no StreamSummaries, so the adapter describes each stream and passes on "
+    "its shard-level metrics (docs/emulators.md); nothing reads them from describe_all",
+)
+def test_describe_all_carries_no_shard_level_metrics(kinesis: KinesisHarness) -> None:
+    kinesis.enable_shard_metrics("orders", ["IncomingBytes"])
+    # ListStreams' summaries carry no EnhancedMonitoring: "shard-level metrics not included"
+    assert kinesis.port.describe_all()["orders"].shard_level_metrics == frozenset()
 
 
 def test_list_open_shards_of_a_new_stream_tiles_the_key_space_evenly(kinesis: KinesisHarness) -> None:
     shards = kinesis.port.list_open_shards("orders")
-    # 4 shards of 2^128 / 4 = 2^126 keys each, sorted by starting hash key
-    assert ranges(shards) == [(i * QUARTER, (i + 1) * QUARTER - 1) for i in range(4)]
+    assert_even(shards, 4)  # 4 shards of about 2^128 / 4 = 2^126 keys each, sorted by starting hash key
     assert len({s.shard_id for s in shards}) == 4
+
+
+@only_on("fake", "moto", reason=KM_LAYOUT)
+def test_a_new_stream_has_the_aws_layout(kinesis: KinesisHarness) -> None:
+    assert ranges(kinesis.port.list_open_shards("orders")) == aws_layout(4)
+    assert aws_layout(4)[1] == (QUARTER, HALF - 1)  # 2^126 keys each
 
 
 # -- split and merge ------------------------------------------------------------------------------------------------
@@ -107,14 +152,15 @@ def test_merge_replaces_two_adjacent_shards_by_their_union(kinesis: KinesisHarne
     settle(port)
     after = port.list_open_shards("orders")
     assert len(after) == 4 + 1 - 2
-    assert ranges(after)[0] == (0, HALF - 1)  # [0, 2^126 − 1] ∪ [2^126, 2^127 − 1]
+    assert ranges(after)[0] == (s0.start, s1.end)  # about [0, 2^126 − 1] ∪ [2^126, 2^127 − 1]
     assert not {s0.shard_id, s1.shard_id} & {s.shard_id for s in after}
     assert tiles_key_space(after)
 
 
 def test_split_then_merge_back_leaves_only_open_shards_tiling_the_key_space(kinesis: KinesisHarness) -> None:
     port = kinesis.port
-    parent = port.list_open_shards("orders")[0]
+    before = port.list_open_shards("orders")
+    parent = before[0]
     port.split_shard("orders", parent.shard_id, parent.start + parent.width // 2)
     settle(port)
     low, high = port.list_open_shards("orders")[:2]
@@ -122,7 +168,7 @@ def test_split_then_merge_back_leaves_only_open_shards_tiling_the_key_space(kine
     settle(port)
     after = port.list_open_shards("orders")
     # 4 → 5 → 4 open shards; the three CLOSED ones (parent, two children) are not listed
-    assert ranges(after) == [(i * QUARTER, (i + 1) * QUARTER - 1) for i in range(4)]
+    assert ranges(after) == ranges(before)
     assert not {parent.shard_id, low.shard_id, high.shard_id} & {s.shard_id for s in after}
 
 
@@ -140,6 +186,7 @@ def test_split_at_a_key_outside_the_parent_is_an_invalid_request(kinesis: Kinesi
     assert len(kinesis.port.list_open_shards("orders")) == 4
 
 
+@only_on("fake", "moto", reason=KM_CLOSED)
 def test_split_of_a_closed_shard_is_an_invalid_request(kinesis: KinesisHarness) -> None:
     port = kinesis.port
     parent = port.list_open_shards("orders")[0]
@@ -149,7 +196,13 @@ def test_split_of_a_closed_shard_is_an_invalid_request(kinesis: KinesisHarness) 
         port.split_shard("orders", parent.shard_id, parent.start + parent.width // 4)
 
 
-@only_on("fake", reason="moto merges a CLOSED shard (AWS: InvalidArgumentException, 'already merged or split')")
+@only_on(
+    "fake",
+    reason={
+        "moto": "moto merges a CLOSED shard (AWS: InvalidArgumentException, 'already merged or split')",
+        "kinesis-mock": KM_CLOSED,
+    },
+)
 def test_merge_of_a_closed_shard_is_an_invalid_request(kinesis: KinesisHarness) -> None:
     port = kinesis.port
     s0, s1, *_ = port.list_open_shards("orders")
@@ -173,7 +226,10 @@ def test_update_shard_count_leaves_target_open_shards_tiling_the_key_space(
     assert tiles_key_space(after)
 
 
-UNEVEN = "moto's UpdateShardCount leaves uneven ranges unless it only halves or doubles (AWS: UNIFORM_SCALING)"
+UNEVEN = (
+    "moto's and kinesis-mock's UpdateShardCount leave uneven ranges unless they only halve or double (4 → 6: "
+    "widths ¾, ¾, ¾, ¾, 1½, 1½ of even; AWS: UNIFORM_SCALING)"
+)
 
 
 @pytest.mark.parametrize(
@@ -188,13 +244,19 @@ UNEVEN = "moto's UpdateShardCount leaves uneven ranges unless it only halves or 
 def test_update_shard_count_scales_uniformly(kinesis: KinesisHarness, target: int) -> None:
     kinesis.port.update_shard_count("orders", target)
     settle(kinesis.port)
+    assert_even(kinesis.port.list_open_shards("orders"), target)
+
+
+@only_on("fake", "moto", reason=KM_LAYOUT)
+@pytest.mark.parametrize("target", [8, 2])
+def test_update_shard_count_lands_on_the_aws_layout(kinesis: KinesisHarness, target: int) -> None:
+    kinesis.port.update_shard_count("orders", target)
+    settle(kinesis.port)
     # UNIFORM_SCALING: shard i starts at ⌊i × 2^128 / target⌋ (CreateStream's layout, planner.uniform_shards)
-    bounds = [(MAX_HASH_KEY + 1) * i // target for i in range(target + 1)]
-    expected = [(bounds[i], bounds[i + 1] - 1) for i in range(target)]
-    assert ranges(kinesis.port.list_open_shards("orders")) == expected
+    assert ranges(kinesis.port.list_open_shards("orders")) == aws_layout(target)
 
 
-@only_on("fake", reason=NO_USC_LIMITS)
+@only_on("fake", "kinesis-mock", reason=NO_HALF_DOUBLE)
 @pytest.mark.parametrize(("target", "why"), [(9, "above 2 × 4 = 8"), (1, "below ⌈4 / 2⌉ = 2")])
 def test_update_shard_count_outside_half_to_double_is_refused(kinesis: KinesisHarness, target: int, why: str) -> None:
     with pytest.raises(UpdateShardCountLimit):
@@ -202,7 +264,7 @@ def test_update_shard_count_outside_half_to_double_is_refused(kinesis: KinesisHa
     assert len(kinesis.port.list_open_shards("orders")) == 4, why
 
 
-@only_on("fake", reason=NO_USC_LIMITS)
+@only_on("fake", reason=NO_QUOTA)
 def test_the_eleventh_update_shard_count_in_24_hours_is_refused(kinesis: KinesisHarness) -> None:
     port = kinesis.port
     for target in [8, 4] * 5:  # 10 calls, alternating 4 → 8 → 4: each within [½×, 2×]
@@ -224,7 +286,7 @@ def reshards(port: KinesisPort) -> dict[str, Callable[[], None]]:
     }
 
 
-@only_on("fake", reason=NO_UPDATING)
+@only_on("fake", "kinesis-mock", reason=NO_UPDATING)
 @pytest.mark.parametrize("second", ["split", "merge", "update_shard_count"])
 def test_a_reshard_while_updating_is_stream_busy(kinesis: KinesisHarness, second: str) -> None:
     port = kinesis.port
@@ -242,7 +304,7 @@ def test_wait_until_active_returns_for_an_active_stream(kinesis: KinesisHarness)
     kinesis.port.wait_until_active("orders", 0)
 
 
-@only_on("fake", reason=NO_UPDATING)
+@only_on("fake", "kinesis-mock", reason=NO_UPDATING)
 def test_wait_until_active_raises_stream_busy_at_the_timeout(kinesis: KinesisHarness) -> None:
     port = kinesis.port
     s0 = port.list_open_shards("orders")[0]

@@ -104,10 +104,9 @@ class CooldownTable:
         """Why the condition failed, from the item DynamoDB returned with the failure (ALL_OLD). The decision was
         the condition's; this only explains it, by the same rule (autoscaler/core/lock.py)."""
         item = exc.response.get("Item")
-        # A fresh acquire fails only on an existing item, so DynamoDB returns it; an emulator on an older API
-        # returns none: read it back instead.
-        older_api = item is None and take_over_from is None
-        state = self.read(stream) if older_api else (_state(stream, item) if item else None)
+        # No item with the failure: DynamoDB had none (a take-over of a missing item), or an emulator on an older
+        # API (dynalite) returned none. Reading it back tells the two apart: one GetItem, on those paths only.
+        state = _state(stream, item) if item else self.read(stream)
         why = refusal(stream, state, now=now, blocked_by=blocked_by, take_over_from=take_over_from)
         return why or LockHeld(f"{stream}: lock refused (its state changed meanwhile)", state)
 
