@@ -207,19 +207,14 @@ class StreamRun:
 
     # -- exits ------------------------------------------------------------------------------------------------------
 
-    def finish(self, *, retune: bool = True) -> Finished:
-        """Every exit that holds the lock, except a hand-over: alarms for the open count, cooldown if the chain
-        acted, release. Best effort up to the release: trouble with the stream or the alarms is logged and never
-        keeps the lock. Raises LockUnavailable only when the release itself cannot be written.
-
-        `retune=False` only for a stream found not to be ours to scale after all (ON_DEMAND): its alarms are left
-        as they are."""
+    def finish(self) -> Finished:
+        """Every exit that holds the lock, except a hand-over and a stream that is not ours any more (`let_go`):
+        alarms for the open count, cooldown if the chain acted, release. Best effort up to the release: any trouble
+        with the stream or the alarms (a botocore connection error included) is logged and never keeps the lock.
+        Raises LockUnavailable only when the release itself cannot be written (the lease then lapses on its own)."""
         after: int | None = None
         touched: list[str] = []
         kinesis = self.ports.kinesis
-        if not retune:
-            self._release(None)
-            return Finished(None, ())
         try:
             try:  # an operation of ours may still be settling: retune for the count it settles at
                 kinesis.wait_until_active(self.stream, self.wait_seconds())
@@ -231,10 +226,15 @@ class StreamRun:
             touched = sync_alarms(self.ports.alarms, self.ports.alarm_name_prefix, self.cfg, after, force_ok=self.acted)
         except StreamNotFound as exc:
             log.warning("stream gone: no alarms to retune", extra=self._fields(exc))
-        except (AutoscalerError, OSError) as exc:
+        except Exception as exc:  # best effort: nothing here may keep the lock
             log.error("alarms not retuned", extra=self._fields(exc))
-        self._release(after)
+        self._release(after, cooldown=True)
         return Finished(after, tuple(touched))
+
+    def let_go(self) -> None:
+        """Release a stream found not to be ours to scale after all (gone, or ON_DEMAND): no alarm touched, no
+        cooldown (a stream recreated, or switched back to PROVISIONED, may scale at once)."""
+        self._release(None, cooldown=False)
 
     def abandon(self) -> Finished | None:
         """Take a handed-on chain over only to end it (its stream disabled since the hand-over): finish what the
@@ -246,11 +246,14 @@ class StreamRun:
             return None
         return self.finish()
 
-    def _release(self, after: int | None) -> None:
+    def _release(self, after: int | None, *, cooldown: bool) -> None:
+        # Not held from here on, whatever the release does: a failed one is not retried by a second finish (the
+        # lease lapses on its own), and an error handler finding `held` False does not finish again.
+        self.held = False
         now = self.ports.clock.now()
         cooldowns: dict[Direction, float] = {}
         action = None
-        if self.acted:
+        if self.acted and cooldown:
             up = self.direction is Direction.UP
             cooldowns[self.direction] = now + (
                 self.cfg.scale_up_cooldown_seconds if up else self.cfg.scale_down_cooldown_seconds
@@ -261,7 +264,6 @@ class StreamRun:
             else:
                 action = f"{verb} {self.before} -> {after}" if self.before else f"{verb} to {after}"
         self.ports.cooldown.release(self.stream, owner=self.owner, now=now, cooldowns=cooldowns, action=action)
-        self.held = False
 
     def _fields(self, exc: BaseException) -> dict[str, str]:
         return {"stream": self.stream, "error": f"{type(exc).__name__}: {exc}"}

@@ -30,7 +30,6 @@ from autoscaler.core.errors import (
     AutoscalerError,
     CooldownActive,
     InvalidRequest,
-    LockUnavailable,
     QuotaExhausted,
     StreamBusy,
     StreamNotFound,
@@ -115,6 +114,7 @@ class _Work:
 
     run: StreamRun
     decision: ScaleDownDecision
+    ending: str = ""  # why the chain is ended instead of continued (its stream disabled since the hand-over)
 
     @property
     def cfg(self) -> StreamConfig:
@@ -282,7 +282,10 @@ class ScaleDownService(StreamUseCase):
                 settled.append(StreamResult(item.stream, StreamOutcome.SKIPPED, None, "not in the config: untouched"))
                 continue
             if not held.enabled:  # disabled by a redeploy since the hand-over: stop and clean up
-                settled.append(self._abandon(self.start(held, budget, item), "no longer managed (enabled: false)"))
+                # ended in the pool with the others: its clean-up waits for ACTIVE, and must not starve the run
+                why = "no longer managed (enabled: false)"
+                d = ScaleDownDecision(held.name, item.origin_count, item.target, ScaleDownReason.DISABLED, why)
+                work.append(_Work(self.start(held, budget, item), d, ending=why))
                 continue
             target = max(item.target, held.min_shards)
             d = ScaleDownDecision(
@@ -340,7 +343,8 @@ class ScaleDownService(StreamUseCase):
             else:
                 finished = run.abandon()
                 after = finished.after if finished else None
-        except LockUnavailable as exc:
+        except Exception as exc:  # this chain's trouble (the table down, a connection error): the lease lapses
+            log.exception("could not end a chain", extra={"stream": run.stream})
             return StreamResult(
                 run.stream, StreamOutcome.FAILED, w.decision, f"{why}; {exc}", merges_done=tuple(run.done)
             )
@@ -350,8 +354,9 @@ class ScaleDownService(StreamUseCase):
         """Take over a handed-on lock only to end the chain, with the alarms retuned to the open count."""
         try:
             finished = run.abandon()
-        except LockUnavailable as exc:  # this stream's trouble: its lease lapses; the next run sees it again
-            return StreamResult(run.stream, StreamOutcome.FAILED, None, f"{why}; {exc}")
+        except Exception as exc:  # this stream's trouble (the table down, …): its lease lapses; the next run sees it
+            log.exception("could not end a chain", extra={"stream": run.stream})
+            return StreamResult(run.stream, StreamOutcome.FAILED, None, f"{why}; {type(exc).__name__}: {exc}")
         if finished is None:
             return StreamResult(run.stream, StreamOutcome.SKIPPED, None, f"{why}; its lock had already moved on")
         return StreamResult(
@@ -361,6 +366,8 @@ class ScaleDownService(StreamUseCase):
     def _stream_safely(self, w: _Work, budget: Budget) -> tuple[StreamResult, HandOver | None]:
         """_stream, with any error confined to this stream (the other workers' results and hand-overs survive)."""
         try:
+            if w.ending:
+                return self._abandon(w.run, w.ending), None
             return self._stream(w)
         except Exception as exc:  # one stream's trouble must not lose the fleet run
             log.exception("scale-down of one stream failed", extra={"stream": w.cfg.name})
@@ -462,7 +469,7 @@ class ScaleDownService(StreamUseCase):
                         cfg.name, StreamOutcome.HANDED_ON, d, f"{exc}: continuing later", merges_done=tuple(run.done)
                     ), run.handover(d.target, d.method.value)
             except StreamNotFound as exc:
-                run.finish()
+                run.let_go()
                 return StreamResult(
                     cfg.name, StreamOutcome.FAILED, d, f"stream vanished: {exc}", merges_done=tuple(run.done)
                 ), None

@@ -274,7 +274,7 @@ class ScaleUpService(StreamUseCase):
         except StreamBusy as exc:
             return self._hand_over(run, request, None, why=str(exc))
         except (StreamNotFound, StreamNotProvisioned) as exc:
-            run.finish(retune=False)
+            run.let_go()
             reason = "on-demand" if isinstance(exc, StreamNotProvisioned) else "not-found"
             return ScaleUpResult(cfg.name, Outcome.SKIPPED, str(exc), skip_reason=reason)
         if not taken_over:
@@ -378,7 +378,7 @@ class ScaleUpService(StreamUseCase):
                 # The adapter already retried with backoff; hand over rather than spin here.
                 return self._hand_over(run, request, plan, why=str(exc))
             except StreamNotFound as exc:
-                run.finish()
+                run.let_go()
                 return ScaleUpResult(
                     cfg.name,
                     Outcome.FAILED,

@@ -91,3 +91,18 @@ def test_table_outage_fails_closed(op: str) -> None:
                 table.acquire("orders", owner="A", now=T0, lease_until=T0 + 960, blocked_by=[Direction.UP])
             else:
                 table.read("orders")
+
+
+def test_a_refusal_whose_read_back_fails_is_still_a_refusal() -> None:
+    """A take-over refused with no item in the failure (the item is gone): the adapter reads it back to explain
+    the refusal; that GetItem failing must not turn the refusal into an outage (the condition already decided)."""
+    c = client()
+    stubber = Stubber(c)
+    stubber.add_client_error("update_item", service_error_code="ConditionalCheckFailedException", http_status_code=400)
+    stubber.add_client_error("get_item", service_error_code="InternalServerError", http_status_code=500)
+    with stubber, pytest.raises(LockHeld) as info:
+        CooldownTable(c, "cd").acquire(
+            "orders", owner="B", now=T0, lease_until=T0 + 960, blocked_by=[], take_over_from="A"
+        )
+    assert info.value.state is None and "no longer holds the lock" in str(info.value)
+    stubber.assert_no_pending_responses()

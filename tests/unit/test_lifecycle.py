@@ -9,17 +9,19 @@ for 4, 251,658,240 for 5. "Retuned" means the threshold reads 5's after the exit
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import threading
+from typing import Any, NamedTuple
 
 import pytest
 
 from autoscaler.app.lifecycle import RunPorts, StreamRun
 from autoscaler.app.scale_down import StreamOutcome
 from autoscaler.app.scale_up import Outcome, ScaleUpRequest
+from autoscaler.config import parse_config
 from autoscaler.core.capacity import AlarmKind, alarm_name
 from autoscaler.core.defaults import CONTINUATION_SAFETY_SECONDS, LOCK_LEASE_MARGIN_SECONDS
 from autoscaler.core.errors import LockUnavailable
-from autoscaler.core.model import Direction, TriggerKind
+from autoscaler.core.model import Direction, StreamMode, TriggerKind
 from autoscaler.events import Continuation, HandOver
 from tests.conftest import World, make_config, new_world
 
@@ -217,3 +219,96 @@ def test_the_lock_table_down_during_an_abandon_is_an_error_not_a_lock_that_moved
     world.cooldown.unavailable = None
     outcome, _ = abandon_through(direction, world)  # no live chain: a real refusal
     assert outcome == Outcome.SKIPPED.value
+
+
+# -- exits found by a review of the lifecycle ---------------------------------------------------------------------
+
+
+def test_a_continuation_that_finds_the_stream_on_demand_lets_it_go_without_a_cooldown(world: World) -> None:
+    """A stream that is not ours to scale any more (ON_DEMAND, or gone) is released with no cooldown and its alarms
+    untouched: switched back to PROVISIONED, it may scale at once."""
+    world.add_stream(shards=4)
+    now = world.clock.now()
+    world.cooldown.acquire("orders", owner=PREVIOUS, now=now, lease_until=now + 960, blocked_by=())
+    world.kinesis.set_mode("orders", StreamMode.ON_DEMAND)
+    puts = world.alarms.puts
+    cont = Continuation(Direction.UP, 1, (HandOver("orders", 8, PREVIOUS, origin_count=4),))
+    result = world.service().scale_up(ScaleUpRequest("orders", TriggerKind.OPERATOR, continuation=cont), world.budget())
+    assert (result.outcome, result.skip_reason) == (Outcome.SKIPPED, "on-demand")
+    lock = world.cooldown.read("orders")
+    assert lock is not None and lock.owner is None and Direction.UP not in lock.cooldown_until
+    assert world.alarms.puts == puts
+
+
+def test_a_release_that_fails_is_not_retried_by_a_second_finish(world: World) -> None:
+    """The release inside finish fails (the table went down): the run raises, and its error handler must not finish
+    again (a second wait, a second reset of the alarms, a second release)."""
+    world.add_stream(shards=4)
+    world.traffic(1.0, 4)
+    releases: list[str] = []
+    release = world.cooldown.release
+
+    def failing_release(stream: str, **kw: Any) -> None:
+        releases.append(stream)
+        raise LockUnavailable("cooldown table cd: InternalServerError")
+
+    world.cooldown.release = failing_release  # type: ignore[method-assign]
+    with pytest.raises(LockUnavailable):
+        world.service().scale_up(
+            ScaleUpRequest("orders", TriggerKind.UTILISATION, source="kinesis-autoscaler-orders-incoming-bytes"),
+            world.budget(),
+        )
+    world.cooldown.release = release  # type: ignore[method-assign]
+    assert releases == ["orders"]
+    assert world.kinesis.open_count("orders") == 8  # the reshard itself was done; the lease will lapse
+
+
+def test_any_error_while_retuning_never_keeps_the_lock(world: World) -> None:
+    """finish is best effort up to the release: an error of any type there (a botocore connection error is neither
+    an AutoscalerError nor an OSError) is logged and the lock is released all the same."""
+    world.add_stream(shards=4)
+    run = new_run(world, Direction.UP, taken_over=False)
+    run.acquire((Direction.UP,))
+    split_once(world, run)
+    world.kinesis.inject("list_open_shards", RuntimeError("EndpointConnectionError stand-in"))
+    assert run.finish().after is None
+    lock = world.cooldown.read("orders")
+    assert lock is not None and lock.owner is None and Direction.UP in lock.cooldown_until
+
+
+def test_ending_a_disabled_chain_does_not_hold_up_the_rest_of_the_fleet() -> None:
+    """A scale-down continuation carries a chain whose stream was disabled since (its clean-up waits for a reshard
+    still UPDATING) and another stream's merges. The clean-up runs in the pool with the merges: the merge of the
+    other stream happens while the clean-up waits (before, the clean-up ran first, alone, for up to 840 s)."""
+    config = parse_config(
+        "streams:\n"
+        "  - {name: gone, min_shards: 1, max_shards: 8, desired_shards: 4, enabled: false}\n"
+        "  - {name: busy, min_shards: 1, max_shards: 8, desired_shards: 4}\n",
+        source="t.yaml",
+    )
+    world = new_world(config)
+    for name in ("gone", "busy"):
+        world.add_stream(name, shards=4)
+        now = world.clock.now()
+        world.cooldown.acquire(name, owner=PREVIOUS + name, now=now, lease_until=now + 960, blocked_by=())
+    merged = threading.Event()
+    seen_merge_while_waiting: list[bool] = []
+    wait = world.kinesis.wait_until_active
+    merge = world.kinesis.merge_shards
+
+    def wait_until_active(stream: str, timeout_seconds: float) -> None:
+        if stream == "gone" and not seen_merge_while_waiting:
+            seen_merge_while_waiting.append(merged.wait(timeout=30))  # real seconds: the other worker merges meanwhile
+        wait(stream, timeout_seconds)
+
+    def merge_shards(stream: str, lower: str, upper: str) -> None:
+        merge(stream, lower, upper)
+        merged.set()
+
+    world.kinesis.wait_until_active = wait_until_active  # type: ignore[method-assign]
+    world.kinesis.merge_shards = merge_shards  # type: ignore[method-assign]
+    handovers = (HandOver("gone", 2, PREVIOUS + "gone", 4, "merge"), HandOver("busy", 2, PREVIOUS + "busy", 4, "merge"))
+    fleet = world.scale_down_service().run(world.budget(), continuation=Continuation(Direction.DOWN, 1, handovers))
+    outcomes = {r.stream: r.outcome for r in fleet.results}
+    assert outcomes == {"gone": StreamOutcome.SKIPPED, "busy": StreamOutcome.MERGED}
+    assert seen_merge_while_waiting == [True]

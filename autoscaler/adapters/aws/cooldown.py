@@ -106,7 +106,10 @@ class CooldownTable:
         item = exc.response.get("Item")
         # No item with the failure: DynamoDB had none (a take-over of a missing item), or an emulator on an older
         # API (dynalite) returned none. Reading it back tells the two apart: one GetItem, on those paths only.
-        state = _state(stream, item) if item else self.read(stream)
+        try:
+            state = _state(stream, item) if item else self.read(stream)
+        except LockUnavailable:  # the condition decided; the read-back only explains it
+            state = None
         why = refusal(stream, state, now=now, blocked_by=blocked_by, take_over_from=take_over_from)
         return why or LockHeld(f"{stream}: lock refused (its state changed meanwhile)", state)
 
