@@ -35,6 +35,12 @@ class FixedBudget:
         return max(0.0, self.deadline - time.monotonic())
 
 
+def partition_of(context: Any) -> str:
+    """From invoked_function_arn arn:<partition>:lambda:…; 'aws' if unreadable."""
+    parts = str(getattr(context, "invoked_function_arn", "")).split(":")
+    return parts[1] if len(parts) >= 5 and parts[2] == "lambda" and parts[1] else "aws"
+
+
 def account_and_region(context: Any) -> tuple[str, str]:
     """From invoked_function_arn arn:aws:lambda:<region>:<account>:function:<name>; ('', '') if unreadable."""
     parts = str(getattr(context, "invoked_function_arn", "")).split(":")

@@ -49,7 +49,7 @@ TUNABLE_BOUNDS: dict[str, Bound] = {
     "scale_up_cooldown_seconds": Bound(ge=0, le=86_400),
     "scale_down_cooldown_seconds": Bound(ge=0, le=7 * 86_400),
     "fallback_scale_up_factor": Bound(gt=1, le=2),
-    "alarm_period_seconds": Bound(ge=10, le=86_400),
+    "alarm_period_seconds": Bound(ge=1, le=86_400),  # and a multiple of 60 (tunables_problem says why)
     "alarm_evaluation_periods": Bound(ge=1),
     "alarm_datapoints_to_alarm": Bound(ge=1),
     "retention_hours": Bound(ge=24, le=8_760),
@@ -60,8 +60,11 @@ STREAM_BOUNDS: dict[str, Bound] = {
     "desired_shards": Bound(ge=1, le=limits.MAX_SHARDS_PER_STREAM),
 }
 TEXT_LENGTHS: dict[str, tuple[int, int]] = {"kms_key_id": (1, 2_048)}
-ALARM_PERIODS_UNDER_A_MINUTE = (10, 20, 30)  # CloudWatch: 10, 20, 30 or a multiple of 60 s
-ALARM_WINDOW_SECONDS = 86_400  # CloudWatch: Period × EvaluationPeriods ≤ 1 day when Period < 1 h
+# CloudWatch (PutMetricAlarm): Period × EvaluationPeriods ≤ 7 days, and ≤ 1 day when Period < 1 h. Its 10, 20 and
+# 30 s periods are for high-resolution metrics only; Kinesis stream metrics are one-minute Sums, so a 10 s alarm
+# would compare a whole minute's Sum with 10 s of capacity (and fire at 1/6 of the threshold).
+ALARM_WINDOW_SECONDS = 86_400
+ALARM_WINDOW_SECONDS_LONG_PERIODS = 7 * 86_400
 
 
 class Problem(NamedTuple):
@@ -120,16 +123,19 @@ def tunables_problem(t: _Tunables) -> Problem | None:
             f"headroom: {round(max(1.5, 1.25 / t.scale_up_threshold), 2)}",
         )
     p = t.alarm_period_seconds
-    if p not in ALARM_PERIODS_UNDER_A_MINUTE and p % 60:
+    if p % 60:
         return Problem(
-            "alarm_period_seconds", f"alarm_period_seconds ({p}) must be 10, 20, 30 or a multiple of 60; write 60"
+            "alarm_period_seconds",
+            f"alarm_period_seconds ({p}) must be a multiple of 60: Kinesis stream metrics are one-minute Sums; "
+            f"write {max(60, p // 60 * 60)}",
         )
-    if p < 3_600 and p * t.alarm_evaluation_periods > ALARM_WINDOW_SECONDS:
+    window = ALARM_WINDOW_SECONDS if p < 3_600 else ALARM_WINDOW_SECONDS_LONG_PERIODS
+    if p * t.alarm_evaluation_periods > window:
         # reported at alarm_evaluation_periods: the suggested fix changes it (the period has few valid values)
         return Problem(
             "alarm_evaluation_periods",
             f"alarm_period_seconds × alarm_evaluation_periods ({p} × {t.alarm_evaluation_periods}) must be "
-            f"≤ 86,400 s; write alarm_evaluation_periods: {ALARM_WINDOW_SECONDS // p} or less",
+            f"≤ {window:,} s; write alarm_evaluation_periods: {window // p} or less",
         )
     if t.alarm_datapoints_to_alarm > t.alarm_evaluation_periods:
         return Problem(

@@ -133,7 +133,7 @@ def _construct(node: yaml.Node, path: tuple[Any, ...], lines: _Lines, source: st
             return _construct_collection(node, path, lines, source)
         finally:
             lines.inside.discard(id(node))
-    return _SCALARS.construct_object(node, deep=True)
+    return _scalar(node, path, lines, source)
 
 
 def _construct_collection(node: yaml.CollectionNode, path: tuple[Any, ...], lines: _Lines, source: str) -> Any:
@@ -153,10 +153,31 @@ def _construct_collection(node: yaml.CollectionNode, path: tuple[Any, ...], line
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_construct(item, (*path, i), lines, source) for i, item in enumerate(node.value)]
-    return _SCALARS.construct_object(node, deep=True)
+    return _scalar(node, path, lines, source)
 
 
 _SCALARS = yaml.SafeLoader("")  # only its constructor is used, on scalar nodes the composer already tagged
+_INT_TAG, _FLOAT_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+_OCTAL = re.compile(r"0[0-7_]+")  # YAML 1.1's octal; YAML 1.2 reads the digits as decimal
+
+
+def _scalar(node: yaml.Node, path: tuple[Any, ...], lines: _Lines, source: str) -> Any:
+    """A scalar, refusing the numbers YAML 1.1 (PyYAML) silently reads as another number than the one written:
+    `064` is octal 52 (64 in YAML 1.2), `1:04` base 60, 64 (text in YAML 1.2). Spellings that can only mean one
+    number are accepted: `0x40`, `10_000` (tests/unit/test_bad_config_corpus.py ACCEPTED_QUIRKS)."""
+    value = _SCALARS.construct_object(node, deep=True)
+    text = str(node.value)
+    digits = text.lstrip("+-")
+    if node.tag in (_INT_TAG, _FLOAT_TAG) and ":" in text:
+        hint = f"{text!r} is read by YAML 1.1 as base 60 ({value!r}) and by YAML 1.2 as text; write {value!r}"
+        raise _fail(source, lines, path, hint + ", or quote it if it is text")
+    if node.tag == _INT_TAG and _OCTAL.fullmatch(digits):
+        meant = text.replace(digits, digits.lstrip("0_") or "0")
+        hint = (
+            f"{text!r} is octal in YAML 1.1 ({value}) but {meant} in YAML 1.2; write {meant} without the leading zero"
+        )
+        raise _fail(source, lines, path, hint + ", or quote it if it is text")
+    return value
 
 
 def _dotted(path: tuple[Any, ...]) -> str:

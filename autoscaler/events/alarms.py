@@ -27,6 +27,7 @@ UTILISATION_METRICS = frozenset(WRITE_METRICS)
 THROTTLE_METRICS = frozenset({WRITE_THROTTLED})
 _ALARM_ARN = re.compile(r"^arn:(aws[a-z-]*):cloudwatch:([a-z0-9-]+):(\d{12}):alarm:(.+)$")
 _STATES = frozenset({"OK", "ALARM", "INSUFFICIENT_DATA"})
+MAX_ALARM_NAME_CHARS = 255  # PutMetricAlarm: AlarmName is 1-255 characters
 # CloudWatch alarm periods are 10, 20, 30 or a multiple of 60 s, and an alarm evaluates at most 7 days: a Period past
 # that is no alarm's, and it would overflow the threshold arithmetic (a float holds at most ~1.8e308).
 _MAX_PERIOD_S = 7 * 86_400
@@ -39,6 +40,7 @@ class AlarmNotification(NamedTuple):
     alarm_arn: str
     account_id: str  # from AlarmArn (the message's AWSAccountId must agree)
     region: str  # from AlarmArn; the message's Region field is a display name ("US East (N. Virginia)")
+    partition: str  # from AlarmArn: aws, aws-cn, aws-us-gov, …
     new_state: str
     old_state: str | None
     stream: str
@@ -91,11 +93,20 @@ def _parse_record(record: Any) -> ScaleUpInput:
     return _guard(lambda b: _parse_sns_alarm(b, message_id), body, message_id)
 
 
-def _arn_parts(arn: str) -> tuple[str, str, str]:
+def _arn_parts(arn: str) -> tuple[str, str, str, str]:
+    """(partition, region, account, alarm name) of a CloudWatch alarm ARN."""
     m = _ALARM_ARN.fullmatch(arn)
-    if not m:
+    if not m or len(m.group(4)) > MAX_ALARM_NAME_CHARS:
         raise _Bad("bad-arn", f"AlarmArn {arn[:120]!r} is not a CloudWatch alarm ARN")
-    return m.group(2), m.group(3), m.group(4)
+    return m.group(1), m.group(2), m.group(3), m.group(4)
+
+
+def _alarm_name(value: str) -> str:
+    if len(value) > MAX_ALARM_NAME_CHARS:  # CloudWatch's own limit: a longer one is no alarm's, and would flood logs
+        raise _Bad(
+            "bad-alarm-name", f"AlarmName has {len(value):,} characters; CloudWatch allows {MAX_ALARM_NAME_CHARS}"
+        )
+    return value
 
 
 def _state(value: str) -> str:
@@ -172,9 +183,9 @@ def _dims_list(dims: Any) -> dict[str, str]:
 def _parse_sns_alarm(body: Any, message_id: str | None) -> AlarmNotification:
     if not isinstance(body, Mapping):
         raise _Bad("malformed", "Sns.Message is JSON but not an object")
-    name = _text(body, "AlarmName")
+    name = _alarm_name(_text(body, "AlarmName"))
     arn = _text(body, "AlarmArn")
-    region, account, _ = _arn_parts(arn)
+    partition, region, account, _ = _arn_parts(arn)
     declared = body.get("AWSAccountId")
     if declared is not None and not isinstance(declared, str):
         raise _Bad("malformed", f"AWSAccountId is a {type(declared).__name__}, not a 12-digit string")
@@ -213,6 +224,7 @@ def _parse_sns_alarm(body: Any, message_id: str | None) -> AlarmNotification:
         alarm_arn=arn,
         account_id=account,
         region=region,
+        partition=partition,
         new_state=_state(_text(body, "NewStateValue")),
         old_state=old if isinstance(old, str) else None,
         stream=stream,
@@ -229,7 +241,7 @@ def _parse_lambda_action(event: Mapping[str, Any]) -> AlarmNotification:
     if event.get("source") != "aws.cloudwatch":
         raise _Bad("wrong-source", f"source {str(event.get('source'))[:40]!r} is not aws.cloudwatch")
     arn = _text(event, "alarmArn")
-    region, account, _ = _arn_parts(arn)
+    partition, region, account, _ = _arn_parts(arn)
     declared = event.get("accountId")
     if declared is not None and not isinstance(declared, str):
         raise _Bad("malformed", f"accountId is a {type(declared).__name__}, not a 12-digit string")
@@ -268,10 +280,11 @@ def _parse_lambda_action(event: Mapping[str, Any]) -> AlarmNotification:
     stream, names, kind = _classify(triples)
     threshold = _reason_threshold(state.get("reasonData")) if len(triples) == 1 else None
     return AlarmNotification(
-        alarm_name=_text(data, "alarmName"),
+        alarm_name=_alarm_name(_text(data, "alarmName")),
         alarm_arn=arn,
         account_id=account,
         region=region,
+        partition=partition,
         new_state=_state(_text(state, "value")),
         old_state=previous.get("value")
         if isinstance(previous, Mapping) and isinstance(previous.get("value"), str)
@@ -298,12 +311,24 @@ def _reason_threshold(reason_data: Any) -> float | None:
 
 
 def screen(
-    request: AlarmNotification, *, account_id: str, region: str, managed: frozenset[str] | tuple[str, ...]
+    request: AlarmNotification,
+    *,
+    account_id: str,
+    region: str,
+    managed: frozenset[str] | tuple[str, ...],
+    partition: str = "aws",
 ) -> Rejected | None:
-    """Whether an alarm may be acted on here: ALARM state, this account and region, a stream in the config."""
+    """Whether an alarm may be acted on here: ALARM state, this partition, account and region, a stream in the
+    config."""
     if request.new_state != "ALARM":
         return Rejected(
             "not-alarm", f"{request.alarm_name} went to {request.new_state}: only ALARM acts", request.message_id
+        )
+    if request.partition != partition:
+        return Rejected(
+            "other-partition",
+            f"{request.alarm_name} is in partition {request.partition}, this function runs in {partition}",
+            request.message_id,
         )
     if request.account_id != account_id:
         return Rejected(

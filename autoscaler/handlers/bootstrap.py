@@ -23,6 +23,9 @@ from autoscaler.core.errors import ConfigError
 _log_json = functools.partial(json.dumps, default=str, separators=(",", ":"), ensure_ascii=True)
 
 
+MAX_DETAIL_CHARS = 1_000  # a refusal's detail in a log line (the parsers bound what they quote; this bounds the rest)
+
+
 def powertools(environ: Mapping[str, str]) -> tuple[Logger, Metrics]:
     logger = Logger(service=environ.get("POWERTOOLS_SERVICE_NAME", "kinesis-autoscaler"), json_serializer=_log_json)
     metrics = Metrics(namespace=environ.get("POWERTOOLS_METRICS_NAMESPACE", "KinesisAutoscaler"))
@@ -47,7 +50,10 @@ def ignored(
     logger: Logger, metrics: Metrics, reason: str, detail: str, message_id: str | None = None
 ) -> dict[str, Any]:
     """An event refused before any AWS call, the same in every function: a warning naming the reason, Skipped
-    counted in all and once more with a Reason dimension (the dashboard's refusals widget), and the answer."""
+    counted in all and once more with a Reason dimension (the dashboard's refusals widget), and the answer. The
+    detail is cut to MAX_DETAIL_CHARS: whatever a hostile event puts in it, the line stays bounded."""
+    if len(detail) > MAX_DETAIL_CHARS:
+        detail = f"{detail[:MAX_DETAIL_CHARS]}… ({len(detail):,} characters)"
     extra = {"reason": reason, "detail": detail}
     if message_id:
         extra["message_id"] = message_id

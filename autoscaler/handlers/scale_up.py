@@ -15,7 +15,7 @@ from aws_lambda_powertools import single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 
 from autoscaler.adapters.aws.notify import summary
-from autoscaler.adapters.runtime import LambdaBudget, account_and_region
+from autoscaler.adapters.runtime import LambdaBudget, account_and_region, partition_of
 from autoscaler.app.scale_up import Outcome, ScaleUpRequest, ScaleUpResult, ScaleUpService, request_from_alarm
 from autoscaler.config import AutoscalerConfig
 from autoscaler.core.errors import AutoscalerError
@@ -94,7 +94,9 @@ def _handle(event: Any, context: Any, service: ScaleUpService, config: Autoscale
                 started = time.monotonic()
                 out.append(_result(service.scale_up(request, budget), time.monotonic() - started))
             elif isinstance(item, AlarmNotification):
-                refusal = screen(item, account_id=account, region=region, managed=config.names)
+                refusal = screen(
+                    item, account_id=account, region=region, managed=config.names, partition=partition_of(context)
+                )
                 if refusal is not None:
                     out.append(_rejected(refusal))
                     continue

@@ -344,6 +344,36 @@ def test_logs_carry_parsed_fields_never_the_event_payload(env: Any) -> None:
     assert max(len(line) for line in text.splitlines()) < 4000, "no line quotes an unbounded part of the event"
 
 
+@pytest.mark.parametrize("state", ["OK", "ALARM", "INSUFFICIENT_DATA"])
+def test_a_huge_alarm_name_is_refused_in_a_bounded_line_whatever_the_state(env: Any, state: str) -> None:
+    """A 200,000-character AlarmName (CloudWatch allows 255) is refused as bad-alarm-name before the screen, with
+    no AWS call; before, the OK transition's refusal quoted it whole (a 200 KB log line)."""
+    run = env()
+    event = load_event("sns-alarm-incoming-bytes.json")
+    msg = json.loads(event["Records"][0]["Sns"]["Message"])
+    msg.update(AlarmName="kinesis-autoscaler-orders-" + "x" * 200_000, NewStateValue=state)
+    event["Records"][0]["Sns"]["Message"] = json.dumps(msg)
+    run.calls.clear()
+    with log_lines(run.module) as logs:
+        (result,) = run(event)
+    assert (result["outcome"], result["reason"]) == ("ignored", "bad-alarm-name")
+    assert run.calls == []
+    assert max(len(line) for line in logs.getvalue().splitlines()) < 4000
+
+
+def test_an_alarm_in_another_partition_is_refused_even_in_a_region_of_the_same_name(env: Any) -> None:
+    """arn:aws-cn:cloudwatch:us-east-1:… is not this (aws) function's alarm, though its region code matches."""
+    run = env()
+    event = load_event("sns-alarm-incoming-bytes.json")
+    msg = json.loads(event["Records"][0]["Sns"]["Message"])
+    msg["AlarmArn"] = msg["AlarmArn"].replace("arn:aws:", "arn:aws-cn:")
+    event["Records"][0]["Sns"]["Message"] = json.dumps(msg)
+    run.calls.clear()
+    (result,) = run(event)
+    assert (result["outcome"], result["reason"]) == ("ignored", "other-partition")
+    assert run.calls == []
+
+
 def test_each_invocation_is_tagged_with_its_own_bounded_message_id(env: Any) -> None:
     """The correlation id is the first SNS MessageId as the parser cut it (64 characters); a warm container's next
     invocation without one (a continuation) carries none, not the previous invocation's."""

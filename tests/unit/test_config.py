@@ -228,8 +228,32 @@ BAD = [
     (
         "bad period",
         one(alarm_period_seconds=45),
-        "s.yaml, line 6, streams[0].alarm_period_seconds: alarm_period_seconds (45) must be 10, 20, 30 or a multiple "
-        "of 60; write 60",
+        "s.yaml, line 6, streams[0].alarm_period_seconds: alarm_period_seconds (45) must be a multiple of 60: Kinesis "
+        "stream metrics are one-minute Sums; write 60",
+    ),
+    # CloudWatch's 10, 20 and 30 s periods are for high-resolution metrics: on a one-minute Sum a 10 s alarm's
+    # threshold is 10 s of capacity against 60 s of writes, so it fires at 1/6 of the utilisation it stands for
+    *[
+        (
+            f"sub-minute period {p}",
+            one(alarm_period_seconds=p),
+            f"s.yaml, line 6, streams[0].alarm_period_seconds: alarm_period_seconds ({p}) must be a multiple of 60: "
+            "Kinesis stream metrics are one-minute Sums; write 60",
+        )
+        for p in (10, 20, 30)
+    ],
+    (
+        "period not a whole number of minutes",  # 90 s: 1.5 minutes; the nearest period below is 60
+        one(alarm_period_seconds=90),
+        "s.yaml, line 6, streams[0].alarm_period_seconds: alarm_period_seconds (90) must be a multiple of 60: Kinesis "
+        "stream metrics are one-minute Sums; write 60",
+    ),
+    (
+        # from 1 h on, CloudWatch allows 7 days: 3,600 × 169 = 608,400 s > 604,800 s (168 periods fit exactly)
+        "alarm window over a week",
+        one(alarm_period_seconds=3600, alarm_evaluation_periods=169),
+        "s.yaml, line 7, streams[0].alarm_evaluation_periods: alarm_period_seconds × alarm_evaluation_periods "
+        "(3600 × 169) must be ≤ 604,800 s; write alarm_evaluation_periods: 168 or less",
     ),
     (
         # reported at the key the fix changes, not at alarm_period_seconds or the stream's first line
@@ -393,7 +417,7 @@ def test_snapshot_round_trip_is_the_same_config(tmp_path: Path) -> None:
         (
             "alarm period of 45 s",
             lambda s: {**s, "streams": [{**s["streams"][0], "alarm_period_seconds": 45}]},
-            "alarm_period_seconds (45) must be 10, 20, 30 or a multiple of 60",
+            "alarm_period_seconds (45) must be a multiple of 60",
         ),
         (
             "alarm window over a day",  # 600 s × 145 = 87,000 s > 86,400 s

@@ -323,3 +323,28 @@ def test_an_accepted_alarm_with_any_period_and_threshold_makes_a_request(
     assert cfg is not None
     request = request_from_alarm(note, cfg, config.alarm_name_prefix)
     assert request.alarm_shards is None or math.isfinite(request.alarm_shards), request
+
+
+def test_the_screen_compares_the_partition_first() -> None:
+    """An alarm ARN in aws-us-gov with us-east-1 as its region: refused in the aws partition, accepted in its own."""
+    (note,) = parse_scale_up_event(load_event("sns-alarm-incoming-bytes.json"))
+    assert isinstance(note, AlarmNotification) and note.partition == "aws"
+    gov = note._replace(partition="aws-us-gov")
+    refusal = screen(gov, account_id=note.account_id, region=note.region, managed=("orders",))
+    assert refusal is not None and refusal.reason == "other-partition"
+    assert (
+        screen(gov, account_id=note.account_id, region=note.region, managed=("orders",), partition="aws-us-gov") is None
+    )
+
+
+@pytest.mark.parametrize("length", [255, 256])
+def test_alarm_names_longer_than_cloudwatch_allows_are_refused(length: int) -> None:
+    event = load_event("sns-alarm-incoming-bytes.json")
+    msg = json.loads(event["Records"][0]["Sns"]["Message"])
+    msg["AlarmName"] = "a" * length
+    event["Records"][0]["Sns"]["Message"] = json.dumps(msg)
+    (item,) = parse_scale_up_event(event)
+    if length == 255:
+        assert isinstance(item, AlarmNotification)
+    else:
+        assert isinstance(item, Rejected) and item.reason == "bad-alarm-name" and len(item.detail) < 100
