@@ -26,13 +26,14 @@ class LambdaBudget:
 
 
 class FixedBudget:
-    """A deadline `seconds` from now, for the CLI and the demo (no Lambda context there)."""
+    """A deadline `seconds` from now, for the CLI and the demo (no Lambda context there). Wall-clock time, as the
+    lock's lease: a monotonic clock stops while a laptop sleeps, and the run would go on as if its lease were live."""
 
     def __init__(self, seconds: float) -> None:
-        self.deadline = time.monotonic() + seconds
+        self.deadline = time.time() + seconds
 
     def remaining(self) -> float:
-        return max(0.0, self.deadline - time.monotonic())
+        return max(0.0, self.deadline - time.time())
 
 
 def partition_of(context: Any) -> str:

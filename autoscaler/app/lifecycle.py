@@ -1,7 +1,7 @@
 """One action on one stream under its cooldown lock — the lifecycle every use case drives (scale-up, scale-down, and
 any later action such as a mode switch).
 
-    acquire ─▶ wait for ACTIVE ─▶ [time left? ─▶ operation ─▶ record ─▶ wait for ACTIVE]* ─▶ finish
+    acquire ─▶ wait for ACTIVE ─▶ [time left? ─▶ re-assert lease ─▶ operation ─▶ record ─▶ wait]* ─▶ finish
        │                                  │                                         │
        │ refused: the caller's answer     └─ time short / still UPDATING ─▶ hand over (the lock stays held for the
        ▼                                                                        next hop, which takes it over)
@@ -16,6 +16,7 @@ The rules every exit keeps (tests/unit/test_lifecycle.py holds them as a table):
   (a crash cannot wedge the stream longer than that);
 - every run has its own owner; a hand-over names the owner the next hop takes over from;
 - the time guard is one number, CONTINUATION_SAFETY_SECONDS: no acquire and no operation with less time left;
+- the lease is re-asserted (and extended) before every reshard operation: no operation without a live lease;
 - a lock refusal (LockHeld, CooldownActive) is an answer; LockUnavailable (the table down) is an error the caller
   raises or reports — never "the lock moved on";
 - alarms are retuned and the lock released on every exit that held the lock, except a successful hand-over.
@@ -41,7 +42,7 @@ from autoscaler.app.ports import (
 )
 from autoscaler.config import AutoscalerConfig, StreamConfig
 from autoscaler.core.defaults import CONTINUATION_SAFETY_SECONDS, LOCK_LEASE_MARGIN_SECONDS
-from autoscaler.core.errors import AutoscalerError, CooldownActive, LockUnavailable, StreamNotFound
+from autoscaler.core.errors import AutoscalerError, CooldownActive, LockHeld, LockUnavailable, StreamNotFound
 from autoscaler.core.model import Direction
 from autoscaler.events import HandOver
 
@@ -191,6 +192,24 @@ class StreamRun:
         return HandOver(self.stream, target, self.taken_over_from, self.before, method)
 
     # -- operations -------------------------------------------------------------------------------------------------
+
+    def reassert(self) -> None:
+        """Before every reshard operation: the lock is still this run's, its lease extended to the invocation's
+        remaining time plus the margin, in one conditional write. A run that outlived its lease (a frozen process,
+        a laptop asleep under the CLI) and whose lock another run has taken raises LockHeld here, marked as no
+        longer holding: it stops without touching the stream or the lock (the holder finishes). Raises
+        LockUnavailable when the table cannot be written (no operation without the lock)."""
+        now = self.ports.clock.now()
+        try:
+            self.ports.cooldown.renew(
+                self.stream,
+                owner=self.owner,
+                now=now,
+                lease_until=now + self.budget.remaining() + LOCK_LEASE_MARGIN_SECONDS,
+            )
+        except LockHeld:
+            self.held = False
+            raise
 
     def wait_until_active(self) -> None:
         """Raises StreamBusy when the stream is not ACTIVE within the time this run may wait."""

@@ -155,6 +155,13 @@ class CooldownPort(Protocol):
         A lock taken over by someone else after our lease expired is left alone."""
         ...
 
+    def renew(self, stream: str, *, owner: str, now: float, lease_until: float) -> LockState:
+        """Re-assert ownership before an operation, in one conditional write that also extends the lease to
+        `lease_until`: only while `owner` still holds the item (a lease that lapsed with nobody taking the lock over
+        is still ours). Raises LockHeld, carrying the item, when another run holds it or nobody does;
+        LockUnavailable when the table cannot be written."""
+        ...
+
     def note_update_shard_count(self, stream: str, *, owner: str, at: float) -> None:
         """Record one UpdateShardCount call (kept 24 h) for the per-stream quota, as the lock owner."""
         ...

@@ -30,6 +30,7 @@ from autoscaler.core.errors import (
     AutoscalerError,
     CooldownActive,
     InvalidRequest,
+    LockHeld,
     QuotaExhausted,
     StreamBusy,
     StreamNotFound,
@@ -456,9 +457,18 @@ class ScaleDownService(StreamUseCase):
                 op = next_merge(shards)  # re-read after each merge: the smallest adjacent pair of what is there
                 if op is None or op.lower_shard_id is None or op.upper_shard_id is None:
                     break
+                run.reassert()
                 self.kinesis.merge_shards(cfg.name, op.lower_shard_id, op.upper_shard_id)
                 run.applied(op.describe())
                 run.wait_until_active()
+            except LockHeld as exc:  # outlived its lease and another run took the lock: that run finishes
+                return StreamResult(
+                    cfg.name,
+                    StreamOutcome.FAILED,
+                    d,
+                    f"{exc}; stopped, the stream and the lock left to their holder",
+                    merges_done=tuple(run.done),
+                ), None
             except (StreamBusy, ThrottledError, InvalidRequest) as exc:
                 setbacks += 1
                 log.warning("merge setback", extra={"stream": cfg.name, "error": str(exc)})
@@ -497,6 +507,7 @@ class ScaleDownService(StreamUseCase):
         if used is None or used > UPDATE_SHARD_COUNT_CALLS_PER_24H - USC_RESERVED_FOR_SCALE_UP - 1:
             return False  # the table unreadable counts as no quota to spare: merge instead
         target = max(floor, (n + 1) // 2)
+        run.reassert()
         try:
             self.kinesis.update_shard_count(run.stream, target)
         except QuotaExhausted as exc:  # UpdateShardCountLimit included: merge instead

@@ -337,6 +337,7 @@ class ScaleUpService(StreamUseCase):
             applied = False
             try:
                 if isinstance(op, UpdateShardCountOp):
+                    run.reassert()
                     self.kinesis.update_shard_count(cfg.name, op.target)
                     applied = True
                     run.applied(op.describe(), update_shard_count=True)
@@ -349,10 +350,20 @@ class ScaleUpService(StreamUseCase):
                         setbacks += 1
                         pending = replan()
                         continue
+                    run.reassert()
                     self.kinesis.split_shard(cfg.name, parent.shard_id, op.new_starting_hash_key)
                     applied = True
                     run.applied(op.describe())
                 run.wait_until_active()
+            except LockHeld as exc:  # outlived its lease and another run took the lock: that run finishes
+                return ScaleUpResult(
+                    cfg.name,
+                    Outcome.FAILED,
+                    f"{exc}; stopped before {op.describe()}, the stream and the lock left to their holder",
+                    plan=plan,
+                    before=run.before,
+                    ops_done=tuple(run.done),
+                )
             except (UpdateShardCountLimit, QuotaExhausted) as exc:
                 if not isinstance(op, UpdateShardCountOp):
                     return f"stopped: {exc}"  # a split hit the account's shard quota: final

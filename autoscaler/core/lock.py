@@ -10,6 +10,12 @@ from autoscaler.core.errors import CooldownActive, LockHeld
 from autoscaler.core.model import Direction, LockState
 
 
+def lost(stream: str, state: LockState | None) -> LockHeld:
+    """A renewal refused: the lock is not the renewing run's any more (what `renew` raises, double and adapter)."""
+    holder = "taken over by another run" if state and state.owner else "released or expired"
+    return LockHeld(f"{stream}: this run's lock was {holder}; not resharding without it", state)
+
+
 def refusal(
     stream: str,
     state: LockState | None,

@@ -82,6 +82,46 @@ def after_a_scale_up(lock: CooldownPort) -> None:
     lock.release("orders", owner="A", now=T0 + 100, cooldowns={UP: T0 + 400}, action="scale-up 4 -> 8")
 
 
+# -- renew: re-asserting the lease before every operation ------------------------------------------------------------
+
+
+def test_renew_by_the_owner_extends_its_lease(lock: CooldownPort) -> None:
+    take(lock, "A", T0)  # lease until T0 + 960
+    state = lock.renew("orders", owner="A", now=T0 + 500, lease_until=T0 + 500 + LEASE)
+    assert (state.owner, state.lease_until) == ("A", T0 + 500 + LEASE)
+    with refused(held(LEASE - 100)):  # B at T0 + 600 meets the extended lease (T0 + 1,460), not the first one
+        take(lock, "B", T0 + 600)
+
+
+def test_renew_after_a_lapse_nobody_used_is_still_the_owners(lock: CooldownPort) -> None:
+    """The lease lapsed (the run was frozen) but no one took the lock: it is still the run's, and renewing it is
+    safe — whoever comes next meets the new lease."""
+    take(lock, "A", T0)
+    state = lock.renew("orders", owner="A", now=T0 + 2_000, lease_until=T0 + 2_000 + LEASE)
+    assert (state.owner, state.lease_until) == ("A", T0 + 2_000 + LEASE)
+
+
+def test_renew_of_a_lock_another_run_took_is_refused_with_the_holder(lock: CooldownPort) -> None:
+    """A's lease lapsed and B took the lock (the CLI asleep, a Lambda run meanwhile): A's renewal is refused and
+    carries B's item; B's lock is untouched."""
+    take(lock, "A", T0)
+    take(lock, "B", T0 + LEASE + 1)
+    with pytest.raises(LockHeld, match="taken over by another run") as info:
+        lock.renew("orders", owner="A", now=T0 + 3_600, lease_until=T0 + 3_600 + LEASE)
+    assert info.value.state is not None and info.value.state.owner == "B"
+    current = lock.read("orders")
+    assert current is not None and (current.owner, current.lease_until) == ("B", T0 + LEASE + 1 + LEASE)
+
+
+def test_renew_of_a_released_or_missing_lock_is_refused(lock: CooldownPort) -> None:
+    with pytest.raises(LockHeld, match="released or expired"):
+        lock.renew("orders", owner="A", now=T0, lease_until=T0 + LEASE)
+    take(lock, "A", T0)
+    lock.release("orders", owner="A", now=T0 + 10, cooldowns={}, action=None)
+    with pytest.raises(LockHeld, match="released or expired"):
+        lock.renew("orders", owner="A", now=T0 + 20, lease_until=T0 + 20 + LEASE)
+
+
 # -- read and acquire -----------------------------------------------------------------------------------------------
 
 

@@ -312,3 +312,62 @@ def test_ending_a_disabled_chain_does_not_hold_up_the_rest_of_the_fleet() -> Non
     outcomes = {r.stream: r.outcome for r in fleet.results}
     assert outcomes == {"gone": StreamOutcome.SKIPPED, "busy": StreamOutcome.MERGED}
     assert seen_merge_while_waiting == [True]
+
+
+class StoppedBudget:
+    """A budget whose clock stopped (the CLI's on time.monotonic while the laptop slept): always 800 s left."""
+
+    def remaining(self) -> float:
+        return 800.0
+
+
+@pytest.mark.parametrize("direction", [Direction.UP, Direction.DOWN])
+def test_a_run_that_outlived_its_lease_never_reshards_under_another_runs_lock(direction: Direction) -> None:
+    """Issue 12 section 6: a run sleeps an hour after its first operation (the CLI's laptop asleep; a frozen
+    process); its lease lapses and another run takes the lock. When it wakes, its next operation re-asserts the
+    lease first, is refused, and it stops: no reshard under the other run's lock, which stays the other run's."""
+    config = parse_config(
+        "streams:\n  - {name: orders, min_shards: 1, max_shards: 64, desired_shards: 8}\n", source="t.yaml"
+    )
+    world = new_world(config)
+    world.add_stream(shards=2 if direction is Direction.UP else 8)
+    if direction is Direction.UP:
+        world.traffic(1.6, 2)  # 3.2 shards of load × headroom 2 → 7: five splits (2 × 30 s < 90 s: splits)
+    ops = world.kinesis.reshard_calls
+    wait = world.kinesis.wait_until_active
+
+    def asleep_after_the_first_operation(stream: str, timeout_seconds: float) -> None:
+        wait(stream, timeout_seconds)
+        if len(ops(stream)) == 1 and world.cooldown.read(stream).owner != "lambda-run":  # type: ignore[union-attr]
+            world.clock.advance(3_600)  # asleep: the lease (remaining + 60 s = 860 s) lapses meanwhile
+            now = world.clock.now()
+            world.cooldown.acquire(stream, owner="lambda-run", now=now, lease_until=now + 960, blocked_by=())
+
+    world.kinesis.wait_until_active = asleep_after_the_first_operation  # type: ignore[method-assign]
+    if direction is Direction.UP:
+        request = ScaleUpRequest("orders", TriggerKind.UTILISATION, source="kinesis-autoscaler-orders-incoming-bytes")
+        result = world.service().scale_up(request, StoppedBudget())
+        outcome, detail = result.outcome.value, result.detail
+    else:
+        cont = Continuation(Direction.DOWN, 1, (HandOver("orders", 2, PREVIOUS, 8, "merge"),))
+        now = world.clock.now()
+        world.cooldown.acquire("orders", owner=PREVIOUS, now=now, lease_until=now + 960, blocked_by=())
+        fleet = world.scale_down_service().run(StoppedBudget(), continuation=cont)
+        (down,) = fleet.results
+        outcome, detail = down.outcome.value, down.detail
+    assert outcome == "failed" and "taken over by another run" in detail
+    assert len(ops("orders")) == 1, "one operation before the sleep, none after"
+    lock = world.cooldown.read("orders")
+    assert lock is not None and lock.owner == "lambda-run", "the other run's lock is left to it"
+
+
+def test_the_cli_budget_runs_on_wall_clock_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A laptop asleep stops time.monotonic, not the lease: the CLI's budget must shrink with wall time."""
+    from autoscaler.adapters import runtime
+
+    wall = [1_000_000.0]
+    monkeypatch.setattr(runtime.time, "time", lambda: wall[0])
+    monkeypatch.setattr(runtime.time, "monotonic", lambda: 5.0)  # stopped while asleep
+    budget = runtime.FixedBudget(900)
+    wall[0] += 3_600
+    assert budget.remaining() == 0.0

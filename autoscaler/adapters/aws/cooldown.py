@@ -30,7 +30,7 @@ from botocore.exceptions import ClientError
 from autoscaler.adapters.aws.errors import error_code
 from autoscaler.core.defaults import LOCK_ITEM_TTL_SECONDS
 from autoscaler.core.errors import CooldownActive, LockHeld, LockUnavailable
-from autoscaler.core.lock import refusal
+from autoscaler.core.lock import lost, refusal
 from autoscaler.core.model import Direction, LockState
 
 IAM_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem")
@@ -103,15 +103,21 @@ class CooldownTable:
     ) -> CooldownActive:
         """Why the condition failed, from the item DynamoDB returned with the failure (ALL_OLD). The decision was
         the condition's; this only explains it, by the same rule (autoscaler/core/lock.py)."""
-        item = exc.response.get("Item")
-        # No item with the failure: DynamoDB had none (a take-over of a missing item), or an emulator on an older
-        # API (dynalite) returned none. Reading it back tells the two apart: one GetItem, on those paths only.
-        try:
-            state = _state(stream, item) if item else self.read(stream)
-        except LockUnavailable:  # the condition decided; the read-back only explains it
-            state = None
+        state = self._refusing_item(stream, exc)
         why = refusal(stream, state, now=now, blocked_by=blocked_by, take_over_from=take_over_from)
         return why or LockHeld(f"{stream}: lock refused (its state changed meanwhile)", state)
+
+    def _refusing_item(self, stream: str, exc: ClientError) -> LockState | None:
+        """The item that failed a condition, as DynamoDB returned it (ALL_OLD). No item with the failure: DynamoDB
+        had none, or an emulator on an older API (dynalite) returned none; reading it back tells the two apart (one
+        GetItem, on those paths only). A read-back that fails explains nothing: the condition already decided."""
+        item = exc.response.get("Item")
+        if item:
+            return _state(stream, item)
+        try:
+            return self.read(stream)
+        except LockUnavailable:
+            return None
 
     def release(
         self,
@@ -145,6 +151,28 @@ class CooldownTable:
             if error_code(exc) == "ConditionalCheckFailedException":
                 return  # our lease lapsed and someone else holds the lock now: theirs to release
             raise LockUnavailable(f"cooldown table {self.table}: release failed ({error_code(exc)})") from exc
+
+    def renew(self, stream: str, *, owner: str, now: float, lease_until: float) -> LockState:
+        try:
+            out = self.client.update_item(
+                TableName=self.table,
+                Key={"stream": {"S": stream}},
+                UpdateExpression="SET lease_until = :lease, expires_at = :exp",
+                ConditionExpression="#owner = :owner",
+                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues={
+                    ":owner": {"S": owner},
+                    ":lease": _n(lease_until),
+                    ":exp": _n(int(max(lease_until, now) + LOCK_ITEM_TTL_SECONDS)),
+                },
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                raise lost(stream, self._refusing_item(stream, exc)) from exc
+            raise LockUnavailable(f"cooldown table {self.table}: {error_code(exc)}; not resharding") from exc
+        return _state(stream, out.get("Attributes", {}))
 
     def note_update_shard_count(self, stream: str, *, owner: str, at: float) -> None:
         state = self.read(stream)

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 
 from autoscaler.adapters.fakes.clock import SimClock
 from autoscaler.core.defaults import LOCK_ITEM_TTL_SECONDS
-from autoscaler.core.lock import refusal
+from autoscaler.core.lock import lost, refusal
 from autoscaler.core.model import Direction, LockState
 
 
@@ -80,6 +80,18 @@ class FakeCooldown:
                 last_action_at=now if action else state.last_action_at,
             )
             self.items[stream] = (new, now + LOCK_ITEM_TTL_SECONDS)
+
+    def renew(self, stream: str, *, owner: str, now: float, lease_until: float) -> LockState:
+        with self._lock:
+            if self.unavailable is not None:
+                raise self.unavailable
+            self._expire()
+            item = self.items.get(stream)
+            if item is None or item[0].owner != owner:
+                raise lost(stream, item[0] if item else None)
+            new = item[0]._replace(lease_until=lease_until)
+            self.items[stream] = (new, max(lease_until, now) + LOCK_ITEM_TTL_SECONDS)
+            return new
 
     def note_update_shard_count(self, stream: str, *, owner: str, at: float) -> None:
         with self._lock:
