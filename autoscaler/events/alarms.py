@@ -141,6 +141,43 @@ def _query_account(query: Mapping[str, Any], key: str, account: str) -> None:
         )
 
 
+# What an alarm must say to mean "more write capacity is needed" (README: "Alarms the autoscaler acts on"). Any alarm
+# of the account named <prefix>-* may publish to the topic: one breached downwards (a "producer stalled" alarm, an
+# anomaly band's lower side) or on another statistic (Average bytes per record) is no demand for shards.
+RISING_OPERATORS = frozenset({"GreaterThanThreshold", "GreaterThanOrEqualToThreshold", "GreaterThanUpperThreshold"})
+# Utilisation is the per-period Sum (capacity is bytes and records per second × the period); any positive statistic
+# of the throttle metric means writes were refused.
+STATISTICS = {
+    "IncomingBytes": frozenset({"sum"}),
+    "IncomingRecords": frozenset({"sum"}),
+    "WriteProvisionedThroughputExceeded": frozenset({"sum", "maximum", "average"}),
+}
+
+
+def _rising(operator: Any, *, band: bool) -> None:
+    """Refuses an alarm that does not fire on a rise: a lower or two-sided threshold, or an unreadable one."""
+    if not isinstance(operator, str):
+        raise _Bad("missing-field", "ComparisonOperator is missing: cannot tell which way the alarm fires")
+    if operator not in RISING_OPERATORS or (band and operator != "GreaterThanUpperThreshold"):
+        raise _Bad("not-rising", f"{operator[:60]} is not a rise in write demand: only Greater… alarms scale up")
+
+
+def _crossed_upwards(reason: Any) -> None:
+    """The direct alarm action carries no ComparisonOperator: its state reason says which way the threshold was
+    crossed ("… greater than or equal to the threshold", "… less than the lower thresholds")."""
+    text = reason.lower() if isinstance(reason, str) else ""
+    if "less than" in text or "greater than" not in text:
+        raise _Bad("not-rising", f"state reason {str(reason)[:80]!r} is not a rise in write demand")
+
+
+def _statistic(metric: str, stat: Any) -> None:
+    """Refuses a metric read on a statistic that is not its demand (see STATISTICS); unknown metrics pass on to
+    _classify's refusal."""
+    allowed = STATISTICS.get(metric)
+    if allowed is not None and (not isinstance(stat, str) or stat.lower() not in allowed):
+        raise _Bad("wrong-statistic", f"{metric} on {str(stat)[:30]}: the autoscaler reads {'/'.join(sorted(allowed))}")
+
+
 def _classify(metrics: list[tuple[str, str, str]]) -> tuple[str, tuple[str, ...], TriggerKind]:
     """From (namespace, metric, stream) triples: the one stream, the metric names, and the trigger kind."""
     if not metrics:
@@ -199,7 +236,9 @@ def _parse_sns_alarm(body: Any, message_id: str | None) -> AlarmNotification:
     period: int | None = None
     if "MetricName" in trigger:
         dims = _dims_list(trigger.get("Dimensions", []))
-        triples.append((str(trigger.get("Namespace", "")), _text(trigger, "MetricName"), dims.get("StreamName", "")))
+        metric_name = _text(trigger, "MetricName")
+        _statistic(metric_name, trigger.get("Statistic") if trigger.get("StatisticType") != "ExtendedStatistic" else "")
+        triples.append((str(trigger.get("Namespace", "")), metric_name, dims.get("StreamName", "")))
         threshold = _number(trigger.get("Threshold"))
         period = _period(trigger.get("Period"))
     elif isinstance(trigger.get("Metrics"), list):
@@ -214,10 +253,14 @@ def _parse_sns_alarm(body: Any, message_id: str | None) -> AlarmNotification:
             if not isinstance(metric, Mapping):
                 raise _Bad("malformed", "MetricStat.Metric is missing or not an object")
             dims = _dims_list(metric.get("Dimensions", []))
-            triples.append((str(metric.get("Namespace", "")), _text(metric, "MetricName"), dims.get("StreamName", "")))
+            metric_name = _text(metric, "MetricName")
+            _statistic(metric_name, stat.get("Stat"))
+            triples.append((str(metric.get("Namespace", "")), metric_name, dims.get("StreamName", "")))
     else:
         raise _Bad("missing-field", "Trigger has neither MetricName nor Metrics")
     stream, names, kind = _classify(triples)
+    band = trigger.get("ThresholdMetricId") is not None  # an anomaly-detection band, not a number
+    _rising(trigger.get("ComparisonOperator"), band=band)
     old = body.get("OldStateValue")
     return AlarmNotification(
         alarm_name=name,
@@ -273,11 +316,13 @@ def _parse_lambda_action(event: Mapping[str, Any]) -> AlarmNotification:
         if not isinstance(dims, Mapping):
             raise _Bad("malformed", "metricStat.metric.dimensions is not an object")
         stream = dims.get("StreamName")
-        triples.append(
-            (str(metric.get("namespace", "")), _text(metric, "name"), stream if isinstance(stream, str) else "")
-        )
+        metric_name = _text(metric, "name")
+        _statistic(metric_name, stat.get("stat"))
+        triples.append((str(metric.get("namespace", "")), metric_name, stream if isinstance(stream, str) else ""))
         period = _period(stat.get("period")) if len(config["metrics"]) == 1 else None
     stream, names, kind = _classify(triples)
+    if state.get("value") == "ALARM":
+        _crossed_upwards(state.get("reason"))
     threshold = _reason_threshold(state.get("reasonData")) if len(triples) == 1 else None
     return AlarmNotification(
         alarm_name=_alarm_name(_text(data, "alarmName")),

@@ -256,6 +256,7 @@ def test_a_metric_query_in_another_account_is_refused() -> None:
 
     def other_account(m: dict[str, Any]) -> None:
         m["Trigger"] = {
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
             "Metrics": [
                 {
                     "Id": "mb",
@@ -271,7 +272,7 @@ def test_a_metric_query_in_another_account_is_refused() -> None:
                     },
                     "ReturnData": True,
                 }
-            ]
+            ],
         }
 
     refused = only(with_message(other_account))
@@ -348,3 +349,75 @@ def test_alarm_names_longer_than_cloudwatch_allows_are_refused(length: int) -> N
         assert isinstance(item, AlarmNotification)
     else:
         assert isinstance(item, Rejected) and item.reason == "bad-alarm-name" and len(item.detail) < 100
+
+
+def _sns_with(update: Any) -> dict[str, Any]:
+    event = load_event("sns-alarm-incoming-bytes.json")
+    msg = json.loads(event["Records"][0]["Sns"]["Message"])
+    update(msg["Trigger"])
+    event["Records"][0]["Sns"]["Message"] = json.dumps(msg)
+    return event
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        # a "producer stalled" alarm: IncomingBytes below a floor
+        (lambda t: t.update(ComparisonOperator="LessThanThreshold"), "not-rising"),
+        (lambda t: t.update(ComparisonOperator="LessThanOrEqualToThreshold"), "not-rising"),
+        # anomaly-detection bands: only the upper side breached is a rise
+        (lambda t: t.update(ComparisonOperator="LessThanLowerThreshold", ThresholdMetricId="ad1"), "not-rising"),
+        (
+            lambda t: t.update(ComparisonOperator="LessThanLowerOrGreaterThanUpperThreshold", ThresholdMetricId="ad1"),
+            "not-rising",
+        ),
+        (lambda t: t.update(ComparisonOperator="GreaterThanThreshold", ThresholdMetricId="ad1"), "not-rising"),
+        (lambda t: t.pop("ComparisonOperator"), "missing-field"),
+        # bytes per record (Average), the largest single request (Maximum), a percentile: not the minute's demand
+        (lambda t: t.update(Statistic="AVERAGE"), "wrong-statistic"),
+        (lambda t: t.update(Statistic="MAXIMUM"), "wrong-statistic"),
+        (
+            lambda t: t.update(StatisticType="ExtendedStatistic", Statistic=None, ExtendedStatistic="p99"),
+            "wrong-statistic",
+        ),
+    ],
+)
+def test_alarms_that_do_not_mean_more_write_capacity_are_refused(change: Any, reason: str) -> None:
+    item = only(_sns_with(change))
+    assert isinstance(item, Rejected) and item.reason == reason, item
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda t: None,  # create-streams' own: SUM, GreaterThanOrEqualToThreshold
+        lambda t: t.update(ComparisonOperator="GreaterThanThreshold"),
+        lambda t: t.update(ComparisonOperator="GreaterThanUpperThreshold", ThresholdMetricId="ad1"),  # band, upper
+        lambda t: t.update(Statistic="Sum"),  # the statistic's case varies between shapes
+    ],
+)
+def test_alarms_that_mean_more_write_capacity_are_accepted(change: Any) -> None:
+    assert isinstance(only(_sns_with(change)), AlarmNotification)
+
+
+def test_the_throttle_alarm_may_read_any_positive_statistic() -> None:
+    """Any positive Sum, Maximum or Average of WriteProvisionedThroughputExceeded means refused writes."""
+    for stat in ("SUM", "MAXIMUM", "AVERAGE"):
+        event = load_event("sns-alarm-write-throttled.json")
+        msg = json.loads(event["Records"][0]["Sns"]["Message"])
+        msg["Trigger"]["Statistic"] = stat
+        event["Records"][0]["Sns"]["Message"] = json.dumps(msg)
+        assert isinstance(only(event), AlarmNotification), stat
+
+
+def test_the_direct_alarm_action_is_read_for_its_direction_and_statistic() -> None:
+    """The direct action carries no ComparisonOperator: its state reason says which way it crossed."""
+    assert isinstance(only(load_event("lambda-alarm-action.json")), AlarmNotification)
+    below = load_event("lambda-alarm-action.json")
+    below["alarmData"]["state"]["reason"] = "Threshold Crossed: 2 datapoints were less than the threshold (10.0)."
+    refused = only(below)
+    assert isinstance(refused, Rejected) and refused.reason == "not-rising"
+    average = load_event("lambda-alarm-action.json")
+    average["alarmData"]["configuration"]["metrics"][0]["metricStat"]["stat"] = "Average"
+    refused = only(average)
+    assert isinstance(refused, Rejected) and refused.reason == "wrong-statistic"
