@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +38,27 @@ EVENTS = Path(__file__).resolve().parent / "events"
 MiB = 1_048_576
 
 
+def fresh(event: Any) -> Any:
+    """The event as if its alarm changed state just now: the fixtures' StateChangeTime (2026-11-20) would be older
+    than Lambda's 6 h event age, which the handler refuses as stale (tests/unit/test_events.py tests that)."""
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+    if not isinstance(event, dict):
+        return event
+    for record in event.get("Records", []) if isinstance(event.get("Records"), list) else []:
+        sns = record.get("Sns") if isinstance(record, dict) else None
+        if isinstance(sns, dict) and isinstance(sns.get("Message"), str):
+            sns["Message"] = _STATE_CHANGE_TIME.sub(rf"\g<1>{stamp}\g<2>", sns["Message"])
+    state = event.get("alarmData", {}).get("state") if isinstance(event.get("alarmData"), dict) else None
+    if isinstance(state, dict) and isinstance(state.get("timestamp"), str):
+        state["timestamp"] = stamp
+    return event
+
+
+_STATE_CHANGE_TIME = re.compile(r'("StateChangeTime"\s*:\s*")[^"]*(")')
+
+
 def load_event(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((EVENTS / name).read_text())
+    data: dict[str, Any] = fresh(json.loads((EVENTS / name).read_text()))
     return data
 
 

@@ -35,6 +35,7 @@ class ScaleUpReason(enum.StrEnum):
     CONTINUATION = "continuation"  # finishing a target set by an earlier invocation
     AT_MAX = "at_max"  # no-op: already at max_shards
     ALREADY_AT_TARGET = "already_at_target"  # no-op: capacity already covers the peak (stale alarm, finished work)
+    NO_EVIDENCE = "no_evidence"  # no-op: a throttle alarm, but no refused write in the lookback (stale or repeated)
 
 
 class MethodReason(enum.StrEnum):
@@ -168,13 +169,19 @@ def plan_scale_up(inp: PlanInput) -> ScalePlan:
         if util.demand > util.peak:
             peak_txt += f" (demand {util.demand:.0%} with refused writes)"
     stale = inp.alarm_shards is not None and not math.isnan(inp.alarm_shards) and round(inp.alarm_shards) < n
+    # A throttle alarm is acted on as throttling only with evidence in the lookback: a refused write. Its threshold
+    # is the same for every shard count, so a stale or repeated notification cannot be told by it (issue 12 s5).
+    # A throttle series not read at all (None) is no evidence either way: the alarm is taken at its word.
+    unread = m is None or m.throttled_records is None
+    refused_any = not unread and any(v > 0 for v in m.throttled_records.values)  # type: ignore[union-attr]
+    throttled = inp.trigger is TriggerKind.THROTTLE and (util is None or unread or refused_any)
     hot_ops: list[SplitOp] = []
     if inp.requested_target is not None:
         desired, reason = inp.requested_target, ScaleUpReason.CONTINUATION
         message = f"continuing towards {inp.requested_target} shards"
     elif (
         # throttling, whichever alarm fired first (a utilisation alarm may beat the throttle alarm to the lock)
-        inp.trigger is TriggerKind.THROTTLE or (util is not None and util.demand > util.peak)
+        throttled or (util is not None and util.demand > util.peak)
     ) and (hot := hot_shard_pieces(inp, util)) is not None:
         hot_ops = pieces_splits(inp.shards, hot)
         desired, reason = n + len(hot_ops), ScaleUpReason.HOT_SHARD
@@ -183,7 +190,7 @@ def plan_scale_up(inp: PlanInput) -> ScalePlan:
             f"ones into pieces that carry their share with headroom {inp.headroom:g}x ({n} -> {desired})"
         )
         reason = ScaleUpReason.HOT_SHARD
-    elif inp.trigger is TriggerKind.THROTTLE and (util is None or shards_needed(util.demand, n, inp.headroom) <= n):
+    elif throttled and (util is None or shards_needed(util.demand, n, inp.headroom) <= n):
         desired, reason = n + 1, ScaleUpReason.HOT_SHARD
         message = f"write throttling at {peak_txt} (headroom {inp.headroom:g}x fits): a hot shard, split it"
     elif util is None:
@@ -204,6 +211,12 @@ def plan_scale_up(inp: PlanInput) -> ScalePlan:
             return noop(
                 ScaleUpReason.ALREADY_AT_TARGET,
                 f"{need_txt}; alarm was set for {inp.alarm_shards:.0f} shards, {n} are open now: already scaled",
+            )
+        elif inp.trigger is TriggerKind.THROTTLE:
+            return noop(
+                ScaleUpReason.NO_EVIDENCE,
+                f"{need_txt}; the throttle alarm fired, but no write was refused in the lookback: a stale or repeated "
+                "notification, nothing to add",
             )
         else:
             desired, reason = n + 1, ScaleUpReason.MINIMUM_STEP

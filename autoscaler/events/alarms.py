@@ -14,6 +14,7 @@ import json
 import math
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from autoscaler.core.limits import KINESIS_NAMESPACE, WRITE_METRICS, WRITE_THROTTLED
@@ -28,6 +29,9 @@ THROTTLE_METRICS = frozenset({WRITE_THROTTLED})
 _ALARM_ARN = re.compile(r"^arn:(aws[a-z-]*):cloudwatch:([a-z0-9-]+):(\d{12}):alarm:(.+)$")
 _STATES = frozenset({"OK", "ALARM", "INSUFFICIENT_DATA"})
 MAX_ALARM_NAME_CHARS = 255  # PutMetricAlarm: AlarmName is 1-255 characters
+# Lambda keeps an asynchronous event at most 6 hours (MaximumEventAgeInSeconds, 21,600 at most): a state change
+# older than that reached us by no retry of Lambda's, and says nothing about the stream now.
+MAX_NOTIFICATION_AGE_SECONDS = 21_600
 # CloudWatch alarm periods are 10, 20, 30 or a multiple of 60 s, and an alarm evaluates at most 7 days: a Period past
 # that is no alarm's, and it would overflow the threshold arithmetic (a float holds at most ~1.8e308).
 _MAX_PERIOD_S = 7 * 86_400
@@ -362,9 +366,10 @@ def screen(
     region: str,
     managed: frozenset[str] | tuple[str, ...],
     partition: str = "aws",
+    now: float | None = None,
 ) -> Rejected | None:
     """Whether an alarm may be acted on here: ALARM state, this partition, account and region, a stream in the
-    config."""
+    config, and (given `now`) a state change recent enough to be evidence."""
     if request.new_state != "ALARM":
         return Rejected(
             "not-alarm", f"{request.alarm_name} went to {request.new_state}: only ALARM acts", request.message_id
@@ -387,6 +392,14 @@ def screen(
             f"{request.alarm_name} is in {request.region}, this function runs in {region}",
             request.message_id,
         )
+    age = notification_age(request, now) if now is not None else None
+    if age is not None and age > MAX_NOTIFICATION_AGE_SECONDS:
+        return Rejected(
+            "stale-notification",
+            f"{request.alarm_name} changed state {age / 3600:.1f} h ago (StateChangeTime {request.state_change_time}); "
+            f"Lambda keeps an event at most {MAX_NOTIFICATION_AGE_SECONDS // 3600} h: not evidence of the stream now",
+            request.message_id,
+        )
     if request.stream not in managed:
         return Rejected(
             "unknown-stream",
@@ -394,3 +407,18 @@ def screen(
             request.message_id,
         )
     return None
+
+
+def notification_age(note: AlarmNotification, now: float) -> float | None:
+    """Seconds since the alarm changed state, from StateChangeTime ("2020-12-04T03:57:01.659+0000"); None when it
+    cannot be read (then the notification is judged without it)."""
+    try:
+        changed = datetime.strptime(note.state_change_time, "%Y-%m-%dT%H:%M:%S.%f%z")
+    except ValueError:
+        try:
+            changed = datetime.fromisoformat(note.state_change_time)
+        except ValueError:
+            return None
+    if changed.tzinfo is None:
+        return None
+    return now - changed.timestamp()

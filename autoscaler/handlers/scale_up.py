@@ -95,7 +95,12 @@ def _handle(event: Any, context: Any, service: ScaleUpService, config: Autoscale
                 out.append(_result(service.scale_up(request, budget), time.monotonic() - started))
             elif isinstance(item, AlarmNotification):
                 refusal = screen(
-                    item, account_id=account, region=region, managed=config.names, partition=partition_of(context)
+                    item,
+                    account_id=account,
+                    region=region,
+                    managed=config.names,
+                    partition=partition_of(context),
+                    now=time.time(),
                 )
                 if refusal is not None:
                     out.append(_rejected(refusal))

@@ -214,7 +214,7 @@ class AutoscalerReplay:
         if isinstance(item, FakeAlarm):
             for note in parse_scale_up_event(self._notification(item)):
                 if not isinstance(note, AlarmNotification) or screen(
-                    note, account_id=ACCOUNT, region=REGION, managed=self.config.names
+                    note, account_id=ACCOUNT, region=REGION, managed=self.config.names, now=self.clock.now()
                 ):
                     self._count("scale-up refused at the edge")
                     continue

@@ -47,7 +47,7 @@ from autoscaler.events import (
     screen,
 )
 from autoscaler.local.setup import create_stream, create_table, ensure_alarms
-from tests.conftest import EVENTS, load_event
+from tests.conftest import EVENTS, fresh, load_event
 from tests.integration.test_handler import ACCOUNT
 from tests.integration.test_handler import CONFIG as UP_CONFIG
 from tests.integration.test_handler import Loaded as UpLoaded
@@ -85,7 +85,7 @@ def load_bad(name: str) -> Any:
         event = load_event("sns-alarm-incoming-bytes.json")
         event["Records"][0]["Sns"]["Message"] = text
         return event
-    event = json.loads(text)
+    event = fresh(json.loads(text))
     if "pad_to_bytes" in spec:
         size = int(spec["pad_to_bytes"])
         sns = event["Records"][0]["Sns"]

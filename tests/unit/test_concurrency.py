@@ -205,7 +205,7 @@ def test_scale_down_over_500_streams_with_alarms_firing_never_merges_and_splits_
         for k in range(1, 289):
             world.metrics.put(n, "IncomingBytes", now - 300 * k, 0.1 * width[n] * MiB * 300)
             world.metrics.put(n, "IncomingRecords", now - 300 * k, 10.0)
-    # ... and these also get a write-throttling alarm meanwhile (a hot shard: one split wanted) while the scale-down,
+    # ... and these also get an operator's scale-up meanwhile (one split wanted) while the scale-down,
     # on the same quiet day, wants to merge them: both runs contend for the same streams' locks. The forced ones
     # are spread from the head of the scale-down's queue to past its middle; the free ones (after) race as they may.
     hot = names[:: STREAMS // HOT][:HOT]
@@ -251,7 +251,9 @@ def test_scale_down_over_500_streams_with_alarms_firing_never_merges_and_splits_
         try:
             if name in race.down_first:
                 race.wait("held", name)  # the alarm fires while the scale-down is merging this stream
-            ups[name] = up.scale_up(ScaleUpRequest(name, TriggerKind.THROTTLE, source="t"), world.budget())
+            # an operator's scale-up (the CLI's, "as if an alarm fired": one shard more) on a stream the quiet day
+            # makes a scale-down candidate; a throttle alarm would need refused writes, which would keep it
+            ups[name] = up.scale_up(ScaleUpRequest(name, TriggerKind.OPERATOR, source="cli"), world.budget())
         except BaseException as exc:
             errors.append(exc)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -23,7 +24,7 @@ from autoscaler.events import (
     parse_scale_up_event,
     screen,
 )
-from tests.conftest import load_event, make_config
+from tests.conftest import EVENTS, load_event, make_config
 
 pytestmark = pytest.mark.unit
 
@@ -421,3 +422,16 @@ def test_the_direct_alarm_action_is_read_for_its_direction_and_statistic() -> No
     average["alarmData"]["configuration"]["metrics"][0]["metricStat"]["stat"] = "Average"
     refused = only(average)
     assert isinstance(refused, Rejected) and refused.reason == "wrong-statistic"
+
+
+def test_a_notification_older_than_lambdas_event_age_is_not_evidence() -> None:
+    """StateChangeTime 2026-11-20T14:03:12.371+0000: 6 h later it is still judged; 6 h and a second later it is
+    stale (Lambda keeps an async event at most 21,600 s). An unreadable time is judged without it."""
+    (note,) = parse_scale_up_event(json.loads((EVENTS / "sns-alarm-incoming-bytes.json").read_text()))  # as recorded
+    assert isinstance(note, AlarmNotification)
+    changed = datetime(2026, 11, 20, 14, 3, 12, 371_000, tzinfo=UTC).timestamp()
+    kw: dict[str, Any] = {"account_id": note.account_id, "region": note.region, "managed": ("orders",)}
+    assert screen(note, now=changed + 21_600, **kw) is None
+    stale = screen(note, now=changed + 21_601, **kw)
+    assert stale is not None and stale.reason == "stale-notification"
+    assert screen(note._replace(state_change_time="yesterday"), now=changed + 10**6, **kw) is None

@@ -456,12 +456,13 @@ def test_update_shard_count_chain(current: int, target: int, chain: list[tuple[i
         # pieces, doubled to 12 because it refuses (its heat inside is unknown: one level finer); midpoint cuts
         # make 2^⌈log2 12⌉ = 16 pieces = 15 splits; the others ⌈0.2 × 2⌉ = 1 each → 4 + 15 = 19.
         ("hot and refusing", (1.0, 0.2, 0.2, 0.2), 2.0, 19),
-        # the same heat with nothing refused: shard 0 at 1.0 → 2 pieces (1 split), others 1 → 5
-        ("hot, nothing refused", (1.0, 0.2, 0.2, 0.2), 0.0, 5),
+        # the same heat, the throttle series not read (taken at the alarm's word): shard 0 at 1.0 → 2 pieces
+        # (1 split), others 1 → 5
+        ("hot, refusals unread", (1.0, 0.2, 0.2, 0.2), None, 5),
     ],
 )
 def test_hot_shards_are_split_into_pieces_by_their_demand(
-    case: str, heat: tuple[float, ...], refused: float, target: int
+    case: str, heat: tuple[float, ...], refused: float | None, target: int
 ) -> None:
     shards = uniform_shards(4)
     accepted = sum(heat)
@@ -469,12 +470,38 @@ def test_hot_shards_are_split_into_pieces_by_their_demand(
         MetricSeries(60, (accepted * MiB * 60,)),
         MetricSeries(60, (accepted * MiB * 60 / 2048,)),
         {s.shard_id: h * MiB * 60 for s, h in zip(shards, heat, strict=True)},
-        throttled_records=MetricSeries(60, (refused * MiB * 60 / 2048,)),
+        throttled_records=MetricSeries(60, (refused * MiB * 60 / 2048,)) if refused is not None else None,
     )
     plan = plan_scale_up(inp(4, trigger=TriggerKind.THROTTLE, metrics=m))
     assert (plan.reason, plan.target, plan.method) == (ScaleUpReason.HOT_SHARD, target, OpKind.SPLIT), case
     # every split lands in shard 0's range: the hot shard is cut into pieces, the cool ones are left alone
     assert all(op.parent_start >= shards[0].start and op.parent_end <= shards[0].end for op in plan.ops)  # type: ignore[union-attr]
+
+
+def test_a_throttle_alarm_with_no_refused_write_in_the_lookback_adds_nothing() -> None:
+    """Issue 12 section 5: the same throttle notification delivered again after the cooldown, at 30% load with
+    no refused write in the lookback, split again each time (4 → 5 → 6 → 7). The alarm's threshold is the same
+    for every count, so only the evidence can tell: none refused, nothing to add. A read that found no series
+    at all (None) stays the alarm's word."""
+    shards = uniform_shards(4)
+    quiet = StreamMetrics(
+        MetricSeries(60, (0.3 * 4 * MiB * 60,) * 5),
+        MetricSeries(60, (100.0,) * 5),
+        {s.shard_id: 0.3 * MiB * 60 for s in shards},
+        throttled_records=MetricSeries(60, (0.0,) * 5),
+    )
+    plan = plan_scale_up(inp(4, trigger=TriggerKind.THROTTLE, metrics=quiet))
+    assert (plan.reason, plan.target, plan.ops) == (ScaleUpReason.NO_EVIDENCE, 4, ())
+    hot_but_quiet = quiet._replace(
+        shard_incoming_bytes={s.shard_id: (1.0 if i == 0 else 0.1) * MiB * 60 for i, s in enumerate(shards)}
+    )
+    assert (
+        plan_scale_up(inp(4, trigger=TriggerKind.THROTTLE, metrics=hot_but_quiet)).reason is ScaleUpReason.NO_EVIDENCE
+    )
+    unread = quiet._replace(throttled_records=None)
+    assert plan_scale_up(inp(4, trigger=TriggerKind.THROTTLE, metrics=unread)).target == 5
+    # a utilisation alarm is not asked for refused writes: at 30% it still takes its minimum step
+    assert plan_scale_up(inp(4, trigger=TriggerKind.UTILISATION, metrics=quiet)).target == 5
 
 
 def test_even_heat_is_not_a_hot_shard() -> None:

@@ -14,7 +14,7 @@ from autoscaler.core.errors import AwsCallFailed, LockUnavailable, StreamBusy, T
 from autoscaler.core.model import StreamMode, TriggerKind
 from autoscaler.core.scale_up import tiles_key_space
 from autoscaler.events import Continuation, HandOver
-from tests.conftest import World, make_config
+from tests.conftest import MiB, World, make_config
 
 pytestmark = pytest.mark.unit
 
@@ -138,6 +138,34 @@ def test_throttled_stream_is_sized_from_accepted_plus_refused(world: World) -> N
     assert (result.outcome, result.after) == (Outcome.SCALED, 16), result.detail
     assert world.kinesis.reshard_calls() == ["update_shard_count"] * 2
     assert_invariants(world, result)
+
+
+def test_the_same_throttle_notification_after_the_cooldown_adds_nothing_without_refused_writes(world: World) -> None:
+    """Issue 12 section 5: the throttle notification is delivered again after the scale-up cooldown (Lambda may
+    deliver an async event twice, minutes apart). At 30% load with no refused write in the lookback it split again
+    each time (4 -> 5 -> 6 -> 7); now it adds nothing, and a real new throttling still scales."""
+    world.add_stream(shards=4)
+    now = world.clock.now()
+    for i in range(1, 6):  # 30% of 4 shards' bytes, a hot shard refusing 500 records a minute
+        world.metrics.put("orders", "IncomingBytes", now - 60 * i, 0.3 * 4 * MiB * 60)
+        world.metrics.put("orders", "IncomingRecords", now - 60 * i, 1_000.0)
+        world.metrics.put("orders", "WriteProvisionedThroughputExceeded", now - 60 * i, 500.0)
+    throttle = ScaleUpRequest(
+        "orders", TriggerKind.THROTTLE, source=alarm_name("kinesis-autoscaler", "orders", AlarmKind.WRITE_THROTTLED)
+    )
+    first = world.service().scale_up(throttle, world.budget())
+    assert (first.outcome, first.after) == (Outcome.SCALED, 5), first.detail  # 1.2 × 2 = 2.4 fits: one hot split
+    world.clock.advance(600)  # past the 300 s cooldown; the last 5 minutes: 30% of 5 shards, nothing refused
+    now = world.clock.now()
+    for i in range(1, 6):
+        world.metrics.put("orders", "IncomingBytes", now - 60 * i, 0.3 * 5 * MiB * 60)
+        world.metrics.put("orders", "IncomingRecords", now - 60 * i, 1_000.0)
+        world.metrics.put("orders", "WriteProvisionedThroughputExceeded", now - 60 * i, 0.0)
+    calls = list(world.kinesis.calls)
+    again = world.service().scale_up(throttle, world.budget())
+    assert again.outcome is Outcome.NOOP and again.plan is not None, again.detail
+    assert again.plan.reason.value == "no_evidence"
+    assert world.kinesis.calls == calls and world.kinesis.open_count("orders") == 5
 
 
 def test_second_alarm_in_cooldown_is_skipped_without_aws_writes(world: World) -> None:
