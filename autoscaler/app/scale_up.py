@@ -212,7 +212,12 @@ class ScaleUpService(StreamUseCase):
         try:
             run.acquire((Direction.UP,))
         except LockHeld as exc:
-            return ScaleUpResult(cfg.name, Outcome.SKIPPED, str(exc), skip_reason="lock-held")
+            # The holder may be dead (a crash, a lost hand-over): its lease lapses, but CloudWatch notifies only on a
+            # transition into ALARM. Re-armed, the alarm fires again while the breach lasts, and the first delivery
+            # after the lease finds the lock free. A live holder resets it at its release anyway.
+            return ScaleUpResult(
+                cfg.name, Outcome.SKIPPED, str(exc) + self._rearm(run, request), skip_reason="lock-held"
+            )
         except CooldownActive as exc:
             return ScaleUpResult(
                 cfg.name, Outcome.SKIPPED, str(exc) + self._rearm(run, request), skip_reason="cooldown"

@@ -188,6 +188,26 @@ def test_lock_held_by_a_live_run_skips(world: World) -> None:
     assert world.kinesis.calls == []
 
 
+def test_an_alarm_refused_because_the_lock_is_held_is_re_armed(world: World) -> None:
+    """The holder may be dead: an alarm left in ALARM would never notify again (CloudWatch acts on transitions only),
+    and the stream would stay unscaled after the dead run's lease lapsed. The refused alarm is set back to OK, so it
+    fires again while the breach lasts; a continuation refused the same way (a late copy) re-arms nothing."""
+    world.add_stream(shards=4)
+    name = alarm_name("kinesis-autoscaler", "orders", AlarmKind.INCOMING_BYTES)
+    world.alarms.set_state(name, "ALARM", "breaching")
+    now = world.clock.now()
+    world.cooldown.acquire("orders", owner="dead-run", now=now, lease_until=now + 1_080, blocked_by=())
+    request = ScaleUpRequest("orders", TriggerKind.UTILISATION, alarm_shards=4.0, source=name)
+    result = world.service().scale_up(request, world.budget())
+    assert (result.outcome, result.skip_reason) == (Outcome.SKIPPED, "lock-held")
+    assert world.alarms.alarms[name].state == "OK" and "re-armed" in result.detail
+    assert world.kinesis.calls == []
+    world.alarms.set_state(name, "ALARM", "breaching")
+    late = Continuation(Direction.UP, 1, (HandOver("orders", 8, "gone", 4),))
+    world.service().scale_up(ScaleUpRequest("orders", TriggerKind.OPERATOR, continuation=late), world.budget())
+    assert world.alarms.alarms[name].state == "ALARM"
+
+
 def test_crashed_runs_lease_expires(world: World) -> None:
     world.add_stream(shards=4)
     world.traffic(1.0, 4, minutes=30)
