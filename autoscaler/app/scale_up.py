@@ -42,7 +42,7 @@ from autoscaler.core.model import (
     TriggerKind,
     UpdateShardCountOp,
 )
-from autoscaler.core.scale_up import PlanInput, ScalePlan, plan_scale_up
+from autoscaler.core.scale_up import HOT_SHARD_METHOD, PlanInput, ScalePlan, ScaleUpReason, plan_scale_up
 from autoscaler.events import AlarmNotification, Continuation, HandOver
 
 log = logging.getLogger("autoscaler.service")
@@ -166,6 +166,7 @@ class ScaleUpService(StreamUseCase):
             fallback_factor=cfg.fallback_scale_up_factor,
             alarm_shards=request.alarm_shards,
             requested_target=cont.target if cont else None,
+            requested_method=cont.method if cont else "",
             origin_count=cont.origin_count if cont else None,
             # planning only: an unreadable table counts none; AWS refusing a call is handled by splitting instead
             update_shard_count_calls_24h=update_shard_count_calls_24h(self.cooldown, cfg.name, now) or 0,
@@ -412,7 +413,7 @@ class ScaleUpService(StreamUseCase):
         target = plan.target if plan is not None else (handover.target if handover else None)
         if target is None:
             return self._stop(run, request, plan, f"{why}; nothing planned yet: giving up, the lock is released")
-        return self._send(run, request, run.handover(target), plan, why=why)
+        return self._send(run, request, run.handover(target, _method(request, plan)), plan, why=why)
 
     def _send(
         self, run: StreamRun, request: ScaleUpRequest, handover: HandOver, plan: ScalePlan | None, *, why: str
@@ -457,7 +458,14 @@ def _find_range(shards: list[Shard], op: SplitOp) -> Shard | None:
     return None
 
 
+def _method(request: ScaleUpRequest, plan: ScalePlan | None) -> str:
+    """The method a re-plan keeps: a plan that cut hot shards goes on cutting them (issue 12 section 2)."""
+    if plan is not None and plan.reason is ScaleUpReason.HOT_SHARD:
+        return HOT_SHARD_METHOD
+    return request.handover.method if request.handover else ""
+
+
 def _continuing(request: ScaleUpRequest, plan: ScalePlan, run: StreamRun) -> ScaleUpRequest:
-    """A request that re-plans towards the same target from whatever the stream looks like now."""
-    handover = HandOver(plan.stream, plan.target, run.owner, run.before or plan.current)
+    """A request that re-plans towards the same target, by the same method, from whatever the stream is now."""
+    handover = HandOver(plan.stream, plan.target, run.owner, run.before or plan.current, _method(request, plan))
     return request._replace(continuation=Continuation(Direction.UP, request.hop, (handover,)))

@@ -108,6 +108,7 @@ class PlanInput(NamedTuple):
     # shards than are open now fired on an old capacity: the stream was scaled since, so no forced minimum step.
     alarm_shards: float | None = None
     requested_target: int | None = None  # a continuation's target
+    requested_method: str = ""  # a continuation's method: "hot_shard" keeps cutting the hot shards, never a rescale
     origin_count: int | None = None  # the count when the action began (bounds a continuation's target)
     update_shard_count_calls_24h: int = 0
     update_shard_count_allowed: bool = True  # False after AWS refused UpdateShardCount in this action
@@ -179,6 +180,14 @@ def plan_scale_up(inp: PlanInput) -> ScalePlan:
     if inp.requested_target is not None:
         desired, reason = inp.requested_target, ScaleUpReason.CONTINUATION
         message = f"continuing towards {inp.requested_target} shards"
+        if inp.requested_method == HOT_SHARD_METHOD:
+            # The plan this continues cut hot shards by their heat: keep its method and re-read its evidence (the
+            # shard-level IncomingBytes), or a hand-over would finish it as a uniform rescale that spreads the new
+            # capacity over cool keys (issue 12 section 2).
+            reason = ScaleUpReason.HOT_SHARD
+            hot = hot_shard_pieces(inp, util)
+            hot_ops = pieces_splits(inp.shards, hot) if hot is not None else []
+            message += ", cutting the hot shards by their heat" if hot_ops else ", splitting the hottest shards"
     elif (
         # throttling, whichever alarm fired first (a utilisation alarm may beat the throttle alarm to the lock)
         throttled or (util is not None and util.demand > util.peak)
@@ -268,6 +277,7 @@ def plan_scale_up(inp: PlanInput) -> ScalePlan:
     )
 
 
+HOT_SHARD_METHOD = "hot_shard"  # a HandOver's method for a plan that cuts hot shards (events/continuation.py)
 HOT_SKEW = 1.5  # a shard asked for ≥ 1.5× its share of the key space's traffic is hot: split it, not the stream
 SATURATED = 0.9  # shards within 90% of the hottest one's accepted rate share the refused writes
 

@@ -15,6 +15,7 @@ CONTINUATION_KIND = "kinesis-autoscaler/scale-up-continuation"
 SCALE_DOWN_CONTINUATION_KIND = "kinesis-autoscaler/scale-down-continuation"
 MAX_FLEET = 10_000  # more streams than any config may list in a continuation is a forgery
 IN_PROGRESS_METHODS = frozenset({"merge", "update_shard_count"})
+UP_METHODS = frozenset({"", "hot_shard"})  # "hot_shard": the plan cut hot shards by their heat; keep doing so
 
 
 class HandOver(NamedTuple):
@@ -25,7 +26,9 @@ class HandOver(NamedTuple):
     target: int
     owner: str
     origin_count: int = 0  # the open count when the action began; 0 when unknown (scale-down payloads before 0.2)
-    method: str = ""  # scale-down: "merge" | "update_shard_count" (an even layout needed); scale-up: re-planned
+    # scale-down: "merge" | "update_shard_count" (an even layout needed); scale-up: "hot_shard" (keep cutting the hot
+    # shards by their heat) or "" (re-planned from the stream)
+    method: str = ""
 
 
 class Continuation(NamedTuple):
@@ -55,7 +58,10 @@ def parse_up_continuation(event: Mapping[str, Any]) -> Continuation:
         raise _Bad("hop-limit", f"hop {ints['hop']} outside 1…{MAX_CONTINUATION_HOPS}: refusing to continue the chain")
     if not 1 <= ints["origin_count"] <= ints["target"] <= MAX_SHARDS_PER_STREAM:
         raise _Bad("bad-target", f"target {ints['target']} / origin {ints['origin_count']} out of range")
-    handover = HandOver(stream, ints["target"], owner, ints["origin_count"])
+    method = event.get("method", "")  # absent before 0.2: re-planned from the stream
+    if method not in UP_METHODS:
+        raise _Bad("malformed", f"continuation method {str(method)[:30]!r} is not one of {sorted(UP_METHODS)}")
+    handover = HandOver(stream, ints["target"], owner, ints["origin_count"], method)
     return Continuation(Direction.UP, ints["hop"], (handover,))
 
 
@@ -83,7 +89,7 @@ def continuation_payload(request: Continuation) -> dict[str, Any]:
         "origin_count": h.origin_count,
         "hop": request.hop,
         "owner": h.owner,
-    }
+    } | ({"method": h.method} if h.method else {})
 
 
 def parse_down_continuation(event: Mapping[str, Any]) -> Continuation:

@@ -566,3 +566,61 @@ def test_an_alarm_skipped_while_another_run_held_the_lock_is_reset_at_release(wo
     assert result.outcome is Outcome.NOOP, result.detail
     assert world.alarms.alarms[throttle].state == "OK"
     assert world.kinesis.reshard_calls() == []
+
+
+def test_an_interrupted_hot_shard_plan_goes_on_cutting_the_hot_shards(world: World) -> None:
+    """Issue 12 section 2, the suite's own "hot and refusing" case on the service: 3.6 shards of demand, 78% of it on
+    the lowest 5% of the keys, 4 even shards. Shard 0 (the hot quarter) demands 0.78 × 3.6 + 0.22 × 3.6 × 0.20 / 0.95
+    = 2.97 shards: it accepts 1.0 and refuses 1.97; ⌈2.97 × 2⌉ = 6 pieces, doubled to 12 as it refuses, cut into 16:
+    15 splits, 4 → 19, all inside the hot quarter. The second split is throttled, so the run hands over: the
+    continuation must re-read the heat and keep cutting the hot range (before, it re-planned as a uniform rescale by
+    UpdateShardCount: 4 pieces of 1/19 in the hot quarter)."""
+    keys = 2**128
+    hot_end = keys // 20  # the lowest 5% of the key space
+    demand = 3.6 * MiB * 60  # bytes a minute
+
+    def wanted(start: int, end: int) -> float:
+        """A key range's demand in bytes a minute: 78% spread over the hot range, 22% over the rest."""
+        hot = max(0, min(end + 1, hot_end) - start)
+        cool = (end + 1 - start) - hot
+        return demand * (0.78 * hot / hot_end + 0.22 * cool / (keys - hot_end))
+
+    def accepted(stream: str, shard_id: str, t: int) -> float | None:
+        shard = next((x for x in world.kinesis.open_shards(stream) if x.shard_id == shard_id), None)
+        return None if shard is None else min(wanted(shard.start, shard.end), MiB * 60)
+
+    world.add_stream(shards=4, shard_level_metrics=frozenset({"IncomingBytes"}))
+    world.metrics.shard_source = accepted
+    now = world.clock.now()
+    layout = world.kinesis.open_shards("orders")
+    took = sum(min(wanted(x.start, x.end), MiB * 60) for x in layout)
+    refused = sum(max(0.0, wanted(x.start, x.end) - MiB * 60) for x in layout)
+    for i in range(1, 6):  # 1 KB records: bytes lead
+        world.metrics.put("orders", "IncomingBytes", now - 60 * i, took)
+        world.metrics.put("orders", "IncomingRecords", now - 60 * i, took / 1024)
+        world.metrics.put("orders", "WriteProvisionedThroughputExceeded", now - 60 * i, refused / 1024)
+    splits = []
+
+    def second_split_throttled(operation: str, stream: str) -> None:
+        if operation == "split_shard":
+            splits.append(stream)
+            if len(splits) == 2:
+                world.kinesis.inject("split_shard", ThrottledError("Rate exceeded for stream orders"))
+
+    world.kinesis.on_call = second_split_throttled
+    throttle = ScaleUpRequest(
+        "orders", TriggerKind.THROTTLE, source=alarm_name("kinesis-autoscaler", "orders", AlarmKind.WRITE_THROTTLED)
+    )
+    first = world.service().scale_up(throttle, world.budget())
+    assert first.outcome is Outcome.CONTINUED and first.plan is not None and first.plan.target == 19, first.detail
+    (cont,) = world.continuation.pop_all()
+    assert cont.handovers[0].method == "hot_shard"
+    world.kinesis.on_call = None
+    second = world.service().scale_up(
+        ScaleUpRequest("orders", TriggerKind.OPERATOR, continuation=cont, source="continuation"), world.budget()
+    )
+    assert second.outcome is Outcome.SCALED, second.detail
+    assert "update_shard_count" not in world.kinesis.reshard_calls("orders")
+    hot_quarter = [x for x in world.kinesis.open_shards("orders") if x.end < keys // 4]
+    assert len(hot_quarter) >= 16, f"{len(hot_quarter)} pieces in the hot quarter"
+    assert world.kinesis.open_count("orders") == 19
