@@ -124,6 +124,7 @@ class StreamRun:
     before: int = 0  # the open count the action began from (a continuation carries it over)
     done: list[str] = field(default_factory=list)
     held: bool = False
+    lease_until: float = 0.0  # the lease this run last wrote (acquire, renew)
 
     @classmethod
     def start(
@@ -172,15 +173,17 @@ class StreamRun:
         run that handed it on (cooldowns not checked). Raises LockHeld, CooldownActive (answers) or
         LockUnavailable (the table is down: no action without the lock)."""
         now = self.ports.clock.now()
+        lease_until = now + self.budget.remaining() + LOCK_LEASE_MARGIN_SECONDS
         self.ports.cooldown.acquire(
             self.stream,
             owner=self.owner,
             now=now,
-            lease_until=now + self.budget.remaining() + LOCK_LEASE_MARGIN_SECONDS,
+            lease_until=lease_until,
             blocked_by=() if self.taken_over_from else tuple(blocked_by),
             take_over_from=self.taken_over_from,
         )
         self.held = True
+        self.lease_until = lease_until
 
     def handover(self, target: int, method: str = "") -> HandOver:
         """What the next hop needs to take this run's lock over and go on towards `target`. The lock stays held."""
@@ -200,16 +203,20 @@ class StreamRun:
         longer holding: it stops without touching the stream or the lock (the holder finishes). Raises
         LockUnavailable when the table cannot be written (no operation without the lock)."""
         now = self.ports.clock.now()
+        lease_until = now + self.budget.remaining() + LOCK_LEASE_MARGIN_SECONDS
         try:
-            self.ports.cooldown.renew(
-                self.stream,
-                owner=self.owner,
-                now=now,
-                lease_until=now + self.budget.remaining() + LOCK_LEASE_MARGIN_SECONDS,
-            )
+            self.ports.cooldown.renew(self.stream, owner=self.owner, now=now, lease_until=lease_until)
         except LockHeld:
             self.held = False
             raise
+        except LockUnavailable as exc:
+            # The table did not answer. Nobody can take the lock before the lease this run last wrote: while at
+            # least the margin of it is left, the operation is still ours to make; otherwise no operation.
+            if self.lease_until - now <= LOCK_LEASE_MARGIN_SECONDS:
+                raise
+            log.warning("lease not renewed; the last one still holds", extra=self._fields(exc))
+            return
+        self.lease_until = lease_until
 
     def wait_until_active(self) -> None:
         """Raises StreamBusy when the stream is not ACTIVE within the time this run may wait."""

@@ -17,7 +17,7 @@ from autoscaler.app.ports import (
 )
 from autoscaler.config import StreamConfig
 from autoscaler.core.capacity import AlarmKind, kind_of_alarm, shards_for_threshold
-from autoscaler.core.defaults import MAX_CONTINUATION_HOPS
+from autoscaler.core.defaults import MAX_CONTINUATION_HOPS, METRIC_DELAY_SECONDS
 from autoscaler.core.errors import (
     AutoscalerError,
     ConfigError,
@@ -127,12 +127,20 @@ class ScaleUpService(StreamUseCase):
 
     # -- reading and planning (shared by the Lambda path and the operator's dry run) --------------------------------
 
-    def _read_metrics(self, cfg: StreamConfig, shards: list[Shard], shard_level: bool) -> StreamMetrics | None:
+    def _read_metrics(
+        self, cfg: StreamConfig, shards: list[Shard], shard_level: bool, trigger: TriggerKind
+    ) -> StreamMetrics | None:
+        lookback = cfg.scale_up_lookback_minutes * 60
+        if trigger is TriggerKind.THROTTLE:
+            # The refused write that fired the alarm lies somewhere in the alarm's own window: read at least that
+            # (plus CloudWatch's publication delay), or a short lookback would miss the evidence (no_evidence) and a
+            # hot shard that trips no utilisation alarm would never be split.
+            lookback = max(lookback, cfg.alarm_period_seconds * cfg.alarm_evaluation_periods + METRIC_DELAY_SECONDS)
         try:
             m = self.metrics.write_metrics(
                 cfg.name,
                 end=self.clock.now(),
-                lookback_seconds=cfg.scale_up_lookback_minutes * 60,
+                lookback_seconds=lookback,
                 period_seconds=60,
                 shard_ids=[s.shard_id for s in shards] if shard_level else (),
             )
@@ -152,7 +160,7 @@ class ScaleUpService(StreamUseCase):
         shards = self.kinesis.list_open_shards(cfg.name)
         if not shards:
             raise StreamNotFound(f"{cfg.name} has no open shards (is it being deleted?)")
-        metrics = self._read_metrics(cfg, shards, INCOMING_BYTES in desc.shard_level_metrics)
+        metrics = self._read_metrics(cfg, shards, INCOMING_BYTES in desc.shard_level_metrics, request.trigger)
         cont = request.handover
         now = self.clock.now()
         inp = PlanInput(
@@ -208,7 +216,7 @@ class ScaleUpService(StreamUseCase):
         if run.time_short():
             why = "invocation time running short before the lock was taken"
             if handover is not None:  # not taken over yet: hand the same chain on
-                return self._send(run, request, run.pass_on(handover.target), None, why=why)
+                return self._send(run, request, run.pass_on(handover.target, handover.method), None, why=why)
             return ScaleUpResult(cfg.name, Outcome.SKIPPED, why + self._rearm(run, request), skip_reason="time-short")
         try:
             run.acquire((Direction.UP,))

@@ -14,6 +14,7 @@ HEADROOM = 2.0  # capacity kept = 2× the peak demand seen (scale-up sizing, sca
 MAX_HEADROOM = 10.0  # beyond 10× the peak, provisioned capacity costs more than on-demand for any traffic shape.
 MAX_SCALE_UP_FACTOR = 16  # one action may grow a stream 16×: four UpdateShardCount doublings (~8 min).
 SCALE_UP_LOOKBACK_MINUTES = 5  # the peak over the last 5 one-minute datapoints sizes a scale-up (covers alarm delay).
+METRIC_DELAY_SECONDS = 180  # a throttle alarm's evidence is read over its window + 3 min (CloudWatch's delay ≈ 2 min).
 SCALE_DOWN_LOOKBACK_HOURS = 24  # a full daily cycle must be quiet before capacity is removed.
 SCALE_DOWN_PERIOD_SECONDS = 300  # the rule is stated on 5-minute datapoints: 288 of them in 24 h.
 SCALE_DOWN_WINDOW_LAG_SECONDS = 600  # the window ends 10 min ago: CloudWatch's newest minutes may still be filling.

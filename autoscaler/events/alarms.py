@@ -166,6 +166,13 @@ def _rising(operator: Any, *, band: bool) -> None:
         raise _Bad("not-rising", f"{operator[:60]} is not a rise in write demand: only Greater… alarms scale up")
 
 
+def _not_missing_data(reason: Any) -> None:
+    """An alarm with TreatMissingData breaching goes to ALARM when the writes stop ("no datapoints were received …
+    treated as [Breaching]"): that is no demand for shards, and would take the fallback step on an idle stream."""
+    if isinstance(reason, str) and "no datapoints were received" in reason.lower():
+        raise _Bad("no-datapoints", f"state reason {reason[:80]!r}: missing data, not a rise in write demand")
+
+
 def _crossed_upwards(reason: Any) -> None:
     """The direct alarm action carries no ComparisonOperator: its state reason says which way the threshold was
     crossed ("… greater than or equal to the threshold", "… less than the lower thresholds")."""
@@ -263,8 +270,10 @@ def _parse_sns_alarm(body: Any, message_id: str | None) -> AlarmNotification:
     else:
         raise _Bad("missing-field", "Trigger has neither MetricName nor Metrics")
     stream, names, kind = _classify(triples)
-    band = trigger.get("ThresholdMetricId") is not None  # an anomaly-detection band, not a number
+    band = bool(trigger.get("ThresholdMetricId"))  # an anomaly-detection band, not a number
     _rising(trigger.get("ComparisonOperator"), band=band)
+    if body.get("NewStateValue") == "ALARM":
+        _not_missing_data(body.get("NewStateReason"))
     old = body.get("OldStateValue")
     return AlarmNotification(
         alarm_name=name,
@@ -326,6 +335,7 @@ def _parse_lambda_action(event: Mapping[str, Any]) -> AlarmNotification:
         period = _period(stat.get("period")) if len(config["metrics"]) == 1 else None
     stream, names, kind = _classify(triples)
     if state.get("value") == "ALARM":
+        _not_missing_data(state.get("reason"))
         _crossed_upwards(state.get("reason"))
     threshold = _reason_threshold(state.get("reasonData")) if len(triples) == 1 else None
     return AlarmNotification(

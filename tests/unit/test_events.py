@@ -435,3 +435,20 @@ def test_a_notification_older_than_lambdas_event_age_is_not_evidence() -> None:
     stale = screen(note, now=changed + 21_601, **kw)
     assert stale is not None and stale.reason == "stale-notification"
     assert screen(note._replace(state_change_time="yesterday"), now=changed + 10**6, **kw) is None
+
+
+def test_an_alarm_on_missing_data_treated_as_breaching_is_no_demand() -> None:
+    """TreatMissingData breaching puts an alarm in ALARM when the writes stop: no datapoint, so the planner would
+    take its fallback step on an idle stream. Refused on both delivery shapes; an empty ThresholdMetricId is no band."""
+    reason = "Threshold Crossed: no datapoints were received for 2 periods and 2 missing datapoints were treated as [Breaching]."
+    event = load_event("sns-alarm-incoming-bytes.json")
+    msg = json.loads(event["Records"][0]["Sns"]["Message"])
+    msg["NewStateReason"] = reason
+    event["Records"][0]["Sns"]["Message"] = json.dumps(msg)
+    refused = only(event)
+    assert isinstance(refused, Rejected) and refused.reason == "no-datapoints"
+    action = load_event("lambda-alarm-action.json")
+    action["alarmData"]["state"]["reason"] = reason
+    refused = only(action)
+    assert isinstance(refused, Rejected) and refused.reason == "no-datapoints"
+    assert isinstance(only(_sns_with(lambda t: t.update(ThresholdMetricId=""))), AlarmNotification)

@@ -371,3 +371,17 @@ def test_the_cli_budget_runs_on_wall_clock_time(monkeypatch: pytest.MonkeyPatch)
     budget = runtime.FixedBudget(900)
     wall[0] += 3_600
     assert budget.remaining() == 0.0
+
+
+def test_a_renewal_the_table_does_not_answer_proceeds_only_while_the_last_lease_holds(world: World) -> None:
+    """The table down at a renewal: nobody can take the lock before the lease this run last wrote, so while more
+    than the 60 s margin of it is left the operation goes on; past that, no operation (LockUnavailable)."""
+    world.add_stream(shards=4)
+    run = new_run(world, Direction.UP, taken_over=False)
+    run.acquire((Direction.UP,))  # lease until now + 900 + 60
+    world.cooldown.unavailable = LockUnavailable("cooldown table cd: InternalServerError")
+    run.reassert()  # 960 s of lease left: proceeds
+    world.clock.advance(901)  # 59 s left, within the margin
+    with pytest.raises(LockUnavailable):
+        run.reassert()
+    world.cooldown.unavailable = None

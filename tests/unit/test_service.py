@@ -624,3 +624,24 @@ def test_an_interrupted_hot_shard_plan_goes_on_cutting_the_hot_shards(world: Wor
     hot_quarter = [x for x in world.kinesis.open_shards("orders") if x.end < keys // 4]
     assert len(hot_quarter) >= 16, f"{len(hot_quarter)} pieces in the hot quarter"
     assert world.kinesis.open_count("orders") == 19
+
+
+def test_a_throttle_alarms_evidence_is_read_over_the_alarms_own_window() -> None:
+    """A 5-minute alarm period × 2: the refused writes that fired it may be 8 minutes old, beyond the 5-minute
+    lookback. The evidence is read over the alarm's window + 3 min (300 × 2 + 180 = 780 s), so it is found."""
+    from tests.conftest import new_world
+
+    world = new_world(make_config(alarm_period_seconds=300))
+    world.add_stream(shards=4)
+    now = world.clock.now()
+    for age in (480, 420):  # refused writes 7-8 minutes ago; quiet since
+        world.metrics.put("orders", "IncomingBytes", now - age, 0.3 * 4 * MiB * 60)
+        world.metrics.put("orders", "IncomingRecords", now - age, 1_000.0)
+        world.metrics.put("orders", "WriteProvisionedThroughputExceeded", now - age, 500.0)
+    for age in (240, 180, 120, 60):
+        world.metrics.put("orders", "IncomingBytes", now - age, 0.3 * 4 * MiB * 60)
+        world.metrics.put("orders", "IncomingRecords", now - age, 1_000.0)
+        world.metrics.put("orders", "WriteProvisionedThroughputExceeded", now - age, 0.0)
+    throttle = ScaleUpRequest("orders", TriggerKind.THROTTLE, source="t")
+    result = world.service().scale_up(throttle, world.budget())
+    assert (result.outcome, result.after) == (Outcome.SCALED, 5), result.detail
