@@ -21,7 +21,7 @@ Timeline of one scale-up (lease = remaining invocation time + 60 s, so it outliv
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -67,27 +67,52 @@ class CooldownTable:
         for direction in blocked_by:
             attr = _COOLDOWN_ATTR[direction]
             condition += f" AND (attribute_not_exists({attr}) OR {attr} <= :now)"
+        if ":now" in condition:
+            values[":now"] = _n(now)
+        return self._lease_write(
+            stream,
+            "SET #owner = :owner, lease_until = :lease, expires_at = :exp",
+            condition,
+            values,
+            owner=owner,
+            now=now,
+            lease_until=lease_until,
+            refused=lambda exc: self._refusal(stream, exc, now, blocked_by, take_over_from),
+        )
+
+    def _lease_write(
+        self,
+        stream: str,
+        update: str,
+        condition: str,
+        values: dict[str, Any],
+        *,
+        owner: str,
+        now: float,
+        lease_until: float,
+        refused: Callable[[ClientError], CooldownActive],
+    ) -> LockState:
+        """One conditional write of the lease (acquire, renew); the refusal carries the item that failed the
+        condition (ALL_OLD: no second read to explain it)."""
         try:
             out = self.client.update_item(
                 TableName=self.table,
                 Key={"stream": {"S": stream}},
-                UpdateExpression="SET #owner = :owner, lease_until = :lease, expires_at = :exp",
+                UpdateExpression=update,
                 ConditionExpression=condition,
                 ExpressionAttributeNames={"#owner": "owner"},
                 ExpressionAttributeValues={
                     **values,
                     ":owner": {"S": owner},
                     ":lease": _n(lease_until),
-                    **({":now": _n(now)} if ":now" in condition else {}),
                     ":exp": _n(int(max(lease_until, now) + LOCK_ITEM_TTL_SECONDS)),
                 },
                 ReturnValues="ALL_NEW",
-                # the refusal carries the item that failed the condition: no second read to explain it
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
             if error_code(exc) == "ConditionalCheckFailedException":
-                raise self._refusal(stream, exc, now, blocked_by, take_over_from) from exc
+                raise refused(exc) from exc
             raise LockUnavailable(
                 f"cooldown table {self.table}: {error_code(exc)}; not resharding without the lock"
             ) from exc
@@ -153,26 +178,16 @@ class CooldownTable:
             raise LockUnavailable(f"cooldown table {self.table}: release failed ({error_code(exc)})") from exc
 
     def renew(self, stream: str, *, owner: str, now: float, lease_until: float) -> LockState:
-        try:
-            out = self.client.update_item(
-                TableName=self.table,
-                Key={"stream": {"S": stream}},
-                UpdateExpression="SET lease_until = :lease, expires_at = :exp",
-                ConditionExpression="#owner = :owner",
-                ExpressionAttributeNames={"#owner": "owner"},
-                ExpressionAttributeValues={
-                    ":owner": {"S": owner},
-                    ":lease": _n(lease_until),
-                    ":exp": _n(int(max(lease_until, now) + LOCK_ITEM_TTL_SECONDS)),
-                },
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                raise lost(stream, self._refusing_item(stream, exc)) from exc
-            raise LockUnavailable(f"cooldown table {self.table}: {error_code(exc)}; not resharding") from exc
-        return _state(stream, out.get("Attributes", {}))
+        return self._lease_write(
+            stream,
+            "SET lease_until = :lease, expires_at = :exp",
+            "#owner = :owner",
+            {},
+            owner=owner,
+            now=now,
+            lease_until=lease_until,
+            refused=lambda exc: lost(stream, self._refusing_item(stream, exc)),
+        )
 
     def note_update_shard_count(self, stream: str, *, owner: str, at: float) -> None:
         state = self.read(stream)
