@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -17,7 +18,8 @@ from autoscaler.local.setup import bootstrap, local_clients, write_burst
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
-CONFIG = "streams:\n  - {name: cli-orders, min_shards: 1, max_shards: 16, desired_shards: 2}\n"
+CONFIG = "streams:\n  - {{name: {name}, min_shards: 1, max_shards: 16, desired_shards: 2}}\n"
+_STREAMS = itertools.count()
 
 
 def cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -32,25 +34,28 @@ def cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str
     )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def stack(moto_server: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A stream of its own for each test (on the session's moto server): no test sees another's reshards, metrics
+    or cooldown, in whatever order they run."""
+    name = f"cli-orders-{next(_STREAMS)}"
     path = tmp_path_factory.mktemp("cli") / "streams.yaml"
-    path.write_text(CONFIG)
+    path.write_text(CONFIG.format(name=name))
     clients = local_clients(moto_server.endpoint)
     bootstrap(clients, load_config(path), table="cli-cooldown", topic="cli-alarms")
-    write_burst(clients.cloudwatch, "cli-orders", bytes_per_minute=0.7 * 2 * 1_048_576 * 60, minutes=3)
+    write_burst(clients.cloudwatch, name, bytes_per_minute=0.7 * 2 * 1_048_576 * 60, minutes=3)
     env = {**moto_server.env(), "COOLDOWN_TABLE": "cli-cooldown"}
-    return {"config": str(path), "env": env, "clients": clients}
+    return {"config": str(path), "env": env, "clients": clients, "stream": name}
 
 
 def open_count(stack: dict[str, Any]) -> int:
-    shards = stack["clients"].kinesis.list_shards(StreamName="cli-orders")["Shards"]
+    shards = stack["clients"].kinesis.list_shards(StreamName=stack["stream"])["Shards"]
     return sum(1 for s in shards if "EndingSequenceNumber" not in s["SequenceNumberRange"])
 
 
 def test_plan_and_dry_run_print_the_decision_and_change_nothing(stack: dict[str, Any]) -> None:
     for args in (["plan", "scale-up"], ["scale-up", "--dry-run"]):
-        done = cli([*args, "--stream", "cli-orders", "--config", stack["config"], "--json"], stack["env"])
+        done = cli([*args, "--stream", stack["stream"], "--config", stack["config"], "--json"], stack["env"])
         assert done.returncode == 0, done.stderr
         out = json.loads(done.stdout)
         # peak 0.7 × 2 shards = 1.4 shards of load × headroom 2 = 2.8 → 3 shards of capacity: both halves must be
@@ -61,17 +66,17 @@ def test_plan_and_dry_run_print_the_decision_and_change_nothing(stack: dict[str,
 
 
 def test_table_output_is_readable(stack: dict[str, Any]) -> None:
-    done = cli(["plan", "scale-up", "--stream", "cli-orders", "--config", stack["config"]], stack["env"])
+    done = cli(["plan", "scale-up", "--stream", stack["stream"], "--config", stack["config"]], stack["env"])
     assert done.returncode == 0, done.stderr
     assert "2 -> 4" in done.stdout and "scaled_for_peak" in done.stdout and "dry run" in done.stdout
 
 
 def test_scale_up_for_real_then_cooldown(stack: dict[str, Any]) -> None:
-    done = cli(["scale-up", "--stream", "cli-orders", "--config", stack["config"], "--json"], stack["env"])
+    done = cli(["scale-up", "--stream", stack["stream"], "--config", stack["config"], "--json"], stack["env"])
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["outcome"] == "scaled"
     assert open_count(stack) == 4
-    again = cli(["scale-up", "--stream", "cli-orders", "--config", stack["config"], "--json"], stack["env"])
+    again = cli(["scale-up", "--stream", stack["stream"], "--config", stack["config"], "--json"], stack["env"])
     assert json.loads(again.stdout)["outcome"] == "skipped"
 
 
@@ -108,7 +113,17 @@ def test_missing_credentials_are_explained(stack: dict[str, Any]) -> None:
         AWS_ENDPOINT_URL=stack["env"]["AWS_ENDPOINT_URL"],
     )
     done = subprocess.run(
-        [sys.executable, "-m", "autoscaler", "plan", "scale-up", "--stream", "cli-orders", "--config", stack["config"]],
+        [
+            sys.executable,
+            "-m",
+            "autoscaler",
+            "plan",
+            "scale-up",
+            "--stream",
+            stack["stream"],
+            "--config",
+            stack["config"],
+        ],
         capture_output=True,
         text=True,
         env=env,
