@@ -158,6 +158,7 @@ def _construct_collection(node: yaml.CollectionNode, path: tuple[Any, ...], line
 
 _SCALARS = yaml.SafeLoader("")  # only its constructor is used, on scalar nodes the composer already tagged
 _INT_TAG, _FLOAT_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+_TEXT_KEYS = frozenset({"name", "kms_key_id", "alarm_name_prefix"})  # keys whose values are text
 _OCTAL = re.compile(r"0[0-7_]+")  # YAML 1.1's octal; YAML 1.2 reads the digits as decimal
 
 
@@ -168,6 +169,11 @@ def _scalar(node: yaml.Node, path: tuple[Any, ...], lines: _Lines, source: str) 
     value = _SCALARS.construct_object(node, deep=True)
     text = str(node.value)
     digits = text.lstrip("+-")
+    key = path[-1] if path else None
+    if key in _TEXT_KEYS and node.tag in (_INT_TAG, _FLOAT_TAG) and (":" in text or _OCTAL.fullmatch(digits)):
+        # a text key: the number YAML would read is not the fix, the quotes are (a stream named 0123 is not 123)
+        hint = f"{text!r} is read by YAML 1.1 as the number {value!r}; quote it: {key}: '{text}'"
+        raise _fail(source, lines, path, hint)
     if node.tag in (_INT_TAG, _FLOAT_TAG) and ":" in text:
         hint = f"{text!r} is read by YAML 1.1 as base 60 ({value!r}) and by YAML 1.2 as text; write {value!r}"
         raise _fail(source, lines, path, hint + ", or quote it if it is text")

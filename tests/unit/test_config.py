@@ -485,3 +485,13 @@ def test_stream_lookup_is_by_name_and_follows_a_replaced_stream_list() -> None:
     only = dataclasses.replace(config, streams=config.streams[1:])
     assert only.stream("orders") is None and only.stream("clicks") is config.stream("clicks")
     assert only == dataclasses.replace(config, streams=config.streams[1:])  # the index is not part of equality
+
+
+def test_a_numeral_for_a_text_key_is_told_to_quote_it() -> None:
+    """`name: 0123` is octal 83 to YAML 1.1: the fix is the quotes, not 123 (another stream)."""
+    text = "streams:\n  - name: 0123\n    min_shards: 1\n    max_shards: 4\n    desired_shards: 1\n"
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, source="s.yaml")
+    assert str(info.value) == (
+        "s.yaml, line 2, streams[0].name: '0123' is read by YAML 1.1 as the number 83; quote it: name: '0123'"
+    )
