@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from autoscaler.app.ports import AlarmsPort
 from autoscaler.config import StreamConfig
@@ -22,6 +23,13 @@ def stream_alarm_specs(prefix: str, cfg: StreamConfig, shards: int) -> list[Alar
         evaluation_periods=cfg.alarm_evaluation_periods,
         datapoints_to_alarm=cfg.alarm_datapoints_to_alarm,
     )
+
+
+def rearm(alarms: AlarmsPort, names: Sequence[str], why: str) -> None:
+    """Set alarms in ALARM back to OK so a breach that lasts notifies again: CloudWatch fires actions only on a
+    transition into ALARM and re-evaluates an alarm set to OK at its next period. The one way every caller re-arms
+    (a refused scale-up, the sweep); the reason is what the alarm's history shows."""
+    alarms.set_ok(list(names), f"kinesis-autoscaler: re-armed: {why}")
 
 
 def sync_alarms(alarms: AlarmsPort, prefix: str, cfg: StreamConfig, shards: int, *, force_ok: bool) -> list[str]:

@@ -11,6 +11,7 @@ import math
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+from autoscaler.app.alarm_sync import rearm
 from autoscaler.app.lifecycle import StreamRun, StreamUseCase, update_shard_count_calls_24h
 from autoscaler.app.ports import (
     Budget,
@@ -271,7 +272,7 @@ class ScaleUpService(StreamUseCase):
         if request.continuation is not None or kind_of_alarm(prefix, run.stream, request.source) is None:
             return ""
         try:
-            self.alarms.set_ok([request.source], "kinesis-autoscaler: re-armed after a skipped scale-up")
+            rearm(self.alarms, [request.source], "a scale-up was refused without resharding")
         except (AutoscalerError, OSError) as exc:
             log.warning(
                 "could not re-arm alarm", extra={"stream": run.stream, "alarm": request.source, "error": str(exc)}

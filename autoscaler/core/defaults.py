@@ -18,6 +18,9 @@ METRIC_DELAY_SECONDS = 180  # a throttle alarm's evidence is read over its windo
 SCALE_DOWN_LOOKBACK_HOURS = 24  # a full daily cycle must be quiet before capacity is removed.
 SCALE_DOWN_PERIOD_SECONDS = 300  # the rule is stated on 5-minute datapoints: 288 of them in 24 h.
 SCALE_DOWN_WINDOW_LAG_SECONDS = 600  # the window ends 10 min ago: CloudWatch's newest minutes may still be filling.
+# The re-arm sweep's period (template.yaml AlarmSweepSchedule, "rate(5 minutes)"): the longest a stream stays in ALARM
+# unattended after its lock lapses, before its alarm is re-armed and re-evaluated (app/sweeper.py).
+ALARM_SWEEP_SECONDS = 300
 SCALE_DOWN_SCHEDULE = "rate(36 hours)"  # the default schedule: not a multiple of a day, so runs drift over the clock.
 FALLBACK_SCALE_UP_FACTOR = 1.5  # metrics missing while alarmed: grow by 50% (≥ +1), one UpdateShardCount step.
 SCALE_UP_COOLDOWN_SECONDS = 300  # 5 min: alarms need a few datapoints at the new capacity before they can judge it.

@@ -16,6 +16,11 @@ def lost(stream: str, state: LockState | None) -> LockHeld:
     return LockHeld(f"{stream}: this run's lock was {holder}; not resharding without it", state)
 
 
+def held(state: LockState | None, now: float) -> bool:
+    """A run holds the lock at `now`: the item names an owner whose lease has not ended (a lapsed lease is free)."""
+    return state is not None and state.owner is not None and state.lease_until >= now
+
+
 def refusal(
     stream: str,
     state: LockState | None,
@@ -36,7 +41,7 @@ def refusal(
         return None
     if state is None:
         return None
-    if state.owner is not None and state.lease_until >= now:
+    if held(state, now):
         return LockHeld(f"{stream}: locked by another run for {state.lease_until - now:.0f} s more", state)
     for direction in blocked_by:
         until = state.cooldown_until.get(direction, 0.0)

@@ -21,6 +21,7 @@ from autoscaler.core.limits import KINESIS_NAMESPACE, WRITE_METRICS, WRITE_THROT
 from autoscaler.core.model import TriggerKind
 from autoscaler.events.common import STREAM_NAME, Rejected, _Bad, _guard, _text
 from autoscaler.events.continuation import CONTINUATION_KIND, Continuation, parse_up_continuation
+from autoscaler.events.schedule import ScheduledRun, parse_scheduled
 
 MAX_MESSAGE_ID_CHARS = 64
 MAX_MESSAGE_CHARS = 262_144  # SNS caps a message at 256 KiB; anything larger is not a real alarm notification
@@ -56,7 +57,8 @@ class AlarmNotification(NamedTuple):
     message_id: str | None
 
 
-ScaleUpInput = AlarmNotification | Continuation | Rejected
+# ScheduledRun: the scale-up function's own schedule (template.yaml AlarmSweepSchedule), which runs the re-arm sweep
+ScaleUpInput = AlarmNotification | Continuation | ScheduledRun | Rejected
 
 
 def parse_scale_up_event(event: Any) -> list[ScaleUpInput]:
@@ -67,13 +69,16 @@ def parse_scale_up_event(event: Any) -> list[ScaleUpInput]:
         return [_guard(parse_up_continuation, event, None)]
     if "alarmData" in event:
         return [_guard(_parse_lambda_action, event, None)]
+    if event.get("source") == "aws.events":  # EventBridge's own events: only the schedule's is taken
+        return [_guard(parse_scheduled, event, None)]
     if "Records" in event:
         records = event["Records"]
         if not isinstance(records, list) or not records:
             return [Rejected("no-records", "Records is empty or not a list")]
         return [_parse_record(r) for r in records]
     keys = ", ".join(repr(str(k)[:40]) for k in sorted(event, key=str)[:8])
-    return [Rejected("unknown-shape", f"neither an SNS delivery, an alarm action nor a continuation (keys: {keys})")]
+    what = "neither an SNS delivery, an alarm action, a continuation nor the sweep's schedule"
+    return [Rejected("unknown-shape", f"{what} (keys: {keys})")]
 
 
 def _parse_record(record: Any) -> ScaleUpInput:

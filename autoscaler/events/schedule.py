@@ -1,5 +1,6 @@
-"""The scale-down and gauge functions' events: EventBridge's scheduled-rule event, and the scale-down's own
-continuation (events/continuation.py). Anything else is Rejected with a reason; never raises."""
+"""The scheduled functions' events (scale-down, gauge, and the scale-up's sweep): EventBridge's scheduled-rule
+event, and the scale-down's own continuation (events/continuation.py). Anything else is Rejected with a reason; never
+raises."""
 
 from __future__ import annotations
 
@@ -29,10 +30,10 @@ def parse_scale_down_event(event: Any) -> ScaleDownEvent:
         return Rejected("not-an-object", f"event is a {type(event).__name__}, expected a JSON object")
     if event.get("kind") == SCALE_DOWN_CONTINUATION_KIND:
         return _guard(parse_down_continuation, event, None)
-    return _guard(_parse_scheduled, event, None)
+    return _guard(parse_scheduled, event, None)
 
 
-def _parse_scheduled(event: Mapping[str, Any]) -> ScheduledRun:
+def parse_scheduled(event: Mapping[str, Any]) -> ScheduledRun:
     if event.get("source") != "aws.events" or event.get("detail-type") != "Scheduled Event":
         raise _Bad("unknown-shape", "not a scheduled event (source aws.events, detail-type Scheduled Event)")
     if event.get("detail") not in ({}, None):

@@ -1,4 +1,5 @@
-"""Scale-up Lambda: SNS-delivered (or direct) CloudWatch alarm notifications, and its own continuations.
+"""Scale-up Lambda: SNS-delivered (or direct) CloudWatch alarm notifications, its own continuations, and its
+schedule (AlarmSweepSchedule), which runs the re-arm sweep (app/sweeper.py).
 
 Composition root: clients, config and the service are built once per container at import and reused while warm.
 Environment (template.yaml sets these): AUTOSCALER_CONFIG, COOLDOWN_TABLE, AWS_LAMBDA_FUNCTION_NAME (Lambda's own),
@@ -15,18 +16,25 @@ from aws_lambda_powertools import single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 
 from autoscaler.adapters.aws.notify import summary
-from autoscaler.adapters.runtime import LambdaBudget, account_and_region, partition_of
+from autoscaler.adapters.runtime import LambdaBudget, account_and_region, partition_of, schedule_elsewhere
 from autoscaler.app.scale_up import Outcome, ScaleUpRequest, ScaleUpResult, ScaleUpService, request_from_alarm
+from autoscaler.app.sweeper import AlarmSweeper, SweepRow
 from autoscaler.config import AutoscalerConfig
 from autoscaler.core.errors import AutoscalerError
 from autoscaler.core.model import TriggerKind
-from autoscaler.events import AlarmNotification, Continuation, Rejected, parse_scale_up_event, screen
+from autoscaler.events import AlarmNotification, Continuation, Rejected, ScheduledRun, parse_scale_up_event, screen
 from autoscaler.handlers import container
 
 logger, metrics = container.powertools(os.environ)
 CONFIG, CONFIG_ERROR = container.load(os.environ)
 CLIENTS = container.clients()
-SERVICE = ScaleUpService(**container.ports(CONFIG, CLIENTS)) if CONFIG is not None else None
+PORTS = container.ports(CONFIG, CLIENTS) if CONFIG is not None else None
+SERVICE = ScaleUpService(**PORTS) if CONFIG is not None and PORTS is not None else None
+SWEEPER = (
+    AlarmSweeper(config=CONFIG, alarms=PORTS["alarms"], cooldown=PORTS["cooldown"], clock=PORTS["clock"])
+    if CONFIG is not None and PORTS is not None
+    else None
+)
 NOTIFIER = container.notifier(os.environ)
 
 
@@ -68,7 +76,29 @@ def _result(result: ScaleUpResult, seconds: float = 0.0) -> dict[str, Any]:
     return fields
 
 
-def _handle(event: Any, context: Any, service: ScaleUpService, config: AutoscalerConfig) -> list[dict[str, Any]]:
+def _swept(rows: tuple[SweepRow, ...]) -> dict[str, Any]:
+    """One line per stream found in ALARM; a count of re-arms per stream (the dashboard's Rearmed)."""
+    for row in rows:
+        fields = {"stream": row.stream, "alarms": list(row.alarmed), "rearmed": row.rearmed, "why": row.why}
+        if row.error:
+            logger.error("sweep: stream not swept", extra=fields)
+            _count("Errors", stream=row.stream)
+        elif row.rearmed:
+            logger.warning("sweep: re-armed alarms left in ALARM", extra=fields)
+            _count("Rearmed", stream=row.stream)
+        else:
+            logger.info("sweep: alarms in ALARM, a live run holds the stream", extra=fields)
+    return {
+        "outcome": "swept",
+        "rearmed": [r.stream for r in rows if r.rearmed],
+        "held": [r.stream for r in rows if not r.rearmed and not r.error],
+        "failed": [r.stream for r in rows if r.error],
+    }
+
+
+def _handle(
+    event: Any, context: Any, service: ScaleUpService, sweeper: AlarmSweeper, config: AutoscalerConfig
+) -> list[dict[str, Any]]:
     account, region = account_and_region(context)
     budget = LambdaBudget(context)
     out: list[dict[str, Any]] = []
@@ -77,12 +107,15 @@ def _handle(event: Any, context: Any, service: ScaleUpService, config: Autoscale
     except Exception as exc:  # parse_scale_up_event never raises by contract; keep the handler's promise regardless
         items = [Rejected("unparseable", f"{type(exc).__name__}: {str(exc)[:200]}")]
     # the first SNS MessageId, as the parser bounded it, tags every line of the invocation
-    ids = (i.message_id for i in items if not isinstance(i, Continuation) and i.message_id)
+    ids = (i.message_id for i in items if isinstance(i, (AlarmNotification, Rejected)) and i.message_id)
     logger.set_correlation_id(next(ids, None))
     for item in items:
         try:
             if isinstance(item, Rejected):
                 out.append(_rejected(item))
+            elif isinstance(item, ScheduledRun):
+                elsewhere = schedule_elsewhere(item.account_id, item.region, context)
+                out.append(_rejected(Rejected("other-account", elsewhere)) if elsewhere else _swept(sweeper.sweep()))
             elif isinstance(item, Continuation):
                 (handover,) = item.handovers  # the parser builds a scale-up continuation with exactly one
                 if config.stream(handover.stream) is None:
@@ -122,7 +155,7 @@ def _handle(event: Any, context: Any, service: ScaleUpService, config: Autoscale
         except Exception as exc:  # one failing record must not lose the others: finish the batch first
             named = (
                 None
-                if isinstance(item, Rejected)
+                if isinstance(item, (Rejected, ScheduledRun))
                 else item.handovers[0].stream
                 if isinstance(item, Continuation)
                 else item.stream
@@ -142,11 +175,11 @@ class RetryLater(AutoscalerError):
 @metrics.log_metrics
 @logger.inject_lambda_context
 def handler(event: Any, context: Any) -> dict[str, Any]:
-    if SERVICE is None or CONFIG is None:
+    if SERVICE is None or SWEEPER is None or CONFIG is None:
         logger.error("config invalid; nothing done", extra={"error": CONFIG_ERROR})
         _count("Errors")
         return {"results": [{"outcome": "error", "error": CONFIG_ERROR}]}
-    results = _handle(event, context, SERVICE, CONFIG)
+    results = _handle(event, context, SERVICE, SWEEPER, CONFIG)
     failed = [r for r in results if r.get("retry")]
     if failed:
         raise RetryLater(f"{len(failed)} of {len(results)} requests failed: " + "; ".join(r["error"] for r in failed))

@@ -108,6 +108,8 @@ def parser_verdict(handler: str, event: Any) -> str | None:
             return item.reason
         if isinstance(item, Continuation):
             return None if item.handovers[0].stream in UP_STREAMS else "unknown-stream"
+        if isinstance(item, ScheduledRun):  # the re-arm sweep's schedule
+            return "other-account" if (item.account_id, item.region) != (ACCOUNT, REGION) else None
         refusal = screen(item, account_id=ACCOUNT, region=REGION, managed=UP_STREAMS)
         return refusal.reason if refusal else None
     parsed = parse_scale_down_event(event)

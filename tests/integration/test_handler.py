@@ -104,7 +104,13 @@ def test_direct_lambda_alarm_action_scales(env: Any) -> None:
     [
         ("ok transition", load_event("sns-alarm-ok.json"), ACCOUNT, "not-alarm"),
         ("another account's alarm", load_event("sns-alarm-incoming-bytes.json"), "210987654321", "other-account"),
-        ("scheduled event", load_event("scheduled-event.json"), ACCOUNT, "unknown-shape"),
+        ("another account's schedule", load_event("scheduled-event.json"), "210987654321", "other-account"),
+        (
+            "an EventBridge event that is not the schedule",
+            {**load_event("scheduled-event.json"), "detail-type": "CloudWatch Alarm State Change"},
+            ACCOUNT,
+            "unknown-shape",
+        ),
         ("garbage", {"Records": [{"EventSource": "aws:sns", "Sns": {"Message": "{oops"}}]}, ACCOUNT, "not-json"),
         (
             "continuation for an unmanaged stream",
@@ -389,3 +395,63 @@ def test_each_invocation_is_tagged_with_its_own_bounded_message_id(env: Any) -> 
     second = [json.loads(line) for line in logs.getvalue()[cut:].splitlines()]
     assert first and {line.get("correlation_id") for line in first} == {"m" * 64}, first
     assert second and all("correlation_id" not in line for line in second), second
+
+
+def _alarm_states(run: Loaded) -> dict[str, str]:
+    page = run.module.CLIENTS.cloudwatch.describe_alarms(AlarmNamePrefix="kinesis-autoscaler-orders-")
+    return {a["AlarmName"]: a["StateValue"] for a in page["MetricAlarms"]}
+
+
+BYTES_ALARM = "kinesis-autoscaler-orders-incoming-bytes"
+
+
+def test_the_schedule_re_arms_an_alarm_left_in_alarm_on_a_stream_no_run_holds(env: Any) -> None:
+    """The sweep (issue 12 §1): an alarm in ALARM whose notification nobody acted on is set back to OK, so CloudWatch
+    re-evaluates it and notifies again; on a stream a live run holds it is left to that run. The only write is
+    SetAlarmState, on the alarm in ALARM."""
+    run = env()
+    cw = run.module.CLIENTS.cloudwatch
+    cw.set_alarm_state(AlarmName=BYTES_ALARM, StateValue="ALARM", StateReason="test: fired, its run died")
+    run.calls.clear()
+    (result,) = run(load_event("scheduled-event.json"))
+    assert result == {"outcome": "swept", "rearmed": ["orders"], "held": [], "failed": []}, result
+    assert run.writes == ["SetAlarmState"]
+    assert _alarm_states(run)[BYTES_ALARM] == "OK"
+
+    # a live run holds the stream: its finish resets the alarms; the sweep writes nothing
+    cw.set_alarm_state(AlarmName=BYTES_ALARM, StateValue="ALARM", StateReason="test: fired during a run")
+    now = run.module.PORTS["clock"].now()
+    run.module.PORTS["cooldown"].acquire("orders", owner="live", now=now, lease_until=now + 600, blocked_by=())
+    run.calls.clear()
+    (held,) = run(load_event("scheduled-event.json"))
+    assert held == {"outcome": "swept", "rearmed": [], "held": ["orders"], "failed": []}, held
+    assert run.writes == [] and _alarm_states(run)[BYTES_ALARM] == "ALARM"
+
+
+def test_an_alarm_given_up_on_while_the_lock_table_was_down_is_re_armed_once_it_is_back(
+    env: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The table down at acquire: the notification fails (Lambda retries twice, then the failure queue) and the
+    alarm stays in ALARM with no further notification. The sweep cannot tell a live run from a dead one while the
+    table is down, so it writes nothing and counts an error; once the table is back it re-arms the alarm."""
+    run = env()
+    cw, dynamodb = run.module.CLIENTS.cloudwatch, run.module.CLIENTS.dynamodb
+    cw.set_alarm_state(AlarmName=BYTES_ALARM, StateValue="ALARM", StateReason="test: fired")
+    dynamodb.delete_table(TableName="cd")
+    for _attempt in range(3):  # the delivery and Lambda's two retries
+        with pytest.raises(run.module.RetryLater, match="LockUnavailable"):
+            run(load_event("sns-alarm-incoming-bytes.json"))
+    assert _alarm_states(run)[BYTES_ALARM] == "ALARM"
+    capsys.readouterr()
+    run.calls.clear()
+    (down,) = run(load_event("scheduled-event.json"))
+    assert down == {"outcome": "swept", "rearmed": [], "held": [], "failed": ["orders"]}, down
+    assert run.writes == [] and _alarm_states(run)[BYTES_ALARM] == "ALARM"
+    emf = emitted_metrics(capsys.readouterr().out)
+    assert ("Errors", frozenset({"Stream"})) in emf, emf
+
+    create_table(dynamodb, "cd")
+    run.calls.clear()
+    (back,) = run(load_event("scheduled-event.json"))
+    assert back["rearmed"] == ["orders"] and run.writes == ["SetAlarmState"], back
+    assert _alarm_states(run)[BYTES_ALARM] == "OK"

@@ -713,7 +713,10 @@ def test_topic_uses_a_key_cloudwatch_can_use(template: dict[str, Any]) -> None:
 
 # What invokes each function (besides its own continuations): the handler parses exactly these events.
 EXPECTED_EVENTS: dict[str, list[tuple[str, dict[str, Any]]]] = {
-    "ScaleUpFunction": [("SNS", {"Topic": {"Ref": TOPIC}})],
+    "ScaleUpFunction": [
+        ("SNS", {"Topic": {"Ref": TOPIC}}),
+        ("Schedule", {"Schedule": {"Ref": "AlarmSweepSchedule"}}),  # the re-arm sweep (app/sweeper.py)
+    ],
     "ScaleDownFunction": [("Schedule", {"Schedule": {"Ref": SCHEDULE_PARAMETER}})],
     "GaugeFunction": [("Schedule", {"Schedule": {"Ref": "GaugeSchedule"}})],
 }
@@ -908,7 +911,14 @@ def test_transformed_role_adds_only_logging_and_the_failure_destination(
     )
 
 
-SCHEDULED = {"ScaleDownFunction": SCHEDULE_PARAMETER, "GaugeFunction": "GaugeSchedule"}
+SCHEDULED = {
+    "ScaleDownFunction": SCHEDULE_PARAMETER,
+    "GaugeFunction": "GaugeSchedule",
+    "ScaleUpFunction": "AlarmSweepSchedule",
+}
+# One run at a time for the fleet jobs. The sweep runs in the scale-up function, unreserved (alarms of different
+# streams run in parallel): two sweeps overlapping both set the same alarms to OK, which is harmless.
+SERIAL = {"ScaleDownFunction", "GaugeFunction"}
 
 
 def test_transformed_schedules_are_eventbridge_rules_one_per_scheduled_function(transformed: dict[str, Any]) -> None:
@@ -926,7 +936,21 @@ def test_transformed_schedules_are_eventbridge_rules_one_per_scheduled_function(
         assert not {"Input", "InputPath", "InputTransformer"} & set(target), (
             f"{rule_name}: the target must deliver the scheduled-event envelope unchanged"
         )
-        assert resources[function_name]["Properties"].get("ReservedConcurrentExecutions") == 1
+        if function_name in SERIAL:
+            assert resources[function_name]["Properties"].get("ReservedConcurrentExecutions") == 1
+
+
+def test_alarm_sweep_runs_every_five_minutes_by_default_and_cannot_be_off(template: dict[str, Any]) -> None:
+    """The sweep's period bounds how long a stream stays unattended in ALARM after its lock lapses (RELIABILITY.md)."""
+    from autoscaler.core.defaults import ALARM_SWEEP_SECONDS
+
+    param = template["Parameters"]["AlarmSweepSchedule"]
+    assert param["Default"] == "rate(5 minutes)" and ALARM_SWEEP_SECONDS == 300
+    pattern = param["AllowedPattern"]
+    for ok in ("rate(1 minute)", "rate(2 minutes)", "rate(59 minutes)", "rate(1 hour)", "cron(0/5 * * * ? *)"):
+        assert re.fullmatch(pattern, ok), ok
+    for bad in ("off", "rate(1 minutes)", "rate(60 minutes)", "rate(2 hours)", "rate(1 day)", "rate(0 minutes)"):
+        assert not re.fullmatch(pattern, bad), bad
 
 
 def test_gauge_schedule_is_hourly_by_default_and_off_leaves_the_gauge_out(template: dict[str, Any]) -> None:

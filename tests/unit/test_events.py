@@ -20,6 +20,7 @@ from autoscaler.events import (
     Continuation,
     HandOver,
     Rejected,
+    ScheduledRun,
     continuation_payload,
     parse_scale_up_event,
     screen,
@@ -110,7 +111,8 @@ BAD: list[tuple[str, Any, str]] = [
     ("a list", [1, 2], "not-an-object"),
     ("a string", "ALARM", "not-an-object"),
     ("empty object", {}, "unknown-shape"),
-    ("scheduled event", load_event("scheduled-event.json"), "unknown-shape"),
+    ("scheduled event with a detail", {**load_event("scheduled-event.json"), "detail": {"a": 1}}, "unexpected-detail"),
+    ("another EventBridge event", {**load_event("scheduled-event.json"), "detail-type": "x"}, "unknown-shape"),
     ("empty Records", {"Records": []}, "no-records"),
     ("Records not a list", {"Records": {"a": 1}}, "no-records"),
     ("record not an object", {"Records": ["x"]}, "malformed-record"),
@@ -452,3 +454,8 @@ def test_an_alarm_on_missing_data_treated_as_breaching_is_no_demand() -> None:
     refused = only(action)
     assert isinstance(refused, Rejected) and refused.reason == "no-datapoints"
     assert isinstance(only(_sns_with(lambda t: t.update(ThresholdMetricId=""))), AlarmNotification)
+
+
+def test_the_scale_up_schedule_parses_into_a_scheduled_run_for_the_sweep() -> None:
+    (item,) = parse_scale_up_event(load_event("scheduled-event.json"))
+    assert isinstance(item, ScheduledRun) and (item.account_id, item.region) == ("123456789012", "us-east-1")
