@@ -7,7 +7,12 @@ Nothing of the policy is re-implemented here. The replay plays the parts of AWS 
   go into FakeMetrics, readable after the publication delay; AlarmEvaluator judges the alarms once a minute.
 - SNS → Lambda: an alarm going into ALARM becomes the SNS notification CloudWatch would send, parsed and screened as
   the handler does, and runs ScaleUpService with a 900 s invocation budget; continuations run as the next invocation.
-- EventBridge: ScaleDownService runs every `scale_down_every_seconds` from the start of the trace.
+- EventBridge: ScaleDownService runs every `scale_down_every_seconds` from the start of the trace, and the re-arm
+  sweep (AlarmSweeper) every `sweep_every_seconds`.
+- Lambda's failures, when asked for (`kills`, `lost_continuations`): an invocation killed at a given call stops
+  there with no clean-up at all (every port call it makes after is refused, as a dead process makes none), and
+  Lambda retries its event twice, 60 s and then 120 s later (asynchronous invocation); a lost continuation never
+  runs (its three attempts failed into the failure queue).
 
 Concurrency: a service that waits (for ACTIVE) lets simulated time pass, and the minutes it waits through are served
 and evaluated meanwhile; an alarm that fires then is delivered at once, as a concurrent invocation would be, and
@@ -17,8 +22,9 @@ meets the lock held. One level of such nesting is delivered at once; deeper ones
 from __future__ import annotations
 
 import bisect
+import heapq
 import itertools
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -31,7 +37,9 @@ from autoscaler.adapters.fakes.kinesis import FakeKinesis
 from autoscaler.app.alarm_sync import stream_alarm_specs
 from autoscaler.app.scale_down import ScaleDownService
 from autoscaler.app.scale_up import Outcome, ScaleUpRequest, ScaleUpService, request_from_alarm
+from autoscaler.app.sweeper import AlarmSweeper
 from autoscaler.config import AutoscalerConfig
+from autoscaler.core.defaults import ALARM_SWEEP_SECONDS
 from autoscaler.core.limits import INCOMING_BYTES, INCOMING_RECORDS, KINESIS_NAMESPACE, WRITE_THROTTLED
 from autoscaler.core.model import Direction, Shard, TriggerKind
 from autoscaler.events import (
@@ -51,6 +59,30 @@ ACCOUNT = "123456789012"
 REGION = "us-east-1"
 TOPIC = f"arn:aws:sns:{REGION}:{ACCOUNT}:kinesis-autoscaler-alarms"
 MAX_NESTING = 1  # deliveries made at once from inside a running invocation (a concurrent Lambda)
+# Lambda's asynchronous invocation retries a failed event twice, after 1 min and then 2 min (AWS Lambda Developer
+# Guide, "Error handling and automatic retries in Lambda"); then the event goes to the on-failure destination.
+LAMBDA_RETRY_DELAYS = (60.0, 120.0)
+RESHARDS = frozenset({"split_shard", "merge_shards", "update_shard_count"})
+
+
+class Kill(NamedTuple):
+    """Kill the invocation that makes the `nth` call (1-based, over the whole replay) to `op`, before the call takes
+    effect. `op` is a port method (split_shard, update_shard_count, merge_shards, continue_later, acquire, renew,
+    release, ...) or "reshard": any of the three reshard calls."""
+
+    op: str
+    nth: int = 1
+
+
+class Death(NamedTuple):
+    at: float
+    op: str
+    lease_until: float | None  # the stream's lock lease when the invocation died (None: no lock item)
+
+
+class _Killed(BaseException):
+    """Unwinds a killed invocation. A BaseException, so no `except Exception` of the services stops it; the ports
+    refuse every call it makes while unwinding, so its clean-up does nothing (Lambda ends the process instead)."""
 
 
 class ReplayOptions(NamedTuple):
@@ -61,6 +93,9 @@ class ReplayOptions(NamedTuple):
     scale_down_every_seconds: int = 36 * 3600  # the template's rate(36 hours)
     lambda_timeout_seconds: float = 900.0
     skew: Skew = UNIFORM
+    sweep_every_seconds: int | None = ALARM_SWEEP_SECONDS  # the template's AlarmSweepSchedule; None: no sweep
+    kills: tuple[Kill, ...] = ()
+    lost_continuations: int = 0  # the first N continuations handed over never run
 
 
 class _DrivenClock(SimClock):
@@ -79,7 +114,36 @@ class _Scheduled(NamedTuple):
     at: float
 
 
-Delivery = FakeAlarm | Continuation | _Scheduled
+class _Sweep(NamedTuple):
+    at: float
+
+
+Delivery = FakeAlarm | Continuation | _Scheduled | _Sweep
+
+
+class _Attempt(NamedTuple):
+    item: Delivery
+    attempt: int  # 1: the first delivery; 2, 3: Lambda's retries
+
+
+class _Mortal:
+    """A port as the invocations see it: each call is checked against the replay's kills first."""
+
+    def __init__(self, target: Any, replay: AutoscalerReplay) -> None:
+        self._target = target
+        self._replay = replay
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._target, name)
+        if not callable(attr):
+            return attr
+        check = self._replay._check
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            check(name, args)
+            return attr(*args, **kwargs)
+
+        return call
 
 
 class AutoscalerReplay:
@@ -118,15 +182,21 @@ class AutoscalerReplay:
 
         ports: dict[str, Any] = {
             "config": config,
-            "kinesis": self.kinesis,
-            "metrics": self.metrics,
-            "alarms": self.alarms,
-            "cooldown": self.cooldown,
+            "kinesis": _Mortal(self.kinesis, self),
+            "metrics": _Mortal(self.metrics, self),
+            "alarms": _Mortal(self.alarms, self),
+            "cooldown": _Mortal(self.cooldown, self),
             "clock": self.clock,
             "new_owner": owner,
         }
-        self.up = ScaleUpService(continuation=self.up_continuations, **ports)
-        self.down = ScaleDownService(continuation=self.down_continuations, workers=1, **ports)
+        self.up = ScaleUpService(continuation=_Mortal(self.up_continuations, self), **ports)
+        self.down = ScaleDownService(continuation=_Mortal(self.down_continuations, self), workers=1, **ports)
+        self.sweeper = AlarmSweeper(config=config, alarms=ports["alarms"], cooldown=ports["cooldown"], clock=self.clock)
+        self.dead: list[bool] = []  # per running invocation, innermost last: killed?
+        self.calls: Counter[str] = Counter()
+        self.deaths: list[Death] = []
+        self.later: list[tuple[float, int, _Attempt]] = []  # Lambda's retries, by due time
+        self.lost = 0
         self.evaluator = AlarmEvaluator(self.alarms, self.metrics)
         self.ledger = Ledger(trace)
 
@@ -145,7 +215,9 @@ class AutoscalerReplay:
         self.updating_seconds = 0.0
         self.minute = 0
         self.next_scale_down = trace.start + options.scale_down_every_seconds
-        self.queue: deque[Delivery] = deque()
+        every = options.sweep_every_seconds
+        self.next_sweep = trace.start + every if every else None
+        self.queue: deque[_Attempt] = deque()
         self.depth = 0
         self.outcomes: dict[str, int] = {}
 
@@ -188,23 +260,61 @@ class AutoscalerReplay:
                 put(name, WRITE_THROTTLED, begin, refused_r)
             self.minute = m + 1
             end = begin + 60
-            self.queue.extend(self.evaluator.evaluate(end))
+            self.queue.extend(_Attempt(a, 1) for a in self.evaluator.evaluate(end))
             if end >= self.next_scale_down:
-                self.queue.append(_Scheduled(self.next_scale_down))
+                self.queue.append(_Attempt(_Scheduled(self.next_scale_down), 1))
                 self.next_scale_down += self.options.scale_down_every_seconds
+            if self.next_sweep is not None and end >= self.next_sweep:
+                self.queue.append(_Attempt(_Sweep(self.next_sweep), 1))
+                self.next_sweep += self.options.sweep_every_seconds or 0
+            while self.later and self.later[0][0] <= end:
+                self.queue.append(heapq.heappop(self.later)[2])
             if self.depth <= MAX_NESTING:
                 self._drain()
 
     def _drain(self) -> None:
         while self.queue:
-            item = self.queue.popleft()
+            attempt = self.queue.popleft()
             self.depth += 1
+            self.dead.append(False)
             try:
-                self._deliver(item)
+                self._deliver(attempt.item)
+            except _Killed:
+                self._count("invocation killed")
+                if attempt.attempt <= len(LAMBDA_RETRY_DELAYS):
+                    due = self.clock.now() + LAMBDA_RETRY_DELAYS[attempt.attempt - 1]
+                    heapq.heappush(self.later, (due, len(self.deaths), attempt._replace(attempt=attempt.attempt + 1)))
+                else:
+                    self._count("event given up (failure queue)")
             finally:
+                self.dead.pop()
                 self.depth -= 1
-            self.queue.extend(self.up_continuations.pop_all())
-            self.queue.extend(self.down_continuations.pop_all())
+            for handed in (*self.up_continuations.pop_all(), *self.down_continuations.pop_all()):
+                if self.lost < self.options.lost_continuations:
+                    self.lost += 1
+                    self._count("continuation lost")
+                    self.deaths.append(Death(self.clock.now(), "continuation lost", self._lease()))
+                else:
+                    self.queue.append(_Attempt(handed, 1))
+
+    def _lease(self) -> float | None:
+        lock = self.cooldown.read(self.cfg.name)
+        return lock.lease_until if lock is not None and lock.owner is not None else None
+
+    def _check(self, op: str, args: tuple[Any, ...]) -> None:
+        """Before a port call: a dead invocation makes none; a call a Kill names kills its invocation."""
+        if not self.dead:
+            return
+        if self.dead[-1]:
+            raise _Killed(op)
+        self.calls[op] += 1
+        if op in RESHARDS:
+            self.calls["reshard"] += 1
+        for kill in self.options.kills:
+            if (kill.op == op or (kill.op == "reshard" and op in RESHARDS)) and self.calls[kill.op] == kill.nth:
+                self.dead[-1] = True
+                self.deaths.append(Death(self.clock.now(), op, self._lease()))
+                raise _Killed(op)
 
     def _count(self, outcome: str) -> None:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
@@ -220,6 +330,9 @@ class AutoscalerReplay:
                     continue
                 result = self.up.scale_up(request_from_alarm(note, self.cfg, self.config.alarm_name_prefix), budget)
                 self._count(f"scale-up {result.outcome.value}")
+        elif isinstance(item, _Sweep):
+            for row in self.sweeper.sweep():
+                self._count("sweep re-armed" if row.rearmed else "sweep left to a live run")
         elif isinstance(item, Continuation) and item.direction is Direction.UP:
             request = ScaleUpRequest(
                 item.handovers[0].stream, TriggerKind.OPERATOR, continuation=item, source="continuation"
