@@ -51,7 +51,7 @@ def shard_table(kinesis: Any, title: str, stream: str = STREAM) -> Table:
 
 
 def alarm_table(cloudwatch: Any, title: str) -> Table:
-    alarms = cloudwatch.describe_alarms(AlarmNamePrefix=f"kinesis-autoscaler-{STREAM}-")["MetricAlarms"]
+    alarms = cloudwatch.describe_alarms(AlarmNamePrefix=f"kinesis-autoscaler/{STREAM}/")["MetricAlarms"]
     table = Table(title=title)
     for col in ("alarm", "metric", "threshold (Sum per period)", "≈ shards at 80%", "state"):
         table.add_column(col)
@@ -148,13 +148,13 @@ def main() -> int:
         handler_module = importlib.import_module("autoscaler.handlers.scale_up")
         alarms = {
             a["AlarmName"]: a
-            for a in clients.cloudwatch.describe_alarms(AlarmNamePrefix=f"kinesis-autoscaler-{STREAM}-")["MetricAlarms"]
+            for a in clients.cloudwatch.describe_alarms(AlarmNamePrefix=f"kinesis-autoscaler/{STREAM}/")["MetricAlarms"]
         }
         first = sns_alarm_event(
-            alarm=alarms[f"kinesis-autoscaler-{STREAM}-incoming-bytes"], account=MOTO_ACCOUNT_ID, at=datetime.now(UTC)
+            alarm=alarms[f"kinesis-autoscaler/{STREAM}/incoming-bytes"], account=MOTO_ACCOUNT_ID, at=datetime.now(UTC)
         )
         second = sns_alarm_event(
-            alarm=alarms[f"kinesis-autoscaler-{STREAM}-incoming-records"], account=MOTO_ACCOUNT_ID, at=datetime.now(UTC)
+            alarm=alarms[f"kinesis-autoscaler/{STREAM}/incoming-records"], account=MOTO_ACCOUNT_ID, at=datetime.now(UTC)
         )
         started = time.monotonic()
         emf = io.StringIO()  # the handler prints its metrics as CloudWatch EMF lines on stdout: count, don't show

@@ -5,7 +5,9 @@ Rules: a missing stream is created (provisioned, desired_shards, encryption, ret
 open count. An existing stream is never resharded (that is the autoscaler's job): a count other than
 desired_shards is reported. A stream in on-demand mode is reported and left alone. Retention, encryption,
 shard-level metrics and alarms are brought to the config. Removing a stream from the config never deletes it;
-its alarms are reported as orphaned and deleted only when asked.
+its alarms are reported as orphaned and deleted only when asked. Alarms an earlier version named
+<prefix>-<stream>-<kind> (ambiguous across nested prefixes) are renamed: the new <prefix>/<stream>/<kind> alarm is
+put, then the old one deleted — only where it is provably this deployment's (see `is_ours`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import NamedTuple
 
 from autoscaler.app.alarm_sync import stream_alarm_specs
 from autoscaler.config import AutoscalerConfig, StreamConfig
-from autoscaler.core.capacity import AlarmKind, AlarmSpec
+from autoscaler.core.capacity import AlarmKind, AlarmSpec, alarm_name, legacy_alarm_name, parse_alarm_name
 from autoscaler.core.limits import INCOMING_BYTES, INCOMING_RECORDS, WRITE_THROTTLED
 from autoscaler.core.model import StreamMode
 
@@ -53,6 +55,7 @@ class ActionKind(enum.StrEnum):
     START_ENCRYPTION = "start encryption"
     ENABLE_SHARD_METRICS = "enable shard-level metrics"
     PUT_ALARM = "put alarm"
+    RETIRE_ALARM = "delete old-named alarm"  # after its replacement was put (same stream's plan, later action)
     DELETE_ALARM = "delete orphaned alarm"
 
 
@@ -180,22 +183,46 @@ def plan_stream(cfg: AutoscalerConfig, stream: StreamConfig, seen: ObservedStrea
     return StreamPlan(stream.name, tuple(actions), tuple(notes))
 
 
-def is_orphan(prefix: str, alarm: ExistingAlarm, managed: set[str], topic_arn: str | None) -> bool:
-    """An alarm this deployment made for a stream no longer in its config: exactly <prefix>-<stream>-<kind>, its
-    StreamName dimension that <stream>, and notifying our topic. Name alone is ambiguous: prefix "ka" + stream
-    "eu-orders" and prefix "ka-eu" + stream "orders" give the same name, so another deployment's alarms never
-    count (they notify another topic). With no topic (status), the name and dimension must fit."""
+def is_ours(alarm: ExistingAlarm, stream: str, topic_arn: str | None) -> bool:
+    """An alarm this deployment made for `stream`: its StreamName dimension is the stream and it notifies our topic
+    (with no topic known, as in status, the dimension must fit). What makes an old-style name safe to act on: prefix
+    "ka" + stream "eu-orders" and prefix "ka-eu" + stream "orders" both gave "ka-eu-orders-…", but only one of the
+    two deployments' topics is in its actions."""
+    return alarm.stream_dimension == stream and (topic_arn is None or topic_arn in alarm.actions)
+
+
+def _stream_of(prefix: str, name: str) -> str | None:
+    """The stream an alarm of this prefix is for: one reading for <prefix>/<stream>/<kind>; for the old
+    <prefix>-<stream>-<kind>, the reading the kind suffix leaves (checked against the dimension by `is_ours`)."""
+    parsed = parse_alarm_name(prefix, name)
+    if parsed is not None:
+        return parsed[0]
     for kind in AlarmKind:
         head, tail = f"{prefix}-", f"-{kind.value}"
-        if alarm.name.startswith(head) and alarm.name.endswith(tail):
-            stream = alarm.name[len(head) : -len(tail)]
-            return (
-                bool(stream)
-                and stream not in managed
-                and alarm.stream_dimension == stream
-                and (topic_arn is None or topic_arn in alarm.actions)
-            )
-    return False
+        if name.startswith(head) and name.endswith(tail) and len(name) > len(head) + len(tail):
+            return name[len(head) : -len(tail)]
+    return None
+
+
+def is_orphan(prefix: str, alarm: ExistingAlarm, managed: set[str], topic_arn: str | None) -> bool:
+    """An alarm this deployment made (either naming) for a stream no longer in its config."""
+    stream = _stream_of(prefix, alarm.name)
+    return stream is not None and stream not in managed and is_ours(alarm, stream, topic_arn)
+
+
+def retirements(
+    cfg: AutoscalerConfig, stream: StreamConfig, existing: Mapping[str, ExistingAlarm], topic_arn: str
+) -> tuple[Action, ...]:
+    """The managed stream's alarms under the old <prefix>-<stream>-<kind> names that are provably ours: deleted
+    once their <prefix>/<stream>/<kind> replacements are put (an old-named alarm of another deployment is left)."""
+    out = []
+    for kind in AlarmKind:
+        old = existing.get(legacy_alarm_name(cfg.alarm_name_prefix, stream.name, kind))
+        if old is not None and is_ours(old, stream.name, topic_arn):
+            new = alarm_name(cfg.alarm_name_prefix, stream.name, kind)
+            detail = f"delete {old.name} (renamed {new})"
+            out.append(Action(ActionKind.RETIRE_ALARM, stream.name, detail, value=old.name))
+    return tuple(out)
 
 
 def plan_onboarding(
@@ -207,7 +234,14 @@ def plan_onboarding(
     remove_orphaned_alarms: bool = False,
 ) -> OnboardingPlan:
     """The whole diff. `existing_alarms`: every alarm named with the prefix (to find orphans)."""
-    plans = tuple(plan_stream(cfg, s, observed[s.name], topic_arn) for s in cfg.streams)
+    by_name = {a.name: a for a in existing_alarms}
+    plans = tuple(
+        sp._replace(actions=sp.actions + retirements(cfg, s, by_name, topic_arn))
+        if not (observed[s.name].exists and observed[s.name].mode is StreamMode.ON_DEMAND)  # puts no alarms
+        else sp
+        for s in cfg.streams
+        for sp in (plan_stream(cfg, s, observed[s.name], topic_arn),)
+    )
     managed = set(cfg.names)
     orphans = tuple(sorted(a.name for a in existing_alarms if is_orphan(cfg.alarm_name_prefix, a, managed, topic_arn)))
     orphan_actions = (

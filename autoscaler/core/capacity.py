@@ -154,9 +154,33 @@ class AlarmSpec(NamedTuple):
     description: str
 
 
+# "/" separates the parts of an alarm name: neither a prefix (config and template: a-z A-Z 0-9 _ . -) nor a stream
+# name (Kinesis: the same characters) may contain it, so every name reads back one way only. With "-" as the
+# separator, prefix "a" + stream "staging-orders" and prefix "a-staging" + stream "orders" gave the same name, and
+# two deployments shared (and retuned) one alarm. CloudWatch allows any UTF-8 but control characters in a name.
+ALARM_NAME_SEPARATOR = "/"
+
+
 def alarm_name(prefix: str, stream: str, kind: AlarmKind) -> str:
-    """<prefix>-<stream>-<kind>, e.g. kinesis-autoscaler-orders-incoming-bytes."""
+    """<prefix>/<stream>/<kind>, e.g. kinesis-autoscaler/orders/incoming-bytes."""
+    return f"{prefix}{ALARM_NAME_SEPARATOR}{stream}{ALARM_NAME_SEPARATOR}{kind.value}"
+
+
+def legacy_alarm_name(prefix: str, stream: str, kind: AlarmKind) -> str:
+    """The ambiguous <prefix>-<stream>-<kind> of earlier versions: create-streams renames those it made."""
     return f"{prefix}-{stream}-{kind.value}"
+
+
+def parse_alarm_name(prefix: str, name: str) -> tuple[str, AlarmKind] | None:
+    """(stream, kind) of a name alarm_name(prefix, …) made, or None: the one reading there is."""
+    head = prefix + ALARM_NAME_SEPARATOR
+    if not name.startswith(head):
+        return None
+    stream, sep, kind = name[len(head) :].partition(ALARM_NAME_SEPARATOR)
+    if not stream or not sep or ALARM_NAME_SEPARATOR in kind:
+        return None
+    known = {k.value: k for k in AlarmKind}
+    return (stream, known[kind]) if kind in known else None
 
 
 def alarm_specs(
@@ -191,7 +215,5 @@ def alarm_specs(
 
 
 def kind_of_alarm(prefix: str, stream: str, name: str) -> AlarmKind | None:
-    for kind in AlarmKind:
-        if name == alarm_name(prefix, stream, kind):
-            return kind
-    return None
+    parsed = parse_alarm_name(prefix, name)
+    return parsed[1] if parsed is not None and parsed[0] == stream else None

@@ -31,7 +31,7 @@ ALARM_PERIOD_SECONDS = 60  # Kinesis stream metrics are published once a minute;
 ALARM_EVALUATION_PERIODS = 2  # two consecutive breaching minutes: one noisy minute does not buy shards.
 ALARM_DATAPOINTS_TO_ALARM = 2  # with 2 evaluation periods: both must breach.
 ALARM_NAME_PREFIX = (
-    "kinesis-autoscaler"  # alarms are named <prefix>-<stream>-<kind>; the prefix scopes IAM and lookups.
+    "kinesis-autoscaler"  # alarms are named <prefix>/<stream>/<kind>; the prefix scopes IAM and lookups.
 )
 
 # --- Onboarding (create-streams)

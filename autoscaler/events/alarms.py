@@ -151,7 +151,7 @@ def _query_account(query: Mapping[str, Any], key: str, account: str) -> None:
 
 
 # What an alarm must say to mean "more write capacity is needed" (README: "Alarms the autoscaler acts on"). Any alarm
-# of the account named <prefix>-* may publish to the topic: one breached downwards (a "producer stalled" alarm, an
+# of the account named <prefix>/* may publish to the topic: one breached downwards (a "producer stalled" alarm, an
 # anomaly band's lower side) or on another statistic (Average bytes per record) is no demand for shards.
 RISING_OPERATORS = frozenset({"GreaterThanThreshold", "GreaterThanOrEqualToThreshold", "GreaterThanUpperThreshold"})
 # Utilisation is the per-period Sum (capacity is bytes and records per second × the period); any positive statistic

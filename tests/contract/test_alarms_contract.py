@@ -73,7 +73,7 @@ def test_a_new_alarm_starts_insufficient_data(alarms: AlarmsHarness) -> None:
 
 def test_get_alarms_leaves_missing_names_out(alarms: AlarmsHarness) -> None:
     first = names()[0]
-    got = alarms.port.get_alarms([first, "kinesis-autoscaler-gone-incoming-bytes"])
+    got = alarms.port.get_alarms([first, "kinesis-autoscaler/gone/incoming-bytes"])
     assert list(got) == [first]
     assert alarms.port.get_alarms([]) == {}
 
@@ -97,7 +97,7 @@ def test_put_thresholds_changes_only_the_threshold(alarms: AlarmsHarness) -> Non
 
 def test_put_thresholds_of_a_missing_alarm_raises_alarm_not_found(alarms: AlarmsHarness) -> None:
     with pytest.raises(AlarmNotFound):
-        alarms.port.put_thresholds({"kinesis-autoscaler-gone-incoming-bytes": 1.0})
+        alarms.port.put_thresholds({"kinesis-autoscaler/gone/incoming-bytes": 1.0})
 
 
 @only_on("fake", reason=MOTO_STATE)
@@ -128,4 +128,4 @@ def test_set_ok_moves_each_alarm_to_ok(alarms: AlarmsHarness) -> None:
 
 def test_set_ok_of_a_missing_alarm_raises_alarm_not_found(alarms: AlarmsHarness) -> None:
     with pytest.raises(AlarmNotFound):
-        alarms.port.set_ok(["kinesis-autoscaler-gone-incoming-bytes"], "retuned")
+        alarms.port.set_ok(["kinesis-autoscaler/gone/incoming-bytes"], "retuned")

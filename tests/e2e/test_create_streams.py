@@ -61,11 +61,11 @@ def test_create_then_nothing_to_change(moto_server: MotoServer, tmp_path: Path) 
     assert first["cs-one"]["status"] == first["cs-two"]["status"] == "changed"
     summary = clients.kinesis.describe_stream_summary(StreamName="cs-one")["StreamDescriptionSummary"]
     assert (summary["OpenShardCount"], summary["RetentionPeriodHours"], summary["EncryptionType"]) == (3, 48, "KMS")
-    alarms = clients.cloudwatch.describe_alarms(AlarmNamePrefix="cs-cs-one-")["MetricAlarms"]
+    alarms = clients.cloudwatch.describe_alarms(AlarmNamePrefix="cs/cs-one/")["MetricAlarms"]
     assert {a["AlarmName"] for a in alarms} == {
-        "cs-cs-one-incoming-bytes",
-        "cs-cs-one-incoming-records",
-        "cs-cs-one-write-throttled",
+        "cs/cs-one/incoming-bytes",
+        "cs/cs-one/incoming-records",
+        "cs/cs-one/write-throttled",
     }
     assert all(a["AlarmActions"] == [topic] for a in alarms)
     bytes_alarm = next(a for a in alarms if a["MetricName"] == "IncomingBytes")
@@ -81,7 +81,7 @@ def test_reports_instead_of_resharding_and_leaves_on_demand_alone(moto_server: M
     clients.kinesis.create_stream(StreamName="cs-grown", ShardCount=5)
     clients.kinesis.create_stream(StreamName="cs-od", StreamModeDetails={"StreamMode": "ON_DEMAND"})
     clients.cloudwatch.put_metric_alarm(
-        AlarmName="cs2-cs-gone-incoming-bytes",
+        AlarmName="cs2/cs-gone/incoming-bytes",
         Dimensions=[{"Name": "StreamName", "Value": "cs-gone"}],
         AlarmActions=[topic],
         MetricName="IncomingBytes",
@@ -103,10 +103,54 @@ def test_reports_instead_of_resharding_and_leaves_on_demand_alone(moto_server: M
     assert any("5 open shards, desired_shards is 2: not resharded" in n for n in rows["cs-grown"]["notes"])
     assert rows["cs-od"]["status"] == "unchanged" and "on-demand" in rows["cs-od"]["notes"][0]
     assert len([s for s in clients.kinesis.list_shards(StreamName="cs-grown")["Shards"]]) == 5
-    assert json.loads(result.stdout)["orphaned_alarms"] == ["cs2-cs-gone-incoming-bytes"]
-    assert clients.cloudwatch.describe_alarms(AlarmNames=["cs2-cs-gone-incoming-bytes"])["MetricAlarms"]
+    assert json.loads(result.stdout)["orphaned_alarms"] == ["cs2/cs-gone/incoming-bytes"]
+    assert clients.cloudwatch.describe_alarms(AlarmNames=["cs2/cs-gone/incoming-bytes"])["MetricAlarms"]
     run(["--config", cfg, "--alarm-topic-arn", topic, "--remove-orphaned-alarms"], moto_server)
-    assert not clients.cloudwatch.describe_alarms(AlarmNames=["cs2-cs-gone-incoming-bytes"])["MetricAlarms"]
+    assert not clients.cloudwatch.describe_alarms(AlarmNames=["cs2/cs-gone/incoming-bytes"])["MetricAlarms"]
+
+
+def _old_alarm(clients: Any, name: str, stream: str, topic: str) -> None:
+    clients.cloudwatch.put_metric_alarm(
+        AlarmName=name,
+        Dimensions=[{"Name": "StreamName", "Value": stream}],
+        AlarmActions=[topic],
+        MetricName="IncomingBytes",
+        Namespace="AWS/Kinesis",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=2,
+        Threshold=1.0,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )
+
+
+def test_old_alarm_names_are_renamed_and_another_deployments_are_left(moto_server: MotoServer, tmp_path: Path) -> None:
+    """Issue 12 section 7: deployment A (prefix cs7, stream cs7s-orders) and deployment B (prefix cs7-cs7s, stream
+    orders) had one alarm name between them, cs7-cs7s-orders-incoming-bytes. create-streams for A renames A's own
+    old alarms (its topic, its stream's dimension) and leaves B's, whose name reads the same."""
+    clients = local_clients(moto_server.endpoint)
+    topic = clients.sns.create_topic(Name="cs7-alarms")["TopicArn"]
+    theirs = clients.sns.create_topic(Name="cs7-other-deployment")["TopicArn"]
+    clients.kinesis.create_stream(StreamName="cs7s-orders", ShardCount=2)
+    _old_alarm(clients, "cs7-cs7s-orders-incoming-records", "cs7s-orders", topic)  # A's, old name
+    _old_alarm(clients, "cs7-cs7s-orders-incoming-bytes", "orders", theirs)  # B's, last put by B
+    cfg = write(tmp_path, "  - {name: cs7s-orders, min_shards: 1, max_shards: 8, desired_shards: 2}\n", prefix="cs7")
+    row = by_stream(run(["--config", cfg, "--alarm-topic-arn", topic, "--json"], moto_server))["cs7s-orders"]
+    assert row["status"] == "changed", row
+    assert row["done"][-1] == ("delete cs7-cs7s-orders-incoming-records (renamed cs7/cs7s-orders/incoming-records)"), (
+        row
+    )
+    names = {a["AlarmName"]: a for a in clients.cloudwatch.describe_alarms(AlarmNamePrefix="cs7")["MetricAlarms"]}
+    assert sorted(names) == [
+        "cs7-cs7s-orders-incoming-bytes",  # B's: untouched
+        "cs7/cs7s-orders/incoming-bytes",
+        "cs7/cs7s-orders/incoming-records",
+        "cs7/cs7s-orders/write-throttled",
+    ]
+    assert names["cs7-cs7s-orders-incoming-bytes"]["AlarmActions"] == [theirs]
+    assert names["cs7-cs7s-orders-incoming-bytes"]["Threshold"] == 1.0  # not retuned to A's count
+    again = run(["--config", cfg, "--alarm-topic-arn", topic], moto_server)
+    assert again.returncode == 0 and "nothing to change" in again.stdout, again.stdout
 
 
 def test_shard_quota_is_checked_before_any_change(moto_server: MotoServer, tmp_path: Path) -> None:
@@ -141,7 +185,7 @@ def test_status_after_create_streams(moto_server: MotoServer, tmp_path: Path) ->
     assert run(["--config", cfg, "--alarm-topic-arn", topic], moto_server).returncode == 0
     write_burst(clients.cloudwatch, "cs-st", bytes_per_minute=0.5 * 2 * 1_048_576 * 60, minutes=3)
     clients.cloudwatch.put_metric_alarm(
-        AlarmName="cs5-stranger-incoming-bytes",
+        AlarmName="cs5/stranger/incoming-bytes",
         Dimensions=[{"Name": "StreamName", "Value": "stranger"}],
         MetricName="IncomingBytes",
         Namespace="AWS/Kinesis",
@@ -165,7 +209,7 @@ def test_status_after_create_streams(moto_server: MotoServer, tmp_path: Path) ->
     (row,) = report["streams"]
     assert (row["open_shards"], row["mode"], row["alarms_match"]) == (2, "PROVISIONED", True)
     assert row["peak_1h"] == pytest.approx(0.5)  # 0.5 × 2 shards' bytes in each of 3 minutes
-    assert report["orphaned_alarms"] == ["cs5-stranger-incoming-bytes"]
+    assert report["orphaned_alarms"] == ["cs5/stranger/incoming-bytes"]
 
 
 def test_alarm_topic_found_from_the_stack_outputs(moto_server: MotoServer, tmp_path: Path) -> None:
@@ -184,7 +228,7 @@ def test_alarm_topic_found_from_the_stack_outputs(moto_server: MotoServer, tmp_p
     done = run(["--config", cfg, "--stack", "cs6-stack", "--json"], moto_server)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["alarm_topic_arn"] == topic
-    alarms = local_clients(moto_server.endpoint).cloudwatch.describe_alarms(AlarmNamePrefix="cs6-")["MetricAlarms"]
+    alarms = local_clients(moto_server.endpoint).cloudwatch.describe_alarms(AlarmNamePrefix="cs6/")["MetricAlarms"]
     assert alarms and all(a["AlarmActions"] == [topic] for a in alarms)
 
 

@@ -29,7 +29,7 @@ def test_doctor_reports_drift_and_what_to_do(moto_server: MotoServer, tmp_path: 
     assert json.loads(healthy.stdout) == {"findings": [], "healthy": True}
 
     # drift: an alarm deleted by hand, and a split made outside the autoscaler (3 shards, alarms set for 2)
-    clients.cloudwatch.delete_alarms(AlarmNames=["kinesis-autoscaler-doc-orders-write-throttled"])
+    clients.cloudwatch.delete_alarms(AlarmNames=["kinesis-autoscaler/doc-orders/write-throttled"])
     shard = clients.kinesis.list_shards(StreamName="doc-orders")["Shards"][0]
     mid = (int(shard["HashKeyRange"]["StartingHashKey"]) + int(shard["HashKeyRange"]["EndingHashKey"])) // 2 + 1
     clients.kinesis.split_shard(StreamName="doc-orders", ShardToSplit=shard["ShardId"], NewStartingHashKey=str(mid))

@@ -66,7 +66,7 @@ def _alarm_event(clients: Any, config: AutoscalerConfig, name: str, topic: str) 
     # 1.0 × 4 shards' bytes: the planner wants ⌈4 × headroom 2⌉ = 8 shards, one UpdateShardCount 4 → 8
     # (4 splits × 30 s = 120 s > 90 s).
     write_burst(clients.cloudwatch, name, bytes_per_minute=1.0 * 4 * 1_048_576 * 60)
-    alarm = clients.cloudwatch.describe_alarms(AlarmNames=[f"kinesis-autoscaler-{name}-incoming-bytes"])
+    alarm = clients.cloudwatch.describe_alarms(AlarmNames=[f"kinesis-autoscaler/{name}/incoming-bytes"])
     return sns_alarm_event(alarm=alarm["MetricAlarms"][0], account=MOTO_ACCOUNT_ID, at=datetime.now(UTC))
 
 

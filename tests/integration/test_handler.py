@@ -357,7 +357,7 @@ def test_a_huge_alarm_name_is_refused_in_a_bounded_line_whatever_the_state(env: 
     run = env()
     event = load_event("sns-alarm-incoming-bytes.json")
     msg = json.loads(event["Records"][0]["Sns"]["Message"])
-    msg.update(AlarmName="kinesis-autoscaler-orders-" + "x" * 200_000, NewStateValue=state)
+    msg.update(AlarmName="kinesis-autoscaler/orders/" + "x" * 200_000, NewStateValue=state)
     event["Records"][0]["Sns"]["Message"] = json.dumps(msg)
     run.calls.clear()
     with log_lines(run.module) as logs:
@@ -398,11 +398,11 @@ def test_each_invocation_is_tagged_with_its_own_bounded_message_id(env: Any) -> 
 
 
 def _alarm_states(run: Loaded) -> dict[str, str]:
-    page = run.module.CLIENTS.cloudwatch.describe_alarms(AlarmNamePrefix="kinesis-autoscaler-orders-")
+    page = run.module.CLIENTS.cloudwatch.describe_alarms(AlarmNamePrefix="kinesis-autoscaler/orders/")
     return {a["AlarmName"]: a["StateValue"] for a in page["MetricAlarms"]}
 
 
-BYTES_ALARM = "kinesis-autoscaler-orders-incoming-bytes"
+BYTES_ALARM = "kinesis-autoscaler/orders/incoming-bytes"
 
 
 def test_the_schedule_re_arms_an_alarm_left_in_alarm_on_a_stream_no_run_holds(env: Any) -> None:

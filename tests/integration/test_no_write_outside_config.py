@@ -29,7 +29,7 @@ MANAGED = "orders"
 # Streams that exist in the account (so a wrongful write would succeed) but are not in the config, and names that
 # only look like the managed one.
 UNMANAGED = ["payments", "Orders", "orders-v2", "orders ", "оrders", "orders\u200b", "ORDERS"]
-_ALARM_STREAM = re.compile(r"^kinesis-autoscaler-(.+)-(incoming-bytes|incoming-records|write-throttled)$")
+_ALARM_STREAM = re.compile(r"^kinesis-autoscaler/([^/]+)/(incoming-bytes|incoming-records|write-throttled)$")
 
 
 def touched_stream(operation: str, params: dict[str, Any]) -> str | None:
@@ -52,7 +52,7 @@ def sns_alarm(stream: str, state: str, account: str, region: str, name_stream: s
     event = load_event("sns-alarm-incoming-bytes.json")
     msg = json.loads(event["Records"][0]["Sns"]["Message"])
     msg["Trigger"]["Dimensions"] = [{"name": "StreamName", "value": stream}]
-    msg["AlarmName"] = f"kinesis-autoscaler-{name_stream}-incoming-bytes"
+    msg["AlarmName"] = f"kinesis-autoscaler/{name_stream}/incoming-bytes"
     msg["AlarmArn"] = f"arn:aws:cloudwatch:{region}:{account}:alarm:{msg['AlarmName']}"
     msg["AWSAccountId"], msg["NewStateValue"] = account, state
     event["Records"][0]["Sns"]["Message"] = json.dumps(msg)
@@ -61,7 +61,7 @@ def sns_alarm(stream: str, state: str, account: str, region: str, name_stream: s
 
 def alarm_action(stream: str, state: str, account: str, region: str, name_stream: str) -> dict[str, Any]:
     event = load_event("lambda-alarm-action.json")
-    name = f"kinesis-autoscaler-{name_stream}-incoming-bytes"
+    name = f"kinesis-autoscaler/{name_stream}/incoming-bytes"
     event.update(alarmArn=f"arn:aws:cloudwatch:{region}:{account}:alarm:{name}", accountId=account, region=region)
     event["alarmData"]["alarmName"] = name
     event["alarmData"]["state"]["value"] = state

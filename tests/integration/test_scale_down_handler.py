@@ -79,7 +79,7 @@ def test_scheduled_run_merges_the_quiet_stream_and_keeps_the_busy_one(env: Any) 
     assert open_count(run, "quiet") == 2 and open_count(run, "busy") == 4
     assert run.writes.count("MergeShards") == 2
     assert out["metric_reads"] == 2  # the write series of both streams, then the throttle series of the candidate
-    alarm = run.module.CLIENTS.cloudwatch.describe_alarms(AlarmNames=["kinesis-autoscaler-quiet-incoming-bytes"])
+    alarm = run.module.CLIENTS.cloudwatch.describe_alarms(AlarmNames=["kinesis-autoscaler/quiet/incoming-bytes"])
     assert alarm["MetricAlarms"][0]["Threshold"] == pytest.approx(0.8 * 2 * 1_048_576 * 60)
 
 

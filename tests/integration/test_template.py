@@ -444,7 +444,7 @@ def _stream_arns(names: list[str]) -> list[str]:
 
 def _scoped_expected(function: dict[str, Any], params: Mapping[str, Any]) -> dict[str, list[str]]:
     """The one resource each non-stream, non-'*' action may be granted on."""
-    alarms = f"{ARN_HEAD.format(service='cloudwatch')}:alarm:{params['AlarmNamePrefix']}-*"
+    alarms = f"{ARN_HEAD.format(service='cloudwatch')}:alarm:{params['AlarmNamePrefix']}/*"
     return {
         "cloudwatch:DescribeAlarms": [alarms],
         "cloudwatch:PutMetricAlarm": [alarms],
@@ -686,7 +686,7 @@ def test_topic_policy_lets_only_our_cloudwatch_alarms_publish(template: dict[str
     allows = [s for s in policies[0]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
     assert allows, "the topic policy must allow CloudWatch to publish"
     params = parameters(template)
-    our_alarms = f"{ARN_HEAD.format(service='cloudwatch')}:alarm:{params['AlarmNamePrefix']}-*"
+    our_alarms = f"{ARN_HEAD.format(service='cloudwatch')}:alarm:{params['AlarmNamePrefix']}/*"
     for statement in allows:
         assert statement["Principal"] == {"Service": "cloudwatch.amazonaws.com"}, (
             f"only the cloudwatch.amazonaws.com service principal may be allowed, got {statement['Principal']}"

@@ -152,7 +152,7 @@ def test_alarm_specs_for_a_stream() -> None:
             datapoints_to_alarm=2,
         )
     }
-    assert specs[AlarmKind.INCOMING_BYTES].name == "kinesis-autoscaler-orders-incoming-bytes"
+    assert specs[AlarmKind.INCOMING_BYTES].name == "kinesis-autoscaler/orders/incoming-bytes"
     assert specs[AlarmKind.INCOMING_BYTES].threshold == 201_326_592.0
     assert specs[AlarmKind.INCOMING_RECORDS].comparison == "GreaterThanOrEqualToThreshold"
     throttle = specs[AlarmKind.WRITE_THROTTLED]

@@ -32,7 +32,7 @@ from tests.conftest import World, make_config
 pytestmark = pytest.mark.unit
 STREAM = "orders"  # make_config(): min 2, max 64; 2 even shards at 80% → 2 splits to 4 (60 s < 90 s of USC)
 ALARM = ScaleUpRequest(
-    STREAM, TriggerKind.UTILISATION, alarm_shards=2.0, source="kinesis-autoscaler-orders-incoming-bytes"
+    STREAM, TriggerKind.UTILISATION, alarm_shards=2.0, source="kinesis-autoscaler/orders/incoming-bytes"
 )
 BUDGET = 900.0  # world.budget(): one invocation's time
 THROTTLE_ALARM = alarm_name("kinesis-autoscaler", STREAM, AlarmKind.WRITE_THROTTLED)

@@ -255,7 +255,7 @@ def test_a_release_that_fails_is_not_retried_by_a_second_finish(world: World) ->
     world.cooldown.release = failing_release  # type: ignore[method-assign]
     with pytest.raises(LockUnavailable):
         world.service().scale_up(
-            ScaleUpRequest("orders", TriggerKind.UTILISATION, source="kinesis-autoscaler-orders-incoming-bytes"),
+            ScaleUpRequest("orders", TriggerKind.UTILISATION, source="kinesis-autoscaler/orders/incoming-bytes"),
             world.budget(),
         )
     world.cooldown.release = release  # type: ignore[method-assign]
@@ -345,7 +345,7 @@ def test_a_run_that_outlived_its_lease_never_reshards_under_another_runs_lock(di
 
     world.kinesis.wait_until_active = asleep_after_the_first_operation  # type: ignore[method-assign]
     if direction is Direction.UP:
-        request = ScaleUpRequest("orders", TriggerKind.UTILISATION, source="kinesis-autoscaler-orders-incoming-bytes")
+        request = ScaleUpRequest("orders", TriggerKind.UTILISATION, source="kinesis-autoscaler/orders/incoming-bytes")
         result = world.service().scale_up(request, StoppedBudget())
         outcome, detail = result.outcome.value, result.detail
     else:

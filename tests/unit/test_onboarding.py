@@ -96,18 +96,59 @@ def alarm(name: str, stream: str | None, topic: str = TOPIC) -> ExistingAlarm:
 def test_orphans_are_reported_and_deleted_only_when_asked() -> None:
     existing = [
         *(a._replace(stream_dimension="s") for a in alarms_for(2).values()),
-        alarm("kinesis-autoscaler-gone-incoming-bytes", "gone"),
+        alarm("kinesis-autoscaler/gone/incoming-bytes", "gone"),
+        alarm("kinesis-autoscaler-gone-incoming-bytes", "gone"),  # an earlier version's name, ours as well
         # not ours: another deployment whose prefix extends ours ("kinesis-autoscaler-eu" + stream "orders"
         # reads as prefix "kinesis-autoscaler" + stream "eu-orders"), notifying its own topic
         alarm("kinesis-autoscaler-eu-orders-incoming-bytes", "orders", topic="arn:aws:sns:us-east-1:1:other"),
         alarm("kinesis-autoscaler-eu-orders-incoming-records", "eu-orders", topic="arn:aws:sns:us-east-1:1:other"),
-        # a name that only looks like ours
+        # names that only look like ours
         alarm("kinesis-autoscaler-gone-latency", "gone"),
+        alarm("kinesis-autoscaler/gone/latency", "gone"),
+        alarm("kinesis-autoscaler/gone/incoming-bytes/x", "gone"),
     ]
+    both = ("kinesis-autoscaler-gone-incoming-bytes", "kinesis-autoscaler/gone/incoming-bytes")
     kept = plan_onboarding(CFG, {"s": in_sync()}, TOPIC, existing_alarms=existing)
-    assert kept.orphaned_alarms == ("kinesis-autoscaler-gone-incoming-bytes",) and kept.orphan_actions == ()
+    assert kept.orphaned_alarms == both and kept.orphan_actions == ()
     removed = plan_onboarding(CFG, {"s": in_sync()}, TOPIC, existing_alarms=existing, remove_orphaned_alarms=True)
-    assert [a.value for a in removed.orphan_actions] == ["kinesis-autoscaler-gone-incoming-bytes"]
+    assert [a.value for a in removed.orphan_actions] == list(both)
+
+
+def test_nested_prefixes_never_name_one_alarm_twice() -> None:
+    """Issue 12 section 7: prefix "a" + stream "staging-orders" and prefix "a-staging" + stream "orders" gave one
+    name, a-staging-orders-incoming-bytes, so deployment A retuned B's alarm. "/" is in no prefix or stream name."""
+    from autoscaler.core.capacity import AlarmKind, alarm_name, kind_of_alarm, parse_alarm_name
+
+    a = alarm_name("a", "staging-orders", AlarmKind.INCOMING_BYTES)
+    b = alarm_name("a-staging", "orders", AlarmKind.INCOMING_BYTES)
+    assert (a, b) == ("a/staging-orders/incoming-bytes", "a-staging/orders/incoming-bytes")
+    assert parse_alarm_name("a", a) == ("staging-orders", AlarmKind.INCOMING_BYTES)
+    assert parse_alarm_name("a", b) is None and kind_of_alarm("a", "staging-orders", b) is None
+    assert parse_alarm_name("a-staging", a) is None
+
+
+def test_create_streams_renames_its_old_alarms_and_leaves_another_deployments() -> None:
+    """The alarms of a stream under the old <prefix>-<stream>-<kind> names: the new ones are put first, then the
+    old ones deleted, in that order in the stream's plan — only those with the stream's dimension and our topic."""
+    old = {
+        f"kinesis-autoscaler-s-{k}": ExistingAlarm(f"kinesis-autoscaler-s-{k}", 1.0, 60, 2, 2, "x", (TOPIC,), "s")
+        for k in ("incoming-bytes", "incoming-records")
+    }
+    # prefix "kinesis-autoscaler-s" + a stream named "write-throttled"... or another deployment's: other topic
+    theirs = ExistingAlarm("kinesis-autoscaler-s-write-throttled", 1.0, 60, 1, 1, "x", ("arn:other",), "s")
+    seen = in_sync(alarms={})
+    plan = plan_onboarding(CFG, {"s": seen}, TOPIC, existing_alarms=[*old.values(), theirs])
+    (sp,) = plan.streams
+    kinds = [a.kind for a in sp.actions]
+    assert kinds == [ActionKind.PUT_ALARM] * 3 + [ActionKind.RETIRE_ALARM] * 2, sp.actions
+    assert [a.value for a in sp.actions if a.kind is ActionKind.RETIRE_ALARM] == sorted(old)
+    assert sp.actions[-1].detail == (
+        "delete kinesis-autoscaler-s-incoming-records (renamed kinesis-autoscaler/s/incoming-records)"
+    )
+    assert plan.orphaned_alarms == ()
+    # once renamed, nothing more to do
+    done = plan_onboarding(CFG, {"s": in_sync()}, TOPIC, existing_alarms=[theirs])
+    assert not done.changes
 
 
 def test_new_shards_count_only_streams_to_create() -> None:

@@ -11,8 +11,8 @@ from tests.conftest import World, make_config, new_world
 
 pytestmark = pytest.mark.unit
 
-BYTES = "kinesis-autoscaler-orders-incoming-bytes"
-THROTTLE = "kinesis-autoscaler-orders-write-throttled"
+BYTES = "kinesis-autoscaler/orders/incoming-bytes"
+THROTTLE = "kinesis-autoscaler/orders/write-throttled"
 
 
 def sweeper(world: World) -> AlarmSweeper:

@@ -18,6 +18,7 @@ from autoscaler.adapters.aws.retry import retry_throttled
 from autoscaler.app.onboarding import Action, ActionKind, ExistingAlarm, ObservedStream
 from autoscaler.app.ports import Clock
 from autoscaler.config import AutoscalerConfig
+from autoscaler.core.capacity import ALARM_NAME_SEPARATOR, AlarmKind, alarm_name
 from autoscaler.core.errors import AwsCallFailed, StreamBusy, StreamNotFound
 from autoscaler.core.model import StreamMode
 
@@ -59,7 +60,7 @@ class Provisioning:
             for entry in summary.get("EnhancedMonitoring", []):
                 metrics.update(entry.get("ShardLevelMetrics", []))
             mode = summary.get("StreamModeDetails", {}).get("StreamMode", "PROVISIONED")
-            mine = f"{cfg.alarm_name_prefix}-{stream.name}-"
+            mine = {alarm_name(cfg.alarm_name_prefix, stream.name, kind) for kind in AlarmKind}
             out[stream.name] = ObservedStream(
                 name=stream.name,
                 exists=True,
@@ -68,7 +69,7 @@ class Provisioning:
                 retention_hours=int(summary.get("RetentionPeriodHours", 24)),
                 encrypted_with=summary.get("KeyId") if summary.get("EncryptionType") == "KMS" else None,
                 shard_level_metrics=frozenset(metrics),
-                alarms={n: a for n, a in alarms.items() if n.startswith(mine)},
+                alarms={n: a for n, a in alarms.items() if n in mine},
             )
         return out
 
@@ -89,16 +90,18 @@ class Provisioning:
         return retry_throttled(call, sleep=self.clock.sleep)
 
     def prefixed_alarms(self, prefix: str) -> dict[str, ExistingAlarm]:
-        """Every metric alarm named <prefix>-… (moto does not AND combined filters: only the prefix is sent)."""
+        """Every metric alarm named <prefix>/… (this version's names) or <prefix>-… (earlier versions', which
+        create-streams renames). Moto does not AND combined filters: only the prefix is sent."""
         found: dict[str, ExistingAlarm] = {}
-        kwargs: dict[str, Any] = {"AlarmNamePrefix": f"{prefix}-"}
+        heads = (prefix + ALARM_NAME_SEPARATOR, f"{prefix}-")
+        kwargs: dict[str, Any] = {"AlarmNamePrefix": prefix}
         while True:
             try:
                 page = self.cloudwatch.describe_alarms(**kwargs)
             except ClientError as exc:
                 raise AwsCallFailed(f"DescribeAlarms: {error_code(exc)}") from exc
             for a in page.get("MetricAlarms", []):
-                if a["AlarmName"].startswith(f"{prefix}-"):
+                if a["AlarmName"].startswith(heads):
                     found[a["AlarmName"]] = ExistingAlarm(
                         name=a["AlarmName"],
                         threshold=float(a.get("Threshold", 0.0)),
@@ -158,7 +161,7 @@ class Provisioning:
                 if now_open != planned:
                     spec = spec._replace(threshold=spec.threshold / planned * now_open)
             self.alarms.ensure_alarms([spec], list(dict.fromkeys([topic_arn, *action.keep_actions])))
-        elif action.kind is ActionKind.DELETE_ALARM:
+        elif action.kind in (ActionKind.DELETE_ALARM, ActionKind.RETIRE_ALARM):
             self.cloudwatch.delete_alarms(AlarmNames=[str(action.value)])
 
     def _wait(self, name: str, progress: Callable[[str], None], what: str) -> None:

@@ -31,7 +31,7 @@ def test_create_streams_creates_on_kinesis_mock_then_finds_nothing_to_change(emu
         "KMS",
     )
     assert len(emu.open_shards("emu-cs-one")) == 3 and len(emu.open_shards("emu-cs-two")) == 1
-    alarms = emu.clients.cloudwatch.describe_alarms(AlarmNamePrefix="emucs-emu-cs-one-")["MetricAlarms"]
+    alarms = emu.clients.cloudwatch.describe_alarms(AlarmNamePrefix="emucs/emu-cs-one/")["MetricAlarms"]
     assert len(alarms) == 3 and all(a["AlarmActions"] == [emu.topic] for a in alarms)
 
     second = cli(["--config", str(path), "--alarm-topic-arn", emu.topic], emu.env(), script="scripts/create_streams.py")

@@ -73,7 +73,7 @@ def test_handler_scale_up_waits_for_a_creating_stream_then_resizes(emu: Emu, han
     ensure_alarms(emu.clients.cloudwatch, config, stream_cfg, 4, emu.topic)
     # 1.0 × 4 shards' bytes: ⌈4 × headroom 2⌉ = 8, one UpdateShardCount 4 → 8 (within kinesis-mock's 2× rule)
     write_burst(emu.clients.cloudwatch, "emu-h-up", bytes_per_minute=1.0 * 4 * MiB * 60)
-    alarm = emu.clients.cloudwatch.describe_alarms(AlarmNames=["kinesis-autoscaler-emu-h-up-incoming-bytes"])
+    alarm = emu.clients.cloudwatch.describe_alarms(AlarmNames=["kinesis-autoscaler/emu-h-up/incoming-bytes"])
     event = sns_alarm_event(alarm=alarm["MetricAlarms"][0], account=MOTO_ACCOUNT_ID, at=datetime.now(UTC))
     # the stream is created without waiting: the alarm meets it CREATING, and a reshard call now would be refused
     emu.clients.kinesis.create_stream(StreamName="emu-h-up", ShardCount=4)

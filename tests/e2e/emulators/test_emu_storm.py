@@ -43,7 +43,7 @@ def test_concurrent_alarms_cause_exactly_one_resize(emu: Emu, storm: tuple[Lambd
     emu.stream(config, name, 4)
     # 1.0 × 4 shards' bytes: ⌈4 × headroom 2⌉ = 8, one UpdateShardCount 4 → 8
     write_burst(emu.clients.cloudwatch, name, bytes_per_minute=1.0 * 4 * 1_048_576 * 60)
-    alarm = emu.clients.cloudwatch.describe_alarms(AlarmNames=[f"kinesis-autoscaler-{name}-incoming-bytes"])
+    alarm = emu.clients.cloudwatch.describe_alarms(AlarmNames=[f"kinesis-autoscaler/{name}/incoming-bytes"])
     event = sns_alarm_event(alarm=alarm["MetricAlarms"][0], account=MOTO_ACCOUNT_ID, at=datetime.now(UTC))
 
     answers = pool.run_round([[event]] * CONTAINERS)
