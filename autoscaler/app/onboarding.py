@@ -210,19 +210,34 @@ def is_orphan(prefix: str, alarm: ExistingAlarm, managed: set[str], topic_arn: s
     return stream is not None and stream not in managed and is_ours(alarm, stream, topic_arn)
 
 
-def retirements(
-    cfg: AutoscalerConfig, stream: StreamConfig, existing: Mapping[str, ExistingAlarm], topic_arn: str
-) -> tuple[Action, ...]:
-    """The managed stream's alarms under the old <prefix>-<stream>-<kind> names that are provably ours: deleted
-    once their <prefix>/<stream>/<kind> replacements are put (an old-named alarm of another deployment is left)."""
-    out = []
-    for kind in AlarmKind:
-        old = existing.get(legacy_alarm_name(cfg.alarm_name_prefix, stream.name, kind))
-        if old is not None and is_ours(old, stream.name, topic_arn):
-            new = alarm_name(cfg.alarm_name_prefix, stream.name, kind)
-            detail = f"delete {old.name} (renamed {new})"
-            out.append(Action(ActionKind.RETIRE_ALARM, stream.name, detail, value=old.name))
-    return tuple(out)
+def renamed(
+    cfg: AutoscalerConfig, stream: StreamConfig, plan: StreamPlan, existing: Mapping[str, ExistingAlarm], topic_arn: str
+) -> StreamPlan:
+    """The stream's plan with its alarms under the old <prefix>-<stream>-<kind> names renamed, where provably ours:
+    each new alarm's put keeps the old one's other actions (a paging topic an operator added), and the old alarms
+    are deleted after the puts. An old-named alarm of another deployment is left."""
+    old = {
+        kind: alarm
+        for kind in AlarmKind
+        if (alarm := existing.get(legacy_alarm_name(cfg.alarm_name_prefix, stream.name, kind))) is not None
+        and is_ours(alarm, stream.name, topic_arn)
+    }
+    if not old:
+        return plan
+    actions = []
+    for planned in plan.actions:
+        was = old.get(planned.alarm.kind) if planned.kind is ActionKind.PUT_ALARM and planned.alarm else None
+        if was is not None:
+            kept = dict.fromkeys([*planned.keep_actions, *(a for a in was.actions if a != topic_arn)])
+            actions.append(planned._replace(keep_actions=tuple(kept)))
+        else:
+            actions.append(planned)
+    for kind, alarm in old.items():
+        new = alarm_name(cfg.alarm_name_prefix, stream.name, kind)
+        actions.append(
+            Action(ActionKind.RETIRE_ALARM, stream.name, f"delete {alarm.name} (renamed {new})", value=alarm.name)
+        )
+    return plan._replace(actions=tuple(actions))
 
 
 def plan_onboarding(
@@ -236,7 +251,7 @@ def plan_onboarding(
     """The whole diff. `existing_alarms`: every alarm named with the prefix (to find orphans)."""
     by_name = {a.name: a for a in existing_alarms}
     plans = tuple(
-        sp._replace(actions=sp.actions + retirements(cfg, s, by_name, topic_arn))
+        renamed(cfg, s, sp, by_name, topic_arn)
         if not (observed[s.name].exists and observed[s.name].mode is StreamMode.ON_DEMAND)  # puts no alarms
         else sp
         for s in cfg.streams

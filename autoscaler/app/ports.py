@@ -118,6 +118,10 @@ class AlarmsPort(Protocol):
         """SetAlarmState OK on each, so the next breach is a transition that fires the actions again."""
         ...
 
+    def alarmed(self, name_prefix: str) -> list[str]:
+        """The names of the metric alarms in ALARM whose names start with name_prefix, sorted."""
+        ...
+
     def ensure_alarms(self, specs: Sequence[AlarmSpec], action_arns: Sequence[str]) -> None:
         """Create or overwrite each alarm to match its spec (PutMetricAlarm), actions on ALARM → action_arns."""
         ...

@@ -17,7 +17,7 @@ from autoscaler.app.ports import (
     Budget,
 )
 from autoscaler.config import StreamConfig
-from autoscaler.core.capacity import AlarmKind, kind_of_alarm, shards_for_threshold
+from autoscaler.core.capacity import AlarmKind, alarm_stream, kind_of_alarm, shards_for_threshold
 from autoscaler.core.defaults import MAX_CONTINUATION_HOPS, METRIC_DELAY_SECONDS
 from autoscaler.core.errors import (
     AutoscalerError,
@@ -269,7 +269,8 @@ class ScaleUpService(StreamUseCase):
         while the breach lasts — each time a new chance once the cooldown is over.
         """
         prefix = self.config.alarm_name_prefix
-        if request.continuation is not None or kind_of_alarm(prefix, run.stream, request.source) is None:
+        # any alarm the function may re-arm (IAM: <prefix>/*) of this stream: its own three or an operator's
+        if request.continuation is not None or alarm_stream(prefix, request.source) != run.stream:
             return ""
         try:
             rearm(self.alarms, [request.source], "a scale-up was refused without resharding")

@@ -8,9 +8,13 @@ stream in ALARM that no live run holds, sets those alarms back to OK. CloudWatch
 period and, if the breach is still there, goes back into ALARM and notifies: the scale-up then runs on current
 evidence, through the same screen, lock and lifecycle as any alarm.
 
-A stream whose lock a live run holds is left alone: that run resets its alarms when it finishes (alarm_sync). A
-stream in cooldown is re-armed too: the re-fired alarm meets the cooldown, which re-arms it, so the first firing
-after the cooldown acts. Reads: one DescribeAlarms per 100 alarms, one GetItem per stream in ALARM.
+Which alarms: every one in ALARM named <prefix>/<stream>/… for an enabled stream of the config — the three the
+autoscaler makes and any an operator added for the stream (README, "Alarms the autoscaler acts on"). Left alone: a
+stream whose lock a live run holds (that run resets its alarms when it finishes, alarm_sync); a stream that is not
+provisioned or is gone (the scale-up lets such a stream go without touching its alarms, so re-arming it would only
+cycle). A stream in cooldown is re-armed: the re-fired alarm meets the cooldown, which re-arms it, so the first
+firing after the cooldown acts. Reads: DescribeAlarms of the prefix in ALARM (paged), then per stream in ALARM one
+GetItem and one DescribeStreamSummary.
 """
 
 from __future__ import annotations
@@ -19,11 +23,12 @@ import logging
 from typing import NamedTuple
 
 from autoscaler.app.alarm_sync import rearm
-from autoscaler.app.ports import AlarmsPort, Clock, CooldownPort
+from autoscaler.app.ports import AlarmsPort, Clock, CooldownPort, KinesisPort
 from autoscaler.config import AutoscalerConfig
-from autoscaler.core.capacity import AlarmKind, alarm_name
-from autoscaler.core.errors import AutoscalerError
+from autoscaler.core.capacity import ALARM_NAME_SEPARATOR, alarm_stream
+from autoscaler.core.errors import AutoscalerError, StreamNotFound
 from autoscaler.core.lock import held
+from autoscaler.core.model import StreamMode
 
 log = logging.getLogger("autoscaler.sweeper")
 
@@ -36,13 +41,22 @@ class SweepRow(NamedTuple):
     stream: str
     alarmed: tuple[str, ...]  # its alarms found in ALARM
     rearmed: bool  # set back to OK by this sweep
-    why: str  # left alone: "held by ..."; re-armed: the lock's state; failed: the error
+    why: str  # left alone: held by a live run, not provisioned, gone; re-armed: the lock's state; failed: the error
     error: bool = False
 
 
 class AlarmSweeper:
-    def __init__(self, *, config: AutoscalerConfig, alarms: AlarmsPort, cooldown: CooldownPort, clock: Clock) -> None:
+    def __init__(
+        self,
+        *,
+        config: AutoscalerConfig,
+        kinesis: KinesisPort,
+        alarms: AlarmsPort,
+        cooldown: CooldownPort,
+        clock: Clock,
+    ) -> None:
         self.config = config
+        self.kinesis = kinesis
         self.alarms = alarms
         self.cooldown = cooldown
         self.clock = clock
@@ -51,24 +65,16 @@ class AlarmSweeper:
         """A row for every enabled stream of the config with an alarm in ALARM (streams all in OK have none).
 
         DescribeAlarms failing raises (nothing was read; Lambda retries and the next sweep repeats). A stream's lock
-        unreadable, or its re-arm refused, is that stream's row (error=True): with the table down the sweep cannot
-        tell a live run from a dead one, and leaves the alarm for the next sweep rather than guess."""
+        or description unreadable, or its re-arm refused, is that stream's row (error=True): with the table down the
+        sweep cannot tell a live run from a dead one, and leaves the alarm for the next sweep rather than guess."""
         prefix = self.config.alarm_name_prefix
-        names = {
-            alarm_name(prefix, cfg.name, kind): cfg.name
-            for cfg in self.config.streams
-            if cfg.enabled
-            for kind in AlarmKind
-        }
-        found = self.alarms.get_alarms(list(names))
+        enabled = {cfg.name for cfg in self.config.streams if cfg.enabled}
         alarmed: dict[str, list[str]] = {}
-        for name, info in found.items():
-            if info.state == "ALARM":
-                alarmed.setdefault(names[name], []).append(name)
-        rows = []
-        for stream, stream_alarms in alarmed.items():
-            rows.append(self._one(stream, tuple(sorted(stream_alarms))))
-        return tuple(rows)
+        for name in self.alarms.alarmed(prefix + ALARM_NAME_SEPARATOR):
+            stream = alarm_stream(prefix, name)
+            if stream in enabled:
+                alarmed.setdefault(stream, []).append(name)
+        return tuple(self._one(stream, tuple(sorted(names))) for stream, names in sorted(alarmed.items()))
 
     def _one(self, stream: str, alarmed: tuple[str, ...]) -> SweepRow:
         now = self.clock.now()
@@ -81,6 +87,14 @@ class AlarmSweeper:
             assert state is not None
             why = f"held by {state.owner} for {state.lease_until - now:.0f} s more: its finish resets them"
             return SweepRow(stream, alarmed, False, why)
+        try:
+            mode = self.kinesis.describe(stream).mode
+        except StreamNotFound:
+            return SweepRow(stream, alarmed, False, "the stream is gone: nothing to scale")
+        except (AutoscalerError, OSError) as exc:
+            return SweepRow(stream, alarmed, False, f"stream unreadable ({exc}); left for the next sweep", error=True)
+        if mode is not StreamMode.PROVISIONED:
+            return SweepRow(stream, alarmed, False, f"{mode.value}: not resharded by the autoscaler")
         if state is not None and state.owner is not None:
             lock = f"the lock of {state.owner} lapsed {now - state.lease_until:.0f} s ago"
         else:

@@ -18,7 +18,15 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
-from autoscaler.config.rules import TEXT_LENGTHS, TUNABLE_BOUNDS, range_problem, stream_config_problem, tunables_problem
+from autoscaler.config.rules import (
+    ALARM_NAME_PREFIX_PATTERN,
+    ALARM_NAME_PREFIX_TEXT,
+    TEXT_LENGTHS,
+    TUNABLE_BOUNDS,
+    range_problem,
+    stream_config_problem,
+    tunables_problem,
+)
 from autoscaler.config.values import AutoscalerConfig, StreamConfig, Tunables
 from autoscaler.core import defaults as d
 from autoscaler.core.errors import ConfigError
@@ -110,6 +118,8 @@ def from_snapshot(data: Any, source: str) -> AutoscalerConfig:
 def _unsafe(config: AutoscalerConfig) -> str | None:
     """The YAML loader's rules (rules.py), re-checked on a snapshot in plain Python (defence in depth: the snapshot
     came from the validator, but a hand-edited file must not reach the planner)."""
+    if not ALARM_NAME_PREFIX_PATTERN.fullmatch(config.alarm_name_prefix):
+        return f"alarm_name_prefix {config.alarm_name_prefix[:80]!r}: {ALARM_NAME_PREFIX_TEXT}"
     names = [s.name for s in config.streams]
     if len(set(names)) != len(names):
         return "a stream is listed twice"

@@ -9,6 +9,7 @@ Pure: no pydantic, no YAML. A check returns the first Problem (the key to change
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple, Protocol
 
@@ -63,6 +64,10 @@ TEXT_LENGTHS: dict[str, tuple[int, int]] = {"kms_key_id": (1, 2_048)}
 # CloudWatch (PutMetricAlarm): Period × EvaluationPeriods ≤ 7 days, and ≤ 1 day when Period < 1 h. Its 10, 20 and
 # 30 s periods are for high-resolution metrics only; Kinesis stream metrics are one-minute Sums, so a 10 s alarm
 # would compare a whole minute's Sum with 10 s of capacity (and fire at 1/6 of the threshold).
+# alarm_name_prefix: what CloudWatch alarm names and the template's AlarmNamePrefix take, and never "/" (alarm names
+# are <prefix>/<stream>/<kind>: a "/" in the prefix would make two deployments' names and IAM scopes overlap)
+ALARM_NAME_PREFIX_PATTERN = re.compile(r"^[a-zA-Z0-9_.-]{1,64}$")
+ALARM_NAME_PREFIX_TEXT = "use 1–64 of a-z A-Z 0-9 _ . -"
 ALARM_WINDOW_SECONDS = 86_400
 ALARM_WINDOW_SECONDS_LONG_PERIODS = 7 * 86_400
 

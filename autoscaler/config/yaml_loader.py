@@ -25,6 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from pydantic_core import ErrorDetails
 
 from autoscaler.config.rules import (
+    ALARM_NAME_PREFIX_PATTERN,
+    ALARM_NAME_PREFIX_TEXT,
     STREAM_BOUNDS,
     TEXT_LENGTHS,
     TUNABLE_BOUNDS,
@@ -34,8 +36,6 @@ from autoscaler.config.rules import (
 from autoscaler.config.values import AutoscalerConfig, StreamConfig, Tunables
 from autoscaler.core import defaults as d
 from autoscaler.core.errors import ConfigError
-
-_PREFIX = re.compile(r"^[a-zA-Z0-9_.-]{1,64}$")
 
 
 class _Problem(ValueError):
@@ -310,8 +310,8 @@ def parse_yaml(text: str, source: str = "<string>") -> AutoscalerConfig:
             raise _fail(source, lines, (key,), f"unknown top-level key {key!r}; allowed: {', '.join(_TOP_KEYS)}")
 
     prefix = raw.get("alarm_name_prefix", d.ALARM_NAME_PREFIX)
-    if not isinstance(prefix, str) or not _PREFIX.fullmatch(prefix):
-        raise _fail(source, lines, ("alarm_name_prefix",), "use 1–64 of a-z A-Z 0-9 _ . -")
+    if not isinstance(prefix, str) or not ALARM_NAME_PREFIX_PATTERN.fullmatch(prefix):
+        raise _fail(source, lines, ("alarm_name_prefix",), ALARM_NAME_PREFIX_TEXT)
 
     raw_defaults = raw.get("defaults") or {}
     if not isinstance(raw_defaults, dict):

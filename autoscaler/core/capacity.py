@@ -171,14 +171,22 @@ def legacy_alarm_name(prefix: str, stream: str, kind: AlarmKind) -> str:
     return f"{prefix}-{stream}-{kind.value}"
 
 
-def parse_alarm_name(prefix: str, name: str) -> tuple[str, AlarmKind] | None:
-    """(stream, kind) of a name alarm_name(prefix, …) made, or None: the one reading there is."""
+def alarm_stream(prefix: str, name: str) -> str | None:
+    """The stream of any alarm named <prefix>/<stream>/<anything>: the autoscaler's own, or one an operator added
+    for the stream (README, "Alarms the autoscaler acts on"); None for a name outside the prefix."""
     head = prefix + ALARM_NAME_SEPARATOR
     if not name.startswith(head):
         return None
-    stream, sep, kind = name[len(head) :].partition(ALARM_NAME_SEPARATOR)
-    if not stream or not sep or ALARM_NAME_SEPARATOR in kind:
+    stream, sep, rest = name[len(head) :].partition(ALARM_NAME_SEPARATOR)
+    return stream if stream and sep and rest else None
+
+
+def parse_alarm_name(prefix: str, name: str) -> tuple[str, AlarmKind] | None:
+    """(stream, kind) of a name alarm_name(prefix, …) made, or None: the one reading there is."""
+    stream = alarm_stream(prefix, name)
+    if stream is None:
         return None
+    kind = name[len(prefix) + len(stream) + 2 :]
     known = {k.value: k for k in AlarmKind}
     return (stream, known[kind]) if kind in known else None
 

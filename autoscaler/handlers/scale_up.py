@@ -31,7 +31,13 @@ CLIENTS = container.clients()
 PORTS = container.ports(CONFIG, CLIENTS) if CONFIG is not None else None
 SERVICE = ScaleUpService(**PORTS) if CONFIG is not None and PORTS is not None else None
 SWEEPER = (
-    AlarmSweeper(config=CONFIG, alarms=PORTS["alarms"], cooldown=PORTS["cooldown"], clock=PORTS["clock"])
+    AlarmSweeper(
+        config=CONFIG,
+        kinesis=PORTS["kinesis"],
+        alarms=PORTS["alarms"],
+        cooldown=PORTS["cooldown"],
+        clock=PORTS["clock"],
+    )
     if CONFIG is not None and PORTS is not None
     else None
 )
@@ -77,7 +83,7 @@ def _result(result: ScaleUpResult, seconds: float = 0.0) -> dict[str, Any]:
 
 
 def _swept(rows: tuple[SweepRow, ...]) -> dict[str, Any]:
-    """One line per stream found in ALARM; a count of re-arms per stream (the dashboard's Rearmed)."""
+    """One line per stream found in ALARM; the metric Rearmed, in all and per Stream."""
     for row in rows:
         fields = {"stream": row.stream, "alarms": list(row.alarmed), "rearmed": row.rearmed, "why": row.why}
         if row.error:
@@ -87,11 +93,11 @@ def _swept(rows: tuple[SweepRow, ...]) -> dict[str, Any]:
             logger.warning("sweep: re-armed alarms left in ALARM", extra=fields)
             _count("Rearmed", stream=row.stream)
         else:
-            logger.info("sweep: alarms in ALARM, a live run holds the stream", extra=fields)
+            logger.info("sweep: alarms in ALARM left alone", extra=fields)
     return {
         "outcome": "swept",
         "rearmed": [r.stream for r in rows if r.rearmed],
-        "held": [r.stream for r in rows if not r.rearmed and not r.error],
+        "left": {r.stream: r.why for r in rows if not r.rearmed and not r.error},
         "failed": [r.stream for r in rows if r.error],
     }
 

@@ -191,7 +191,13 @@ class AutoscalerReplay:
         }
         self.up = ScaleUpService(continuation=_Mortal(self.up_continuations, self), **ports)
         self.down = ScaleDownService(continuation=_Mortal(self.down_continuations, self), workers=1, **ports)
-        self.sweeper = AlarmSweeper(config=config, alarms=ports["alarms"], cooldown=ports["cooldown"], clock=self.clock)
+        self.sweeper = AlarmSweeper(
+            config=config,
+            kinesis=ports["kinesis"],
+            alarms=ports["alarms"],
+            cooldown=ports["cooldown"],
+            clock=self.clock,
+        )
         self.dead: list[bool] = []  # per running invocation, innermost last: killed?
         self.calls: Counter[str] = Counter()
         self.deaths: list[Death] = []

@@ -129,3 +129,24 @@ def test_set_ok_moves_each_alarm_to_ok(alarms: AlarmsHarness) -> None:
 def test_set_ok_of_a_missing_alarm_raises_alarm_not_found(alarms: AlarmsHarness) -> None:
     with pytest.raises(AlarmNotFound):
         alarms.port.set_ok(["kinesis-autoscaler/gone/incoming-bytes"], "retuned")
+
+
+def test_alarmed_lists_only_the_alarms_in_alarm_under_the_prefix(alarms: AlarmsHarness) -> None:
+    first, second, third = names()
+    other = alarm_specs(
+        "kinesis-autoscaler-eu",  # a prefix that extends ours: "kinesis-autoscaler/" does not match it
+        "orders",
+        4,
+        scale_up_threshold=0.8,
+        period_seconds=60,
+        evaluation_periods=2,
+        datapoints_to_alarm=2,
+    )
+    alarms.port.ensure_alarms(other, [OTHER_TOPIC])
+    alarms.set_state(first, "ALARM")
+    alarms.set_state(third, "ALARM")
+    alarms.set_state(other[0].name, "ALARM")
+    alarms.set_state(second, "OK")
+    assert alarms.port.alarmed("kinesis-autoscaler/") == sorted([first, third])
+    assert alarms.port.alarmed("kinesis-autoscaler/orders/") == sorted([first, third])
+    assert alarms.port.alarmed("kinesis-autoscaler/payments/") == []

@@ -414,7 +414,7 @@ def test_the_schedule_re_arms_an_alarm_left_in_alarm_on_a_stream_no_run_holds(en
     cw.set_alarm_state(AlarmName=BYTES_ALARM, StateValue="ALARM", StateReason="test: fired, its run died")
     run.calls.clear()
     (result,) = run(load_event("scheduled-event.json"))
-    assert result == {"outcome": "swept", "rearmed": ["orders"], "held": [], "failed": []}, result
+    assert result == {"outcome": "swept", "rearmed": ["orders"], "left": {}, "failed": []}, result
     assert run.writes == ["SetAlarmState"]
     assert _alarm_states(run)[BYTES_ALARM] == "OK"
 
@@ -424,7 +424,7 @@ def test_the_schedule_re_arms_an_alarm_left_in_alarm_on_a_stream_no_run_holds(en
     run.module.PORTS["cooldown"].acquire("orders", owner="live", now=now, lease_until=now + 600, blocked_by=())
     run.calls.clear()
     (held,) = run(load_event("scheduled-event.json"))
-    assert held == {"outcome": "swept", "rearmed": [], "held": ["orders"], "failed": []}, held
+    assert held["rearmed"] == [] and held["left"]["orders"].startswith("held by live for"), held
     assert run.writes == [] and _alarm_states(run)[BYTES_ALARM] == "ALARM"
 
 
@@ -445,7 +445,7 @@ def test_an_alarm_given_up_on_while_the_lock_table_was_down_is_re_armed_once_it_
     capsys.readouterr()
     run.calls.clear()
     (down,) = run(load_event("scheduled-event.json"))
-    assert down == {"outcome": "swept", "rearmed": [], "held": [], "failed": ["orders"]}, down
+    assert down == {"outcome": "swept", "rearmed": [], "left": {}, "failed": ["orders"]}, down
     assert run.writes == [] and _alarm_states(run)[BYTES_ALARM] == "ALARM"
     emf = emitted_metrics(capsys.readouterr().out)
     assert ("Errors", frozenset({"Stream"})) in emf, emf

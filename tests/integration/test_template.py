@@ -686,7 +686,9 @@ def test_topic_policy_lets_only_our_cloudwatch_alarms_publish(template: dict[str
     allows = [s for s in policies[0]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
     assert allows, "the topic policy must allow CloudWatch to publish"
     params = parameters(template)
-    our_alarms = f"{ARN_HEAD.format(service='cloudwatch')}:alarm:{params['AlarmNamePrefix']}/*"
+    head = f"{ARN_HEAD.format(service='cloudwatch')}:alarm:{params['AlarmNamePrefix']}"
+    # <prefix>/* and, for the upgrade from <prefix>-<stream>-<kind> names only, <prefix>-* (README, create-streams)
+    our_alarms = [f"{head}/*", f"{head}-*"]
     for statement in allows:
         assert statement["Principal"] == {"Service": "cloudwatch.amazonaws.com"}, (
             f"only the cloudwatch.amazonaws.com service principal may be allowed, got {statement['Principal']}"

@@ -438,6 +438,8 @@ def test_snapshot_round_trip_is_the_same_config(tmp_path: Path) -> None:
             "defaults.scale_down_threshold: scale_down_threshold (0.9) must be below scale_up_threshold (0.8)",
         ),
         ("bad name", lambda s: {**s, "streams": [{**s["streams"][0], "name": "orders\n"}]}, "a Kinesis stream name"),
+        # "/" separates an alarm name's parts: a prefix holding one would overlap another deployment's names and scopes
+        ("a prefix with a slash", lambda s: {**s, "alarm_name_prefix": "a/b"}, "alarm_name_prefix 'a/b': use 1–64"),
     ],
 )
 def test_bad_snapshot_is_refused(case: str, mutate: object, message: str) -> None:

@@ -130,8 +130,11 @@ def test_nested_prefixes_never_name_one_alarm_twice() -> None:
 def test_create_streams_renames_its_old_alarms_and_leaves_another_deployments() -> None:
     """The alarms of a stream under the old <prefix>-<stream>-<kind> names: the new ones are put first, then the
     old ones deleted, in that order in the stream's plan — only those with the stream's dimension and our topic."""
+    paging = "arn:aws:sns:us-east-1:123456789012:pager"  # an action an operator added to the old alarm: kept
     old = {
-        f"kinesis-autoscaler-s-{k}": ExistingAlarm(f"kinesis-autoscaler-s-{k}", 1.0, 60, 2, 2, "x", (TOPIC,), "s")
+        f"kinesis-autoscaler-s-{k}": ExistingAlarm(
+            f"kinesis-autoscaler-s-{k}", 1.0, 60, 2, 2, "x", (TOPIC, paging), "s"
+        )
         for k in ("incoming-bytes", "incoming-records")
     }
     # prefix "kinesis-autoscaler-s" + a stream named "write-throttled"... or another deployment's: other topic
@@ -145,6 +148,7 @@ def test_create_streams_renames_its_old_alarms_and_leaves_another_deployments() 
     assert sp.actions[-1].detail == (
         "delete kinesis-autoscaler-s-incoming-records (renamed kinesis-autoscaler/s/incoming-records)"
     )
+    assert [a.keep_actions for a in sp.actions[:3]] == [(paging,), (paging,), ()]
     assert plan.orphaned_alarms == ()
     # once renamed, nothing more to do
     done = plan_onboarding(CFG, {"s": in_sync()}, TOPIC, existing_alarms=[theirs])

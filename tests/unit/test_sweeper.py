@@ -6,7 +6,7 @@ import pytest
 
 from autoscaler.app.sweeper import SWEEP_REASON, AlarmSweeper
 from autoscaler.core.errors import AwsCallFailed, LockUnavailable
-from autoscaler.core.model import Direction
+from autoscaler.core.model import Direction, StreamMode
 from tests.conftest import World, make_config, new_world
 
 pytestmark = pytest.mark.unit
@@ -16,7 +16,9 @@ THROTTLE = "kinesis-autoscaler/orders/write-throttled"
 
 
 def sweeper(world: World) -> AlarmSweeper:
-    return AlarmSweeper(config=world.config, alarms=world.alarms, cooldown=world.cooldown, clock=world.clock)
+    return AlarmSweeper(
+        config=world.config, kinesis=world.kinesis, alarms=world.alarms, cooldown=world.cooldown, clock=world.clock
+    )
 
 
 @pytest.fixture
@@ -113,9 +115,41 @@ def test_a_refused_re_arm_is_an_error_row(world: World, monkeypatch: pytest.Monk
 
 
 def test_describe_alarms_failing_fails_the_sweep(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    def down(names: object) -> None:
+    def down(prefix: object) -> None:
         raise AwsCallFailed("DescribeAlarms failed (Throttling)")
 
-    monkeypatch.setattr(world.alarms, "get_alarms", down)
+    monkeypatch.setattr(world.alarms, "alarmed", down)
     with pytest.raises(AwsCallFailed, match="Throttling"):
         sweeper(world).sweep()
+
+
+def operator_alarm(world: World, name: str) -> None:
+    spec = next(iter(world.alarms.alarms.values())).spec._replace(name=name)
+    world.alarms.ensure_alarms([spec], ["arn:aws:sns:us-east-1:123456789012:alarms"])
+    world.alarms.set_state(name, "ALARM", "fired")
+
+
+def test_an_operators_alarm_for_the_stream_is_re_armed_and_nothing_outside_the_config_is(world: World) -> None:
+    """Any alarm named <prefix>/<stream>/… of an enabled stream of the config; a stream outside the config, or a
+    prefix that merely extends ours, is never touched (review of issue 12)."""
+    ours = "kinesis-autoscaler/orders/write-utilisation"
+    for name in (ours, "kinesis-autoscaler/payments/incoming-bytes", "kinesis-autoscaler-eu/orders/incoming-bytes"):
+        operator_alarm(world, name)
+    (row,) = sweeper(world).sweep()
+    assert (row.stream, row.alarmed, row.rearmed) == ("orders", (ours,), True)
+    assert states(world)["kinesis-autoscaler/payments/incoming-bytes"] == "ALARM"
+    assert states(world)["kinesis-autoscaler-eu/orders/incoming-bytes"] == "ALARM"
+
+
+def test_an_on_demand_or_vanished_stream_is_not_re_armed_so_it_cannot_cycle(world: World) -> None:
+    """The scale-up lets such a stream go without touching its alarms: re-armed, the alarm would fire, be let go and
+    be re-armed every sweep, for ever (review of issue 12)."""
+    world.alarms.set_state(BYTES, "ALARM", "fired")
+    world.kinesis.set_mode("orders", StreamMode.ON_DEMAND)
+    before = world.alarms.version
+    (row,) = sweeper(world).sweep()
+    assert (row.rearmed, row.error, row.why) == (False, False, "ON_DEMAND: not resharded by the autoscaler")
+    world.kinesis.delete_stream("orders")
+    (gone,) = sweeper(world).sweep()
+    assert (gone.rearmed, gone.error, gone.why) == (False, False, "the stream is gone: nothing to scale")
+    assert world.alarms.version == before

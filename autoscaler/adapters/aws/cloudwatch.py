@@ -199,6 +199,23 @@ class AlarmsAdapter:
             params = {k: alarm[k] for k in _KEPT_FIELDS if k in alarm and alarm[k] not in (None, "")}
             self._put(AlarmName=name, Threshold=threshold, **params)
 
+    def alarmed(self, name_prefix: str) -> list[str]:
+        # StateValue and AlarmNamePrefix filter on AWS; moto does not AND combined filters: check both ourselves
+        kwargs: dict[str, Any] = {"AlarmNamePrefix": name_prefix, "StateValue": "ALARM", "AlarmTypes": ["MetricAlarm"]}
+        found: list[str] = []
+        while True:
+            try:
+                page = self.client.describe_alarms(**kwargs)
+            except ClientError as exc:
+                raise AwsCallFailed(f"DescribeAlarms failed ({error_code(exc)})") from exc
+            for alarm in page.get("MetricAlarms", []):
+                if alarm["AlarmName"].startswith(name_prefix) and alarm.get("StateValue") == "ALARM":
+                    found.append(alarm["AlarmName"])
+            token = page.get("NextToken")
+            if not token:
+                return sorted(found)
+            kwargs["NextToken"] = token
+
     def set_ok(self, names: Sequence[str], reason: str) -> None:
         for name in names:
             try:

@@ -154,6 +154,10 @@ class FakeAlarms:
                 self.set_ok_calls += 1
                 self.version += 1
 
+    def alarmed(self, name_prefix: str) -> list[str]:
+        with self._lock:
+            return sorted(n for n, a in self.alarms.items() if n.startswith(name_prefix) and a.state == "ALARM")
+
     def ensure_alarms(self, specs: Sequence[AlarmSpec], action_arns: Sequence[str]) -> None:
         with self._lock:
             for spec in specs:
