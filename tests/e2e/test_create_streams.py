@@ -44,6 +44,21 @@ def by_stream(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     return {r["stream"]: r for r in json.loads(done.stdout)["streams"]}
 
 
+def put_alarm(clients: Any, name: str, stream: str, topic: str) -> None:
+    clients.cloudwatch.put_metric_alarm(
+        AlarmName=name,
+        Dimensions=[{"Name": "StreamName", "Value": stream}],
+        AlarmActions=[topic],
+        MetricName="IncomingBytes",
+        Namespace="AWS/Kinesis",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=2,
+        Threshold=1.0,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )
+
+
 def test_create_then_nothing_to_change(moto_server: MotoServer, tmp_path: Path) -> None:
     clients = local_clients(moto_server.endpoint)
     topic = clients.sns.create_topic(Name="cs-alarms")["TopicArn"]
@@ -80,18 +95,7 @@ def test_reports_instead_of_resharding_and_leaves_on_demand_alone(moto_server: M
     topic = clients.sns.create_topic(Name="cs-alarms-2")["TopicArn"]
     clients.kinesis.create_stream(StreamName="cs-grown", ShardCount=5)
     clients.kinesis.create_stream(StreamName="cs-od", StreamModeDetails={"StreamMode": "ON_DEMAND"})
-    clients.cloudwatch.put_metric_alarm(
-        AlarmName="cs2/cs-gone/incoming-bytes",
-        Dimensions=[{"Name": "StreamName", "Value": "cs-gone"}],
-        AlarmActions=[topic],
-        MetricName="IncomingBytes",
-        Namespace="AWS/Kinesis",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=1.0,
-        ComparisonOperator="GreaterThanThreshold",
-    )
+    put_alarm(clients, "cs2/cs-gone/incoming-bytes", "cs-gone", topic)
     cfg = write(
         tmp_path,
         "  - {name: cs-grown, min_shards: 1, max_shards: 8, desired_shards: 2, encrypt: false}\n"
@@ -109,21 +113,6 @@ def test_reports_instead_of_resharding_and_leaves_on_demand_alone(moto_server: M
     assert not clients.cloudwatch.describe_alarms(AlarmNames=["cs2/cs-gone/incoming-bytes"])["MetricAlarms"]
 
 
-def _old_alarm(clients: Any, name: str, stream: str, topic: str) -> None:
-    clients.cloudwatch.put_metric_alarm(
-        AlarmName=name,
-        Dimensions=[{"Name": "StreamName", "Value": stream}],
-        AlarmActions=[topic],
-        MetricName="IncomingBytes",
-        Namespace="AWS/Kinesis",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=2,
-        Threshold=1.0,
-        ComparisonOperator="GreaterThanOrEqualToThreshold",
-    )
-
-
 def test_old_alarm_names_are_renamed_and_another_deployments_are_left(moto_server: MotoServer, tmp_path: Path) -> None:
     """Issue 12 section 7: deployment A (prefix cs7, stream cs7s-orders) and deployment B (prefix cs7-cs7s, stream
     orders) had one alarm name between them, cs7-cs7s-orders-incoming-bytes. create-streams for A renames A's own
@@ -132,8 +121,8 @@ def test_old_alarm_names_are_renamed_and_another_deployments_are_left(moto_serve
     topic = clients.sns.create_topic(Name="cs7-alarms")["TopicArn"]
     theirs = clients.sns.create_topic(Name="cs7-other-deployment")["TopicArn"]
     clients.kinesis.create_stream(StreamName="cs7s-orders", ShardCount=2)
-    _old_alarm(clients, "cs7-cs7s-orders-incoming-records", "cs7s-orders", topic)  # A's, old name
-    _old_alarm(clients, "cs7-cs7s-orders-incoming-bytes", "orders", theirs)  # B's, last put by B
+    put_alarm(clients, "cs7-cs7s-orders-incoming-records", "cs7s-orders", topic)  # A's, old name
+    put_alarm(clients, "cs7-cs7s-orders-incoming-bytes", "orders", theirs)  # B's, last put by B
     cfg = write(tmp_path, "  - {name: cs7s-orders, min_shards: 1, max_shards: 8, desired_shards: 2}\n", prefix="cs7")
     row = by_stream(run(["--config", cfg, "--alarm-topic-arn", topic, "--json"], moto_server))["cs7s-orders"]
     assert row["status"] == "changed", row

@@ -9,7 +9,7 @@ import pytest
 
 from autoscaler.app.ports import Direction
 from autoscaler.app.scale_up import Outcome, ScaleUpRequest, ScaleUpResult
-from autoscaler.core.capacity import AlarmKind, alarm_name, alarm_specs
+from autoscaler.core.capacity import AlarmKind, alarm_name
 from autoscaler.core.errors import AwsCallFailed, LockUnavailable, StreamBusy, ThrottledError, UpdateShardCountLimit
 from autoscaler.core.model import StreamMode, TriggerKind
 from autoscaler.core.scale_up import tiles_key_space
@@ -212,15 +212,7 @@ def test_an_operators_alarm_for_the_stream_is_re_armed_too_and_no_other_alarm_is
     """An alarm an operator added for the stream, named <prefix>/<stream>/<anything> (README), is re-armed like
     the autoscaler's own; a name for another stream or outside the prefix is never touched."""
     world.add_stream(shards=4)
-    spec = alarm_specs(
-        "kinesis-autoscaler",
-        "orders",
-        4,
-        scale_up_threshold=0.8,
-        period_seconds=60,
-        evaluation_periods=2,
-        datapoints_to_alarm=2,
-    )[0]
+    spec = next(iter(world.alarms.alarms.values())).spec  # one of the stream's own, renamed below
     names = ("kinesis-autoscaler/orders/write-utilisation", "kinesis-autoscaler/payments/x", "other/orders/x")
     world.alarms.ensure_alarms([spec._replace(name=n) for n in names], ["arn:aws:sns:us-east-1:123456789012:t"])
     now = world.clock.now()

@@ -6,7 +6,7 @@ not a metric), with StartTime and EndTime aligned to the period (CloudWatch buck
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -161,25 +161,27 @@ class AlarmsAdapter:
     def __init__(self, client: Any) -> None:
         self.client = client
 
+    def metric_alarms(self, **filters: Any) -> Iterator[dict[str, Any]]:
+        """Every metric alarm DescribeAlarms returns for the filters, page after page. Moto does not AND combined
+        filters (AlarmNames, AlarmNamePrefix, StateValue): callers check what they need of each alarm themselves."""
+        kwargs: dict[str, Any] = {**filters, "AlarmTypes": ["MetricAlarm"]}
+        while True:
+            try:
+                page = self.client.describe_alarms(**kwargs)
+            except ClientError as exc:
+                raise AwsCallFailed(f"DescribeAlarms failed ({error_code(exc)})") from exc
+            yield from page.get("MetricAlarms", [])
+            token = page.get("NextToken")
+            if not token:
+                return
+            kwargs["NextToken"] = token
+
     def _describe(self, names: Sequence[str]) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
         for offset in range(0, len(names), DESCRIBE_ALARMS_NAMES):
-            kwargs: dict[str, Any] = {
-                "AlarmNames": list(names[offset : offset + DESCRIBE_ALARMS_NAMES]),
-                "AlarmTypes": ["MetricAlarm"],
-            }
-            while True:
-                try:
-                    page = self.client.describe_alarms(**kwargs)
-                except ClientError as exc:
-                    raise AwsCallFailed(f"DescribeAlarms failed ({error_code(exc)})") from exc
-                for alarm in page.get("MetricAlarms", []):
-                    if alarm["AlarmName"] in names:  # moto does not AND combined filters: check ourselves
-                        found[alarm["AlarmName"]] = alarm
-                token = page.get("NextToken")
-                if not token:
-                    break
-                kwargs["NextToken"] = token
+            for alarm in self.metric_alarms(AlarmNames=list(names[offset : offset + DESCRIBE_ALARMS_NAMES])):
+                if alarm["AlarmName"] in names:
+                    found[alarm["AlarmName"]] = alarm
         return found
 
     def get_alarms(self, names: Sequence[str]) -> dict[str, AlarmInfo]:
@@ -200,21 +202,11 @@ class AlarmsAdapter:
             self._put(AlarmName=name, Threshold=threshold, **params)
 
     def alarmed(self, name_prefix: str) -> list[str]:
-        # StateValue and AlarmNamePrefix filter on AWS; moto does not AND combined filters: check both ourselves
-        kwargs: dict[str, Any] = {"AlarmNamePrefix": name_prefix, "StateValue": "ALARM", "AlarmTypes": ["MetricAlarm"]}
-        found: list[str] = []
-        while True:
-            try:
-                page = self.client.describe_alarms(**kwargs)
-            except ClientError as exc:
-                raise AwsCallFailed(f"DescribeAlarms failed ({error_code(exc)})") from exc
-            for alarm in page.get("MetricAlarms", []):
-                if alarm["AlarmName"].startswith(name_prefix) and alarm.get("StateValue") == "ALARM":
-                    found.append(alarm["AlarmName"])
-            token = page.get("NextToken")
-            if not token:
-                return sorted(found)
-            kwargs["NextToken"] = token
+        return sorted(
+            a["AlarmName"]
+            for a in self.metric_alarms(AlarmNamePrefix=name_prefix, StateValue="ALARM")
+            if a["AlarmName"].startswith(name_prefix) and a.get("StateValue") == "ALARM"
+        )
 
     def set_ok(self, names: Sequence[str], reason: str) -> None:
         for name in names:

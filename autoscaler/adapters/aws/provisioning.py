@@ -91,33 +91,24 @@ class Provisioning:
 
     def prefixed_alarms(self, prefix: str) -> dict[str, ExistingAlarm]:
         """Every metric alarm named <prefix>/… (this version's names) or <prefix>-… (earlier versions', which
-        create-streams renames). Moto does not AND combined filters: only the prefix is sent."""
-        found: dict[str, ExistingAlarm] = {}
+        create-streams renames)."""
         heads = (prefix + ALARM_NAME_SEPARATOR, f"{prefix}-")
-        kwargs: dict[str, Any] = {"AlarmNamePrefix": prefix}
-        while True:
-            try:
-                page = self.cloudwatch.describe_alarms(**kwargs)
-            except ClientError as exc:
-                raise AwsCallFailed(f"DescribeAlarms: {error_code(exc)}") from exc
-            for a in page.get("MetricAlarms", []):
-                if a["AlarmName"].startswith(heads):
-                    found[a["AlarmName"]] = ExistingAlarm(
-                        name=a["AlarmName"],
-                        threshold=float(a.get("Threshold", 0.0)),
-                        period_seconds=int(a.get("Period", 0)),
-                        evaluation_periods=int(a.get("EvaluationPeriods", 0)),
-                        datapoints_to_alarm=int(a.get("DatapointsToAlarm", a.get("EvaluationPeriods", 0))),
-                        comparison=str(a.get("ComparisonOperator", "")),
-                        actions=tuple(a.get("AlarmActions", [])),
-                        stream_dimension=next(
-                            (d["Value"] for d in a.get("Dimensions", []) if d.get("Name") == "StreamName"), None
-                        ),
-                    )
-            token = page.get("NextToken")
-            if not token:
-                return found
-            kwargs["NextToken"] = token
+        return {
+            a["AlarmName"]: ExistingAlarm(
+                name=a["AlarmName"],
+                threshold=float(a.get("Threshold", 0.0)),
+                period_seconds=int(a.get("Period", 0)),
+                evaluation_periods=int(a.get("EvaluationPeriods", 0)),
+                datapoints_to_alarm=int(a.get("DatapointsToAlarm", a.get("EvaluationPeriods", 0))),
+                comparison=str(a.get("ComparisonOperator", "")),
+                actions=tuple(a.get("AlarmActions", [])),
+                stream_dimension=next(
+                    (d["Value"] for d in a.get("Dimensions", []) if d.get("Name") == "StreamName"), None
+                ),
+            )
+            for a in self.alarms.metric_alarms(AlarmNamePrefix=prefix)
+            if a["AlarmName"].startswith(heads)
+        }
 
     def shard_quota(self) -> tuple[int, int]:
         """(ShardLimit, OpenShardCount) of the account in this region (DescribeLimits)."""
