@@ -14,6 +14,7 @@ from typing import NamedTuple
 from autoscaler.core.limits import UPDATE_SHARD_COUNT_CALLS_PER_24H
 from autoscaler.core.scale_up import uniform_shards
 from autoscaler.simulator.ledger import Activity, Ledger, PolicyRun, ceil_load
+from autoscaler.simulator.prices import Billing
 from autoscaler.simulator.trace import SHARD_BYTES_PER_MINUTE, SHARD_RECORDS_PER_MINUTE, Trace
 from autoscaler.simulator.traffic import UNIFORM, Layout, Skew, layout_of, uniform_layout
 
@@ -170,7 +171,18 @@ def on_demand(
     ]
     if hot is not None:
         notes.append(f"hot range: shards above 500 KB/s for 15 min split; {len(hot.hot_for)} shards at the end")
-    return PolicyRun("on-demand", led, Activity(None, None, None, tuple(notes)), provisioned=False)
+    return PolicyRun("on-demand", led, Activity(None, None, None, tuple(notes)), Billing.ON_DEMAND)
+
+
+def on_demand_advantage(standard: PolicyRun) -> PolicyRun:
+    """The same stream in an account with On-demand Advantage: the same capacity (warm throughput not used), so the
+    same writes accepted and refused, billed at Advantage's prices."""
+    notes = (*standard.activity.notes, "Advantage prices; the account-wide throughput commitment not charged here")
+    return standard._replace(
+        name="on-demand-advantage",
+        activity=standard.activity._replace(notes=notes),
+        billing=Billing.ON_DEMAND_ADVANTAGE,
+    )
 
 
 # -- polling -----------------------------------------------------------------------------------------------------------

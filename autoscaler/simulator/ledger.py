@@ -11,7 +11,14 @@ import math
 from array import array
 from typing import Any, NamedTuple
 
-from autoscaler.simulator.prices import Prices, on_demand_billed_bytes, on_demand_cost, provisioned_cost, put_units
+from autoscaler.simulator.prices import (
+    Billing,
+    Prices,
+    on_demand_billed_bytes,
+    on_demand_cost,
+    provisioned_cost,
+    put_units,
+)
 from autoscaler.simulator.trace import Trace
 from autoscaler.simulator.traffic import Layout, refused
 
@@ -103,8 +110,12 @@ class PolicyRun(NamedTuple):
     name: str
     ledger: Ledger
     activity: Activity
-    provisioned: bool = True
+    billing: Billing = Billing.PROVISIONED
     shard_metrics: int = 0  # shard-level metrics billed per open shard (enhanced monitoring)
+
+    @property
+    def provisioned(self) -> bool:
+        return self.billing is Billing.PROVISIONED
 
 
 def largest_ramp(loads: list[float]) -> tuple[int, int]:
@@ -144,7 +155,7 @@ def summarise(
         cost = (
             provisioned_cost(shard_hours or 0.0, led.units, prices, run.shard_metrics)
             if run.provisioned
-            else on_demand_cost(hours, led.billed_bytes, prices)
+            else on_demand_cost(hours, led.billed_bytes, prices, run.billing)
         )
         out[run.name] = {
             "throttled_bytes_fraction": refused_b / total_b,
@@ -156,6 +167,7 @@ def summarise(
             "minutes_updating": act.minutes_updating,
             "cost_usd": cost,
             "cost_vs_on_demand": None,
+            "cost_vs_on_demand_advantage": None,
             "max_shards": max(led.shards) if run.provisioned else None,
             "throttled_minutes": sum(1 for v in led.refused_bytes if v > 0),
             "time_to_capacity_minutes": time_to_capacity(led, loads, ramp),
@@ -164,11 +176,14 @@ def summarise(
         }
     oracle = out.get("oracle", {}).get("shard_hours")
     od = out.get("on-demand", {}).get("cost_usd")
+    adv = out.get("on-demand-advantage", {}).get("cost_usd")
     for row in out.values():
         if oracle and row["shard_hours"] is not None:
             row["shard_hours_vs_oracle"] = row["shard_hours"] / oracle
         if od:
             row["cost_vs_on_demand"] = row["cost_usd"] / od
+        if adv:
+            row["cost_vs_on_demand_advantage"] = row["cost_usd"] / adv
     return out
 
 

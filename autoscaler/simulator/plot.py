@@ -36,6 +36,7 @@ STYLES = {
     "autoscaler": Style("#1f5fbf", 2.2, layer=20),
     "polling": Style("#e07b00", 1.1, layer=11),
     "on-demand": Style("#2a9d4a", 1.2, layer=12),
+    "on-demand-advantage": Style("#2a9d4a", 1.2, "--", layer=12),  # the same capacity as on-demand, cheaper
     "oracle": Style("#222222", 0.8, ":", layer=13),
     "fixed": Style("#8e44ad", 1.0, layer=14),
 }

@@ -16,6 +16,7 @@ COLUMNS = (
     "min UPDATING",
     "cost $",
     "vs on-demand",
+    "vs Advantage",
     "max shards",
     "ramp: breach → capacity",
 )
@@ -49,6 +50,7 @@ def rows(figures: Mapping[str, Mapping[str, Any]]) -> list[list[str]]:
                 _num(f["minutes_updating"]),
                 _num(f["cost_usd"], "{:,.2f}"),
                 _num(f["cost_vs_on_demand"], "{:.2f}x"),
+                _num(f.get("cost_vs_on_demand_advantage"), "{:.2f}x"),
                 _num(f["max_shards"]),
                 "no breach" if ttc == 0 else ("never" if ttc is None else f"{ttc} min"),
             ]

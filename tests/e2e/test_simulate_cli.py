@@ -36,7 +36,7 @@ def cli(args: list[str], env: dict[str, str] | None = None) -> subprocess.Comple
 def test_simulate_prints_one_row_per_policy() -> None:
     done = cli(["simulate", "--trace", str(EC2)])
     assert done.returncode == 0, done.stderr
-    for name in ("autoscaler", "polling", "on-demand", "oracle", "fixed"):
+    for name in ("autoscaler", "polling", "on-demand", "on-demand-advantage", "oracle", "fixed"):
         assert name in done.stdout
     assert "ec2_network_in: 20,170 minutes" in done.stdout
 

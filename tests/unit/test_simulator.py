@@ -86,11 +86,17 @@ def test_a_missing_trace_file_is_named(tmp_path: Path) -> None:
 
 def test_shared_traces_load_with_their_documented_shape() -> None:
     root = Path(__file__).resolve().parents[2] / "bench" / "traces"
-    # README: nyc_taxi 30-min rows over 7 months = 309,600 minutes; twitter 5-min; ec2 5-min over 2 weeks.
-    assert [load_csv(root / f"{n}.csv").minutes for n in ("nyc_taxi", "twitter_aapl", "ec2_network_in")] == [
+    # README: nyc_taxi 30-min rows over 7 months = 309,600 minutes; ec2 5-min over 2 weeks.
+    names = ("nyc_taxi", "twitter_aapl", "ec2_network_in", "twitter_crm", "twitter_cvs", "twitter_pfe", "twitter_ups")
+    # twitter_*: 5-min rows over about 8 weeks, each from its own first to its last row
+    assert [load_csv(root / f"{n}.csv").minutes for n in names] == [
         309_600,
         79_510,
         20_170,
+        79_510,
+        79_265,
+        79_290,
+        79_330,
     ]
 
 
@@ -292,14 +298,30 @@ def test_json_contract_keys_and_types() -> None:
             "throttled_records_fraction": float,
             "cost_usd": float,
             "cost_vs_on_demand": float,
+            "cost_vs_on_demand_advantage": float,
         }.items():
             assert isinstance(f[key], kind), (name, key)
+        on_demand = name.startswith("on-demand")
         for key in ("shard_hours", "shard_hours_vs_oracle", "max_shards", "reshard_operations"):
-            assert (f[key] is None) == (name == "on-demand"), (name, key)
+            assert (f[key] is None) == on_demand, (name, key)
         for key in ("update_shard_count_calls", "minutes_updating"):
-            assert name == "on-demand" or isinstance(f[key], int)
+            assert on_demand or isinstance(f[key], int)
     assert data["policies"]["on-demand"]["cost_vs_on_demand"] == 1.0
+    assert data["policies"]["on-demand-advantage"]["cost_vs_on_demand_advantage"] == 1.0
     assert data["policies"]["oracle"]["shard_hours_vs_oracle"] == 1.0
+
+
+def test_advantage_has_on_demands_capacity_without_the_stream_hour_and_at_40_percent_per_gb() -> None:
+    """A constant 1 shard-equivalent of 1 KiB records for 120 minutes: 120 × 60 MiB = 7.03 GiB written, all
+    accepted by both (the same capacity model). Standard: 2 h × $0.04 + 7.03 × $0.08 = $0.6425; Advantage:
+    7.03 × $0.032 = $0.225, and no stream-hour."""
+    sim = simulate(trace_of([1.0] * 120), policies=("on-demand", "on-demand-advantage"))
+    std, adv = sim.figures["on-demand"], sim.figures["on-demand-advantage"]
+    gib = 120 * 60 * (1 << 20) / (1 << 30)
+    assert std["cost_usd"] == pytest.approx(2 * 0.04 + gib * 0.08)
+    assert adv["cost_usd"] == pytest.approx(gib * 0.032)
+    assert adv["throttled_bytes_fraction"] == std["throttled_bytes_fraction"]
+    assert std["cost_vs_on_demand_advantage"] == pytest.approx(std["cost_usd"] / adv["cost_usd"])
 
 
 def test_policies_can_be_chosen_and_unknown_ones_are_refused() -> None:
