@@ -45,6 +45,14 @@ HotOpt = Annotated[
     typer.Option("--hot-key", help="SHARE[:START:WIDTH]: SHARE of writes on [START, START+WIDTH) of the key space"),
 ]
 FixedOpt = Annotated[int | None, typer.Option("--fixed-shards", help="the fixed policy's count (default: peak)")]
+ModeOpt = Annotated[
+    str,
+    typer.Option(
+        "--capacity-mode",
+        help="the autoscaler row's mode: provisioned, on-demand, or auto (switches by the evidence; in the "
+        "simulator only so far)",
+    ),
+]
 PriceOpt = Annotated[
     list[str] | None,
     typer.Option("--price", help="override a price, e.g. shard_hour=0.018 (see autoscaler/simulator/prices.py)"),
@@ -64,13 +72,21 @@ def _policies(values: list[str] | None) -> tuple[str, ...]:
 
 
 def _settings(
-    delay: int, split: float, usc: float, hot: str | None, fixed: int | None, prices: list[str] | None
+    delay: int,
+    split: float,
+    usc: float,
+    hot: str | None,
+    fixed: int | None,
+    prices: list[str] | None,
+    capacity_mode: str = "provisioned",
 ) -> SimSettings:
     from autoscaler.simulator.prices import Prices
     from autoscaler.simulator.replay import ReplayOptions
-    from autoscaler.simulator.simulate import SimSettings
+    from autoscaler.simulator.simulate import CAPACITY_MODES, SimSettings
     from autoscaler.simulator.traffic import UNIFORM, Skew
 
+    if capacity_mode not in CAPACITY_MODES:
+        raise typer.BadParameter(f"--capacity-mode {capacity_mode!r}: choose from {', '.join(CAPACITY_MODES)}")
     skew = UNIFORM
     if hot:
         try:
@@ -102,6 +118,7 @@ def _settings(
         prices=price,
         fixed_shards=fixed,
         skew=skew,
+        capacity_mode=capacity_mode,
     )
 
 
@@ -177,12 +194,13 @@ def simulate_command(
     hot_key: HotOpt = None,
     fixed_shards: FixedOpt = None,
     price: PriceOpt = None,
+    capacity_mode: ModeOpt = "provisioned",
 ) -> None:
     """Replay a traffic trace through the autoscaler's real code and the alternatives; one row per policy."""
     from autoscaler.simulator.trace import load_csv
 
     try:
-        settings = _settings(metric_delay, split_seconds, update_seconds, hot_key, fixed_shards, price)
+        settings = _settings(metric_delay, split_seconds, update_seconds, hot_key, fixed_shards, price, capacity_mode)
         cfg, name = _config(config, stream)
         sim, seconds = _simulate(load_csv(trace), cfg, name, _policies(policy), settings)
         _show(sim, as_json, plot, seconds)
@@ -205,6 +223,7 @@ def backtest_command(
     hot_key: HotOpt = None,
     fixed_shards: FixedOpt = None,
     price: PriceOpt = None,
+    capacity_mode: ModeOpt = "provisioned",
 ) -> None:
     """Pull the stream's own IncomingBytes/IncomingRecords history from CloudWatch (1-minute where still retained,
     else 5-minute) and run the same comparison. The autoscaler uses the stream's settings when --config lists it."""
@@ -213,7 +232,7 @@ def backtest_command(
     from autoscaler.simulator.trace import from_history, write_csv
 
     try:
-        settings = _settings(metric_delay, split_seconds, update_seconds, hot_key, fixed_shards, price)
+        settings = _settings(metric_delay, split_seconds, update_seconds, hot_key, fixed_shards, price, capacity_mode)
         cfg = None
         if config is not None:
             from autoscaler.config import load_config

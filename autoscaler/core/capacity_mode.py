@@ -13,7 +13,7 @@ first, cost second:
 - AWS allows two switches per stream per 24 h (docs/capacity-modes.md §4). A move to provisioned is made only with
   both left, so one always remains to come back to on-demand. A move to on-demand needs a free on-demand stream in
   the account's quota (DescribeLimits), and a stream UPDATING is not switched.
-- Less than `min_history_seconds` of history is no evidence: the stream stays where it is.
+- Less than `min_history_seconds` (a day: one daily cycle) of history is no evidence: the stream stays where it is.
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ from autoscaler.core.model import StreamMode
 
 SWITCHES_PER_24H = 2  # UpdateStreamMode: "twice within 24 hours" per stream (docs/capacity-modes.md §4)
 DAY_SECONDS = 86_400
+MARGIN = 0.2  # a cost move needs the other mode cheaper by 20%
+MIN_DWELL_SECONDS = 7 * DAY_SECONDS  # no cost move sooner than a week after the last switch
+MIN_HISTORY_SECONDS = DAY_SECONDS  # one daily cycle before any judgement
 
 
 class ModeReason(enum.StrEnum):
@@ -56,10 +59,10 @@ class ModeInput(NamedTuple):
     switches: Sequence[float] = ()  # epoch seconds of this stream's mode switches (any age; the last 24 h count)
     active: bool = True
     on_demand_quota_free: bool = True  # OnDemandStreamCount < OnDemandStreamCountLimit
-    margin: float = 0.2
+    margin: float = MARGIN
     throttle_slack: float = 0.0001  # 0.01 percentage points
-    min_dwell_seconds: float = 7 * DAY_SECONDS
-    min_history_seconds: float = 7 * DAY_SECONDS
+    min_dwell_seconds: float = MIN_DWELL_SECONDS
+    min_history_seconds: float = MIN_HISTORY_SECONDS
 
 
 class ModeDecision(NamedTuple):

@@ -60,8 +60,9 @@ class Ledger:
         self.shards = array("l", bytes(array("l").itemsize * n))  # open shards (0 for on-demand)
         self.refused_bytes = array("d", bytes(8 * n))
         self.refused_records = 0.0
-        self.units = 0.0  # PUT payload units of the accepted writes
-        self.billed_bytes = 0.0  # on-demand's billed bytes of the accepted writes
+        self.units = 0.0  # PUT payload units of the accepted writes, in provisioned minutes
+        self.billed_bytes = 0.0  # on-demand's billed bytes of the accepted writes, in on-demand minutes
+        self.on_demand_minutes = 0  # minutes served in on-demand mode (billed per stream-hour)
 
     def serve(self, minute: int, layout: Layout) -> tuple[float, float, float]:
         """Account one minute on a provisioned layout. Returns (accepted bytes, accepted records, refused records)."""
@@ -88,6 +89,7 @@ class Ledger:
         b = self.trace.bytes[minute]
         r = self.trace.records[minute]
         self.capacity[minute] = capacity if shown_capacity is None else shown_capacity
+        self.on_demand_minutes += 1
         load = self._loads[minute]
         if load > capacity or refused_at_least > 0:
             kept = min(capacity / load if load > capacity else 1.0, 1.0 - refused_at_least)
@@ -104,18 +106,21 @@ class Activity(NamedTuple):
     update_shard_count_calls: int | None
     minutes_updating: int | None
     notes: tuple[str, ...] = ()
+    mode_switches: int = 0  # UpdateStreamMode calls (auto mode)
 
 
 class PolicyRun(NamedTuple):
     name: str
     ledger: Ledger
     activity: Activity
+    # the price list of the run's on-demand minutes (Standard or Advantage); PROVISIONED: it has none
     billing: Billing = Billing.PROVISIONED
     shard_metrics: int = 0  # shard-level metrics billed per open shard (enhanced monitoring)
 
     @property
     def provisioned(self) -> bool:
-        return self.billing is Billing.PROVISIONED
+        """Some of its minutes were provisioned (it has shards to count)."""
+        return self.ledger.on_demand_minutes < self.ledger.trace.minutes
 
 
 def largest_ramp(loads: list[float]) -> tuple[int, int]:
@@ -152,10 +157,12 @@ def summarise(
         led, act = run.ledger, run.activity
         refused_b = sum(led.refused_bytes)
         shard_hours = sum(led.shards) / 60 if run.provisioned else None
-        cost = (
-            provisioned_cost(shard_hours or 0.0, led.units, prices, run.shard_metrics)
-            if run.provisioned
-            else on_demand_cost(hours, led.billed_bytes, prices, run.billing)
+        # one formula for every policy: its provisioned minutes' shards and PUT units, its on-demand minutes'
+        # stream-hours and GB (either part is zero for a policy that never uses that mode)
+        cost = provisioned_cost(shard_hours or 0.0, led.units, prices, run.shard_metrics) + (
+            on_demand_cost(led.on_demand_minutes / 60, led.billed_bytes, prices, run.billing)
+            if led.on_demand_minutes
+            else 0.0
         )
         out[run.name] = {
             "throttled_bytes_fraction": refused_b / total_b,
@@ -169,6 +176,9 @@ def summarise(
             "cost_vs_on_demand": None,
             "cost_vs_on_demand_advantage": None,
             "max_shards": max(led.shards) if run.provisioned else None,
+            "minutes_provisioned": trace.minutes - led.on_demand_minutes,
+            "minutes_on_demand": led.on_demand_minutes,
+            "mode_switches": act.mode_switches,
             "throttled_minutes": sum(1 for v in led.refused_bytes if v > 0),
             "time_to_capacity_minutes": time_to_capacity(led, loads, ramp),
             "mean_shards": shard_hours / hours if shard_hours is not None else None,

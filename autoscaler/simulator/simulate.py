@@ -16,6 +16,7 @@ from autoscaler.config import AutoscalerConfig, StreamConfig, Tunables
 from autoscaler.core.defaults import ALARM_NAME_PREFIX
 from autoscaler.core.limits import MAX_SHARDS_PER_STREAM
 from autoscaler.simulator import baselines
+from autoscaler.simulator.auto import AutoOptions, auto_mode
 from autoscaler.simulator.ledger import PolicyRun, summarise, totals
 from autoscaler.simulator.prices import Prices
 from autoscaler.simulator.replay import AutoscalerReplay, ReplayOptions
@@ -24,10 +25,15 @@ from autoscaler.simulator.traffic import UNIFORM, Skew
 
 POLICIES = ("autoscaler", "polling", "on-demand", "on-demand-advantage", "oracle", "fixed")
 DEFAULT_STREAM = "simulated"
+CAPACITY_MODES = ("provisioned", "on-demand", "auto")
 
 
 class SimSettings(NamedTuple):
     replay: ReplayOptions = ReplayOptions()
+    # the autoscaler row's capacity mode: provisioned (the replay), on-demand (the on-demand model), or auto (both
+    # as shadows, switched by core/capacity_mode.py: simulator/auto.py)
+    capacity_mode: str = "provisioned"
+    auto: AutoOptions = AutoOptions()
     polling: baselines.PollingParams = baselines.PollingParams()
     on_demand: baselines.OnDemandParams = baselines.OnDemandParams()
     prices: Prices = Prices()
@@ -75,6 +81,8 @@ def simulate(
     The oracle and both on-demand rows always run (the ratios need them) but are reported only when asked for.
     """
     settings = settings or SimSettings()
+    if settings.capacity_mode not in CAPACITY_MODES:
+        raise ValueError(f"unknown capacity mode {settings.capacity_mode!r}; choose from {', '.join(CAPACITY_MODES)}")
     unknown = [p for p in policies if p not in POLICIES]
     if unknown:
         raise ValueError(f"unknown policy {unknown[0]!r}; choose from {', '.join(POLICIES)}")
@@ -92,7 +100,15 @@ def simulate(
     runs["on-demand"] = baselines.on_demand(trace, loads, settings.on_demand, skew)
     runs["on-demand-advantage"] = baselines.on_demand_advantage(runs["on-demand"])
     if "autoscaler" in policies:
-        runs["autoscaler"] = AutoscalerReplay(trace, loads, cfg, name, replay_opts).run()
+        if settings.capacity_mode == "on-demand":
+            runs["autoscaler"] = runs["on-demand"]._replace(name="autoscaler")
+        else:
+            replayed = AutoscalerReplay(trace, loads, cfg, name, replay_opts).run()
+            runs["autoscaler"] = (
+                auto_mode(replayed, runs["on-demand"], settings.prices, settings.auto)._replace(name="autoscaler")
+                if settings.capacity_mode == "auto"
+                else replayed
+            )
     if "polling" in policies:
         runs["polling"] = baselines.polling(
             trace,

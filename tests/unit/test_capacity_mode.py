@@ -87,10 +87,10 @@ def inp(current: StreamMode, prov: tuple[float, float], od: tuple[float, float],
         ),
         ("on-demand quota full", inp(P, (50.0, 0.01), (100.0, 0.0), on_demand_quota_free=False), P, ModeReason.QUOTA),
         ("stream UPDATING", inp(P, (50.0, 0.01), (100.0, 0.0), active=False), P, ModeReason.BUSY),
-        # 6.9 days < 7 days of history: no evidence either way
+        # 23 h < a day of history: no evidence either way
         (
             "short history",
-            inp(P, (50.0, 0.01), (100.0, 0.0), history_seconds=6.9 * DAY_SECONDS),
+            inp(P, (50.0, 0.01), (100.0, 0.0), history_seconds=23 * H),
             P,
             ModeReason.SHORT_HISTORY,
         ),

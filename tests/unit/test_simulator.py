@@ -348,3 +348,52 @@ def test_hot_key_with_shard_level_metrics_splits_the_hot_range() -> None:
     # rescale evenly, which needs far more shards to spread a 2% range.
     assert with_heat.figures["autoscaler"]["throttled_bytes_fraction"] < 0.001
     assert with_heat.figures["autoscaler"]["shard_hours"] < blind.figures["autoscaler"]["shard_hours"]
+
+
+# -- capacity_mode: auto (simulator/auto.py) -------------------------------------------------------------------------
+
+
+def test_auto_moves_to_on_demand_once_a_day_of_history_shows_it_cheaper_and_bills_each_minute_in_its_mode() -> None:
+    """3 days of a constant 1 MiB/s of 1 KiB records. Provisioned at a fixed 30 shards: 30 × $0.015 + 3,686,400 PUT
+    units × $0.014/M = $0.5016/h. On-demand: $0.04 + 3.515625 GiB × $0.08 = $0.32125/h < 0.8 × $0.5016: cheaper by
+    the margin. The first decision with a day of history (minute 1,440) switches; the stream is billed 24 h
+    provisioned and 48 h on-demand: 24 × 0.5016096 + 48 × 0.32125 = $27.4586."""
+    from autoscaler.simulator.auto import AutoOptions, auto_mode
+
+    tr = trace_of([1.0] * 3 * 1440)
+    loads = tr.loads()
+    run = auto_mode(baselines.fixed(tr, loads, count=30), baselines.on_demand(tr, loads), Prices(), AutoOptions())
+    assert run.activity.mode_switches == 1 and "minute 1440: to ON_DEMAND, cheaper" in run.activity.notes
+    assert run.ledger.on_demand_minutes == 2 * 1440 and list(run.ledger.shards[:1440]) == [30] * 1440
+    f = summarise([run], tr, Prices())["auto"]
+    assert f["cost_usd"] == pytest.approx(24 * 0.5016096 + 48 * 0.32125, rel=1e-6)
+    assert (f["minutes_provisioned"], f["minutes_on_demand"], f["mode_switches"]) == (1440, 2880, 1)
+    assert f["throttled_bytes_fraction"] == 0
+
+
+def test_auto_keeps_a_steady_stream_provisioned_and_the_autoscaler_row_follows_the_capacity_mode() -> None:
+    steady = step_trace()
+    prov = simulate(steady, policies=("autoscaler",)).figures["autoscaler"]
+    auto = simulate(steady, policies=("autoscaler",), settings=SimSettings(capacity_mode="auto")).figures["autoscaler"]
+    assert auto["mode_switches"] == 0 and auto["minutes_on_demand"] == 0
+    assert auto["cost_usd"] == pytest.approx(prov["cost_usd"])
+    od = simulate(steady, policies=("autoscaler", "on-demand"), settings=SimSettings(capacity_mode="on-demand"))
+    assert od.figures["autoscaler"]["cost_usd"] == od.figures["on-demand"]["cost_usd"]
+    with pytest.raises(ValueError, match="unknown capacity mode 'hybrid'"):
+        simulate(steady, settings=SimSettings(capacity_mode="hybrid"))
+
+
+def test_auto_leaves_provisioned_for_a_burst_it_cannot_serve_and_throttles_less() -> None:
+    """A day at 0.5 shard, then bursts of 40× for 10 minutes every 3 hours for 4 days: provisioned meets each burst
+    late (metric delay + alarm + reshard) and throttles far more than on-demand, whose capacity remembers the 30-day
+    peak; after the first day auto moves to on-demand for throttling and stays."""
+    loads = [0.5] * 1440
+    for _ in range(4 * 8):
+        loads += [20.0] * 10 + [0.5] * 170
+    tr = trace_of(loads)
+    prov = simulate(tr, policies=("autoscaler", "on-demand"))
+    auto = simulate(tr, policies=("autoscaler",), settings=SimSettings(capacity_mode="auto")).figures["autoscaler"]
+    p, od = prov.figures["autoscaler"], prov.figures["on-demand"]
+    assert p["throttled_bytes_fraction"] > od["throttled_bytes_fraction"] + 0.0001  # the premise
+    assert auto["mode_switches"] >= 1 and auto["minutes_on_demand"] > 0
+    assert auto["throttled_bytes_fraction"] < p["throttled_bytes_fraction"]
