@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import NamedTuple, Protocol
 
 from autoscaler.core.capacity import AlarmSpec
-from autoscaler.core.model import Direction, LockState, Shard, StreamDescription, StreamMetrics
+from autoscaler.core.model import Direction, LockState, Shard, StreamDescription, StreamMetrics, StreamMode
 from autoscaler.events import Continuation
 
 __all__ = [  # Direction and LockState are domain types (model.py), re-exported for the ports' users
@@ -68,6 +68,18 @@ class KinesisPort(Protocol):
     def update_shard_count(self, stream: str, target: int) -> None:
         """Start UpdateShardCount(UNIFORM_SCALING). Raises StreamBusy, ThrottledError, UpdateShardCountLimit
         (calls per 24 h or the [½×, 2×] rule), QuotaExhausted, StreamNotFound."""
+        ...
+
+    def update_stream_mode(self, stream: str, mode: StreamMode) -> None:
+        """Start switching the stream's capacity mode (UpdateStreamMode, by the stream's ARN); it goes UPDATING and
+        keeps its shard count. Raises StreamBusy (not ACTIVE), ModeSwitchRefused (two switches in 24 h, or the
+        on-demand stream quota), StreamNotFound. A switch to the mode the stream is in is never asked for: AWS does
+        not document its reply (the double counts it as a switch)."""
+        ...
+
+    def on_demand_quota(self) -> tuple[int, int]:
+        """(on-demand streams in the account and region, their limit): DescribeLimits' OnDemandStreamCount and
+        OnDemandStreamCountLimit."""
         ...
 
     def wait_until_active(self, stream: str, timeout_seconds: float) -> None:

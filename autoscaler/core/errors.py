@@ -44,6 +44,11 @@ class UpdateShardCountLimit(QuotaExhausted):
     """UpdateShardCount refused: too many calls in 24 h or a target outside AWS's allowed range; use splits instead."""
 
 
+class ModeSwitchRefused(AutoscalerError):
+    """AWS refused UpdateStreamMode with LimitExceededException: the stream's two switches per 24 h are spent, or the
+    account's on-demand stream quota is full. Final for now (never retried as a rate limit)."""
+
+
 class CooldownActive(AutoscalerError):
     """The stream's cooldown lock is held or its cooldown has not ended; the request is skipped. `state` is the lock
     item that refused (DynamoDB's ALL_OLD on the failed condition), None when there was no item."""

@@ -375,3 +375,110 @@ def test_adapter_maps_a_closed_shard_to_an_invalid_request(stubbed: Any) -> None
     stub.add_client_error("merge_shards", "InvalidArgumentException")  # "has already been merged or split"
     with pytest.raises(InvalidRequest):
         CALLS["merge_shards"](adapter)
+
+
+# -- capacity-mode switches (issue 13; docs/capacity-modes.md §4) ---------------------------------------------------
+
+NO_MODE_LIMITS = (
+    "moto and kinesis-mock model no UpdateStreamMode limit (AWS: twice per stream within 24 h, and the account's "
+    "on-demand stream quota); the adapter's mapping of AWS's LimitExceededException is on Stubber below"
+)
+MOTO_FIXED_LIMITS = "moto's DescribeLimits is a constant (OnDemandStreamCount always 0)"
+
+
+def test_a_mode_switch_keeps_the_shard_count_both_ways(kinesis: KinesisHarness) -> None:
+    """AWS: "your data stream initially retains whatever shard count it had before the transition" (both ways)."""
+    port = kinesis.port
+    port.update_stream_mode("orders", StreamMode.ON_DEMAND)
+    settle(port)
+    assert port.describe("orders").mode is StreamMode.ON_DEMAND
+    assert len(port.list_open_shards("orders")) == 4
+    port.update_stream_mode("orders", StreamMode.PROVISIONED)
+    settle(port)
+    assert port.describe("orders").mode is StreamMode.PROVISIONED
+    assert len(port.list_open_shards("orders")) == 4
+
+
+def test_the_on_demand_quota_reads_as_count_and_limit(kinesis: KinesisHarness) -> None:
+    count, limit = kinesis.port.on_demand_quota()
+    assert isinstance(count, int) and isinstance(limit, int) and 0 <= count <= limit and limit >= 1
+
+
+@only_on("fake", reason=NO_MODE_LIMITS)
+def test_a_third_switch_within_24_h_is_refused_and_allowed_a_day_after_the_first(kinesis: KinesisHarness) -> None:
+    from autoscaler.adapters.fakes.kinesis import FakeKinesis
+    from autoscaler.core.errors import ModeSwitchRefused
+
+    port = kinesis.port
+    assert isinstance(port, FakeKinesis)
+    first = port.clock.now()
+    for mode in (StreamMode.ON_DEMAND, StreamMode.PROVISIONED):
+        port.update_stream_mode("orders", mode)
+        settle(port)
+    with pytest.raises(ModeSwitchRefused):
+        port.update_stream_mode("orders", StreamMode.ON_DEMAND)
+    port.clock.advance(first + 86_400 - port.clock.now())  # the first switch leaves the rolling 24 h
+    port.update_stream_mode("orders", StreamMode.ON_DEMAND)
+    assert port.describe("orders").mode is StreamMode.ON_DEMAND
+
+
+@only_on("fake", reason={"moto": MOTO_FIXED_LIMITS, "kinesis-mock": NO_MODE_LIMITS})
+def test_a_switch_to_on_demand_is_refused_when_the_accounts_quota_is_full(kinesis: KinesisHarness) -> None:
+    from autoscaler.adapters.fakes.kinesis import FakeKinesis
+    from autoscaler.core.errors import ModeSwitchRefused
+
+    port = kinesis.port
+    assert isinstance(port, FakeKinesis)
+    port.on_demand_stream_limit = 1
+    kinesis.create("already-on-demand", 1, StreamMode.ON_DEMAND)
+    assert port.on_demand_quota() == (1, 1)
+    with pytest.raises(ModeSwitchRefused, match="quota"):
+        port.update_stream_mode("orders", StreamMode.ON_DEMAND)
+    assert port.describe("orders").mode is StreamMode.PROVISIONED
+
+
+SUMMARY = {
+    "StreamDescriptionSummary": {
+        "StreamName": "orders",
+        "StreamARN": "arn:aws:kinesis:us-east-1:123456789012:stream/orders",
+        "StreamStatus": "ACTIVE",
+        "StreamModeDetails": {"StreamMode": "PROVISIONED"},
+        "RetentionPeriodHours": 24,
+        "StreamCreationTimestamp": "2026-01-01T00:00:00Z",
+        "EnhancedMonitoring": [],
+        "OpenShardCount": 4,
+    }
+}
+
+
+@pytest.mark.parametrize(
+    ("code", "error"),
+    [
+        ("LimitExceededException", "ModeSwitchRefused"),  # two switches in 24 h, or the on-demand quota: final
+        ("ResourceInUseException", "StreamBusy"),
+        ("ResourceNotFoundException", "StreamNotFound"),
+    ],
+)
+def test_adapter_switches_by_arn_and_maps_the_refusals(stubbed: Any, code: str, error: str) -> None:
+    """UpdateStreamMode takes the ARN only (from DescribeStreamSummary); a LimitExceededException is never retried
+    as a rate limit (one call only: the Stubber would fail on a second)."""
+    import autoscaler.core.errors as errors
+
+    adapter, stub = stubbed
+    expected = {
+        "StreamARN": SUMMARY["StreamDescriptionSummary"]["StreamARN"],
+        "StreamModeDetails": {"StreamMode": "ON_DEMAND"},
+    }
+    stub.add_response("describe_stream_summary", SUMMARY, {"StreamName": "orders"})
+    stub.add_response("update_stream_mode", {}, expected)
+    adapter.update_stream_mode("orders", StreamMode.ON_DEMAND)
+    stub.add_response("describe_stream_summary", SUMMARY, {"StreamName": "orders"})
+    stub.add_client_error("update_stream_mode", code, expected_params=expected)
+    with pytest.raises(getattr(errors, error)):
+        adapter.update_stream_mode("orders", StreamMode.ON_DEMAND)
+
+
+def test_adapter_reads_the_on_demand_quota_from_describe_limits(stubbed: Any) -> None:
+    adapter, stub = stubbed
+    stub.add_response("describe_limits", {**ROOMY_LIMITS, "OnDemandStreamCount": 7})
+    assert adapter.on_demand_quota() == (7, 50)

@@ -15,6 +15,7 @@ from autoscaler.core.defaults import WAIT_POLL_INITIAL_SECONDS, WAIT_POLL_MAX_SE
 from autoscaler.core.errors import (
     AwsCallFailed,
     InvalidRequest,
+    ModeSwitchRefused,
     QuotaExhausted,
     StreamBusy,
     StreamNotFound,
@@ -194,6 +195,33 @@ class KinesisAdapter:
                 raise self._common(exc, stream) from exc
 
         retry_throttled(call, sleep=self.clock.sleep, attempts=self.attempts)
+
+    def update_stream_mode(self, stream: str, mode: StreamMode) -> None:
+        arn = self.describe(stream).arn  # UpdateStreamMode takes the ARN only
+        if not arn:
+            raise InvalidRequest(f"{stream}: DescribeStreamSummary gave no StreamARN")
+
+        def call() -> None:
+            try:
+                self.client.update_stream_mode(StreamARN=arn, StreamModeDetails={"StreamMode": mode.value})
+            except ClientError as exc:
+                if error_code(exc) == "LimitExceededException":
+                    # two switches per stream per 24 h, or the on-demand stream quota: final for the window, never
+                    # a rate limit to retry (docs/capacity-modes.md, conservative reading 3)
+                    raise ModeSwitchRefused(f"{stream}: UpdateStreamMode refused (LimitExceededException)") from exc
+                raise self._common(exc, stream) from exc
+
+        retry_throttled(call, sleep=self.clock.sleep, attempts=self.attempts)
+
+    def on_demand_quota(self) -> tuple[int, int]:
+        def call() -> tuple[int, int]:
+            try:
+                limits = self.client.describe_limits()
+            except ClientError as exc:
+                raise self._common(exc, "(DescribeLimits)") from exc
+            return int(limits.get("OnDemandStreamCount", 0)), int(limits.get("OnDemandStreamCountLimit", 0))
+
+        return retry_throttled(call, sleep=self.clock.sleep, attempts=self.attempts)
 
     def update_shard_count(self, stream: str, target: int) -> None:
         def call() -> None:

@@ -3,7 +3,9 @@
 Modelled: UPDATING for a configurable time after each reshard call, ResourceInUse meanwhile (StreamBusy),
 one reshard at a time, UpdateShardCount limits (≤ 10 calls per rolling 24 h, target within [½×, 2×], ≤ 10,000),
 the account's open-shard quota (temporary UpdateShardCount shards count too), CLOSED parents, ON_DEMAND mode,
-deletion, and injected faults.
+mode switches (UpdateStreamMode: two per stream per 24 h, the account's on-demand stream quota, UPDATING for
+`mode_switch_seconds` — AWS documents no duration — and the shard count kept in both directions), deletion, and
+injected faults.
 """
 
 from __future__ import annotations
@@ -14,7 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from autoscaler.adapters.fakes.clock import SimClock
-from autoscaler.core.errors import InvalidRequest, QuotaExhausted, StreamBusy, StreamNotFound, UpdateShardCountLimit
+from autoscaler.core.errors import (
+    InvalidRequest,
+    ModeSwitchRefused,
+    QuotaExhausted,
+    StreamBusy,
+    StreamNotFound,
+    UpdateShardCountLimit,
+)
 from autoscaler.core.limits import MAX_SHARDS_PER_STREAM, UPDATE_SHARD_COUNT_CALLS_PER_24H
 from autoscaler.core.model import Shard, StreamDescription, StreamMode
 from autoscaler.core.scale_up import uniform_shards
@@ -28,6 +37,7 @@ class _Stream:
     mode: StreamMode = StreamMode.PROVISIONED
     updating_until: float = 0.0
     usc_calls: list[float] = field(default_factory=list)
+    mode_switches: list[float] = field(default_factory=list)
     shard_level_metrics: frozenset[str] = frozenset()
 
 
@@ -42,12 +52,16 @@ class FakeKinesis:
         merge_seconds: float = 30.0,
         update_shard_count_seconds: float = 90.0,
         account_shard_limit: int = 20_000,
+        mode_switch_seconds: float = 60.0,
+        on_demand_stream_limit: int = 50,  # AWS's default quota of on-demand streams per account
     ) -> None:
         self.clock = clock
         self.split_seconds = split_seconds
         self.merge_seconds = merge_seconds
         self.update_shard_count_seconds = update_shard_count_seconds
         self.account_shard_limit = account_shard_limit
+        self.mode_switch_seconds = mode_switch_seconds
+        self.on_demand_stream_limit = on_demand_stream_limit
         self.streams: dict[str, _Stream] = {}
         self.calls: list[tuple[str, str]] = []  # (operation, stream), every mutating call that succeeded
         self.faults: dict[str, deque[Exception]] = {}
@@ -178,6 +192,28 @@ class FakeKinesis:
             self.calls.append(("merge_shards", stream))
             if self.on_reshard is not None:
                 self.on_reshard(stream, list(s.shards), s.updating_until)
+
+    def update_stream_mode(self, stream: str, mode: StreamMode) -> None:
+        with self._lock:
+            self._fault("update_stream_mode", stream)
+            s = self._get(stream)
+            if self._status(s) != "ACTIVE":
+                raise StreamBusy(f"{stream} is UPDATING (ResourceInUseException)")
+            now = self.clock.now()
+            s.mode_switches = [t for t in s.mode_switches if now - t < 86_400]
+            if len(s.mode_switches) >= 2:
+                raise ModeSwitchRefused(f"{stream}: two mode switches in 24 h (LimitExceededException)")
+            if mode is StreamMode.ON_DEMAND and self.on_demand_quota()[0] >= self.on_demand_stream_limit:
+                raise ModeSwitchRefused(f"on-demand stream quota {self.on_demand_stream_limit} reached")
+            s.mode = mode
+            s.mode_switches.append(now)
+            s.updating_until = now + self.mode_switch_seconds
+            self.calls.append(("update_stream_mode", stream))
+
+    def on_demand_quota(self) -> tuple[int, int]:
+        with self._lock:
+            count = sum(1 for s in self.streams.values() if s.mode is StreamMode.ON_DEMAND)
+            return count, self.on_demand_stream_limit
 
     def update_shard_count(self, stream: str, target: int) -> None:
         with self._lock:
