@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from autoscaler.core.errors import AutoscalerError
+from autoscaler.simulator.ledger import PolicyRun
 from autoscaler.simulator.simulate import Simulation
 
 if TYPE_CHECKING:
@@ -86,6 +87,18 @@ def runs_of(flags: Sequence[bool]) -> list[tuple[int, int]]:
             out.append((start, i - start))
             start = None
     return out
+
+
+def on_demand_flags(run: PolicyRun) -> list[float]:
+    """1.0 for each minute the run served in on-demand mode (a provisioned minute has at least one shard), else 0.0."""
+    if not run.ledger.on_demand_minutes:
+        return [0.0] * len(run.ledger.shards)
+    return [1.0 if s == 0 else 0.0 for s in run.ledger.shards]
+
+
+def mixed_mode(run: PolicyRun) -> bool:
+    """The run spent some minutes in each mode (capacity_mode: auto switched)."""
+    return 0 < run.ledger.on_demand_minutes < run.ledger.trace.minutes
 
 
 def percent(fraction: float) -> str:
@@ -203,6 +216,14 @@ def _load_panel(ax: Axes, sim: Simulation, buckets: Buckets) -> None:
         )
         handles.append(line)
     handles.append(Patch(color=LOAD_COLOR, label="traffic load"))
+    auto = next((run for run in sim.runs if run.name == "autoscaler" and mixed_mode(run)), None)
+    if auto is not None:  # capacity_mode auto: shade when the autoscaler's stream was on-demand
+        flags = bucket_any(on_demand_flags(auto), buckets.width)
+        for start, length in runs_of(flags):
+            ax.axvspan(
+                buckets.x[start], buckets.x[start + length], color=STYLES["on-demand"].color, alpha=0.1, zorder=0
+            )
+        handles.append(Patch(color=STYLES["on-demand"].color, alpha=0.1, label="autoscaler in on-demand mode"))
     ax.legend(handles=handles, loc="lower right", bbox_to_anchor=(1, 1), ncols=len(handles), fontsize=9, frameon=False)
     ax.set_ylim(bottom=floor)
     ax.set_ylabel("shard-equivalents" + (" (log)" if log else ""))
@@ -232,7 +253,16 @@ def _throttle_panel(ax: Axes, sim: Simulation, buckets: Buckets) -> None:
 
 def _gap_panel(ax: Axes, sim: Simulation, buckets: Buckets) -> None:
     runs = {run.name: run for run in sim.runs}
-    diff = [float(a - o) for a, o in zip(runs["autoscaler"].ledger.shards, runs["oracle"].ledger.shards, strict=True)]
+    # minutes the autoscaler's stream was on-demand have no shards of its own: no gap to show there
+    diff = [
+        0.0 if od else float(a - o)
+        for a, o, od in zip(
+            runs["autoscaler"].ledger.shards,
+            runs["oracle"].ledger.shards,
+            on_demand_flags(runs["autoscaler"]),
+            strict=True,
+        )
+    ]
     mean = with_end(bucket_mean(diff, buckets.width))
     for above, color, alpha, label in (
         (True, STYLES["autoscaler"].color, 0.55, "autoscaler holds more"),

@@ -175,3 +175,24 @@ def test_log_scale_when_peak_dwarfs_median(loads: list[float], log: bool) -> Non
 )
 def test_percent(fraction: float, text: str) -> None:
     assert percent(fraction) == text
+
+
+def test_auto_mode_shades_the_on_demand_spans_and_shows_no_gap_there(tmp_path: Path) -> None:
+    """A day at 0.5 shard, then bursts provisioned cannot meet: auto moves the stream on-demand. Those minutes are
+    flagged for the shading, and the gap panel shows nothing for them (no shards of the autoscaler's own)."""
+    from autoscaler.simulator.plot import mixed_mode, on_demand_flags
+    from autoscaler.simulator.simulate import SimSettings
+    from autoscaler.simulator.trace import Trace
+
+    loads = [0.5] * 1440
+    for _ in range(16):
+        loads += [20.0] * 10 + [0.5] * 170
+    b = [x * SHARD_BYTES_PER_MINUTE for x in loads]
+    trace = Trace("bursts", START, b, [x / 1024 for x in b], 60)
+    sim = simulate(trace, settings=SimSettings(capacity_mode="auto"))
+    auto = next(r for r in sim.runs if r.name == "autoscaler")
+    assert mixed_mode(auto)
+    flags = on_demand_flags(auto)
+    assert sum(flags) == auto.ledger.on_demand_minutes and flags[0] == 0.0 and flags[-1] == 1.0
+    out = plot(sim, tmp_path / "auto.png")
+    assert out.read_bytes()[:8] == PNG_MAGIC
