@@ -30,6 +30,7 @@ from autoscaler.core.defaults import HEADROOM, SCALE_DOWN_SAFETY_MARGIN
 from autoscaler.core.limits import INCOMING_BYTES, INCOMING_RECORDS, MAX_HASH_KEY
 from autoscaler.core.model import MergeOp, OpKind, Shard
 
+FAR_OVER_FACTOR = 4  # the peak's need × 4 ≤ the count: "far over its need"
 LAG_GUARD_PERIODS = 2  # with 5-minute periods: the newest 10 minutes of the window must not all be missing
 
 
@@ -79,6 +80,10 @@ class ScaleDownDecision(NamedTuple):
     # does (merging adjacent pairs of even shards leaves double-width shards that carry twice the traffic), so the
     # service must reach the target by UpdateShardCount, or not at all.
     method: OpKind = OpKind.MERGE
+    # The lookback's peak fits a quarter of the shards (with headroom): far over its need, as after a burst. Such a
+    # stream may shrink again before the scale-down cooldown ends (issue 13: fast post-burst decay); any other
+    # waits it out, so an ordinary stream is looked at no more often than before.
+    far_over: bool = False
 
     @property
     def acts(self) -> bool:
@@ -171,17 +176,21 @@ def decide_scale_down(inp: ScaleDownInput) -> ScaleDownDecision:
         # layout must be even: UpdateShardCount(UNIFORM_SCALING) to 7.
         method = OpKind.UPDATE_SHARD_COUNT
         bound += f"; merges would leave {after_merges:.1f} shards of capacity: by UpdateShardCount"
+    # e.g. 200 shards whose 24 h peak needs 30: 30 × 4 = 120 ≤ 200, far over; 100 shards needing 30: not
+    far_over = by_peak * FAR_OVER_FACTOR <= n
     return ScaleDownDecision(
         inp.stream,
         n,
         target,
         ScaleDownReason.NO_TRAFFIC if not present else ScaleDownReason.MERGE,
-        f"{why} (peak {peak:.0%}, mean {mean:.0%}): {n} -> {target} ({bound})",
+        f"{why} (peak {peak:.0%}, mean {mean:.0%}): {n} -> {target} ({bound})"
+        + (f"; far over its need ({by_peak} of {n})" if far_over else ""),
         merges=tuple(merges),
         peak=peak,
         mean=mean,
         datapoints=len(present),
         method=method,
+        far_over=far_over,
     )
 
 

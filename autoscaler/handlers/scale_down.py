@@ -1,4 +1,4 @@
-"""Scale-down Lambda: the schedule (rate(36 hours) by default) and its own continuations.
+"""Scale-down Lambda: the schedule (rate(6 hours) by default) and its own continuations.
 
 Composition root, as handlers/scale_up.py: clients, config and the service built once per container.
 Environment (template.yaml): AUTOSCALER_CONFIG, COOLDOWN_TABLE, AWS_LAMBDA_FUNCTION_NAME, POWERTOOLS_*.

@@ -90,7 +90,7 @@ class ReplayOptions(NamedTuple):
     split_seconds: float = 30.0  # UPDATING per SplitShard (undocumented; ~30 s observed)
     merge_seconds: float = 30.0  # UPDATING per MergeShards (as a split)
     update_shard_count_seconds: float = 120.0  # UPDATING per UpdateShardCount ("a few minutes"; AWS samples)
-    scale_down_every_seconds: int = 36 * 3600  # the template's rate(36 hours)
+    scale_down_every_seconds: int = 6 * 3600  # the template's rate(6 hours)
     lambda_timeout_seconds: float = 900.0
     skew: Skew = UNIFORM
     sweep_every_seconds: int | None = ALARM_SWEEP_SECONDS  # the template's AlarmSweepSchedule; None: no sweep

@@ -54,7 +54,7 @@ def test_translated_stack_creates_on_moto() -> None:
         assert fn["Environment"]["Variables"]["COOLDOWN_TABLE"] == outputs["CooldownTableName"]
         rules = client("events").list_rules()["Rules"]
         # gauge, scale-down, the scale-up's re-arm sweep
-        assert sorted(r["ScheduleExpression"] for r in rules) == ["rate(1 hour)", "rate(36 hours)", "rate(5 minutes)"]
+        assert sorted(r["ScheduleExpression"] for r in rules) == ["rate(1 hour)", "rate(5 minutes)", "rate(6 hours)"]
         assert outputs["GaugeFunctionName"] == "ka-gauge"
         assert fn["Environment"]["Variables"]["NOTIFY_TOPIC_ARN"] == outputs["NotificationTopicArn"]
         # GaugeSchedule off: the condition leaves the gauge (function, rule, log group, output) out of the stack;

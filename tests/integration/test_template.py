@@ -755,12 +755,12 @@ def test_schedule_delivers_the_eventbridge_envelope(template: dict[str, Any]) ->
                 assert not extra, f"{name} {event_name}: remove {sorted(extra)}; the handler parses the envelope"
 
 
-def test_schedule_parameter_defaults_to_every_36_hours(template: dict[str, Any]) -> None:
+def test_schedule_parameter_defaults_to_every_6_hours(template: dict[str, Any]) -> None:
     param = template["Parameters"].get(SCHEDULE_PARAMETER)
     assert param is not None, f"add the {SCHEDULE_PARAMETER} parameter (the scale-down schedule expression)"
     assert param["Type"] == "String", f"{SCHEDULE_PARAMETER} is a String"
-    assert param.get("Default") == "rate(36 hours)" == defaults.SCALE_DOWN_SCHEDULE, (
-        f"{SCHEDULE_PARAMETER} Default {param.get('Default')!r}: must be 'rate(36 hours)', as "
+    assert param.get("Default") == "rate(6 hours)" == defaults.SCALE_DOWN_SCHEDULE, (
+        f"{SCHEDULE_PARAMETER} Default {param.get('Default')!r}: must be 'rate(6 hours)', as "
         f"autoscaler/core/defaults.py SCALE_DOWN_SCHEDULE ({defaults.SCALE_DOWN_SCHEDULE!r})"
     )
 

@@ -251,3 +251,12 @@ def test_planned_merges_only_join_adjacent_open_shards(shards: list[Shard], coun
 def test_fleet_lag_is_judged_on_the_whole_fleet(case: str, series: list[dict[int, float]], lagging: bool) -> None:
     # settled window ends at 86,400 − 300 = 86,100; the guard covers the 2 periods before it: [85,500, 86,100)
     assert fleet_lagging(series, settled_end=86_100, period=P) is lagging, case
+
+
+def test_far_over_its_need_is_a_24_h_peak_that_fits_a_quarter_of_the_shards() -> None:
+    """16 shards at 5%: 0.8 shard of load / limit 50% = 1.6 → 2 shards needed; 2 × 4 = 8 ≤ 16: far over (it halves
+    to 8 now and may halve again before its cooldown ends). 8 shards at 30%: 2.4 / 0.5 = 4.8 → 5; 5 × 4 = 20 > 8."""
+    far = decide_scale_down(inp(n=16, util=0.05))
+    assert (far.target, far.far_over) == (8, True) and "far over its need (2 of 16)" in far.message
+    near = decide_scale_down(inp(n=8, util=0.3))
+    assert (near.target, near.far_over) == (5, False)

@@ -389,3 +389,24 @@ def test_a_continuation_whose_target_is_below_min_stops_at_min(world: World) -> 
     world.cooldown.acquire("s", owner="prev", now=now, lease_until=now + 900, blocked_by=())
     svc.run(SimBudget(world.clock), continuation=Continuation(Direction.DOWN, 1, (HandOver("s", 1, "prev"),)))
     assert world.kinesis.open_count("s") == 6
+
+
+def test_a_stream_far_over_its_need_halves_again_within_its_scale_down_cooldown_an_ordinary_one_waits(
+    world: World,
+) -> None:
+    """Issue 13, fast post-burst decay: both streams scaled down an hour ago (scale-down cooldown 30 h). "burst"
+    holds 16 shards for 0.8 of load (needs 2: far over) and halves to 8 at this run; "ordinary" holds 8 for 2.4
+    (needs 5) and waits out its cooldown, as every stream did with the 36-hour schedule."""
+    svc, _ = fleet(world, {"burst": (16, 1), "ordinary": (8, 1)})
+    quiet_day(world, "burst", 0.05, 16)
+    quiet_day(world, "ordinary", 0.3, 8)
+    now = world.clock.now()
+    for name in ("burst", "ordinary"):
+        world.cooldown.acquire(name, owner="earlier", now=now, lease_until=now + 60, blocked_by=())
+        world.cooldown.release(
+            name, owner="earlier", now=now, cooldowns={Direction.DOWN: now + 29 * 3600}, action="scale-down"
+        )
+    r = by_stream(svc.run(SimBudget(world.clock)).results)
+    assert r["burst"].outcome is StreamOutcome.MERGED and r["burst"].after == 8, r["burst"].detail
+    assert r["ordinary"].outcome is StreamOutcome.SKIPPED and "down cooldown" in r["ordinary"].detail
+    assert len(world.kinesis.open_shards("ordinary")) == 8
