@@ -29,7 +29,7 @@ from autoscaler.core.capacity_mode import (
 )
 from autoscaler.core.model import StreamMode
 from autoscaler.simulator.ledger import Activity, Ledger, PolicyRun, totals
-from autoscaler.simulator.prices import GB, Billing, Prices, on_demand_billed_bytes
+from autoscaler.simulator.prices import Prices, on_demand_billed_bytes, on_demand_cost, provisioned_cost
 
 
 class AutoOptions(NamedTuple):
@@ -43,27 +43,19 @@ class AutoOptions(NamedTuple):
 
 
 def _costs(run: PolicyRun, prices: Prices, on_demand: bool) -> list[float]:
-    """Each minute's cost of a shadow in its own mode (what its ledger bills, minute by minute)."""
+    """Each minute's cost of a shadow in its own mode: the billing formulas of prices.py on that minute's shards,
+    accepted PUT units or billed bytes, so what the decision weighs is what the ledger bills (shard-level metrics
+    included)."""
     led, tr = run.ledger, run.ledger.trace
-    t = totals(tr)
+    units = totals(tr).units
     out = []
     for m in range(tr.minutes):
         b, r = tr.bytes[m], tr.records[m]
         kept = 1.0 - (led.refused_bytes[m] / b if b > 0 else 0.0)
         if on_demand:
-            billed = on_demand_billed_bytes(b * kept, r * kept)
-            per_gb = (
-                prices.advantage_per_gb_in if run.billing is Billing.ON_DEMAND_ADVANTAGE else prices.on_demand_per_gb_in
-            )
-            hour = (
-                prices.advantage_stream_hour
-                if run.billing is Billing.ON_DEMAND_ADVANTAGE
-                else prices.on_demand_stream_hour
-            )
-            out.append(hour / 60 + billed / GB * per_gb)
+            out.append(on_demand_cost(1 / 60, on_demand_billed_bytes(b * kept, r * kept), prices, run.billing))
         else:
-            units = t.units[m] * kept
-            out.append(led.shards[m] * prices.shard_hour / 60 + units / 1e6 * prices.put_units_per_million)
+            out.append(provisioned_cost(led.shards[m] / 60, units[m] * kept, prices, run.shard_metrics))
     return out
 
 

@@ -397,3 +397,17 @@ def test_auto_leaves_provisioned_for_a_burst_it_cannot_serve_and_throttles_less(
     assert p["throttled_bytes_fraction"] > od["throttled_bytes_fraction"] + 0.0001  # the premise
     assert auto["mode_switches"] >= 1 and auto["minutes_on_demand"] > 0
     assert auto["throttled_bytes_fraction"] < p["throttled_bytes_fraction"]
+
+
+def test_auto_weighs_each_mode_at_what_its_ledger_bills_shard_level_metrics_included() -> None:
+    """The decision's per-minute costs, summed, are the shadows' billed totals: fixed 30 shards publishing three
+    shard-level metrics (30 × 3 × $0.30 / 730 per hour on top), and the on-demand model."""
+    from autoscaler.simulator.auto import _costs
+
+    tr = trace_of([1.0] * 600 + [3.0] * 600)
+    loads = tr.loads()
+    fixed = baselines.fixed(tr, loads, count=30)._replace(shard_metrics=3)
+    od = baselines.on_demand(tr, loads)
+    billed = summarise([fixed, od], tr, Prices())
+    assert sum(_costs(fixed, Prices(), False)) == pytest.approx(billed["fixed"]["cost_usd"], rel=1e-9)
+    assert sum(_costs(od, Prices(), True)) == pytest.approx(billed["on-demand"]["cost_usd"], rel=1e-9)
