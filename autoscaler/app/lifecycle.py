@@ -125,6 +125,7 @@ class StreamRun:
     done: list[str] = field(default_factory=list)
     held: bool = False
     lease_until: float = 0.0  # the lease this run last wrote (acquire, renew)
+    cooldown_seconds: float | None = None  # the direction's cooldown to set at finish, when not the config's
 
     @classmethod
     def start(
@@ -281,9 +282,8 @@ class StreamRun:
         action = None
         if self.acted and cooldown:
             up = self.direction is Direction.UP
-            cooldowns[self.direction] = now + (
-                self.cfg.scale_up_cooldown_seconds if up else self.cfg.scale_down_cooldown_seconds
-            )
+            configured = self.cfg.scale_up_cooldown_seconds if up else self.cfg.scale_down_cooldown_seconds
+            cooldowns[self.direction] = now + (configured if self.cooldown_seconds is None else self.cooldown_seconds)
             verb = f"scale-{self.direction.value}"
             if after is None:
                 action = f"{verb} (count unknown)"

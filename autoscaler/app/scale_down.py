@@ -386,9 +386,9 @@ class ScaleDownService(StreamUseCase):
                 )
             return StreamResult(cfg.name, StreamOutcome.HANDED_ON, d, "not started: time short"), None
         try:
-            # A stream far over its need (after a burst) is not held by its own scale-down cooldown: it halves again
-            # at the next run while the lookback stays quiet; the scale-up cooldown still blocks it.
-            run.acquire((Direction.UP,) if d.far_over else (Direction.UP, Direction.DOWN))
+            run.acquire((Direction.UP, Direction.DOWN))
+            if d.far_over:  # a burst's capacity: the next halving may come at the next run, not 30 h later
+                run.cooldown_seconds = min(cfg.far_over_cooldown_seconds, cfg.scale_down_cooldown_seconds)
         except CooldownActive as exc:  # LockHeld included: scale-up holds it, or a handed-on lock moved on
             return _skip(cfg, ScaleDownReason.COOLDOWN, str(exc), d), None
         try:

@@ -49,6 +49,7 @@ TUNABLE_BOUNDS: dict[str, Bound] = {
     "scale_down_lookback_hours": Bound(ge=1, le=14 * 24),
     "scale_up_cooldown_seconds": Bound(ge=0, le=86_400),
     "scale_down_cooldown_seconds": Bound(ge=0, le=7 * 86_400),
+    "far_over_cooldown_seconds": Bound(ge=0, le=7 * 86_400),
     "fallback_scale_up_factor": Bound(gt=1, le=2),
     "alarm_period_seconds": Bound(ge=1, le=86_400),  # and a multiple of 60 (tunables_problem says why)
     "alarm_evaluation_periods": Bound(ge=1),

@@ -20,6 +20,7 @@ class Tunables:
     scale_down_lookback_hours: int = d.SCALE_DOWN_LOOKBACK_HOURS
     scale_up_cooldown_seconds: int = d.SCALE_UP_COOLDOWN_SECONDS
     scale_down_cooldown_seconds: int = d.SCALE_DOWN_COOLDOWN_SECONDS
+    far_over_cooldown_seconds: int = d.FAR_OVER_COOLDOWN_SECONDS
     fallback_scale_up_factor: float = d.FALLBACK_SCALE_UP_FACTOR
     alarm_period_seconds: int = d.ALARM_PERIOD_SECONDS
     alarm_evaluation_periods: int = d.ALARM_EVALUATION_PERIODS

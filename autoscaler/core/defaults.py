@@ -21,13 +21,16 @@ SCALE_DOWN_WINDOW_LAG_SECONDS = 600  # the window ends 10 min ago: CloudWatch's 
 # The re-arm sweep's period (template.yaml AlarmSweepSchedule, "rate(5 minutes)"): the longest a stream stays in ALARM
 # unattended after its lock lapses, before its alarm is re-armed and re-evaluated (app/sweeper.py).
 ALARM_SWEEP_SECONDS = 300
-# The fleet job runs every 6 h; a stream that scaled down waits its scale-down cooldown (30 h) before the next, unless
-# it is far over its need (core/scale_down.py far_over): an ordinary stream shrinks every 30-36 h as before, a stream
-# holding a burst's capacity halves every 6 h while quiet (docs/capacity-modes.md, measured).
+# The fleet job runs every 6 h; a stream that scaled down waits its scale-down cooldown (30 h) before the next, or
+# FAR_OVER_COOLDOWN_SECONDS after a scale-down of a stream far over its need: an ordinary stream shrinks every
+# 30-36 h as before, a stream holding a burst's capacity halves every 6 h while quiet (docs/capacity-modes.md).
 SCALE_DOWN_SCHEDULE = "rate(6 hours)"
 FALLBACK_SCALE_UP_FACTOR = 1.5  # metrics missing while alarmed: grow by 50% (≥ +1), one UpdateShardCount step.
 SCALE_UP_COOLDOWN_SECONDS = 300  # 5 min: alarms need a few datapoints at the new capacity before they can judge it.
-SCALE_DOWN_COOLDOWN_SECONDS = 30 * 3_600  # after a scale-down, until the next (unless far over); never blocks scale-up.
+SCALE_DOWN_COOLDOWN_SECONDS = 30 * 3_600  # after a scale-down, until the next; never blocks scale-up.
+# After a scale-down of a stream far over its need (core/scale_down.py far_over) the cooldown is this instead: under
+# the 6 h schedule, so such a stream halves at every run while quiet, yet a retry or a second run at once does not.
+FAR_OVER_COOLDOWN_SECONDS = 5 * 3_600
 
 # --- Alarms
 ALARM_PERIOD_SECONDS = 60  # Kinesis stream metrics are published once a minute; a 60 s Sum is the finest honest view.

@@ -80,9 +80,9 @@ class ScaleDownDecision(NamedTuple):
     # does (merging adjacent pairs of even shards leaves double-width shards that carry twice the traffic), so the
     # service must reach the target by UpdateShardCount, or not at all.
     method: OpKind = OpKind.MERGE
-    # The lookback's peak fits a quarter of the shards (with headroom): far over its need, as after a burst. Such a
-    # stream may shrink again before the scale-down cooldown ends (issue 13: fast post-burst decay); any other
-    # waits it out, so an ordinary stream is looked at no more often than before.
+    # The lookback's peak fits a quarter of the shards (with headroom): far over its need, as after a burst. After
+    # such a scale-down the cooldown is far_over_cooldown_seconds (5 h) rather than scale_down_cooldown_seconds
+    # (30 h), so the next halving comes at the next 6-hourly run (issue 13: fast post-burst decay).
     far_over: bool = False
 
     @property

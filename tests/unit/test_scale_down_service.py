@@ -394,19 +394,29 @@ def test_a_continuation_whose_target_is_below_min_stops_at_min(world: World) -> 
 def test_a_stream_far_over_its_need_halves_again_within_its_scale_down_cooldown_an_ordinary_one_waits(
     world: World,
 ) -> None:
-    """Issue 13, fast post-burst decay: both streams scaled down an hour ago (scale-down cooldown 30 h). "burst"
-    holds 16 shards for 0.8 of load (needs 2: far over) and halves to 8 at this run; "ordinary" holds 8 for 2.4
-    (needs 5) and waits out its cooldown, as every stream did with the 36-hour schedule."""
+    """Issue 13, fast post-burst decay: both streams scaled down 6 h ago. "burst" was far over its need then, so its
+    cooldown was the short one (5 h, over); it still holds 16 shards for 0.8 of load (needs 2: far over) and halves
+    to 8 at this run. "ordinary" holds 8 for 2.4 (needs 5) and waits out its 30 h cooldown, as every stream did with
+    the 36-hour schedule. A second run at once (a retry, a duplicate schedule event) halves nothing: the far-over
+    scale-down set a 5 h cooldown."""
     svc, _ = fleet(world, {"burst": (16, 1), "ordinary": (8, 1)})
     quiet_day(world, "burst", 0.05, 16)
     quiet_day(world, "ordinary", 0.3, 8)
     now = world.clock.now()
-    for name in ("burst", "ordinary"):
-        world.cooldown.acquire(name, owner="earlier", now=now, lease_until=now + 60, blocked_by=())
+    earlier = now - 6 * 3600
+    for name, cooldown in (("burst", 5 * 3600), ("ordinary", 30 * 3600)):
+        world.cooldown.acquire(name, owner="earlier", now=earlier, lease_until=earlier + 60, blocked_by=())
         world.cooldown.release(
-            name, owner="earlier", now=now, cooldowns={Direction.DOWN: now + 29 * 3600}, action="scale-down"
+            name, owner="earlier", now=earlier, cooldowns={Direction.DOWN: earlier + cooldown}, action="scale-down"
         )
     r = by_stream(svc.run(SimBudget(world.clock)).results)
     assert r["burst"].outcome is StreamOutcome.MERGED and r["burst"].after == 8, r["burst"].detail
     assert r["ordinary"].outcome is StreamOutcome.SKIPPED and "down cooldown" in r["ordinary"].detail
     assert len(world.kinesis.open_shards("ordinary")) == 8
+    lock = world.cooldown.read("burst")
+    assert lock is not None and lock.cooldown_until[Direction.DOWN] == pytest.approx(
+        world.clock.now() + 5 * 3600, abs=5
+    )
+    again = by_stream(svc.run(SimBudget(world.clock)).results)
+    assert again["burst"].outcome is StreamOutcome.SKIPPED and "down cooldown" in again["burst"].detail
+    assert len(world.kinesis.open_shards("burst")) == 8
