@@ -74,7 +74,16 @@ class AlarmSweeper:
             stream = alarm_stream(prefix, name)
             if stream in enabled:
                 alarmed.setdefault(stream, []).append(name)
-        return tuple(self._one(stream, tuple(sorted(names))) for stream, names in sorted(alarmed.items()))
+        return tuple(self._guarded(stream, tuple(sorted(names))) for stream, names in sorted(alarmed.items()))
+
+    def _guarded(self, stream: str, alarmed: tuple[str, ...]) -> SweepRow:
+        """One stream's trouble of any kind (botocore's connection errors are neither AutoscalerError nor OSError)
+        is that stream's row: the other streams are still swept, as the scale-down's fleet run does."""
+        try:
+            return self._one(stream, alarmed)
+        except Exception as exc:
+            log.exception("sweep: stream not swept", extra={"stream": stream})
+            return SweepRow(stream, alarmed, False, f"{type(exc).__name__}: {exc}; left for the next sweep", error=True)
 
     def _one(self, stream: str, alarmed: tuple[str, ...]) -> SweepRow:
         now = self.clock.now()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from autoscaler.app.sweeper import SWEEP_REASON, AlarmSweeper
+from autoscaler.config import parse_config
 from autoscaler.core.errors import AwsCallFailed, LockUnavailable
 from autoscaler.core.model import Direction, StreamMode
 from tests.conftest import World, make_config, new_world
@@ -153,3 +154,24 @@ def test_an_on_demand_or_vanished_stream_is_not_re_armed_so_it_cannot_cycle(worl
     (gone,) = sweeper(world).sweep()
     assert (gone.rearmed, gone.error, gone.why) == (False, False, "the stream is gone: nothing to scale")
     assert world.alarms.version == before
+
+
+def test_one_streams_unexpected_error_does_not_lose_the_other_streams(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review of issue 12: botocore's EndpointConnectionError is neither AutoscalerError nor OSError. Three streams
+    in ALARM, the lock read of "b" failing so: "a" and "c" are re-armed, "b" is an error row."""
+    streams = "".join(f"  - {{name: {n}, min_shards: 1, max_shards: 8, desired_shards: 2}}\n" for n in "abc")
+    world = new_world(parse_config("streams:\n" + streams))
+    for name in "abc":
+        world.add_stream(name, shards=2)
+        world.alarms.set_state(f"kinesis-autoscaler/{name}/incoming-bytes", "ALARM", "fired")
+    read = world.cooldown.read
+
+    def flaky(stream: str) -> object:
+        if stream == "b":
+            raise RuntimeError("Could not connect to the endpoint URL")
+        return read(stream)
+
+    monkeypatch.setattr(world.cooldown, "read", flaky)
+    rows = {r.stream: r for r in sweeper(world).sweep()}
+    assert (rows["a"].rearmed, rows["c"].rearmed) == (True, True)
+    assert (rows["b"].rearmed, rows["b"].error) == (False, True) and "Could not connect" in rows["b"].why
