@@ -12,6 +12,13 @@ Assumptions, the conservative readings of docs/capacity-modes.md:
   and how fast the new mode adapts is not documented: for `transition_minutes` after a switch a minute refuses
   what the worse of the two shadows refuses, and is billed in the new mode.
 - The decision waits for `min_history_seconds` of trace (no history before the trace).
+
+Simplifications, each small against the figures and left for the Lambda's estimator to get right:
+- Back in provisioned, the stream serves and bills the provisioned shadow's count, not the count on-demand left it
+  (AWS keeps it; the autoscaler's decay would then bring it down over a few runs): cost is understated meanwhile.
+- The on-demand side is priced as the on-demand run given (Standard in `simulate`), for the decision and the bill.
+- On-demand minutes carry no shard-level metric cost (AWS bills enhanced monitoring per shard there too): the
+  decision and the bill leave it out alike.
 """
 
 from __future__ import annotations
