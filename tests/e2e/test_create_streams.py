@@ -114,30 +114,30 @@ def test_reports_instead_of_resharding_and_leaves_on_demand_alone(moto_server: M
 
 
 def test_old_alarm_names_are_renamed_and_another_deployments_are_left(moto_server: MotoServer, tmp_path: Path) -> None:
-    """Issue 12 section 7: deployment A (prefix cs7, stream cs7s-orders) and deployment B (prefix cs7-cs7s, stream
-    orders) had one alarm name between them, cs7-cs7s-orders-incoming-bytes. create-streams for A renames A's own
+    """Issue 12 section 7: deployment A (prefix cs8, stream cs8s-orders) and deployment B (prefix cs8-cs8s, stream
+    orders) had one alarm name between them, cs8-cs8s-orders-incoming-bytes. create-streams for A renames A's own
     old alarms (its topic, its stream's dimension) and leaves B's, whose name reads the same."""
     clients = local_clients(moto_server.endpoint)
-    topic = clients.sns.create_topic(Name="cs7-alarms")["TopicArn"]
-    theirs = clients.sns.create_topic(Name="cs7-other-deployment")["TopicArn"]
-    clients.kinesis.create_stream(StreamName="cs7s-orders", ShardCount=2)
-    put_alarm(clients, "cs7-cs7s-orders-incoming-records", "cs7s-orders", topic)  # A's, old name
-    put_alarm(clients, "cs7-cs7s-orders-incoming-bytes", "orders", theirs)  # B's, last put by B
-    cfg = write(tmp_path, "  - {name: cs7s-orders, min_shards: 1, max_shards: 8, desired_shards: 2}\n", prefix="cs7")
-    row = by_stream(run(["--config", cfg, "--alarm-topic-arn", topic, "--json"], moto_server))["cs7s-orders"]
+    topic = clients.sns.create_topic(Name="cs8-alarms")["TopicArn"]
+    theirs = clients.sns.create_topic(Name="cs8-other-deployment")["TopicArn"]
+    clients.kinesis.create_stream(StreamName="cs8s-orders", ShardCount=2)
+    put_alarm(clients, "cs8-cs8s-orders-incoming-records", "cs8s-orders", topic)  # A's, old name
+    put_alarm(clients, "cs8-cs8s-orders-incoming-bytes", "orders", theirs)  # B's, last put by B
+    cfg = write(tmp_path, "  - {name: cs8s-orders, min_shards: 1, max_shards: 8, desired_shards: 2}\n", prefix="cs8")
+    row = by_stream(run(["--config", cfg, "--alarm-topic-arn", topic, "--json"], moto_server))["cs8s-orders"]
     assert row["status"] == "changed", row
-    assert row["done"][-1] == ("delete cs7-cs7s-orders-incoming-records (renamed cs7/cs7s-orders/incoming-records)"), (
+    assert row["done"][-1] == ("delete cs8-cs8s-orders-incoming-records (renamed cs8/cs8s-orders/incoming-records)"), (
         row
     )
-    names = {a["AlarmName"]: a for a in clients.cloudwatch.describe_alarms(AlarmNamePrefix="cs7")["MetricAlarms"]}
+    names = {a["AlarmName"]: a for a in clients.cloudwatch.describe_alarms(AlarmNamePrefix="cs8")["MetricAlarms"]}
     assert sorted(names) == [
-        "cs7-cs7s-orders-incoming-bytes",  # B's: untouched
-        "cs7/cs7s-orders/incoming-bytes",
-        "cs7/cs7s-orders/incoming-records",
-        "cs7/cs7s-orders/write-throttled",
+        "cs8-cs8s-orders-incoming-bytes",  # B's: untouched
+        "cs8/cs8s-orders/incoming-bytes",
+        "cs8/cs8s-orders/incoming-records",
+        "cs8/cs8s-orders/write-throttled",
     ]
-    assert names["cs7-cs7s-orders-incoming-bytes"]["AlarmActions"] == [theirs]
-    assert names["cs7-cs7s-orders-incoming-bytes"]["Threshold"] == 1.0  # not retuned to A's count
+    assert names["cs8-cs8s-orders-incoming-bytes"]["AlarmActions"] == [theirs]
+    assert names["cs8-cs8s-orders-incoming-bytes"]["Threshold"] == 1.0  # not retuned to A's count
     again = run(["--config", cfg, "--alarm-topic-arn", topic], moto_server)
     assert again.returncode == 0 and "nothing to change" in again.stdout, again.stdout
 
