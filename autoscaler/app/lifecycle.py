@@ -223,11 +223,14 @@ class StreamRun:
         """Raises StreamBusy when the stream is not ACTIVE within the time this run may wait."""
         self.ports.kinesis.wait_until_active(self.stream, self.wait_seconds())
 
-    def applied(self, description: str, *, update_shard_count: bool = False) -> None:
-        """Record an operation AWS accepted; an UpdateShardCount also counts towards the stream's 24 h quota."""
+    def applied(self, description: str, *, update_shard_count: bool = False, mode_switch: bool = False) -> None:
+        """Record an operation AWS accepted; an UpdateShardCount also counts towards the stream's 24 h quota, a mode
+        switch towards the switch budget and the dwell (core/capacity_mode.py)."""
         self.done.append(description)
         if update_shard_count:
             self.ports.cooldown.note_update_shard_count(self.stream, owner=self.owner, at=self.ports.clock.now())
+        if mode_switch:
+            self.ports.cooldown.note_mode_switch(self.stream, owner=self.owner, at=self.ports.clock.now())
 
     def update_shard_count_calls_24h(self) -> int | None:
         return update_shard_count_calls_24h(self.ports.cooldown, self.stream, self.ports.clock.now())
@@ -280,7 +283,9 @@ class StreamRun:
         now = self.ports.clock.now()
         cooldowns: dict[Direction, float] = {}
         action = None
-        if self.acted and cooldown:
+        if self.acted and cooldown and self.direction is Direction.MODE:
+            action = "; ".join(self.done) or "capacity mode switch"  # a switch has no cooldown of its own
+        elif self.acted and cooldown:
             up = self.direction is Direction.UP
             configured = self.cfg.scale_up_cooldown_seconds if up else self.cfg.scale_down_cooldown_seconds
             cooldowns[self.direction] = now + (configured if self.cooldown_seconds is None else self.cooldown_seconds)

@@ -8,7 +8,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple, Protocol
 
+from autoscaler.config.values import StreamConfig
 from autoscaler.core.capacity import AlarmSpec
+from autoscaler.core.capacity_mode import ModeEvidence
 from autoscaler.core.model import Direction, LockState, Shard, StreamDescription, StreamMetrics, StreamMode
 from autoscaler.events import Continuation
 
@@ -20,6 +22,7 @@ __all__ = [  # Direction and LockState are domain types (model.py), re-exported 
     "ContinuationPort",
     "CooldownPort",
     "Direction",
+    "EstimatorPort",
     "KinesisPort",
     "LockState",
     "MetricsPort",
@@ -182,6 +185,11 @@ class CooldownPort(Protocol):
         """Record one UpdateShardCount call (kept 24 h) for the per-stream quota, as the lock owner."""
         ...
 
+    def note_mode_switch(self, stream: str, *, owner: str, at: float) -> None:
+        """Record one UpdateStreamMode call (kept MODE_SWITCH_MEMORY_SECONDS: the switch budget and the dwell), as
+        the lock owner."""
+        ...
+
     def read(self, stream: str) -> LockState | None:
         """The stream's lock item, or None."""
         ...
@@ -192,4 +200,12 @@ class ContinuationPort(Protocol):
         """Hand the rest of a run to a new asynchronous invocation of this function (one payload, whatever the
         direction). Raises AutoscalerError (or OSError) when it could not be handed over: the caller finishes
         what it holds instead."""
+        ...
+
+
+class EstimatorPort(Protocol):
+    def estimate(self, cfg: StreamConfig, now: float) -> ModeEvidence:
+        """The stream's own write history up to `now` (the last EVIDENCE_DAYS) replayed under each capacity mode with
+        the cost model: each mode's cost and throttled share. Raises MetricsUnavailable when the history cannot be
+        read, TraceError when there is none."""
         ...

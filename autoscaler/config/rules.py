@@ -15,6 +15,7 @@ from typing import Any, NamedTuple, Protocol
 
 from autoscaler.core import defaults as d
 from autoscaler.core import limits
+from autoscaler.core.capacity_mode import ModePolicy
 
 
 class Bound(NamedTuple):
@@ -61,6 +62,7 @@ STREAM_BOUNDS: dict[str, Bound] = {
     "max_shards": Bound(ge=1, le=limits.MAX_SHARDS_PER_STREAM),
     "desired_shards": Bound(ge=1, le=limits.MAX_SHARDS_PER_STREAM),
 }
+CHOICES: dict[str, tuple[str, ...]] = {"capacity_mode": tuple(m.value for m in ModePolicy)}
 TEXT_LENGTHS: dict[str, tuple[int, int]] = {"kms_key_id": (1, 2_048)}
 # CloudWatch (PutMetricAlarm): Period × EvaluationPeriods ≤ 7 days, and ≤ 1 day when Period < 1 h. Its 10, 20 and
 # 30 s periods are for high-resolution metrics only; Kinesis stream metrics are one-minute Sums, so a 10 s alarm
@@ -91,6 +93,8 @@ class _Tunables(Protocol):
     def alarm_evaluation_periods(self) -> int: ...
     @property
     def alarm_datapoints_to_alarm(self) -> int: ...
+    @property
+    def capacity_mode(self) -> str: ...
 
 
 class _Stream(Protocol):
@@ -106,6 +110,10 @@ class _Stream(Protocol):
 
 def tunables_problem(t: _Tunables) -> Problem | None:
     """The checks across the tunables, in the order an operator would fix them."""
+    for key, allowed in CHOICES.items():
+        value = getattr(t, key)
+        if value not in allowed:
+            return Problem(key, f"{key} {str(value)[:40]!r} is not one of {', '.join(allowed)}; write one of them")
     if t.scale_down_threshold >= t.scale_up_threshold:
         return Problem(
             "scale_down_threshold",

@@ -29,6 +29,7 @@ class Tunables:
     encrypt: bool = d.ENCRYPT
     kms_key_id: str = d.KMS_KEY_ID
     shard_level_metrics: bool = d.SHARD_LEVEL_METRICS
+    capacity_mode: str = d.CAPACITY_MODE  # one of core.capacity_mode.ModePolicy
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -14,6 +14,11 @@ first, cost second:
   both left, so one always remains to come back to on-demand. A move to on-demand needs a free on-demand stream in
   the account's quota (DescribeLimits), and a stream UPDATING is not switched.
 - Less than `min_history_seconds` (a day: one daily cycle) of history is no evidence: the stream stays where it is.
+- A move to provisioned needs the stream's shard count inside [min_shards, max_shards] (the switch keeps the count
+  on-demand left, and no provisioned stream of ours may be outside its bounds).
+
+`capacity_mode: provisioned` never switches; `capacity_mode: on-demand` switches a provisioned stream to on-demand
+(within the same budget, quota and ACTIVE rules) and never back.
 """
 
 from __future__ import annotations
@@ -31,6 +36,14 @@ MIN_DWELL_SECONDS = 7 * DAY_SECONDS  # no cost move sooner than a week after the
 MIN_HISTORY_SECONDS = DAY_SECONDS  # one daily cycle before any judgement
 
 
+class ModePolicy(enum.StrEnum):
+    """A stream's `capacity_mode` in the config."""
+
+    PROVISIONED = "provisioned"  # today's behaviour: resharded by the autoscaler; never switched
+    ON_DEMAND = "on-demand"  # kept on-demand: switched there if found provisioned, never resharded
+    AUTO = "auto"  # the autoscaler chooses by decide_mode and switches
+
+
 class ModeReason(enum.StrEnum):
     THROTTLE = "throttle"  # provisioned would throttle more than on-demand: to on-demand
     CHEAPER = "cheaper"  # the other mode costs less by the margin (and, to provisioned, throttles no more)
@@ -38,6 +51,8 @@ class ModeReason(enum.StrEnum):
     DWELL = "dwell"  # the other mode wins on cost, but the last switch is too recent
     SWITCH_BUDGET = "switch_budget"  # AWS's two switches per 24 h, one always kept to return to on-demand
     QUOTA = "quota"  # no free on-demand stream in the account's quota
+    CONFIGURED = "configured"  # capacity_mode provisioned or on-demand: the config decides, not the evidence
+    BOUNDS = "bounds"  # back to provisioned would leave the count on-demand left outside [min_shards, max_shards]
     BUSY = "busy"  # the stream is not ACTIVE
     SHORT_HISTORY = "short_history"  # too little history to judge
 
@@ -49,11 +64,19 @@ class ModeEstimate(NamedTuple):
     throttled_fraction: float  # of the bytes written
 
 
+class ModeEvidence(NamedTuple):
+    """A stream's history replayed under each mode (the estimator's answer)."""
+
+    provisioned: ModeEstimate
+    on_demand: ModeEstimate
+    history_seconds: float  # how much history the replay had
+
+
 class ModeInput(NamedTuple):
     stream: str
     current: StreamMode
-    provisioned: ModeEstimate
-    on_demand: ModeEstimate
+    provisioned: ModeEstimate | None  # None: not estimated (a configured mode needs no evidence)
+    on_demand: ModeEstimate | None
     history_seconds: float
     now: float
     switches: Sequence[float] = ()  # epoch seconds of this stream's mode switches (any age; the last 24 h count)
@@ -63,6 +86,10 @@ class ModeInput(NamedTuple):
     throttle_slack: float = 0.0001  # 0.01 percentage points
     min_dwell_seconds: float = MIN_DWELL_SECONDS
     min_history_seconds: float = MIN_HISTORY_SECONDS
+    policy: ModePolicy = ModePolicy.AUTO
+    shards: int | None = None  # open shards now (None: unknown, no move to provisioned)
+    min_shards: int = 1
+    max_shards: int = 10_000
 
 
 class ModeDecision(NamedTuple):
@@ -81,55 +108,66 @@ def decide_mode(inp: ModeInput) -> ModeDecision:
     """Keep the current mode or switch, with the reason (see the module docstring for the rule)."""
     prov, od = inp.provisioned, inp.on_demand
     figures = (
-        f"provisioned ${prov.cost_usd:,.2f} throttling {prov.throttled_fraction:.3%}, "
-        f"on-demand ${od.cost_usd:,.2f} throttling {od.throttled_fraction:.3%}"
+        f" (provisioned ${prov.cost_usd:,.2f} throttling {prov.throttled_fraction:.3%}, "
+        f"on-demand ${od.cost_usd:,.2f} throttling {od.throttled_fraction:.3%})"
+        if prov is not None and od is not None
+        else ""
     )
 
     def keep(reason: ModeReason, why: str) -> ModeDecision:
-        return ModeDecision(inp.stream, inp.current, inp.current, reason, f"{why} ({figures})")
+        return ModeDecision(inp.stream, inp.current, inp.current, reason, f"{why}{figures}")
 
     def switch(target: StreamMode, reason: ModeReason, why: str) -> ModeDecision:
-        return ModeDecision(inp.stream, inp.current, target, reason, f"{why} ({figures})")
+        return ModeDecision(inp.stream, inp.current, target, reason, f"{why}{figures}")
 
-    if inp.history_seconds < inp.min_history_seconds:
+    used = sum(1 for t in inp.switches if inp.now - DAY_SECONDS < t <= inp.now)
+    since = inp.now - max(inp.switches, default=float("-inf"))
+
+    def to_on_demand(reason: ModeReason, why: str) -> ModeDecision:
+        if used >= SWITCHES_PER_24H:
+            return keep(ModeReason.SWITCH_BUDGET, f"{why}, but {used} switches in the last 24 h")
+        if not inp.on_demand_quota_free:
+            return keep(ModeReason.QUOTA, f"{why}, but the account's on-demand stream quota is full")
+        if not inp.active:
+            return keep(ModeReason.BUSY, f"{why}, but the stream is not ACTIVE")
+        return switch(StreamMode.ON_DEMAND, reason, why)
+
+    if inp.policy is ModePolicy.PROVISIONED:
+        return keep(ModeReason.CONFIGURED, "capacity_mode: provisioned (never switched)")
+    if inp.policy is ModePolicy.ON_DEMAND:
+        if inp.current is StreamMode.ON_DEMAND:
+            return keep(ModeReason.CONFIGURED, "capacity_mode: on-demand")
+        return to_on_demand(ModeReason.CONFIGURED, "capacity_mode: on-demand")
+    if prov is None or od is None or inp.history_seconds < inp.min_history_seconds:
         days = inp.history_seconds / DAY_SECONDS
         return keep(
             ModeReason.SHORT_HISTORY, f"{days:.1f} days of history, {inp.min_history_seconds / DAY_SECONDS:g} needed"
         )
     throttles_more = prov.throttled_fraction > od.throttled_fraction + inp.throttle_slack
-    used = sum(1 for t in inp.switches if inp.now - DAY_SECONDS < t <= inp.now)
-    since = inp.now - max(inp.switches, default=float("-inf"))
     if inp.current is StreamMode.PROVISIONED:
         if throttles_more:
-            target, reason, why = StreamMode.ON_DEMAND, ModeReason.THROTTLE, "provisioned would throttle more"
-        elif od.cost_usd < prov.cost_usd * (1 - inp.margin):
-            target, reason, why = (
-                StreamMode.ON_DEMAND,
-                ModeReason.CHEAPER,
-                f"on-demand is cheaper by > {inp.margin:.0%}",
-            )
-        else:
+            return to_on_demand(ModeReason.THROTTLE, "provisioned would throttle more")
+        if not od.cost_usd < prov.cost_usd * (1 - inp.margin):
             return keep(ModeReason.KEEP, "provisioned is as good")
-        if reason is ModeReason.CHEAPER and since < inp.min_dwell_seconds:
-            return keep(ModeReason.DWELL, f"{why}, but the last switch was {since / 3600:.0f} h ago")
-        if used >= SWITCHES_PER_24H:
-            return keep(ModeReason.SWITCH_BUDGET, f"{why}, but {used} switches in the last 24 h")
-        if not inp.on_demand_quota_free:
-            return keep(ModeReason.QUOTA, f"{why}, but the account's on-demand stream quota is full")
-    else:
-        if throttles_more or not prov.cost_usd < od.cost_usd * (1 - inp.margin):
-            return keep(
-                ModeReason.KEEP, "on-demand is as good" if not throttles_more else "provisioned would throttle more"
-            )
-        target, reason, why = (
-            StreamMode.PROVISIONED,
-            ModeReason.CHEAPER,
-            f"provisioned is cheaper by > {inp.margin:.0%}",
-        )
+        why = f"on-demand is cheaper by > {inp.margin:.0%}"
         if since < inp.min_dwell_seconds:
             return keep(ModeReason.DWELL, f"{why}, but the last switch was {since / 3600:.0f} h ago")
-        if used > 0:  # one switch must remain to come back to on-demand within the 24 h
-            return keep(ModeReason.SWITCH_BUDGET, f"{why}, but {used} switch in the last 24 h (one is kept)")
+        return to_on_demand(ModeReason.CHEAPER, why)
+    if throttles_more or not prov.cost_usd < od.cost_usd * (1 - inp.margin):
+        return keep(
+            ModeReason.KEEP, "on-demand is as good" if not throttles_more else "provisioned would throttle more"
+        )
+    why = f"provisioned is cheaper by > {inp.margin:.0%}"
+    if since < inp.min_dwell_seconds:
+        return keep(ModeReason.DWELL, f"{why}, but the last switch was {since / 3600:.0f} h ago")
+    if used > 0:  # one switch must remain to come back to on-demand within the 24 h
+        return keep(ModeReason.SWITCH_BUDGET, f"{why}, but {used} switch in the last 24 h (one is kept)")
+    if inp.shards is None or not inp.min_shards <= inp.shards <= inp.max_shards:
+        return keep(
+            ModeReason.BOUNDS,
+            f"{why}, but the stream's {inp.shards if inp.shards is not None else 'unknown'} shards are outside "
+            f"[min_shards, max_shards] = [{inp.min_shards}, {inp.max_shards}] (the switch keeps the count)",
+        )
     if not inp.active:
         return keep(ModeReason.BUSY, f"{why}, but the stream is not ACTIVE")
-    return switch(target, reason, why)
+    return switch(StreamMode.PROVISIONED, ModeReason.CHEAPER, why)

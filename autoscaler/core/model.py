@@ -152,8 +152,11 @@ class History(NamedTuple):
 
 
 class Direction(enum.StrEnum):
+    """What a run on a stream does; UP and DOWN each have a cooldown, a capacity-mode switch (MODE) has none."""
+
     UP = "up"
     DOWN = "down"
+    MODE = "mode"
 
 
 class LockState(NamedTuple):
@@ -166,3 +169,4 @@ class LockState(NamedTuple):
     last_action: str | None = None
     last_action_at: float | None = None
     update_shard_count_calls: tuple[float, ...] = ()  # epoch seconds of our UpdateShardCount calls, last 24 h
+    mode_switches: tuple[float, ...] = ()  # epoch seconds of our UpdateStreamMode calls, last MODE_SWITCH_MEMORY

@@ -105,6 +105,9 @@ def auto_mode(
                     margin=opts.margin,
                     min_dwell_seconds=opts.min_dwell_seconds,
                     min_history_seconds=opts.min_history_seconds,
+                    # back in provisioned the stream has the shadow's count (the first simplification above),
+                    # which the replay kept inside the stream's bounds
+                    shards=p_led.shards[m],
                 )
             )
             if d.switches:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autoscaler.core.capacity_mode import DAY_SECONDS, ModeEstimate, ModeInput, ModeReason, decide_mode
+from autoscaler.core.capacity_mode import DAY_SECONDS, ModeEstimate, ModeInput, ModePolicy, ModeReason, decide_mode
 from autoscaler.core.model import StreamMode
 
 pytestmark = pytest.mark.unit
@@ -17,8 +17,10 @@ H = 3600.0
 
 
 def inp(current: StreamMode, prov: tuple[float, float], od: tuple[float, float], **kw: object) -> ModeInput:
-    """30 days of history, no switch yet, margin 20%, slack 0.01 pp, dwell 7 days (the defaults)."""
+    """30 days of history, no switch yet, margin 20%, slack 0.01 pp, dwell 7 days (the defaults); 4 shards within
+    the bounds [1, 10000]."""
     fields: dict[str, object] = {
+        "shards": 4,
         "stream": "s",
         "current": current,
         "provisioned": ModeEstimate(*prov),
@@ -87,6 +89,13 @@ def inp(current: StreamMode, prov: tuple[float, float], od: tuple[float, float],
         ),
         ("on-demand quota full", inp(P, (50.0, 0.01), (100.0, 0.0), on_demand_quota_free=False), P, ModeReason.QUOTA),
         ("stream UPDATING", inp(P, (50.0, 0.01), (100.0, 0.0), active=False), P, ModeReason.BUSY),
+        # on-demand left 40 shards; the config's max is 32: back to provisioned would leave the bounds
+        (
+            "provisioned cheaper, the count outside the bounds",
+            inp(OD, (10.0, 0.0), (100.0, 0.0), shards=40, max_shards=32),
+            OD,
+            ModeReason.BOUNDS,
+        ),
         # 23 h < a day of history: no evidence either way
         (
             "short history",
@@ -101,6 +110,55 @@ def test_the_decision_table(case: str, given_input: ModeInput, target: StreamMod
     assert (d.target, d.reason) == (target, reason), f"{case}: {d.message}"
     assert d.switches == (target is not given_input.current)
     assert "provisioned $" in d.message and "on-demand $" in d.message  # the figures behind every answer
+
+
+@pytest.mark.parametrize(
+    ("case", "given_input", "target", "reason"),
+    [
+        # the config decides; the evidence (here: on-demand far cheaper, provisioned throttling) is not read
+        (
+            "provisioned is never switched",
+            inp(P, (100.0, 0.05), (1.0, 0.0), policy=ModePolicy.PROVISIONED),
+            P,
+            "configured",
+        ),
+        (
+            "provisioned, found on-demand: left",
+            inp(OD, (1.0, 0.0), (100.0, 0.0), policy=ModePolicy.PROVISIONED),
+            OD,
+            "configured",
+        ),
+        (
+            "on-demand: a provisioned stream goes",
+            inp(P, (1.0, 0.0), (100.0, 0.0), policy=ModePolicy.ON_DEMAND),
+            OD,
+            "configured",
+        ),
+        ("on-demand stays on-demand", inp(OD, (1.0, 0.0), (100.0, 0.0), policy=ModePolicy.ON_DEMAND), OD, "configured"),
+        # ... within AWS's limits all the same, and with no estimates at all
+        (
+            "on-demand, two switches in 24 h",
+            inp(P, (1.0, 0.0), (1.0, 0.0), policy=ModePolicy.ON_DEMAND, switches=(NOW - H, NOW - 2 * H)),
+            P,
+            "switch_budget",
+        ),
+        (
+            "on-demand, quota full, no estimates",
+            inp(P, (1.0, 0.0), (1.0, 0.0), policy=ModePolicy.ON_DEMAND, on_demand_quota_free=False)._replace(
+                provisioned=None, on_demand=None
+            ),
+            P,
+            "quota",
+        ),
+        # auto with no estimates (history unreadable): no evidence
+        ("auto without estimates", inp(P, (1.0, 0.0), (1.0, 0.0))._replace(provisioned=None), P, "short_history"),
+    ],
+)
+def test_a_configured_mode_needs_no_evidence(
+    case: str, given_input: ModeInput, target: StreamMode, reason: str
+) -> None:
+    d = decide_mode(given_input)
+    assert (d.target, d.reason.value) == (target, reason), f"{case}: {d.message}"
 
 
 estimates = st.tuples(st.floats(0, 1_000), st.floats(0, 0.05)).map(lambda t: ModeEstimate(*t))

@@ -62,10 +62,17 @@ BAD = [
         "unknown key",
         one(max_shard=3),
         "s.yaml, line 6, streams[0].max_shard: unknown key 'max_shard'; did you mean 'max_shards'? (allowed: "
-        "alarm_datapoints_to_alarm, alarm_evaluation_periods, alarm_period_seconds, desired_shards, enabled, "
+        "alarm_datapoints_to_alarm, alarm_evaluation_periods, alarm_period_seconds, capacity_mode, desired_shards, "
+        "enabled, "
         "encrypt, fallback_scale_up_factor, far_over_cooldown_seconds, headroom, kms_key_id, max_shards, min_shards, name, retention_hours, "
         "scale_down_cooldown_seconds, scale_down_lookback_hours, scale_down_threshold, scale_up_cooldown_seconds, "
         "scale_up_lookback_minutes, scale_up_threshold, shard_level_metrics)",
+    ),
+    (
+        "capacity mode spelt as the API does",
+        one(capacity_mode="ON_DEMAND"),
+        "s.yaml, line 6, streams[0].capacity_mode: capacity_mode 'ON_DEMAND' is not one of provisioned, on-demand, "
+        "auto; write one of them",
     ),
     (
         "duplicate names",
@@ -134,7 +141,7 @@ BAD = [
         "unknown key in defaults lists only the keys defaults takes",
         "defaults:\n  colour: blue\n" + one(),
         "s.yaml, line 2, defaults.colour: unknown key 'colour'; check its spelling (allowed: "
-        "alarm_datapoints_to_alarm, alarm_evaluation_periods, alarm_period_seconds, enabled, encrypt, "
+        "alarm_datapoints_to_alarm, alarm_evaluation_periods, alarm_period_seconds, capacity_mode, enabled, encrypt, "
         "fallback_scale_up_factor, far_over_cooldown_seconds, headroom, kms_key_id, retention_hours, scale_down_cooldown_seconds, "
         "scale_down_lookback_hours, scale_down_threshold, scale_up_cooldown_seconds, scale_up_lookback_minutes, "
         "scale_up_threshold, shard_level_metrics)",
@@ -438,6 +445,11 @@ def test_snapshot_round_trip_is_the_same_config(tmp_path: Path) -> None:
             "defaults.scale_down_threshold: scale_down_threshold (0.9) must be below scale_up_threshold (0.8)",
         ),
         ("bad name", lambda s: {**s, "streams": [{**s["streams"][0], "name": "orders\n"}]}, "a Kinesis stream name"),
+        (
+            "an unknown capacity mode",
+            lambda s: {**s, "streams": [{**s["streams"][0], "capacity_mode": "ON_DEMAND"}]},
+            "capacity_mode 'ON_DEMAND' is not one of provisioned, on-demand, auto",
+        ),
         # "/" separates an alarm name's parts: a prefix holding one would overlap another deployment's names and scopes
         ("a prefix with a slash", lambda s: {**s, "alarm_name_prefix": "a/b"}, "alarm_name_prefix 'a/b': use 1–64"),
     ],

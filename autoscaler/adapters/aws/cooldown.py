@@ -5,7 +5,8 @@ Item (partition key `stream`):
   lease_until        N  epoch s; past it, the lock is free again even if the owner never released it
   cooldown_up_until  N  epoch s; no new scale-up before it
   cooldown_down_until N epoch s; no new scale-down before it
-  last_action, last_action_at, usc_calls (L of N: our UpdateShardCount calls in the last 24 h)
+  last_action, last_action_at, usc_calls (L of N: our UpdateShardCount calls in the last 24 h),
+  mode_switches (L of N: our UpdateStreamMode calls in the last MODE_SWITCH_MEMORY_SECONDS)
   expires_at         N  TTL attribute: DynamoDB deletes the item some time after (cleanup only; never relied on)
 
 Timeline of one scale-up (lease = remaining invocation time + 60 s, so it outlives the function's timeout):
@@ -28,7 +29,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from autoscaler.adapters.aws.errors import error_code
-from autoscaler.core.defaults import LOCK_ITEM_TTL_SECONDS
+from autoscaler.core.defaults import LOCK_ITEM_TTL_SECONDS, MODE_SWITCH_MEMORY_SECONDS
 from autoscaler.core.errors import CooldownActive, LockHeld, LockUnavailable
 from autoscaler.core.lock import lost, refusal
 from autoscaler.core.model import Direction, LockState
@@ -37,6 +38,7 @@ IAM_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem")
 
 _COOLDOWN_ATTR = {Direction.UP: "cooldown_up_until", Direction.DOWN: "cooldown_down_until"}
 DAY_SECONDS = 86_400
+_CALLS_ATTR = {"update_shard_count_calls": "usc_calls", "mode_switches": "mode_switches"}  # LockState field → attr
 
 
 def _n(value: float) -> dict[str, str]:
@@ -190,13 +192,20 @@ class CooldownTable:
         )
 
     def note_update_shard_count(self, stream: str, *, owner: str, at: float) -> None:
+        self._note(stream, "update_shard_count_calls", DAY_SECONDS, owner=owner, at=at)
+
+    def note_mode_switch(self, stream: str, *, owner: str, at: float) -> None:
+        self._note(stream, "mode_switches", MODE_SWITCH_MEMORY_SECONDS, owner=owner, at=at)
+
+    def _note(self, stream: str, field: str, keep_seconds: float, *, owner: str, at: float) -> None:
+        """Append `at` to one of the item's call lists (dropping calls older than keep_seconds), as the owner."""
         state = self.read(stream)
-        recent = [t for t in (state.update_shard_count_calls if state else ()) if at - t < DAY_SECONDS]
+        recent = [t for t in (getattr(state, field) if state else ()) if at - t < keep_seconds]
         try:
             self.client.update_item(
                 TableName=self.table,
                 Key={"stream": {"S": stream}},
-                UpdateExpression="SET usc_calls = :calls",
+                UpdateExpression=f"SET {_CALLS_ATTR[field]} = :calls",
                 ConditionExpression="#owner = :owner",
                 ExpressionAttributeNames={"#owner": "owner"},
                 ExpressionAttributeValues={":calls": {"L": [_n(t) for t in [*recent, at]]}, ":owner": {"S": owner}},
@@ -223,7 +232,10 @@ def _num(item: Mapping[str, Any], key: str, default: float = 0.0) -> float:
 def _state(stream: str, item: Mapping[str, Any]) -> LockState:
     owner = item.get("owner", {}).get("S")
     cooldowns = {d: _num(item, attr) for d, attr in _COOLDOWN_ATTR.items() if attr in item}
-    calls = tuple(float(x["N"]) for x in item.get("usc_calls", {}).get("L", []) if "N" in x)
+    calls = {
+        field: tuple(float(x["N"]) for x in item.get(attr, {}).get("L", []) if "N" in x)
+        for field, attr in _CALLS_ATTR.items()
+    }
     last = item.get("last_action", {}).get("S")
     return LockState(
         stream=stream,
@@ -232,5 +244,5 @@ def _state(stream: str, item: Mapping[str, Any]) -> LockState:
         cooldown_until=cooldowns,
         last_action=last,
         last_action_at=_num(item, "last_action_at") if "last_action_at" in item else None,
-        update_shard_count_calls=calls,
+        **calls,
     )

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from autoscaler.adapters.fakes.clock import SimClock
-from autoscaler.core.defaults import LOCK_ITEM_TTL_SECONDS
+from autoscaler.core.defaults import LOCK_ITEM_TTL_SECONDS, MODE_SWITCH_MEMORY_SECONDS
 from autoscaler.core.lock import lost, refusal
 from autoscaler.core.model import Direction, LockState
 
@@ -94,12 +95,19 @@ class FakeCooldown:
             return new
 
     def note_update_shard_count(self, stream: str, *, owner: str, at: float) -> None:
+        self._note(stream, "update_shard_count_calls", 86_400, owner=owner, at=at)
+
+    def note_mode_switch(self, stream: str, *, owner: str, at: float) -> None:
+        self._note(stream, "mode_switches", MODE_SWITCH_MEMORY_SECONDS, owner=owner, at=at)
+
+    def _note(self, stream: str, attr: str, keep_seconds: float, *, owner: str, at: float) -> None:
         with self._lock:
             current = self.items.get(stream)
             if current is None or current[0].owner != owner:
                 return
-            calls = (*(t for t in current[0].update_shard_count_calls if at - t < 86_400), at)
-            self.items[stream] = (current[0]._replace(update_shard_count_calls=calls), current[1])
+            calls = (*(t for t in getattr(current[0], attr) if at - t < keep_seconds), at)
+            fields: dict[str, Any] = {attr: calls}
+            self.items[stream] = (current[0]._replace(**fields), current[1])
 
     def read(self, stream: str) -> LockState | None:
         with self._lock:
