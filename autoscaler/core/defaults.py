@@ -25,6 +25,9 @@ ALARM_SWEEP_SECONDS = 300
 # FAR_OVER_COOLDOWN_SECONDS after a scale-down of a stream far over its need: an ordinary stream shrinks every
 # 30-36 h as before, a stream holding a burst's capacity halves every 6 h while quiet (docs/capacity-modes.md).
 SCALE_DOWN_SCHEDULE = "rate(6 hours)"
+# capacity_mode on-demand / auto streams are decided hourly (app/capacity_mode.py): the cadence simulator/auto.py
+# measured (every 6 h: geomean 0.72× on-demand instead of 0.70×).
+CAPACITY_MODE_SCHEDULE = "rate(1 hour)"
 FALLBACK_SCALE_UP_FACTOR = 1.5  # metrics missing while alarmed: grow by 50% (≥ +1), one UpdateShardCount step.
 SCALE_UP_COOLDOWN_SECONDS = 300  # 5 min: alarms need a few datapoints at the new capacity before they can judge it.
 SCALE_DOWN_COOLDOWN_SECONDS = 30 * 3_600  # after a scale-down, until the next; never blocks scale-up.

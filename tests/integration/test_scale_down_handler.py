@@ -19,7 +19,16 @@ from tests.handler_harness import CallRecorder, dashboard_schemas, emitted_metri
 
 pytestmark = pytest.mark.integration
 ACCOUNT = "123456789012"
-WRITES = {"SplitShard", "MergeShards", "UpdateShardCount", "PutMetricAlarm", "SetAlarmState", "UpdateItem", "Invoke"}
+WRITES = {
+    "SplitShard",
+    "MergeShards",
+    "UpdateShardCount",
+    "UpdateStreamMode",
+    "PutMetricAlarm",
+    "SetAlarmState",
+    "UpdateItem",
+    "Invoke",
+}
 CONFIG = (
     "streams:\n"
     "  - {name: quiet, min_shards: 1, max_shards: 16, desired_shards: 4}\n"
@@ -197,3 +206,47 @@ def test_the_lock_table_down_fails_the_stream_closed_with_an_error_metric_and_lo
     assert errors and {e.get("stream") for e in errors} == {"quiet"}, errors
     assert any("not resharding without the lock" in json.dumps(e) for e in errors), errors
     assert ("Errors", frozenset({"Stream"})) in emitted_metrics(capsys.readouterr().out)
+
+
+MODE_CONFIG = (
+    "streams:\n"
+    "  - {name: quiet, min_shards: 1, max_shards: 16, desired_shards: 4, capacity_mode: auto}\n"
+    "  - {name: busy, min_shards: 1, max_shards: 16, desired_shards: 4, capacity_mode: on-demand}\n"
+    "  - {name: plain, min_shards: 1, max_shards: 16, desired_shards: 4}\n"
+)
+
+
+def mode_rule_event(rule: str = "teststack-modes") -> dict[str, Any]:
+    event = load_event("scheduled-event.json")
+    return {**event, "resources": [f"arn:aws:events:us-east-1:{ACCOUNT}:rule/{rule}"]}
+
+
+def test_the_capacity_mode_rule_runs_the_mode_decisions_not_the_scale_down(env: Any) -> None:
+    run = env(MODE_CONFIG, CAPACITY_MODE_RULE="teststack-modes")
+    out = run(mode_rule_event())
+    assert out["job"] == "capacity-mode"
+    by = {r["stream"]: r for r in out["results"]}
+    # busy: capacity_mode on-demand, found provisioned: switched by ARN, no evidence needed
+    assert (by["busy"]["outcome"], by["busy"]["reason"], by["busy"]["target"]) == (
+        "switched",
+        "configured",
+        "ON_DEMAND",
+    )
+    kinesis = run.module.CLIENTS.kinesis
+    assert kinesis.describe_stream_summary(StreamName="busy")["StreamDescriptionSummary"]["StreamModeDetails"] == {
+        "StreamMode": "ON_DEMAND"
+    }
+    # quiet: auto, a day of history read from CloudWatch and replayed: judged, and kept provisioned (5% of 4 shards
+    # costs less provisioned than on-demand's per-GB and per-stream-hour charges)
+    assert by["quiet"]["outcome"] == "kept" and by["quiet"]["current"] == "PROVISIONED", by["quiet"]
+    assert "plain" not in by  # capacity_mode provisioned: never read
+    assert "MergeShards" not in run.writes and run.writes.count("UpdateStreamMode") == 1
+    item = run.module.CLIENTS.dynamodb.get_item(TableName="cd", Key={"stream": {"S": "busy"}})["Item"]
+    assert len(item["mode_switches"]["L"]) == 1 and "owner" not in item
+
+
+def test_the_scale_down_rule_does_not_run_the_mode_decisions(env: Any) -> None:
+    run = env(MODE_CONFIG, CAPACITY_MODE_RULE="teststack-modes")
+    out = run(mode_rule_event("teststack-ScaleDownFunctionSchedule-1A2B3C"))
+    assert "job" not in out and {r["stream"] for r in out["results"]} == {"quiet", "busy", "plain"}
+    assert "UpdateStreamMode" not in run.writes

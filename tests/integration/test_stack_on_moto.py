@@ -53,8 +53,14 @@ def test_translated_stack_creates_on_moto() -> None:
         assert fn["Handler"] == "autoscaler.handlers.scale_up.handler" and fn["Runtime"] == "python3.12"
         assert fn["Environment"]["Variables"]["COOLDOWN_TABLE"] == outputs["CooldownTableName"]
         rules = client("events").list_rules()["Rules"]
-        # gauge, scale-down, the scale-up's re-arm sweep
-        assert sorted(r["ScheduleExpression"] for r in rules) == ["rate(1 hour)", "rate(5 minutes)", "rate(6 hours)"]
+        # gauge, capacity modes, scale-down, the scale-up's re-arm sweep
+        assert sorted(r["ScheduleExpression"] for r in rules) == [
+            "rate(1 hour)",
+            "rate(1 hour)",
+            "rate(5 minutes)",
+            "rate(6 hours)",
+        ]
+        assert "ka-modes" in {r["Name"] for r in rules}  # the name the fleet function tells its schedules apart by
         assert outputs["GaugeFunctionName"] == "ka-gauge"
         assert fn["Environment"]["Variables"]["NOTIFY_TOPIC_ARN"] == outputs["NotificationTopicArn"]
         # GaugeSchedule off: the condition leaves the gauge (function, rule, log group, output) out of the stack;
@@ -75,4 +81,5 @@ def test_translated_stack_creates_on_moto() -> None:
         kb_up = client("lambda").get_function(FunctionName="kb-scale-up")["Configuration"]
         assert kb_up["Environment"]["Variables"]["NOTIFY_TOPIC_ARN"] == ""
         kb_types = [r["ResourceType"] for r in cfn.list_stack_resources(StackName="kb")["StackResourceSummaries"]]
-        assert kb_types.count("AWS::Lambda::Function") == 2 and kb_types.count("AWS::Events::Rule") == 2
+        # scale-up's sweep, scale-down, capacity modes (the gauge's rule left out)
+        assert kb_types.count("AWS::Lambda::Function") == 2 and kb_types.count("AWS::Events::Rule") == 3

@@ -66,7 +66,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {
             continuation.IAM_ACTIONS,
             notify.IAM_ACTIONS,
         ),
-        forbidden=_actions(kinesis.SCALE_DOWN_ACTIONS),
+        forbidden=_actions(kinesis.SCALE_DOWN_ACTIONS, kinesis.MODE_ACTIONS),
     ),
     "ScaleDownFunction": FunctionSpec(
         handler_module="autoscaler.handlers.scale_down",
@@ -75,6 +75,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {
             kinesis.SCALE_DOWN_ACTIONS,
             kinesis.RESIZE_ACTIONS,
             kinesis.FLEET_READ_ACTIONS,
+            kinesis.MODE_ACTIONS,
             cloudwatch.IAM_ACTIONS,
             cooldown.IAM_ACTIONS,
             continuation.IAM_ACTIONS,
@@ -85,7 +86,9 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     "GaugeFunction": FunctionSpec(
         handler_module="autoscaler.handlers.gauge",
         actions=_actions(kinesis.GAUGE_ACTIONS, cloudwatch.METRICS_IAM_ACTIONS),
-        forbidden=_actions(kinesis.SCALE_UP_ACTIONS, kinesis.SCALE_DOWN_ACTIONS, kinesis.RESIZE_ACTIONS),
+        forbidden=_actions(
+            kinesis.SCALE_UP_ACTIONS, kinesis.SCALE_DOWN_ACTIONS, kinesis.RESIZE_ACTIONS, kinesis.MODE_ACTIONS
+        ),
         uses_lock=False,
     ),
 }
@@ -98,6 +101,8 @@ RESOURCE_STAR_ALLOWED = {
     "kinesis:DescribeLimits": "reads the account's shard quota; no resource type",
     "kinesis:UpdateShardCount": "no resource type (unlike SplitShard/MergeShards, which take stream*)",
     "kinesis:ListStreams": "lists the account's streams; no resource type",
+    # the IAM dataset behind policy generators lists "resources": [] for it, as for UpdateShardCount
+    "kinesis:UpdateStreamMode": "no resource type (takes the stream's ARN, but IAM matches only '*')",
     "cloudwatch:GetMetricData": "classic metrics are not IAM resources; its only resource type is the OTel dataset",
 }
 # Actions granted on exactly the managed streams' ARNs (from the ManagedStreamNames parameter).
@@ -719,7 +724,10 @@ EXPECTED_EVENTS: dict[str, list[tuple[str, dict[str, Any]]]] = {
         ("SNS", {"Topic": {"Ref": TOPIC}}),
         ("Schedule", {"Schedule": {"Ref": "AlarmSweepSchedule"}}),  # the re-arm sweep (app/sweeper.py)
     ],
-    "ScaleDownFunction": [("Schedule", {"Schedule": {"Ref": SCHEDULE_PARAMETER}})],
+    "ScaleDownFunction": [
+        ("Schedule", {"Schedule": {"Ref": SCHEDULE_PARAMETER}}),
+        ("Schedule", {"Schedule": {"Ref": "CapacityModeSchedule"}}),  # app/capacity_mode.py
+    ],
     "GaugeFunction": [("Schedule", {"Schedule": {"Ref": "GaugeSchedule"}})],
 }
 
@@ -914,32 +922,49 @@ def test_transformed_role_adds_only_logging_and_the_failure_destination(
 
 
 SCHEDULED = {
-    "ScaleDownFunction": SCHEDULE_PARAMETER,
-    "GaugeFunction": "GaugeSchedule",
-    "ScaleUpFunction": "AlarmSweepSchedule",
+    "ScaleDownFunction": (SCHEDULE_PARAMETER, "CapacityModeSchedule"),
+    "GaugeFunction": ("GaugeSchedule",),
+    "ScaleUpFunction": ("AlarmSweepSchedule",),
 }
 # One run at a time for the fleet jobs. The sweep runs in the scale-up function, unreserved (alarms of different
 # streams run in parallel): two sweeps overlapping both set the same alarms to OK, which is harmless.
 SERIAL = {"ScaleDownFunction", "GaugeFunction"}
 
 
-def test_transformed_schedules_are_eventbridge_rules_one_per_scheduled_function(transformed: dict[str, Any]) -> None:
+def test_transformed_schedules_are_eventbridge_rules_one_per_schedule(transformed: dict[str, Any]) -> None:
     resources = transformed["Resources"]
     scheduler = [name for name, r in resources.items() if r["Type"] == "AWS::Scheduler::Schedule"]
     assert not scheduler, f"{scheduler}: EventBridge Scheduler sends no envelope; use SAM Type Schedule"
     rules = {name: r["Properties"] for name, r in resources.items() if r["Type"] == "AWS::Events::Rule"}
-    assert len(rules) == len(SCHEDULED), f"expected one AWS::Events::Rule per {sorted(SCHEDULED)}, got {sorted(rules)}"
+    expected = sorted((f, p) for f, params in SCHEDULED.items() for p in params)
+    got = []
     for rule_name, rule in rules.items():
         (target,) = rule["Targets"]
         function_name = target["Arn"]["Fn::GetAtt"][0]
         assert function_name in SCHEDULED, f"{rule_name} targets {function_name}, which parses no scheduled event"
-        assert rule["ScheduleExpression"] == {"Ref": SCHEDULED[function_name]}, f"{rule_name}: ScheduleExpression"
+        got.append((function_name, rule["ScheduleExpression"]["Ref"]))
         assert rule.get("State", "ENABLED") == "ENABLED", f"{rule_name} must be enabled"
         assert not {"Input", "InputPath", "InputTransformer"} & set(target), (
             f"{rule_name}: the target must deliver the scheduled-event envelope unchanged"
         )
         if function_name in SERIAL:
             assert resources[function_name]["Properties"].get("ReservedConcurrentExecutions") == 1
+    assert sorted(got) == expected, f"expected one AWS::Events::Rule per schedule {expected}, got {sorted(got)}"
+
+
+def test_the_fleet_function_tells_its_two_schedules_apart_by_the_rule_name(
+    template: dict[str, Any], transformed: dict[str, Any]
+) -> None:
+    """handlers/scale_down.py runs the capacity-mode job when resources[0] ends in :rule/$CAPACITY_MODE_RULE."""
+    from autoscaler.core.defaults import CAPACITY_MODE_SCHEDULE
+
+    props = function_props(template, "ScaleDownFunction")
+    named = props["Events"]["CapacityModeSchedule"]["Properties"]["Name"]
+    assert props["Environment"]["Variables"]["CAPACITY_MODE_RULE"] == named == {"Fn::Sub": "${AWS::StackName}-modes"}
+    assert "Name" not in props["Events"]["Schedule"]["Properties"]  # the scale-down rule is never mistaken for it
+    assert template["Parameters"]["CapacityModeSchedule"]["Default"] == CAPACITY_MODE_SCHEDULE == "rate(1 hour)"
+    # EventBridge rule names are at most 64 characters; the stack name is held to 53 by "<stack>-scale-down"
+    assert len("x" * 53 + "-modes") <= 64
 
 
 def test_alarm_sweep_runs_every_five_minutes_by_default_and_cannot_be_off(template: dict[str, Any]) -> None:

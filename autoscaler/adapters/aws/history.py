@@ -23,9 +23,9 @@ from autoscaler.core.errors import MetricsUnavailable, TraceError
 from autoscaler.core.limits import INCOMING_BYTES, INCOMING_RECORDS
 from autoscaler.core.model import History
 
-# Operator-side only (the backtest command, never a Lambda): like aws/provisioning.py it declares OPERATOR_ACTIONS,
-# not IAM_ACTIONS, because tests/integration/test_template.py holds the functions' roles to exactly the IAM_ACTIONS
-# of the adapters the handlers build. (cloudwatch:GetMetricData is granted to both functions anyway.)
+# The backtest command's, and the fleet function's capacity-mode estimator's (handlers/scale_down.py). It declares
+# OPERATOR_ACTIONS, not IAM_ACTIONS: its one action is the MetricsAdapter's it reads through (cloudwatch.py
+# METRICS_IAM_ACTIONS), which tests/integration/test_template.py already holds each function's role to.
 OPERATOR_ACTIONS = ("cloudwatch:GetMetricData",)
 
 DAY = 86_400

@@ -31,8 +31,9 @@ SCALE_DOWN_ACTIONS = ("kinesis:MergeShards",)  # only the scale-down function me
 # layout: merged pairs of even shards are double-width and carry twice the traffic).
 RESIZE_ACTIONS = ("kinesis:UpdateShardCount",)
 FLEET_READ_ACTIONS = ("kinesis:ListStreams",)  # the fleet's modes and statuses in one call (scale-down)
+MODE_ACTIONS = ("kinesis:UpdateStreamMode",)  # capacity-mode switches (the fleet function: app/capacity_mode.py)
 GAUGE_ACTIONS = ("kinesis:ListShards",)  # the gauge only counts open shards (autoscaler/app/gauge.py)
-IAM_ACTIONS = READ_ACTIONS + SCALE_UP_ACTIONS + SCALE_DOWN_ACTIONS + RESIZE_ACTIONS + FLEET_READ_ACTIONS
+IAM_ACTIONS = READ_ACTIONS + SCALE_UP_ACTIONS + SCALE_DOWN_ACTIONS + RESIZE_ACTIONS + FLEET_READ_ACTIONS + MODE_ACTIONS
 
 PAGE_SIZE = 1_000  # ListShards' maximum page
 RESHARD_TPS = 4.0  # SplitShard + MergeShards share 5 TPS per account: keep one in five for other callers

@@ -1,0 +1,234 @@
+"""The capacity-mode use case (issue 13): decide each managed stream's mode and switch it, one action under its lock.
+
+Runs in the fleet job's function on its own schedule (CapacityModeSchedule, hourly: the cadence the simulator's
+figures were measured at, simulator/auto.py). Not on the alarm path: the evidence is a 30-day window, which one
+burst moves by minutes, and the scale-up function must stay small and fast (it never imports the simulator).
+
+Per stream, in one pass:
+    capacity_mode provisioned → nothing read, nothing done (the run skips them; the plan says so)
+    read: ListStreams once (mode, status), DescribeLimits once (the on-demand quota, only when a stream could go
+          on-demand), the lock item (our recorded switches), the estimator (auto only: the history replayed)
+    decide: core/capacity_mode.py decide_mode, with its reason
+    act: acquire (no cooldown blocks a switch; a held lock does) → re-read the stream under the lock → renew the
+         lease → UpdateStreamMode → record the switch → wait for ACTIVE → finish (alarms retuned to the open count and
+         reset to OK, the action recorded, no cooldown) — lifecycle.py's StreamRun, as every use case.
+
+The on-demand quota is reserved as the run goes: two streams never take the account's last on-demand slot.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+from autoscaler.app.lifecycle import StreamUseCase
+from autoscaler.app.ports import Budget, EstimatorPort
+from autoscaler.config import StreamConfig
+from autoscaler.core.capacity_mode import ModeDecision, ModeInput, ModePolicy, decide_mode
+from autoscaler.core.defaults import CONTINUATION_SAFETY_SECONDS
+from autoscaler.core.errors import (
+    CooldownActive,
+    LockHeld,
+    LockUnavailable,
+    ModeSwitchRefused,
+    StreamBusy,
+    StreamNotFound,
+)
+from autoscaler.core.model import Direction, StreamDescription, StreamMode
+
+log = logging.getLogger("autoscaler.capacity_mode")
+
+
+class ModeOutcome(enum.StrEnum):
+    SWITCHED = "switched"  # UpdateStreamMode accepted; alarms retuned; lock released
+    KEPT = "kept"  # the decision was to stay (with its reason)
+    SKIPPED = "skipped"  # not decided or not acted on: provisioned by config, disabled, not found, lock held, time
+    FAILED = "failed"
+    DRY_RUN = "dry_run"  # would switch
+
+
+class ModeResult(NamedTuple):
+    stream: str
+    outcome: ModeOutcome
+    decision: ModeDecision | None
+    detail: str
+    policy: str = ""  # the config's capacity_mode
+    after: int | None = None  # open shards after a switch
+
+    def log_fields(self) -> dict[str, Any]:
+        d = self.decision
+        return {
+            "stream": self.stream,
+            "outcome": self.outcome.value,
+            "capacity_mode": self.policy or None,
+            "current": d.current.value if d else None,
+            "target": d.target.value if d else None,
+            "reason": d.reason.value if d else None,
+            "decision": d.message if d else None,
+            "after": self.after,
+            "detail": self.detail,
+            "dry_run": self.outcome is ModeOutcome.DRY_RUN,
+        }
+
+
+class CapacityModeService(StreamUseCase):
+    """Decide and switch the capacity mode of the streams whose config lets the autoscaler do it."""
+
+    direction = Direction.MODE
+
+    def __init__(self, *, estimator: EstimatorPort, **ports: Any) -> None:
+        super().__init__(**ports)
+        self.estimator = estimator
+
+    def managed(self) -> tuple[str, ...]:
+        """The streams the scheduled run looks at: enabled, with capacity_mode on-demand or auto."""
+        return tuple(
+            s.name for s in self.config.streams if s.enabled and s.capacity_mode != ModePolicy.PROVISIONED.value
+        )
+
+    # -- deciding (the plan, and the first half of a run) -------------------------------------------------------------
+
+    def decide(self, names: Sequence[str], budget: Budget | None = None) -> list[ModeResult]:
+        """Every named stream's decision, without acting: a switch is a DRY_RUN row. Reads only. With a budget, the
+        streams not reached before time runs short are SKIPPED (the next run decides them)."""
+        out: list[ModeResult] = []
+
+        def skip(name: str, why: str, policy: str = "") -> None:
+            out.append(ModeResult(name, ModeOutcome.SKIPPED, None, why, policy))
+
+        summaries: dict[str, StreamDescription] | None = None
+        quota: list[int] | None = None  # [on-demand streams, limit], reserved as decisions go on-demand
+        for name in names:
+            cfg = self.config.stream(name)
+            if cfg is None:
+                skip(name, "not in the config: never touched")
+                continue
+            policy = ModePolicy(cfg.capacity_mode)
+            if not cfg.enabled:
+                skip(name, "enabled: false in the config", policy.value)
+                continue
+            if policy is ModePolicy.PROVISIONED:
+                skip(name, "capacity_mode: provisioned (never switched)", policy.value)
+                continue
+            if budget is not None and budget.remaining() < 2 * CONTINUATION_SAFETY_SECONDS:
+                skip(name, "time short: the next run decides", policy.value)
+                continue
+            try:
+                if summaries is None:
+                    summaries = self.kinesis.describe_all()
+                desc = summaries.get(name)
+                if desc is None:
+                    skip(name, "no such stream (ListStreams)", policy.value)
+                    continue
+                if quota is None and desc.mode is StreamMode.PROVISIONED:
+                    quota = list(self.kinesis.on_demand_quota())
+                out.append(self._decide_one(cfg, policy, desc, quota))
+            except Exception as exc:  # one stream's trouble (history unreadable, table down) is its own row
+                log.warning("capacity-mode decision failed", extra={"stream": name, "error": str(exc)})
+                out.append(ModeResult(name, ModeOutcome.FAILED, None, f"{type(exc).__name__}: {exc}", policy.value))
+        return out
+
+    def _decide_one(
+        self, cfg: StreamConfig, policy: ModePolicy, desc: StreamDescription, quota: list[int] | None
+    ) -> ModeResult:
+        now = self.clock.now()
+        try:
+            state = self.cooldown.read(cfg.name)
+        except LockUnavailable as exc:  # without our switch record, neither AWS's budget nor the dwell is known
+            return ModeResult(cfg.name, ModeOutcome.FAILED, None, f"cannot read its switch record: {exc}", policy.value)
+        evidence = self.estimator.estimate(cfg, now) if policy is ModePolicy.AUTO else None
+        shards = None
+        if desc.mode is StreamMode.ON_DEMAND and policy is ModePolicy.AUTO:
+            shards = len(self.kinesis.list_open_shards(cfg.name))
+        decision = decide_mode(
+            ModeInput(
+                cfg.name,
+                desc.mode,
+                evidence.provisioned if evidence else None,
+                evidence.on_demand if evidence else None,
+                evidence.history_seconds if evidence else 0.0,
+                now,
+                switches=state.mode_switches if state else (),
+                active=desc.status == "ACTIVE",
+                on_demand_quota_free=quota is not None and quota[0] < quota[1],
+                policy=policy,
+                shards=shards,
+                min_shards=cfg.min_shards,
+                max_shards=cfg.max_shards,
+            )
+        )
+        if not decision.switches:
+            return ModeResult(cfg.name, ModeOutcome.KEPT, decision, decision.message, policy.value)
+        if decision.target is StreamMode.ON_DEMAND and quota is not None:
+            quota[0] += 1  # reserved: the next stream sees the slot taken
+        return ModeResult(cfg.name, ModeOutcome.DRY_RUN, decision, decision.message, policy.value)
+
+    def dry_run(self, names: Sequence[str] | None = None) -> list[ModeResult]:
+        return self.decide(names or self.config.names)
+
+    # -- the run ------------------------------------------------------------------------------------------------------
+
+    def run(self, budget: Budget, names: Sequence[str] | None = None) -> list[ModeResult]:
+        """Decide, then switch each stream the decision moves. Never raises for one stream's trouble."""
+        results = self.decide(names or self.managed(), budget)
+        return [self._switch_safely(r, budget) if r.outcome is ModeOutcome.DRY_RUN else r for r in results]
+
+    def _switch_safely(self, planned: ModeResult, budget: Budget) -> ModeResult:
+        try:
+            return self._switch(planned, budget)
+        except Exception as exc:  # one stream's trouble must not lose the others' switches
+            log.exception("capacity-mode switch failed", extra={"stream": planned.stream})
+            return planned._replace(outcome=ModeOutcome.FAILED, detail=f"{type(exc).__name__}: {exc}")
+
+    def _switch(self, planned: ModeResult, budget: Budget) -> ModeResult:
+        d = planned.decision
+        cfg = self.config.stream(planned.stream)
+        assert d is not None and cfg is not None
+        run = self.start(cfg, budget)
+        if run.time_short():
+            return planned._replace(outcome=ModeOutcome.SKIPPED, detail="time short: the next run decides")
+        try:
+            run.acquire(())  # a mode switch waits for no cooldown; a run holding the lock makes it wait an hour
+        except CooldownActive as exc:
+            return planned._replace(outcome=ModeOutcome.SKIPPED, detail=f"{exc}: the next run decides")
+        try:
+            desc = self.kinesis.describe(cfg.name)  # under the lock: what the decision was made on may have moved
+            if desc.mode is not d.current or desc.status != "ACTIVE":
+                run.let_go()
+                return planned._replace(
+                    outcome=ModeOutcome.SKIPPED,
+                    detail=f"changed since the decision ({desc.mode.value}, {desc.status}): the next run decides",
+                )
+            run.reassert()
+            self.kinesis.update_stream_mode(cfg.name, d.target)
+            run.applied(f"capacity mode {d.current.value} -> {d.target.value}", mode_switch=True)
+            try:
+                run.wait_until_active()
+            except StreamBusy as exc:  # finish retunes for what is open; the switch itself is AWS's to complete
+                log.warning("stream not ACTIVE after the switch", extra={"stream": cfg.name, "error": str(exc)})
+            after = run.finish().after
+        except ModeSwitchRefused as exc:  # a switch we did not record (the console, another tool) or the quota
+            run.finish()
+            return planned._replace(outcome=ModeOutcome.KEPT, detail=f"{exc}: kept {d.current.value}")
+        except StreamBusy as exc:  # went UPDATING between the re-read and the call: nothing switched
+            run.finish()
+            return planned._replace(outcome=ModeOutcome.SKIPPED, detail=f"{exc}: the next run decides")
+        except LockHeld as exc:  # outlived its lease and another run took the lock: the stream is the holder's
+            return planned._replace(outcome=ModeOutcome.FAILED, detail=f"{exc}; stopped, nothing switched")
+        except StreamNotFound as exc:
+            run.let_go()
+            return planned._replace(outcome=ModeOutcome.FAILED, detail=f"stream vanished: {exc}")
+        except BaseException:
+            if run.held:
+                try:
+                    run.finish()
+                except Exception as exc:  # the original error matters more; the lease lapses on its own
+                    log.error("lock not released after an error", extra={"stream": cfg.name, "error": str(exc)})
+            raise
+        return planned._replace(
+            outcome=ModeOutcome.SWITCHED,
+            detail=f"{d.current.value} -> {d.target.value}: {d.message}",
+            after=after,
+        )
