@@ -26,9 +26,17 @@ from typing import Any, NamedTuple
 from autoscaler.app.lifecycle import StreamUseCase
 from autoscaler.app.ports import Budget, EstimatorPort
 from autoscaler.config import StreamConfig
-from autoscaler.core.capacity_mode import ModeDecision, ModeInput, ModePolicy, decide_mode
+from autoscaler.core.capacity_mode import (
+    ModeDecision,
+    ModeEvidence,
+    ModeInput,
+    ModePolicy,
+    decide_mode,
+    favoured_mode,
+)
 from autoscaler.core.defaults import CONTINUATION_SAFETY_SECONDS
 from autoscaler.core.errors import (
+    AutoscalerError,
     CooldownActive,
     LockHeld,
     LockUnavailable,
@@ -56,6 +64,7 @@ class ModeResult(NamedTuple):
     detail: str
     policy: str = ""  # the config's capacity_mode
     after: int | None = None  # open shards after a switch
+    evidence: ModeEvidence | None = None  # the history replayed under each mode (auto, or a report of every stream)
 
     def log_fields(self) -> dict[str, Any]:
         d = self.decision
@@ -69,8 +78,25 @@ class ModeResult(NamedTuple):
             "decision": d.message if d else None,
             "after": self.after,
             "detail": self.detail,
+            **_evidence_fields(self.evidence),
             "dry_run": self.outcome is ModeOutcome.DRY_RUN,
         }
+
+
+def _evidence_fields(e: ModeEvidence | None) -> dict[str, Any]:
+    if e is None:
+        return {"evidence": None}
+    return {
+        "evidence": {
+            "history_days": round(e.history_seconds / 86_400, 2),
+            "provisioned": {
+                "cost_usd": round(e.provisioned.cost_usd, 2),
+                "throttled": e.provisioned.throttled_fraction,
+            },
+            "on_demand": {"cost_usd": round(e.on_demand.cost_usd, 2), "throttled": e.on_demand.throttled_fraction},
+            "favoured": favoured_mode(e).value,
+        }
+    }
 
 
 class CapacityModeService(StreamUseCase):
@@ -90,9 +116,13 @@ class CapacityModeService(StreamUseCase):
 
     # -- deciding (the plan, and the first half of a run) -------------------------------------------------------------
 
-    def decide(self, names: Sequence[str], budget: Budget | None = None) -> list[ModeResult]:
+    def decide(
+        self, names: Sequence[str], budget: Budget | None = None, *, evidence_for_all: bool = False
+    ) -> list[ModeResult]:
         """Every named stream's decision, without acting: a switch is a DRY_RUN row. Reads only. With a budget, the
-        streams not reached before time runs short are SKIPPED (the next run decides them)."""
+        streams not reached before time runs short are SKIPPED (the next run decides them). evidence_for_all: also
+        replay the history of streams the config pins (provisioned, on-demand) and of disabled ones, to report which
+        mode the evidence favours (the decision stays the config's)."""
         out: list[ModeResult] = []
 
         def skip(name: str, why: str, policy: str = "") -> None:
@@ -106,11 +136,16 @@ class CapacityModeService(StreamUseCase):
                 skip(name, "not in the config: never touched")
                 continue
             policy = ModePolicy(cfg.capacity_mode)
-            if not cfg.enabled:
-                skip(name, "enabled: false in the config", policy.value)
-                continue
-            if policy is ModePolicy.PROVISIONED:
-                skip(name, "capacity_mode: provisioned (never switched)", policy.value)
+            why_not = (
+                "enabled: false in the config"
+                if not cfg.enabled
+                else "capacity_mode: provisioned (never switched)"
+                if policy is ModePolicy.PROVISIONED
+                else None
+            )
+            if why_not is not None:
+                evidence = self._report(cfg) if evidence_for_all else None
+                out.append(ModeResult(name, ModeOutcome.SKIPPED, None, why_not, policy.value, evidence=evidence))
                 continue
             if budget is not None and budget.remaining() < 2 * CONTINUATION_SAFETY_SECONDS:
                 skip(name, "time short: the next run decides", policy.value)
@@ -124,21 +159,38 @@ class CapacityModeService(StreamUseCase):
                     continue
                 if quota is None and desc.mode is StreamMode.PROVISIONED:
                     quota = list(self.kinesis.on_demand_quota())
-                out.append(self._decide_one(cfg, policy, desc, quota))
+                out.append(self._decide_one(cfg, policy, desc, quota, evidence_for_all))
             except Exception as exc:  # one stream's trouble (history unreadable, table down) is its own row
                 log.warning("capacity-mode decision failed", extra={"stream": name, "error": str(exc)})
                 out.append(ModeResult(name, ModeOutcome.FAILED, None, f"{type(exc).__name__}: {exc}", policy.value))
         return out
 
+    def _report(self, cfg: StreamConfig) -> ModeEvidence | None:
+        """The evidence for a report only: a stream without readable history has none (no error row for it)."""
+        try:
+            return self.estimator.estimate(cfg, self.clock.now())
+        except AutoscalerError as exc:
+            log.info("no evidence for the report", extra={"stream": cfg.name, "error": str(exc)})
+            return None
+
     def _decide_one(
-        self, cfg: StreamConfig, policy: ModePolicy, desc: StreamDescription, quota: list[int] | None
+        self,
+        cfg: StreamConfig,
+        policy: ModePolicy,
+        desc: StreamDescription,
+        quota: list[int] | None,
+        evidence_for_all: bool = False,
     ) -> ModeResult:
         now = self.clock.now()
         try:
             state = self.cooldown.read(cfg.name)
         except LockUnavailable as exc:  # without our switch record, neither AWS's budget nor the dwell is known
             return ModeResult(cfg.name, ModeOutcome.FAILED, None, f"cannot read its switch record: {exc}", policy.value)
-        evidence = self.estimator.estimate(cfg, now) if policy is ModePolicy.AUTO else None
+        evidence: ModeEvidence | None
+        if policy is ModePolicy.AUTO:
+            evidence = self.estimator.estimate(cfg, now)
+        else:
+            evidence = self._report(cfg) if evidence_for_all else None
         shards = None
         if desc.mode is StreamMode.ON_DEMAND and policy is ModePolicy.AUTO:
             shards = len(self.kinesis.list_open_shards(cfg.name))
@@ -160,13 +212,13 @@ class CapacityModeService(StreamUseCase):
             )
         )
         if not decision.switches:
-            return ModeResult(cfg.name, ModeOutcome.KEPT, decision, decision.message, policy.value)
+            return ModeResult(cfg.name, ModeOutcome.KEPT, decision, decision.message, policy.value, evidence=evidence)
         if decision.target is StreamMode.ON_DEMAND and quota is not None:
             quota[0] += 1  # reserved: the next stream sees the slot taken
-        return ModeResult(cfg.name, ModeOutcome.DRY_RUN, decision, decision.message, policy.value)
+        return ModeResult(cfg.name, ModeOutcome.DRY_RUN, decision, decision.message, policy.value, evidence=evidence)
 
-    def dry_run(self, names: Sequence[str] | None = None) -> list[ModeResult]:
-        return self.decide(names or self.config.names)
+    def dry_run(self, names: Sequence[str] | None = None, *, evidence_for_all: bool = False) -> list[ModeResult]:
+        return self.decide(names or self.config.names, evidence_for_all=evidence_for_all)
 
     # -- the run ------------------------------------------------------------------------------------------------------
 

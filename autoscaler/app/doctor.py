@@ -17,6 +17,7 @@ from typing import NamedTuple
 from autoscaler.app.ports import AlarmInfo, AlarmsPort, Clock, CooldownPort, KinesisPort, LockState
 from autoscaler.config import AutoscalerConfig, StreamConfig
 from autoscaler.core.capacity import AlarmKind, alarm_name, alarm_threshold
+from autoscaler.core.capacity_mode import ModePolicy
 from autoscaler.core.errors import AutoscalerError
 from autoscaler.core.model import Shard, StreamDescription, StreamMode
 from autoscaler.core.scale_down import effective_capacity
@@ -59,14 +60,26 @@ def check_stream(
     if desc is None:
         add(Severity.ERROR, "exists", "the stream does not exist", "run `kinesis-autoscaler create-streams`")
         return out
+    policy = ModePolicy(cfg.capacity_mode)
     if desc.mode is StreamMode.ON_DEMAND:
-        add(
-            Severity.WARNING,
-            "mode",
-            "the stream is ON_DEMAND: the autoscaler leaves it alone",
-            "switch it to PROVISIONED, or remove it from the config",
-        )
+        if policy is ModePolicy.PROVISIONED:
+            add(
+                Severity.WARNING,
+                "mode",
+                "the stream is ON_DEMAND but its capacity_mode is provisioned: the autoscaler leaves it alone",
+                "set capacity_mode: auto (or on-demand) for it, or switch it to PROVISIONED",
+            )
+        else:
+            add(Severity.INFO, "mode", f"ON_DEMAND, as capacity_mode {policy.value} keeps it")
         return out
+    if policy is ModePolicy.ON_DEMAND:
+        add(
+            Severity.INFO,
+            "mode",
+            "PROVISIONED, but capacity_mode is on-demand: the hourly capacity-mode run switches it (two switches a "
+            "day at most)",
+            "nothing to do; `kinesis-autoscaler capacity-mode --stream " + name + "` switches it now",
+        )
     if desc.status != "ACTIVE":
         add(Severity.INFO, "status", f"the stream is {desc.status}")
     if shards is not None:

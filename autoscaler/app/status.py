@@ -9,8 +9,10 @@ from typing import Any, NamedTuple
 from autoscaler.app.ports import AlarmsPort, Clock, CooldownPort, Direction, KinesisPort, MetricsPort
 from autoscaler.config import AutoscalerConfig
 from autoscaler.core.capacity import AlarmKind, alarm_name, alarm_threshold, bytes_capacity, records_capacity
+from autoscaler.core.capacity_mode import ModePolicy
 from autoscaler.core.errors import AutoscalerError
 from autoscaler.core.limits import INCOMING_BYTES, INCOMING_RECORDS, WRITE_METRICS
+from autoscaler.core.model import LockState, StreamMode
 
 
 class StreamStatus(NamedTuple):
@@ -30,6 +32,8 @@ class StreamStatus(NamedTuple):
     locked: bool
     last_action: str | None
     problem: str | None = None
+    capacity_mode: str = "provisioned"  # the config's: provisioned, on-demand or auto
+    mode_note: str = ""  # why the stream is in its mode (or what will happen to it)
 
 
 def peak(points: Mapping[str, Mapping[int, float]], shards: int, period: int) -> float | None:
@@ -38,6 +42,27 @@ def peak(points: Mapping[str, Mapping[int, float]], shards: int, period: int) ->
         return None
     cap_b, cap_r = bytes_capacity(shards, period), records_capacity(shards, period)
     return max(max(b.get(t, 0.0) / cap_b, r.get(t, 0.0) / cap_r) for t in set(b) | set(r))
+
+
+def mode_note(policy: str, mode: StreamMode | None, lock: LockState | None, now: float) -> str:
+    """Why the stream is in its mode, in a line: the config's capacity_mode, and our last switch if any."""
+    last = max(lock.mode_switches, default=None) if lock else None
+    switched = f"; switched {_age(now - last)} ago" if last is not None else ""
+    if mode is None:
+        return ""
+    if policy == ModePolicy.PROVISIONED.value:
+        if mode is StreamMode.ON_DEMAND:
+            return "on-demand, but capacity_mode is provisioned: not autoscaled (set capacity_mode, or switch it)"
+        return ""
+    if policy == ModePolicy.ON_DEMAND.value:
+        if mode is StreamMode.PROVISIONED:
+            return "capacity_mode on-demand: the hourly capacity-mode run switches it"
+        return "capacity_mode on-demand" + switched
+    return f"capacity_mode auto: {mode.value} by the evidence (`plan capacity-mode` shows it){switched}"
+
+
+def _age(seconds: float) -> str:
+    return f"{seconds / 86_400:.1f} d" if seconds >= 86_400 else f"{seconds / 3600:.0f} h"
 
 
 def fleet_status(
@@ -104,6 +129,8 @@ def fleet_status(
                 locked=bool(lock and lock.owner and lock.lease_until >= now),
                 last_action=lock.last_action if lock else None,
                 problem=problem,
+                capacity_mode=s.capacity_mode,
+                mode_note=mode_note(s.capacity_mode, desc.mode if desc else None, lock, now),
             )
         )
     return rows

@@ -1,4 +1,5 @@
-"""Operator CLI: plan, scale-up, scale-down, status, create-streams, validate-config, simulate, backtest.
+"""Operator CLI: plan, scale-up, scale-down, capacity-mode, status, doctor, create-streams, validate-config, simulate,
+backtest.
 
 The same service code path as the Lambda, on the standard AWS credential chain, region and AWS_ENDPOINT_URL.
 Exit codes: 0 done, 1 the operation failed, 2 bad input (config, stream, arguments), 3 AWS unreachable/credentials.
@@ -231,6 +232,96 @@ def scale_down(
         raise typer.Exit(1)
 
 
+def _mode_service(cfg: AutoscalerConfig, table: str) -> Any:
+    """The capacity-mode use case with the Lambda's estimator: each stream's CloudWatch history replayed."""
+    from autoscaler.adapters.aws.history import fetch_history
+    from autoscaler.app.capacity_mode import CapacityModeService
+    from autoscaler.simulator.estimator import HistoryEstimator
+
+    ports = _ports(cfg, table)
+    cloudwatch = ports["metrics"].client
+    estimator = HistoryEstimator(
+        lambda stream, days, now: fetch_history(cloudwatch, stream, days=days, now=now),
+        alarm_name_prefix=cfg.alarm_name_prefix,
+    )
+    return CapacityModeService(estimator=estimator, **ports)
+
+
+def _print_modes(results: Any, as_json: bool, title: str) -> None:
+    rows = [r.log_fields() for r in results]
+    if as_json:
+        out.print_json(json.dumps(rows))
+        return
+    t = Table(title=title)
+    for col in ("stream", "capacity_mode", "outcome", "mode", "provisioned (30 d)", "on-demand (30 d)", "decision"):
+        t.add_column(col)
+
+    def figures(side: dict[str, Any] | None) -> str:
+        return f"${side['cost_usd']:,.2f}, {side['throttled']:.3%} throttled" if side else "-"
+
+    for r in rows:
+        e = r["evidence"]
+        mode = r["current"] or "-"
+        if r["target"] and r["target"] != r["current"]:
+            mode = f"{r['current']} -> {r['target']}"
+        favoured = f" (evidence favours {e['favoured']}, {e['history_days']:g} days)" if e else ""
+        why = f"{r['reason']}: {r['decision']}" if r["reason"] else r["detail"]
+        t.add_row(
+            r["stream"],
+            r["capacity_mode"] or "-",
+            r["outcome"],
+            mode,
+            figures(e and e["provisioned"]),
+            figures(e and e["on_demand"]),
+            why + favoured,
+        )
+    out.print(t)
+
+
+@plan_app.command("capacity-mode")
+def plan_capacity_mode(
+    stream: Annotated[list[str] | None, typer.Option("--stream", "-s", help="only these streams (repeatable)")] = None,
+    config: ConfigOpt = str(DEFAULT_CONFIG_PATH),
+    table: TableOpt = DEFAULT_TABLE,
+    as_json: JsonOpt = False,
+) -> None:
+    """For every stream: its last 30 days replayed under each mode (cost, throttled share), the mode the evidence
+    favours, and what the hourly capacity-mode run would decide for its capacity_mode, with the reason."""
+    cfg = _load(config)
+    for name in stream or ():
+        _check_stream(cfg, name)
+    svc = _mode_service(cfg, table)
+    results = _run(lambda: svc.dry_run(stream or None, evidence_for_all=True))
+    _print_modes(results, as_json, "capacity-mode plan (dry run: nothing changed)")
+
+
+@app.command("capacity-mode")
+def capacity_mode(
+    stream: Annotated[list[str] | None, typer.Option("--stream", "-s", help="only these streams (repeatable)")] = None,
+    config: ConfigOpt = str(DEFAULT_CONFIG_PATH),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="plan only, change nothing")] = False,
+    table: TableOpt = DEFAULT_TABLE,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run the hourly capacity-mode decisions now (the same code path as the Lambda) and switch the streams they
+    move; --dry-run changes nothing."""
+    cfg = _load(config)
+    for name in stream or ():
+        _check_stream(cfg, name)
+    svc = _mode_service(cfg, table)
+    if dry_run:
+        results = _run(lambda: svc.dry_run(stream or None))
+        _print_modes(results, as_json, "capacity-mode plan (dry run: nothing changed)")
+        return
+    from autoscaler.adapters.runtime import FixedBudget
+    from autoscaler.app.capacity_mode import ModeOutcome
+
+    results = _run(lambda: svc.run(FixedBudget(CLI_BUDGET_SECONDS), names=stream or None))
+    _print_modes(results, as_json, "capacity-mode")
+    if any(r.outcome is ModeOutcome.FAILED for r in results):
+        raise typer.Exit(1)
+
+
 @app.command("status")
 def status(
     config: ConfigOpt = str(DEFAULT_CONFIG_PATH),
@@ -286,7 +377,7 @@ def status(
         alarms_text = f"{states}; " + ("thresholds match" if r.alarms_match else "[red]thresholds do not match[/red]")
         t.add_row(
             r.stream,
-            f"{r.mode} {r.status}",
+            f"{r.mode} {r.status}" + (f"\n[dim]{r.mode_note}[/dim]" if r.mode_note else ""),
             f"{r.open_shards if r.open_shards is not None else '-'} ({r.min_shards}/{r.desired_shards}/{r.max_shards})",
             pct(r.peak_1h),
             pct(r.peak_24h),

@@ -46,11 +46,11 @@ HotOpt = Annotated[
 ]
 FixedOpt = Annotated[int | None, typer.Option("--fixed-shards", help="the fixed policy's count (default: peak)")]
 ModeOpt = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--capacity-mode",
-        help="the autoscaler row's mode: provisioned, on-demand, or auto (switches by the evidence; in the "
-        "simulator only so far)",
+        help="the autoscaler row's mode: provisioned, on-demand, or auto (switches by the evidence, as the hourly "
+        "capacity-mode run does); default: the stream's capacity_mode in --config, else provisioned",
     ),
 ]
 PriceOpt = Annotated[
@@ -78,14 +78,14 @@ def _settings(
     hot: str | None,
     fixed: int | None,
     prices: list[str] | None,
-    capacity_mode: str = "provisioned",
+    capacity_mode: str | None = None,
 ) -> SimSettings:
     from autoscaler.simulator.prices import Prices
     from autoscaler.simulator.replay import ReplayOptions
     from autoscaler.simulator.simulate import CAPACITY_MODES, SimSettings
     from autoscaler.simulator.traffic import UNIFORM, Skew
 
-    if capacity_mode not in CAPACITY_MODES:
+    if capacity_mode is not None and capacity_mode not in CAPACITY_MODES:
         raise typer.BadParameter(f"--capacity-mode {capacity_mode!r}: choose from {', '.join(CAPACITY_MODES)}")
     skew = UNIFORM
     if hot:
@@ -194,7 +194,7 @@ def simulate_command(
     hot_key: HotOpt = None,
     fixed_shards: FixedOpt = None,
     price: PriceOpt = None,
-    capacity_mode: ModeOpt = "provisioned",
+    capacity_mode: ModeOpt = None,
 ) -> None:
     """Replay a traffic trace through the autoscaler's real code and the alternatives; one row per policy."""
     from autoscaler.simulator.trace import load_csv
@@ -223,7 +223,7 @@ def backtest_command(
     hot_key: HotOpt = None,
     fixed_shards: FixedOpt = None,
     price: PriceOpt = None,
-    capacity_mode: ModeOpt = "provisioned",
+    capacity_mode: ModeOpt = None,
 ) -> None:
     """Pull the stream's own IncomingBytes/IncomingRecords history from CloudWatch (1-minute where still retained,
     else 5-minute) and run the same comparison. The autoscaler uses the stream's settings when --config lists it."""

@@ -171,3 +171,12 @@ def decide_mode(inp: ModeInput) -> ModeDecision:
     if not inp.active:
         return keep(ModeReason.BUSY, f"{why}, but the stream is not ACTIVE")
     return switch(StreamMode.PROVISIONED, ModeReason.CHEAPER, why)
+
+
+def favoured_mode(evidence: ModeEvidence, throttle_slack: float = 0.0001) -> StreamMode:
+    """The mode the evidence alone favours, with no margin, dwell or AWS limit: on-demand when provisioned would
+    throttle more (+ slack) or cost more; else provisioned. What `plan capacity-mode` reports for every stream."""
+    prov, od = evidence.provisioned, evidence.on_demand
+    if prov.throttled_fraction > od.throttled_fraction + throttle_slack or od.cost_usd < prov.cost_usd:
+        return StreamMode.ON_DEMAND
+    return StreamMode.PROVISIONED

@@ -31,8 +31,8 @@ CAPACITY_MODES = ("provisioned", "on-demand", "auto")
 class SimSettings(NamedTuple):
     replay: ReplayOptions = ReplayOptions()
     # the autoscaler row's capacity mode: provisioned (the replay), on-demand (the on-demand model), or auto (both
-    # as shadows, switched by core/capacity_mode.py: simulator/auto.py)
-    capacity_mode: str = "provisioned"
+    # as shadows, switched by core/capacity_mode.py: simulator/auto.py); None: the stream's capacity_mode
+    capacity_mode: str | None = None
     auto: AutoOptions = AutoOptions()
     polling: baselines.PollingParams = baselines.PollingParams()
     on_demand: baselines.OnDemandParams = baselines.OnDemandParams()
@@ -81,7 +81,7 @@ def simulate(
     The oracle and both on-demand rows always run (the ratios need them) but are reported only when asked for.
     """
     settings = settings or SimSettings()
-    if settings.capacity_mode not in CAPACITY_MODES:
+    if settings.capacity_mode is not None and settings.capacity_mode not in CAPACITY_MODES:
         raise ValueError(f"unknown capacity mode {settings.capacity_mode!r}; choose from {', '.join(CAPACITY_MODES)}")
     unknown = [p for p in policies if p not in POLICIES]
     if unknown:
@@ -92,6 +92,7 @@ def simulate(
         raise ValueError(f"name the stream to simulate with --stream (one of: {', '.join(cfg.names)})")
     stream_cfg = cfg.stream(name)
     assert stream_cfg is not None
+    mode = settings.capacity_mode or stream_cfg.capacity_mode  # the config's names are CAPACITY_MODES' names
     skew = settings.skew
     replay_opts = settings.replay._replace(skew=skew)
     loads = totals(trace).loads
@@ -100,13 +101,13 @@ def simulate(
     runs["on-demand"] = baselines.on_demand(trace, loads, settings.on_demand, skew)
     runs["on-demand-advantage"] = baselines.on_demand_advantage(runs["on-demand"])
     if "autoscaler" in policies:
-        if settings.capacity_mode == "on-demand":
+        if mode == "on-demand":
             runs["autoscaler"] = runs["on-demand"]._replace(name="autoscaler")
         else:
             replayed = AutoscalerReplay(trace, loads, cfg, name, replay_opts).run()
             runs["autoscaler"] = (
                 auto_mode(replayed, runs["on-demand"], settings.prices, settings.auto)._replace(name="autoscaler")
-                if settings.capacity_mode == "auto"
+                if mode == "auto"
                 else replayed
             )
     if "polling" in policies:

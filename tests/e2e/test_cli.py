@@ -171,3 +171,45 @@ def test_plan_scale_down_prints_peak_mean_decision_and_merges(moto_server: MotoS
     assert len(shards) == 4, "a dry run changes nothing"
     real = cli(["scale-down", "--config", str(path), "--json"], env)
     assert json.loads(real.stdout)[0]["after"] == 2
+
+
+def test_plan_capacity_mode_reports_every_stream_then_the_run_switches_only_what_the_config_allows(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    from autoscaler.local.setup import write_quiet_day
+
+    path = tmp_path / "streams.yaml"
+    path.write_text(
+        "streams:\n"
+        "  - {name: cli-mode-p, min_shards: 1, max_shards: 16, desired_shards: 4}\n"
+        "  - {name: cli-mode-od, min_shards: 1, max_shards: 16, desired_shards: 4, capacity_mode: on-demand}\n"
+    )
+    clients = local_clients(moto_server.endpoint)
+    bootstrap(clients, load_config(path), table="cli-mode", topic="cli-mode")
+    for name in ("cli-mode-p", "cli-mode-od"):
+        write_quiet_day(clients.cloudwatch, name, utilisation=0.2, shards=4)
+    env = {**moto_server.env(), "COOLDOWN_TABLE": "cli-mode"}
+    done = cli(["plan", "capacity-mode", "--config", str(path), "--json"], env)
+    assert done.returncode == 0, done.stderr
+    rows = {r["stream"]: r for r in json.loads(done.stdout)}
+    # both streams' day of history replayed under each mode, whatever their capacity_mode
+    for row in rows.values():
+        e = row["evidence"]
+        assert e is not None and e["history_days"] >= 1 and e["provisioned"]["cost_usd"] > 0, row
+        assert e["favoured"] in ("PROVISIONED", "ON_DEMAND")
+    assert (rows["cli-mode-p"]["outcome"], rows["cli-mode-p"]["capacity_mode"]) == ("skipped", "provisioned")
+    assert (rows["cli-mode-od"]["outcome"], rows["cli-mode-od"]["target"]) == ("dry_run", "ON_DEMAND")
+    mode = clients.kinesis.describe_stream_summary(StreamName="cli-mode-od")["StreamDescriptionSummary"]
+    assert mode["StreamModeDetails"]["StreamMode"] == "PROVISIONED", "a plan changes nothing"
+    table = cli(["plan", "capacity-mode", "--config", str(path)], env)
+    assert "evidence favours" in table.stdout and "capacity-mode plan" in table.stdout
+    real = cli(["capacity-mode", "--config", str(path), "--json"], env)
+    assert real.returncode == 0, real.stderr
+    (switched,) = json.loads(real.stdout)  # the provisioned stream is not even looked at
+    assert (switched["stream"], switched["outcome"], switched["reason"]) == ("cli-mode-od", "switched", "configured")
+    for name, want in (("cli-mode-od", "ON_DEMAND"), ("cli-mode-p", "PROVISIONED")):
+        summary = clients.kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
+        assert summary["StreamModeDetails"]["StreamMode"] == want
+    status = cli(["status", "--config", str(path), "--json"], env)
+    by = {r["stream"]: r for r in json.loads(status.stdout)["streams"]}
+    assert by["cli-mode-od"]["capacity_mode"] == "on-demand" and "switched 0 h ago" in by["cli-mode-od"]["mode_note"]

@@ -101,6 +101,30 @@ def test_each_broken_invariant_is_reported_with_its_severity(
     assert findings(**kw) == want, case
 
 
+@pytest.mark.parametrize(
+    ("capacity_mode", "mode", "want", "says"),
+    [
+        # provisioned (the default) and found on-demand: nobody manages it
+        ("provisioned", StreamMode.ON_DEMAND, [(Severity.WARNING, "mode")], "capacity_mode is provisioned"),
+        # kept on-demand by the config or by the evidence: as designed, and no shard or alarm check applies
+        ("on-demand", StreamMode.ON_DEMAND, [(Severity.INFO, "mode")], "as capacity_mode on-demand keeps it"),
+        ("auto", StreamMode.ON_DEMAND, [(Severity.INFO, "mode")], "as capacity_mode auto keeps it"),
+        # on-demand by config, still provisioned: the hourly run switches it; the provisioned checks still apply
+        ("on-demand", StreamMode.PROVISIONED, [(Severity.INFO, "mode")], "the hourly capacity-mode run switches it"),
+        ("auto", StreamMode.PROVISIONED, [], ""),
+    ],
+)
+def test_the_mode_is_judged_against_the_configured_capacity_mode(
+    capacity_mode: str, mode: StreamMode, want: list[tuple[Severity, str]], says: str
+) -> None:
+    cfg = make_config(capacity_mode=capacity_mode).streams[0]
+    got = check_stream(
+        cfg, PREFIX, desc=ACTIVE._replace(mode=mode), shards=uniform_shards(4), alarms=alarms_for(4), lock=None, now=NOW
+    )
+    assert [(f.severity, f.check) for f in got] == want
+    assert all(says in f.message for f in got)
+
+
 def test_every_finding_that_needs_action_says_what_to_do() -> None:
     for kw in ({"desc": None}, {"alarms": alarms_for(2)}, {"shards": uniform_shards(1), "alarms": alarms_for(1)}):
         for f in check_stream(

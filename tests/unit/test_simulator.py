@@ -25,6 +25,7 @@ from autoscaler.simulator.simulate import POLICIES, SimSettings, default_config,
 from autoscaler.simulator.synthetic import GENERATORS
 from autoscaler.simulator.trace import Trace, load_csv
 from autoscaler.simulator.traffic import Skew, layout_of, refused, uniform_layout
+from tests.conftest import make_config
 
 pytestmark = pytest.mark.unit
 MiB = 1_048_576
@@ -381,6 +382,9 @@ def test_auto_keeps_a_steady_stream_provisioned_and_the_autoscaler_row_follows_t
     assert od.figures["autoscaler"]["cost_usd"] == od.figures["on-demand"]["cost_usd"]
     with pytest.raises(ValueError, match="unknown capacity mode 'hybrid'"):
         simulate(steady, settings=SimSettings(capacity_mode="hybrid"))
+    # with no --capacity-mode, the row follows the stream's capacity_mode in the config
+    pinned = simulate(steady, config=make_config(capacity_mode="on-demand"), policies=("autoscaler", "on-demand"))
+    assert pinned.figures["autoscaler"]["cost_usd"] == pinned.figures["on-demand"]["cost_usd"]
 
 
 def test_auto_leaves_provisioned_for_a_burst_it_cannot_serve_and_throttles_less() -> None:
