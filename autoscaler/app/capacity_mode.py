@@ -44,7 +44,7 @@ from autoscaler.core.errors import (
     StreamBusy,
     StreamNotFound,
 )
-from autoscaler.core.model import Direction, StreamDescription, StreamMode
+from autoscaler.core.model import Direction, OnDemandPricing, StreamDescription, StreamMode
 
 log = logging.getLogger("autoscaler.capacity_mode")
 
@@ -107,6 +107,7 @@ class CapacityModeService(StreamUseCase):
     def __init__(self, *, estimator: EstimatorPort, **ports: Any) -> None:
         super().__init__(**ports)
         self.estimator = estimator
+        self._pricing_read: OnDemandPricing | None = None
 
     def managed(self) -> tuple[str, ...]:
         """The streams the scheduled run looks at: enabled, with capacity_mode on-demand or auto."""
@@ -124,6 +125,7 @@ class CapacityModeService(StreamUseCase):
         replay the history of streams the config pins (provisioned, on-demand) and of disabled ones, to report which
         mode the evidence favours (the decision stays the config's)."""
         out: list[ModeResult] = []
+        self._pricing_read = None  # the account's setting may have changed since the last run of this container
 
         def skip(name: str, why: str, policy: str = "") -> None:
             out.append(ModeResult(name, ModeOutcome.SKIPPED, None, why, policy))
@@ -165,10 +167,22 @@ class CapacityModeService(StreamUseCase):
                 out.append(ModeResult(name, ModeOutcome.FAILED, None, f"{type(exc).__name__}: {exc}", policy.value))
         return out
 
+    def _pricing(self) -> OnDemandPricing:
+        """The account's on-demand pricing, read once per pass (DescribeAccountSettings). Unreadable: Standard,
+        the dearer reading of on-demand — it can keep a stream provisioned that Advantage would have moved, never
+        move one on a price the account does not pay."""
+        if self._pricing_read is None:
+            try:
+                self._pricing_read = self.kinesis.on_demand_pricing()
+            except Exception as exc:  # any failure to read it (an emulator without the call too): the safe reading
+                log.warning("account settings unreadable: on-demand priced as Standard", extra={"error": str(exc)})
+                self._pricing_read = OnDemandPricing.STANDARD
+        return self._pricing_read
+
     def _report(self, cfg: StreamConfig) -> ModeEvidence | None:
         """The evidence for a report only: a stream without readable history has none (no error row for it)."""
         try:
-            return self.estimator.estimate(cfg, self.clock.now())
+            return self.estimator.estimate(cfg, self.clock.now(), self._pricing())
         except AutoscalerError as exc:
             log.info("no evidence for the report", extra={"stream": cfg.name, "error": str(exc)})
             return None
@@ -188,7 +202,7 @@ class CapacityModeService(StreamUseCase):
             return ModeResult(cfg.name, ModeOutcome.FAILED, None, f"cannot read its switch record: {exc}", policy.value)
         evidence: ModeEvidence | None
         if policy is ModePolicy.AUTO:
-            evidence = self.estimator.estimate(cfg, now)
+            evidence = self.estimator.estimate(cfg, now, self._pricing())
         else:
             evidence = self._report(cfg) if evidence_for_all else None
         shards = None

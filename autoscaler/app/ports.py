@@ -11,7 +11,15 @@ from typing import NamedTuple, Protocol
 from autoscaler.config.values import StreamConfig
 from autoscaler.core.capacity import AlarmSpec
 from autoscaler.core.capacity_mode import ModeEvidence
-from autoscaler.core.model import Direction, LockState, Shard, StreamDescription, StreamMetrics, StreamMode
+from autoscaler.core.model import (
+    Direction,
+    LockState,
+    OnDemandPricing,
+    Shard,
+    StreamDescription,
+    StreamMetrics,
+    StreamMode,
+)
 from autoscaler.events import Continuation
 
 __all__ = [  # Direction and LockState are domain types (model.py), re-exported for the ports' users
@@ -83,6 +91,11 @@ class KinesisPort(Protocol):
     def on_demand_quota(self) -> tuple[int, int]:
         """(on-demand streams in the account and region, their limit): DescribeLimits' OnDemandStreamCount and
         OnDemandStreamCountLimit."""
+        ...
+
+    def on_demand_pricing(self) -> OnDemandPricing:
+        """ADVANTAGE while the account's minimum throughput billing commitment is ENABLED (or ENABLED until its
+        earliest allowed end), else STANDARD: DescribeAccountSettings. Raises AwsCallFailed when it cannot be read."""
         ...
 
     def wait_until_active(self, stream: str, timeout_seconds: float) -> None:
@@ -204,8 +217,10 @@ class ContinuationPort(Protocol):
 
 
 class EstimatorPort(Protocol):
-    def estimate(self, cfg: StreamConfig, now: float) -> ModeEvidence:
+    def estimate(
+        self, cfg: StreamConfig, now: float, pricing: OnDemandPricing = OnDemandPricing.STANDARD
+    ) -> ModeEvidence:
         """The stream's own write history up to `now` (the last EVIDENCE_DAYS) replayed under each capacity mode with
-        the cost model: each mode's cost and throttled share. Raises MetricsUnavailable when the history cannot be
-        read, TraceError when there is none."""
+        the cost model, on-demand priced as the account is billed: each mode's cost and throttled share. Raises
+        MetricsUnavailable when the history cannot be read, TraceError when there is none."""
         ...

@@ -36,6 +36,13 @@ class StreamMode(enum.StrEnum):
     ON_DEMAND = "ON_DEMAND"
 
 
+class OnDemandPricing(enum.StrEnum):
+    """How the account's on-demand streams are billed in this Region (DescribeAccountSettings)."""
+
+    STANDARD = "standard"  # per stream-hour + per GB
+    ADVANTAGE = "advantage"  # the account's minimum throughput commitment is on: no stream-hour, lower per GB
+
+
 class StreamDescription(NamedTuple):
     """What DescribeStreamSummary says that matters here (OpenShardCount is NOT used: moto never updates it)."""
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from autoscaler.config import AutoscalerConfig, StreamConfig, Tunables
 from autoscaler.core.capacity_mode import ModeEstimate, ModeEvidence
-from autoscaler.core.model import History
+from autoscaler.core.model import History, OnDemandPricing
 from autoscaler.simulator.simulate import SimSettings, simulate
 from autoscaler.simulator.trace import from_history
 
@@ -40,13 +40,16 @@ class HistoryEstimator:
         self.days = days
         self.settings = (settings or SimSettings())._replace(capacity_mode="provisioned")
 
-    def estimate(self, cfg: StreamConfig, now: float) -> ModeEvidence:
+    def estimate(
+        self, cfg: StreamConfig, now: float, pricing: OnDemandPricing = OnDemandPricing.STANDARD
+    ) -> ModeEvidence:
         trace = from_history(self.read_history(cfg.name, self.days, now))
         config = AutoscalerConfig("estimator", self.alarm_name_prefix, Tunables(), (cfg,))
-        sim = simulate(
-            trace, config=config, stream=cfg.name, policies=("autoscaler", "on-demand"), settings=self.settings
-        )
-        prov, od = sim.figures["autoscaler"], sim.figures["on-demand"]
+        # Advantage: no stream-hour and a lower per-GB price; the account's commitment is billed whatever this
+        # stream does (an account-wide floor, not this stream's cost), so it is left out of the comparison.
+        od_row = "on-demand-advantage" if pricing is OnDemandPricing.ADVANTAGE else "on-demand"
+        sim = simulate(trace, config=config, stream=cfg.name, policies=("autoscaler", od_row), settings=self.settings)
+        prov, od = sim.figures["autoscaler"], sim.figures[od_row]
         return ModeEvidence(
             ModeEstimate(float(prov["cost_usd"]), float(prov["throttled_bytes_fraction"])),
             ModeEstimate(float(od["cost_usd"]), float(od["throttled_bytes_fraction"])),

@@ -478,6 +478,24 @@ def test_adapter_switches_by_arn_and_maps_the_refusals(stubbed: Any, code: str, 
         adapter.update_stream_mode("orders", StreamMode.ON_DEMAND)
 
 
+@pytest.mark.parametrize(
+    ("status", "pricing"),
+    [
+        ("ENABLED", "advantage"),
+        ("ENABLED_UNTIL_EARLIEST_ALLOWED_END", "advantage"),  # a disable is pending; still billed as Advantage
+        ("DISABLED", "standard"),
+        (None, "standard"),  # no commitment ever: the field is absent
+    ],
+)
+def test_adapter_reads_the_on_demand_pricing_from_the_account_settings(
+    stubbed: Any, status: str | None, pricing: str
+) -> None:
+    adapter, stub = stubbed
+    reply = {"MinimumThroughputBillingCommitment": {"Status": status}} if status else {}
+    stub.add_response("describe_account_settings", reply, {})
+    assert adapter.on_demand_pricing().value == pricing
+
+
 def test_adapter_reads_the_on_demand_quota_from_describe_limits(stubbed: Any) -> None:
     adapter, stub = stubbed
     stub.add_response("describe_limits", {**ROOMY_LIMITS, "OnDemandStreamCount": 7})

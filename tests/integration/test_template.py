@@ -103,6 +103,7 @@ RESOURCE_STAR_ALLOWED = {
     "kinesis:ListStreams": "lists the account's streams; no resource type",
     # the IAM dataset behind policy generators lists "resources": [] for it, as for UpdateShardCount
     "kinesis:UpdateStreamMode": "no resource type (takes the stream's ARN, but IAM matches only '*')",
+    "kinesis:DescribeAccountSettings": "reads the account's settings (On-demand Advantage); no resource type",
     "cloudwatch:GetMetricData": "classic metrics are not IAM resources; its only resource type is the OTel dataset",
 }
 # Actions granted on exactly the managed streams' ARNs (from the ManagedStreamNames parameter).

@@ -3,6 +3,8 @@ action under the lock, AWS's limits (two switches per 24 h, the on-demand quota,
 
 from __future__ import annotations
 
+from collections import deque
+
 import pytest
 
 from autoscaler.adapters.fakes.estimator import FakeEstimator
@@ -220,3 +222,18 @@ def test_dry_run_reads_only(world: World) -> None:
     (row,) = svc.dry_run()
     assert row.outcome is ModeOutcome.DRY_RUN and row.decision.target is OD
     assert world.kinesis.calls == [] and world.cooldown.read("s") is None
+
+
+def test_on_demand_is_priced_as_the_account_is_billed(world: World) -> None:
+    """Advantage (the account's commitment on): the estimate prices on-demand at Advantage rates; unreadable account
+    settings price it as Standard, the dearer reading."""
+    from autoscaler.core.errors import AwsCallFailed
+    from autoscaler.core.model import OnDemandPricing
+
+    svc, estimator = service(world, {"s": ("auto", 4)}, {"s": CHEAP_PROVISIONED})
+    world.kinesis.pricing = OnDemandPricing.ADVANTAGE
+    svc.dry_run()
+    assert estimator.pricing is OnDemandPricing.ADVANTAGE
+    world.kinesis.faults["on_demand_pricing"] = deque([AwsCallFailed("AccessDeniedException")])
+    svc.dry_run()
+    assert estimator.pricing is OnDemandPricing.STANDARD

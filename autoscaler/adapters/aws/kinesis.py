@@ -22,7 +22,7 @@ from autoscaler.core.errors import (
     ThrottledError,
     UpdateShardCountLimit,
 )
-from autoscaler.core.model import Shard, StreamDescription, StreamMode
+from autoscaler.core.model import OnDemandPricing, Shard, StreamDescription, StreamMode
 
 READ_ACTIONS = ("kinesis:DescribeLimits", "kinesis:DescribeStreamSummary", "kinesis:ListShards")
 SCALE_UP_ACTIONS = ("kinesis:SplitShard",)  # only the scale-up function splits
@@ -31,7 +31,8 @@ SCALE_DOWN_ACTIONS = ("kinesis:MergeShards",)  # only the scale-down function me
 # layout: merged pairs of even shards are double-width and carry twice the traffic).
 RESIZE_ACTIONS = ("kinesis:UpdateShardCount",)
 FLEET_READ_ACTIONS = ("kinesis:ListStreams",)  # the fleet's modes and statuses in one call (scale-down)
-MODE_ACTIONS = ("kinesis:UpdateStreamMode",)  # capacity-mode switches (the fleet function: app/capacity_mode.py)
+# capacity-mode switches and the account's on-demand pricing (the fleet function: app/capacity_mode.py)
+MODE_ACTIONS = ("kinesis:UpdateStreamMode", "kinesis:DescribeAccountSettings")
 GAUGE_ACTIONS = ("kinesis:ListShards",)  # the gauge only counts open shards (autoscaler/app/gauge.py)
 IAM_ACTIONS = READ_ACTIONS + SCALE_UP_ACTIONS + SCALE_DOWN_ACTIONS + RESIZE_ACTIONS + FLEET_READ_ACTIONS + MODE_ACTIONS
 
@@ -221,6 +222,19 @@ class KinesisAdapter:
             except ClientError as exc:
                 raise self._common(exc, "(DescribeLimits)") from exc
             return int(limits.get("OnDemandStreamCount", 0)), int(limits.get("OnDemandStreamCountLimit", 0))
+
+        return retry_throttled(call, sleep=self.clock.sleep, attempts=self.attempts)
+
+    def on_demand_pricing(self) -> OnDemandPricing:
+        def call() -> OnDemandPricing:
+            try:
+                settings = self.client.describe_account_settings()
+            except ClientError as exc:
+                raise self._common(exc, "(DescribeAccountSettings)") from exc
+            status = settings.get("MinimumThroughputBillingCommitment", {}).get("Status", "DISABLED")
+            # ENABLED_UNTIL_EARLIEST_ALLOWED_END: a disable is pending, the commitment still bills until then
+            advantage = status in ("ENABLED", "ENABLED_UNTIL_EARLIEST_ALLOWED_END")
+            return OnDemandPricing.ADVANTAGE if advantage else OnDemandPricing.STANDARD
 
         return retry_throttled(call, sleep=self.clock.sleep, attempts=self.attempts)
 

@@ -25,7 +25,7 @@ from autoscaler.core.errors import (
     UpdateShardCountLimit,
 )
 from autoscaler.core.limits import MAX_SHARDS_PER_STREAM, UPDATE_SHARD_COUNT_CALLS_PER_24H
-from autoscaler.core.model import Shard, StreamDescription, StreamMode
+from autoscaler.core.model import OnDemandPricing, Shard, StreamDescription, StreamMode
 from autoscaler.core.scale_up import uniform_shards
 
 
@@ -62,6 +62,7 @@ class FakeKinesis:
         self.account_shard_limit = account_shard_limit
         self.mode_switch_seconds = mode_switch_seconds
         self.on_demand_stream_limit = on_demand_stream_limit
+        self.pricing = OnDemandPricing.STANDARD  # the account's On-demand Advantage commitment off
         self.streams: dict[str, _Stream] = {}
         self.calls: list[tuple[str, str]] = []  # (operation, stream), every mutating call that succeeded
         self.faults: dict[str, deque[Exception]] = {}
@@ -209,6 +210,11 @@ class FakeKinesis:
             s.mode_switches.append(now)
             s.updating_until = now + self.mode_switch_seconds
             self.calls.append(("update_stream_mode", stream))
+
+    def on_demand_pricing(self) -> OnDemandPricing:
+        with self._lock:
+            self._fault("on_demand_pricing", "")
+            return self.pricing
 
     def on_demand_quota(self) -> tuple[int, int]:
         with self._lock:
