@@ -1,10 +1,14 @@
 """create-streams, decided: what to create or change so AWS matches streams.yaml. Pure: observed state in, actions
 out, so a dry run prints exactly what a real run does.
 
-Rules: a missing stream is created (provisioned, desired_shards, encryption, retention) and gets its alarms for its
-open count. An existing stream is never resharded (that is the autoscaler's job): a count other than
-desired_shards is reported. A stream in on-demand mode is reported and left alone. Retention, encryption,
-shard-level metrics and alarms are brought to the config. Removing a stream from the config never deletes it;
+Rules: a missing stream is created in its capacity_mode (provisioned: desired_shards; on-demand and auto: on-demand,
+see `create_mode`) with its encryption and retention, and gets its alarms for its open count (an on-demand stream as
+well: the capacity-mode job retunes them when it switches the stream, and never creates them). An existing stream is
+never resharded (that is the autoscaler's job): a count other than desired_shards is reported. Nor is it switched
+between modes (the fleet function's hourly capacity-mode job does that, within AWS's two switches a day): a mode
+other than its capacity_mode allows is reported. An on-demand stream whose capacity_mode is provisioned is reported
+and left alone. Retention, encryption, shard-level metrics and alarms are brought to the config (an on-demand stream's
+too when its capacity_mode is on-demand or auto). Removing a stream from the config never deletes it;
 its alarms are reported as orphaned and deleted only when asked. Alarms an earlier version named
 <prefix>-<stream>-<kind> (ambiguous across nested prefixes) are renamed: the new <prefix>/<stream>/<kind> alarm is
 put, then the old one deleted — only where it is provably this deployment's (see `is_ours`).
@@ -19,6 +23,7 @@ from typing import NamedTuple
 from autoscaler.app.alarm_sync import stream_alarm_specs
 from autoscaler.config import AutoscalerConfig, StreamConfig
 from autoscaler.core.capacity import AlarmKind, AlarmSpec, alarm_name, legacy_alarm_name, parse_alarm_name
+from autoscaler.core.capacity_mode import MARGIN, ModePolicy
 from autoscaler.core.limits import INCOMING_BYTES, INCOMING_RECORDS, WRITE_THROTTLED
 from autoscaler.core.model import StreamMode
 
@@ -71,7 +76,7 @@ class Action(NamedTuple):
 class StreamPlan(NamedTuple):
     stream: str
     actions: tuple[Action, ...]
-    notes: tuple[str, ...]  # reported, not acted on (count differs from desired, on-demand, …)
+    notes: tuple[str, ...]  # reported, not acted on (count differs from desired, mode differs, …)
 
     @property
     def changes(self) -> bool:
@@ -82,7 +87,8 @@ class OnboardingPlan(NamedTuple):
     streams: tuple[StreamPlan, ...]
     orphaned_alarms: tuple[str, ...]
     orphan_actions: tuple[Action, ...]
-    new_shards: int  # shards the creations add to the account
+    new_shards: int  # shards the provisioned creations add to the account (its ShardLimit)
+    new_on_demand: int = 0  # on-demand streams the creations add to the account (its OnDemandStreamCountLimit)
 
     @property
     def changes(self) -> bool:
@@ -104,38 +110,71 @@ def _alarm_matches(have: ExistingAlarm, want: AlarmSpec, topic_arn: str) -> bool
     )
 
 
+def create_mode(stream: StreamConfig) -> StreamMode:
+    """The mode a missing stream is created in. capacity_mode auto starts on-demand, the safe side: with no history
+    the autoscaler cannot know the stream's traffic (on-demand takes up to twice its previous peak; a guessed shard
+    count throttles), and the hourly capacity-mode job moves it to provisioned once its own history shows provisioned
+    cheaper by MARGIN (core/capacity_mode.py)."""
+    provisioned = ModePolicy(stream.capacity_mode) is ModePolicy.PROVISIONED
+    return StreamMode.PROVISIONED if provisioned else StreamMode.ON_DEMAND
+
+
+def _left_alone(stream: StreamConfig, seen: ObservedStream) -> bool:
+    """An on-demand stream whose capacity_mode is provisioned: not the autoscaler's (nothing acted on, reported)."""
+    return (
+        seen.exists and seen.mode is StreamMode.ON_DEMAND and ModePolicy(stream.capacity_mode) is ModePolicy.PROVISIONED
+    )
+
+
+def _create(stream: StreamConfig) -> Action:
+    if create_mode(stream) is StreamMode.PROVISIONED:
+        detail = f"{stream.desired_shards} shards, provisioned"
+        return Action(ActionKind.CREATE_STREAM, stream.name, detail, value=stream.desired_shards)
+    if ModePolicy(stream.capacity_mode) is ModePolicy.AUTO:
+        detail = (
+            "on-demand (capacity_mode auto: no history to judge by, so the safe side; the hourly capacity-mode job "
+            f"moves it to provisioned once its history shows provisioned cheaper by {MARGIN:.0%})"
+        )
+    else:
+        detail = "on-demand (capacity_mode on-demand; AWS sets its shard count)"
+    return Action(ActionKind.CREATE_STREAM, stream.name, detail, value=StreamMode.ON_DEMAND.value)
+
+
 def plan_stream(cfg: AutoscalerConfig, stream: StreamConfig, seen: ObservedStream, topic_arn: str) -> StreamPlan:
     actions: list[Action] = []
     notes: list[str] = []
+    policy = ModePolicy(stream.capacity_mode)
+    on_demand_start = False  # alarms of a stream created on-demand: for the count AWS gives it
     if not seen.exists:
-        actions.append(
-            Action(
-                ActionKind.CREATE_STREAM,
-                stream.name,
-                f"{stream.desired_shards} shards, provisioned",
-                value=stream.desired_shards,
-            )
-        )
+        actions.append(_create(stream))
+        # An on-demand stream's count is AWS's choice: desired_shards stands in for it here, and the alarm put
+        # retunes each threshold to the open count read just before it (Provisioning.apply).
+        on_demand_start = create_mode(stream) is StreamMode.ON_DEMAND
         shards = stream.desired_shards
         retention, key, metrics = 24, None, frozenset[str]()
         alarms: Mapping[str, ExistingAlarm] = {}
     else:
-        if seen.mode is StreamMode.ON_DEMAND:
+        if _left_alone(stream, seen):
             return StreamPlan(
                 stream.name,
                 (),
                 (
-                    "on-demand mode: left alone (the autoscaler manages provisioned "
-                    "streams; switch it with UpdateStreamMode to manage it)",
+                    "on-demand mode, but capacity_mode is provisioned: left alone and not switched (nor does the "
+                    "autoscaler switch it; set capacity_mode: auto or on-demand, or switch it with UpdateStreamMode)",
                 ),
             )
+        if seen.mode is StreamMode.PROVISIONED and policy is ModePolicy.ON_DEMAND:
+            notes.append(
+                "provisioned mode, but capacity_mode is on-demand: not switched here (the hourly capacity-mode job "
+                "switches it, within AWS's two switches a day)"
+            )
         shards = seen.open_shards
-        if shards != stream.desired_shards:
+        if seen.mode is StreamMode.PROVISIONED and shards != stream.desired_shards:
             notes.append(
                 f"{shards} open shards, desired_shards is {stream.desired_shards}: not resharded "
                 f"(the autoscaler keeps it within [{stream.min_shards}, {stream.max_shards}])"
             )
-        if not stream.min_shards <= shards <= stream.max_shards:
+        if seen.mode is StreamMode.PROVISIONED and not stream.min_shards <= shards <= stream.max_shards:
             notes.append(
                 f"{shards} open shards is outside [min_shards, max_shards] = "
                 f"[{stream.min_shards}, {stream.max_shards}]: check the config"
@@ -166,15 +205,19 @@ def plan_stream(cfg: AutoscalerConfig, stream: StreamConfig, seen: ObservedStrea
     missing = tuple(m for m in SHARD_LEVEL_METRICS if m not in metrics)
     if stream.shard_level_metrics and missing:
         actions.append(Action(ActionKind.ENABLE_SHARD_METRICS, stream.name, ", ".join(missing), value=missing))
+    # An existing on-demand stream's count is AWS's to move: its alarms are put when missing or not wired to the
+    # topic, not retuned to each count AWS passes through (the capacity-mode job retunes them when it switches it).
+    on_demand_now = seen.exists and seen.mode is StreamMode.ON_DEMAND
     for spec in _wanted_alarms(cfg, stream, shards):
         have = alarms.get(spec.name)
-        if have is None or not _alarm_matches(have, spec, topic_arn):
+        if have is None or not (topic_arn in have.actions if on_demand_now else _alarm_matches(have, spec, topic_arn)):
             what = "create" if have is None else "update"
             actions.append(
                 Action(
                     ActionKind.PUT_ALARM,
                     stream.name,
-                    f"{what} {spec.name} ({spec.metric_name} {spec.comparison} {spec.threshold:,.0f})",
+                    f"{what} {spec.name} ({spec.metric_name} {spec.comparison} {spec.threshold:,.0f}"
+                    + (", for the open count AWS starts it with)" if on_demand_start else ")"),
                     alarm=spec,
                     value=shards,  # the count the threshold is for: re-checked just before the put
                     keep_actions=tuple(a for a in (have.actions if have else ()) if a != topic_arn),
@@ -252,7 +295,7 @@ def plan_onboarding(
     by_name = {a.name: a for a in existing_alarms}
     plans = tuple(
         renamed(cfg, s, sp, by_name, topic_arn)
-        if not (observed[s.name].exists and observed[s.name].mode is StreamMode.ON_DEMAND)  # puts no alarms
+        if not _left_alone(s, observed[s.name])  # puts no alarms
         else sp
         for s in cfg.streams
         for sp in (plan_stream(cfg, s, observed[s.name], topic_arn),)
@@ -264,5 +307,8 @@ def plan_onboarding(
         if remove_orphaned_alarms
         else ()
     )
-    new = sum(s.desired_shards for s in cfg.streams if not observed[s.name].exists)
-    return OnboardingPlan(plans, orphans, orphan_actions, new)
+    created = [s for s in cfg.streams if not observed[s.name].exists]
+    new = sum(s.desired_shards for s in created if create_mode(s) is StreamMode.PROVISIONED)
+    # on-demand streams count by stream, not shard (the quotas page gives on-demand mode no shard quota)
+    new_on_demand = sum(1 for s in created if create_mode(s) is StreamMode.ON_DEMAND)
+    return OnboardingPlan(plans, orphans, orphan_actions, new, new_on_demand)

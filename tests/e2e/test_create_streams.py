@@ -142,6 +142,35 @@ def test_old_alarm_names_are_renamed_and_another_deployments_are_left(moto_serve
     assert again.returncode == 0 and "nothing to change" in again.stdout, again.stdout
 
 
+def test_on_demand_and_auto_streams_are_created_on_demand(moto_server: MotoServer, tmp_path: Path) -> None:
+    """capacity_mode on-demand and auto: CreateStream ON_DEMAND, no ShardCount (moto starts it at 4 shards), with
+    the alarms every stream gets, for that count; a second run changes nothing."""
+    clients = local_clients(moto_server.endpoint)
+    topic = clients.sns.create_topic(Name="cs9-alarms")["TopicArn"]
+    cfg = write(
+        tmp_path,
+        "  - {name: cs9-od, min_shards: 1, max_shards: 8, desired_shards: 2, capacity_mode: on-demand}\n"
+        "  - {name: cs9-auto, min_shards: 1, max_shards: 8, desired_shards: 2, capacity_mode: auto}\n",
+        prefix="cs9",
+    )
+    first = by_stream(run(["--config", cfg, "--alarm-topic-arn", topic, "--json"], moto_server))
+    assert first["cs9-od"]["done"][0] == "on-demand (capacity_mode on-demand; AWS sets its shard count)"
+    assert first["cs9-auto"]["done"][0].startswith("on-demand (capacity_mode auto: no history to judge by")
+    for name in ("cs9-od", "cs9-auto"):
+        assert first[name]["status"] == "changed", first[name]
+        summary = clients.kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
+        assert summary["StreamModeDetails"] == {"StreamMode": "ON_DEMAND"}
+        assert summary["EncryptionType"] == "KMS"
+        open_shards = len(clients.kinesis.list_shards(StreamName=name)["Shards"])
+        assert open_shards == 4  # AWS's (moto's) starting count, not desired_shards
+        alarms = clients.cloudwatch.describe_alarms(AlarmNamePrefix=f"cs9/{name}/")["MetricAlarms"]
+        assert len(alarms) == 3 and all(a["AlarmActions"] == [topic] for a in alarms)
+        bytes_alarm = next(a for a in alarms if a["MetricName"] == "IncomingBytes")
+        assert bytes_alarm["Threshold"] == pytest.approx(0.8 * 4 * 1_048_576 * 60)  # retuned from 2 to the open 4
+    again = run(["--config", cfg, "--alarm-topic-arn", topic], moto_server)
+    assert again.returncode == 0 and "nothing to change" in again.stdout, again.stdout
+
+
 def test_shard_quota_is_checked_before_any_change(moto_server: MotoServer, tmp_path: Path) -> None:
     clients = local_clients(moto_server.endpoint)
     limit = clients.kinesis.describe_limits()["ShardLimit"]

@@ -14,7 +14,7 @@ from autoscaler.adapters.aws.provisioning import CREATE_WAIT_SECONDS, Provisioni
 from autoscaler.adapters.fakes.clock import SimClock
 from autoscaler.app.onboarding import Action, ActionKind
 from autoscaler.core.capacity import alarm_specs
-from autoscaler.core.errors import StreamNotFound
+from autoscaler.core.errors import AwsCallFailed, StreamNotFound
 
 pytestmark = pytest.mark.integration
 
@@ -64,3 +64,23 @@ def test_waiting_for_a_stream_that_vanished_gives_up_at_the_deadline() -> None:
             prov._wait("gone", lambda _: None, "creating")
         assert CREATE_WAIT_SECONDS <= clock.now() - start <= CREATE_WAIT_SECONDS + 2
         stub._queue.clear()
+
+
+def test_an_on_demand_creation_over_the_accounts_on_demand_quota_is_refused_before_create_stream() -> None:
+    kinesis = client("kinesis")
+    prov = Provisioning(kinesis, client("cloudwatch"), SimClock())
+    full = {"ShardLimit": 500, "OpenShardCount": 4, "OnDemandStreamCount": 50, "OnDemandStreamCountLimit": 50}
+    with Stubber(kinesis) as stub:
+        stub.add_response("describe_limits", full)  # and no create_stream response: calling it would fail the test
+        with pytest.raises(AwsCallFailed, match=r"50 on-demand streams .* OnDemandStreamCountLimit is 50"):
+            prov.apply(Action(ActionKind.CREATE_STREAM, "od", "on-demand", value="ON_DEMAND"), "arn:t", lambda _: None)
+        stub.assert_no_pending_responses()
+
+
+def test_an_on_demand_creation_sends_no_shard_count() -> None:
+    with mock_aws():
+        kinesis = client("kinesis")
+        prov = Provisioning(kinesis, client("cloudwatch"), SimClock())
+        prov.apply(Action(ActionKind.CREATE_STREAM, "od", "on-demand", value="ON_DEMAND"), "arn:t", lambda _: None)
+        summary = kinesis.describe_stream_summary(StreamName="od")["StreamDescriptionSummary"]
+        assert summary["StreamModeDetails"] == {"StreamMode": "ON_DEMAND"}

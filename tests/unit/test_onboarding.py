@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from autoscaler.app.onboarding import ActionKind, ExistingAlarm, ObservedStream, plan_onboarding
-from autoscaler.config import parse_config
+from autoscaler.config import AutoscalerConfig, parse_config
 from autoscaler.core.capacity import alarm_specs
 from autoscaler.core.model import StreamMode
 
@@ -158,3 +158,104 @@ def test_create_streams_renames_its_old_alarms_and_leaves_another_deployments() 
 def test_new_shards_count_only_streams_to_create() -> None:
     assert plan_onboarding(CFG, {"s": ObservedStream("s", False)}, TOPIC).new_shards == 2
     assert plan_onboarding(CFG, {"s": in_sync()}, TOPIC).new_shards == 0
+
+
+def cfg_of(mode: str, desired: int = 2) -> AutoscalerConfig:
+    return parse_config(
+        f"streams:\n  - {{name: s, min_shards: 1, max_shards: 8, desired_shards: {desired}, retention_hours: 48, "
+        f"shard_level_metrics: true, capacity_mode: {mode}}}\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("mode", "value", "detail"),
+    [
+        ("provisioned", 2, "2 shards, provisioned"),  # CreateStream(ShardCount=desired_shards=2, PROVISIONED)
+        ("on-demand", "ON_DEMAND", "on-demand (capacity_mode on-demand; AWS sets its shard count)"),
+        ("auto", "ON_DEMAND", "on-demand (capacity_mode auto: no history to judge by, so the safe side;"),
+    ],
+)
+def test_a_missing_stream_is_created_in_its_capacity_mode(mode: str, value: object, detail: str) -> None:
+    plan = plan_onboarding(cfg_of(mode), {"s": ObservedStream("s", False)}, TOPIC)
+    (sp,) = plan.streams
+    create, *rest = sp.actions
+    assert (create.kind, create.value) == (ActionKind.CREATE_STREAM, value)
+    assert create.detail.startswith(detail), create.detail
+    # the rest as for any new stream: retention, encryption, metrics, and the three alarms (on-demand too)
+    assert [a.kind for a in rest] == [
+        ActionKind.SET_RETENTION,
+        ActionKind.START_ENCRYPTION,
+        ActionKind.ENABLE_SHARD_METRICS,
+    ] + [ActionKind.PUT_ALARM] * 3
+    assert sp.notes == ()
+
+
+def test_auto_says_why_it_starts_on_demand() -> None:
+    (sp,) = plan_onboarding(cfg_of("auto"), {"s": ObservedStream("s", False)}, TOPIC).streams
+    assert sp.actions[0].detail.endswith(
+        "the hourly capacity-mode job moves it to provisioned once its history shows provisioned cheaper by 20%)"
+    )
+    assert all("for the open count AWS starts it with)" in a.detail for a in sp.actions[-3:])
+
+
+def test_only_provisioned_creations_add_shards_and_on_demand_ones_add_streams() -> None:
+    cfg = parse_config(
+        "streams:\n"
+        "  - {name: p, min_shards: 1, max_shards: 8, desired_shards: 2}\n"
+        "  - {name: od, min_shards: 1, max_shards: 8, desired_shards: 3, capacity_mode: on-demand}\n"
+        "  - {name: au, min_shards: 1, max_shards: 8, desired_shards: 5, capacity_mode: auto}\n"
+        "  - {name: there, min_shards: 1, max_shards: 8, desired_shards: 7}\n"
+    )
+    seen = {n: ObservedStream(n, n == "there", open_shards=7) for n in ("p", "od", "au", "there")}
+    plan = plan_onboarding(cfg, seen, TOPIC)
+    assert plan.new_shards == 2  # p's 2; od's 3 and au's 5 are AWS's to set; "there" exists
+    assert plan.new_on_demand == 2  # od and au
+
+
+@pytest.mark.parametrize(
+    ("mode", "seen", "kinds", "note"),
+    [
+        # the config's mode differs from the stream's: reported, never switched here
+        (
+            "provisioned",
+            in_sync(mode=StreamMode.ON_DEMAND, retention_hours=24, alarms={}),
+            [],
+            "on-demand mode, but capacity_mode is provisioned: left alone and not switched",
+        ),
+        (
+            "on-demand",
+            in_sync(),
+            [],
+            "provisioned mode, but capacity_mode is on-demand: not switched here (the hourly capacity-mode job",
+        ),
+        ("on-demand", in_sync(retention_hours=24), [ActionKind.SET_RETENTION], "capacity_mode is on-demand"),
+        # auto: either mode is the autoscaler's choice, nothing to report
+        ("auto", in_sync(), [], None),
+        ("auto", in_sync(mode=StreamMode.ON_DEMAND), [], None),
+        # on-demand streams the config lets be on-demand: settings brought to the config, alarms put if missing or
+        # not wired to the topic, but not retuned to AWS's count, and no count notes (AWS sets the count)
+        ("on-demand", in_sync(mode=StreamMode.ON_DEMAND, open_shards=20, alarms=alarms_for(4)), [], None),
+        ("auto", in_sync(mode=StreamMode.ON_DEMAND, retention_hours=24), [ActionKind.SET_RETENTION], None),
+        ("auto", in_sync(mode=StreamMode.ON_DEMAND, alarms={}), [ActionKind.PUT_ALARM] * 3, None),
+        (
+            "on-demand",
+            in_sync(mode=StreamMode.ON_DEMAND, alarms=alarms_for(4, topic="arn:other")),
+            [ActionKind.PUT_ALARM] * 3,
+            None,
+        ),
+    ],
+)
+def test_existing_stream_modes(mode: str, seen: ObservedStream, kinds: list[ActionKind], note: str | None) -> None:
+    (sp,) = plan_onboarding(cfg_of(mode), {"s": seen}, TOPIC).streams
+    assert [a.kind for a in sp.actions] == kinds
+    if note:
+        assert any(note in n for n in sp.notes), sp.notes
+    else:
+        assert sp.notes == ()
+
+
+@pytest.mark.parametrize("mode", ["on-demand", "auto"])
+def test_a_created_on_demand_stream_needs_nothing_on_the_second_run(mode: str) -> None:
+    """After the first run: on-demand with AWS's count (4), the settings, and alarms put for that count."""
+    after = in_sync(mode=StreamMode.ON_DEMAND, open_shards=4, alarms=alarms_for(4))
+    assert not plan_onboarding(cfg_of(mode), {"s": after}, TOPIC).changes

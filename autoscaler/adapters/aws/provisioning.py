@@ -115,13 +115,28 @@ class Provisioning:
         limits = self.client.describe_limits()
         return int(limits.get("ShardLimit", 0)), int(limits.get("OpenShardCount", 0))
 
+    def _check_on_demand_quota(self, name: str) -> None:
+        """Refuse an on-demand creation the account has no room for (DescribeLimits, as `shard_quota`), with the fix,
+        instead of CreateStream's LimitExceededException."""
+        count, limit = self.kinesis.on_demand_quota()
+        if limit and count >= limit:
+            raise AwsCallFailed(
+                f"{name}: the account has {count} on-demand streams in this region, its OnDemandStreamCountLimit is "
+                f"{limit}; raise it with a support ticket or set capacity_mode: provisioned for {name}"
+            )
+
     def apply(self, action: Action, topic_arn: str, progress: Callable[[str], None]) -> None:
         name = action.stream
         if action.kind is ActionKind.CREATE_STREAM:
-            shards = action.value if isinstance(action.value, int) else 1
-            self.client.create_stream(
-                StreamName=name, ShardCount=shards, StreamModeDetails={"StreamMode": "PROVISIONED"}
-            )
+            if action.value == StreamMode.ON_DEMAND.value:  # capacity_mode on-demand or auto (onboarding.create_mode)
+                self._check_on_demand_quota(name)
+                # no ShardCount: AWS sets an on-demand stream's count (the alarm puts that follow read it)
+                self.client.create_stream(StreamName=name, StreamModeDetails={"StreamMode": "ON_DEMAND"})
+            else:
+                shards = action.value if isinstance(action.value, int) else 1
+                self.client.create_stream(
+                    StreamName=name, ShardCount=shards, StreamModeDetails={"StreamMode": "PROVISIONED"}
+                )
             self._wait(name, progress, "creating")
         elif action.kind in (ActionKind.SET_RETENTION, ActionKind.START_ENCRYPTION, ActionKind.ENABLE_SHARD_METRICS):
             self._wait(name, progress, "busy (another change or a reshard)")  # a change needs an ACTIVE stream
