@@ -239,8 +239,10 @@ def report(rows: list[dict[str, Any]]) -> bool:
             f"simulate {r['trace']}: {r['seconds']:.1f} s; autoscaler throttled {a['throttled_bytes_fraction']:.3%} "
             f"(polling {r['figures']['polling']['throttled_bytes_fraction']:.3%}, on-demand "
             f"{od['throttled_bytes_fraction']:.3%}), cost {a['cost_vs_on_demand']:.2f}× on-demand, "
-            f"{a['cost_vs_on_demand_advantage']:.2f}× Advantage, {a['mode_switches']} mode switches, shard-hours "
-            f"{a['shard_hours_vs_oracle']:.2f}× oracle; " + ("all figures OK" if not missed else f"MISSED: {missed}")
+            f"{a['cost_vs_on_demand_advantage']:.2f}× Advantage, {a['mode_switches']} mode switches, "
+            f"{a['minutes_on_demand'] / max(1, r['minutes']):.0%} of the time on-demand, shard-hours "
+            + (f"{a['shard_hours_vs_oracle']:.2f}× oracle; " if a["shard_hours_vs_oracle"] is not None else "none; ")
+            + ("all figures OK" if not missed else f"MISSED: {missed}")
         )
         if r["bound_vs_on_demand"] is not None:
             print(

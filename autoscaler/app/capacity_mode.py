@@ -201,8 +201,11 @@ class CapacityModeService(StreamUseCase):
         except LockUnavailable as exc:  # without our switch record, neither AWS's budget nor the dwell is known
             return ModeResult(cfg.name, ModeOutcome.FAILED, None, f"cannot read its switch record: {exc}", policy.value)
         evidence: ModeEvidence | None
+        switches = state.mode_switches if state else ()
+        # provisioned now, and our last switch put it there: the evidence says whether that move paid
+        since = max(switches) if switches and desc.mode is StreamMode.PROVISIONED else None
         if policy is ModePolicy.AUTO:
-            evidence = self.estimator.estimate(cfg, now, self._pricing())
+            evidence = self.estimator.estimate(cfg, now, self._pricing(), since)
         else:
             evidence = self._report(cfg) if evidence_for_all else None
         shards = None
@@ -216,13 +219,14 @@ class CapacityModeService(StreamUseCase):
                 evidence.on_demand if evidence else None,
                 evidence.history_seconds if evidence else 0.0,
                 now,
-                switches=state.mode_switches if state else (),
+                switches=switches,
                 active=desc.status == "ACTIVE",
                 on_demand_quota_free=quota is not None and quota[0] < quota[1],
                 policy=policy,
                 shards=shards,
                 min_shards=cfg.min_shards,
                 max_shards=cfg.max_shards,
+                recent=evidence.recent if evidence else None,
             )
         )
         if not decision.switches:

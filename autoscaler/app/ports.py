@@ -218,9 +218,14 @@ class ContinuationPort(Protocol):
 
 class EstimatorPort(Protocol):
     def estimate(
-        self, cfg: StreamConfig, now: float, pricing: OnDemandPricing = OnDemandPricing.STANDARD
+        self,
+        cfg: StreamConfig,
+        now: float,
+        pricing: OnDemandPricing = OnDemandPricing.STANDARD,
+        provisioned_since: float | None = None,
     ) -> ModeEvidence:
         """The stream's own write history up to `now` (the last EVIDENCE_DAYS) replayed under each capacity mode with
-        the cost model, on-demand priced as the account is billed: each mode's cost and throttled share. Raises
-        MetricsUnavailable when the history cannot be read, TraceError when there is none."""
+        the cost model, on-demand priced as the account is billed: each mode's cost and throttled share; with
+        provisioned_since (our last switch to provisioned), also each mode's figures over the last RECENT_SECONDS
+        since then. Raises MetricsUnavailable when the history cannot be read, TraceError when there is none."""
         ...

@@ -8,12 +8,18 @@ first, cost second:
   (+ `throttle_slack`) goes on-demand, whatever the cost, with no dwell time.
 - Cost moves a stream only by a margin, and only after a dwell: provisioned → on-demand when on-demand costs less
   than provisioned × (1 − margin); on-demand → provisioned when provisioned costs less than on-demand × (1 − margin)
-  and throttles no more (+ slack). Between the two, the stream stays where it is (hysteresis), and neither move
-  comes sooner than `min_dwell_seconds` after the last switch, so the mode never flaps.
+  and throttles no more (+ slack). Between the two, the stream stays where it is (hysteresis). A cost move to
+  provisioned comes no sooner than `min_dwell_seconds` (a week) after the last switch, a cost move back to on-demand
+  no sooner than `min_dwell_to_on_demand_seconds` (a day): a round trip takes at least 8 days, and a move to
+  provisioned that proves dear is undone the next day, not a week later.
 - AWS allows two switches per stream per 24 h (docs/capacity-modes.md §4). A move to provisioned is made only with
   both left, so one always remains to come back to on-demand. A move to on-demand needs a free on-demand stream in
   the account's quota (DescribeLimits), and a stream UPDATING is not switched.
-- Less than `min_history_seconds` (a day: one daily cycle) of history is no evidence: the stream stays where it is.
+- A move to provisioned is undone when it does not pay: provisioned by our switch for at least a day, and the last
+  day (RECENT_SECONDS) cost more than on-demand would have. The 30-day window is slow to see a burst that came after
+  the move; the last day is not.
+- Less than `min_history_seconds` (6 h) of history is no evidence: the stream stays where it is (a new capacity_mode
+  auto stream is created on-demand, the safe side).
 - A move to provisioned needs the stream's shard count inside [min_shards, max_shards] (the switch keeps the count
   on-demand left, and no provisioned stream of ours may be outside its bounds).
 
@@ -32,8 +38,13 @@ from autoscaler.core.model import StreamMode
 SWITCHES_PER_24H = 2  # UpdateStreamMode: "twice within 24 hours" per stream (docs/capacity-modes.md §4)
 DAY_SECONDS = 86_400
 MARGIN = 0.2  # a cost move needs the other mode cheaper by 20%
-MIN_DWELL_SECONDS = 7 * DAY_SECONDS  # no cost move sooner than a week after the last switch
-MIN_HISTORY_SECONDS = DAY_SECONDS  # one daily cycle before any judgement
+MIN_DWELL_SECONDS = 7 * DAY_SECONDS  # no cost move to provisioned sooner than a week after the last switch
+# ... and back to on-demand (the safe side) a day after: a move to provisioned that proves dear is undone quickly
+MIN_DWELL_TO_ON_DEMAND_SECONDS = DAY_SECONDS
+# Six hours of history before any judgement. A day cost the short steady traces their half of on-demand (hot_key
+# 0.63×); six hours is safe because a move to provisioned that does not pay is undone a day later (RECENT_SECONDS).
+MIN_HISTORY_SECONDS = 6 * 3600
+RECENT_SECONDS = DAY_SECONDS  # "did provisioned pay?" is judged on the last day in provisioned
 
 
 class ModePolicy(enum.StrEnum):
@@ -47,6 +58,7 @@ class ModePolicy(enum.StrEnum):
 class ModeReason(enum.StrEnum):
     THROTTLE = "throttle"  # provisioned would throttle more than on-demand: to on-demand
     CHEAPER = "cheaper"  # the other mode costs less by the margin (and, to provisioned, throttles no more)
+    UNPAID = "unpaid"  # provisioned since our switch, and its last day cost more than on-demand would have
     KEEP = "keep"  # the current mode is as good, or the other does not win by the margin
     DWELL = "dwell"  # the other mode wins on cost, but the last switch is too recent
     SWITCH_BUDGET = "switch_budget"  # AWS's two switches per 24 h, one always kept to return to on-demand
@@ -70,6 +82,8 @@ class ModeEvidence(NamedTuple):
     provisioned: ModeEstimate
     on_demand: ModeEstimate
     history_seconds: float  # how much history the replay had
+    # (provisioned, on-demand) over the last RECENT_SECONDS since `provisioned_since`, when asked for
+    recent: tuple[ModeEstimate, ModeEstimate] | None = None
 
 
 class ModeInput(NamedTuple):
@@ -85,7 +99,11 @@ class ModeInput(NamedTuple):
     margin: float = MARGIN
     throttle_slack: float = 0.0001  # 0.01 percentage points
     min_dwell_seconds: float = MIN_DWELL_SECONDS
+    min_dwell_to_on_demand_seconds: float = MIN_DWELL_TO_ON_DEMAND_SECONDS
     min_history_seconds: float = MIN_HISTORY_SECONDS
+    # (provisioned, on-demand) over the last RECENT_SECONDS the stream spent provisioned since our last switch to it
+    # (None: not provisioned by a switch of ours)
+    recent: tuple[ModeEstimate, ModeEstimate] | None = None
     policy: ModePolicy = ModePolicy.AUTO
     shards: int | None = None  # open shards now (None: unknown, no move to provisioned)
     min_shards: int = 1
@@ -147,10 +165,17 @@ def decide_mode(inp: ModeInput) -> ModeDecision:
     if inp.current is StreamMode.PROVISIONED:
         if throttles_more:
             return to_on_demand(ModeReason.THROTTLE, "provisioned would throttle more")
+        paid = inp.recent
+        if paid is not None and since >= inp.min_dwell_to_on_demand_seconds and paid[1].cost_usd < paid[0].cost_usd:
+            return to_on_demand(
+                ModeReason.UNPAID,
+                f"the move to provisioned did not pay: its last day cost ${paid[0].cost_usd:,.2f}, on-demand "
+                f"would have cost ${paid[1].cost_usd:,.2f}",
+            )
         if not od.cost_usd < prov.cost_usd * (1 - inp.margin):
             return keep(ModeReason.KEEP, "provisioned is as good")
         why = f"on-demand is cheaper by > {inp.margin:.0%}"
-        if since < inp.min_dwell_seconds:
+        if since < min(inp.min_dwell_to_on_demand_seconds, inp.min_dwell_seconds):
             return keep(ModeReason.DWELL, f"{why}, but the last switch was {since / 3600:.0f} h ago")
         return to_on_demand(ModeReason.CHEAPER, why)
     if throttles_more or not prov.cost_usd < od.cost_usd * (1 - inp.margin):

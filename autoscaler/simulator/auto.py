@@ -30,6 +30,7 @@ from autoscaler.core.capacity_mode import (
     MARGIN,
     MIN_DWELL_SECONDS,
     MIN_HISTORY_SECONDS,
+    RECENT_SECONDS,
     ModeEstimate,
     ModeInput,
     decide_mode,
@@ -42,14 +43,15 @@ from autoscaler.simulator.prices import Prices, on_demand_billed_bytes, on_deman
 class AutoOptions(NamedTuple):
     every_seconds: int = 3600  # decisions every hour (6 h measured: geomean 0.72× instead of 0.70×)
     window_minutes: int = 30 * 1440  # the history judged: 30 days, as on-demand's own memory
+    recent_minutes: int = RECENT_SECONDS // 60  # "did the move to provisioned pay?" looks at its last day
     transition_minutes: int = 60
-    start: StreamMode = StreamMode.PROVISIONED  # the mode a stream starts in (create-streams' default)
+    start: StreamMode = StreamMode.ON_DEMAND  # create-streams creates a capacity_mode auto stream on-demand
     margin: float = MARGIN
     min_dwell_seconds: float = MIN_DWELL_SECONDS
     min_history_seconds: float = MIN_HISTORY_SECONDS
 
 
-def _costs(run: PolicyRun, prices: Prices, on_demand: bool) -> list[float]:
+def minute_costs(run: PolicyRun, prices: Prices, on_demand: bool) -> list[float]:
     """Each minute's cost of a shadow in its own mode: the billing formulas of prices.py on that minute's shards,
     accepted PUT units or billed bytes, so what the decision weighs is what the ledger bills (shard-level metrics
     included)."""
@@ -75,8 +77,8 @@ def auto_mode(
     tr = provisioned.ledger.trace
     n = tr.minutes
     p_led, od_led = provisioned.ledger, on_demand.ledger
-    cost_p = [0.0, *accumulate(_costs(provisioned, prices, False))]
-    cost_od = [0.0, *accumulate(_costs(on_demand, prices, True))]
+    cost_p = [0.0, *accumulate(minute_costs(provisioned, prices, False))]
+    cost_od = [0.0, *accumulate(minute_costs(on_demand, prices, True))]
     ref_p = [0.0, *accumulate(p_led.refused_bytes)]
     ref_od = [0.0, *accumulate(od_led.refused_bytes)]
     written = [0.0, *accumulate(tr.bytes)]
@@ -91,14 +93,25 @@ def auto_mode(
     for m in range(n):
         now = tr.start + m * 60
         if m and m % step == 0:
-            lo = max(0, m - opts.window_minutes)
-            total = written[m] - written[lo] or 1.0
+
+            def figures(lo: int, m: int = m) -> tuple[ModeEstimate, ModeEstimate]:
+                total = written[m] - written[lo] or 1.0
+                return (
+                    ModeEstimate(cost_p[m] - cost_p[lo], (ref_p[m] - ref_p[lo]) / total),
+                    ModeEstimate(cost_od[m] - cost_od[lo], (ref_od[m] - ref_od[lo]) / total),
+                )
+
+            est_p, est_od = figures(max(0, m - opts.window_minutes))
+            recent = None
+            if mode is StreamMode.PROVISIONED and changed_at >= 0:  # provisioned by a switch: did it pay?
+                recent = figures(max(changed_at, m - opts.recent_minutes))
             d = decide_mode(
                 ModeInput(
                     "simulated",
                     mode,
-                    ModeEstimate(cost_p[m] - cost_p[lo], (ref_p[m] - ref_p[lo]) / total),
-                    ModeEstimate(cost_od[m] - cost_od[lo], (ref_od[m] - ref_od[lo]) / total),
+                    est_p,
+                    est_od,
+                    recent=recent,
                     history_seconds=m * 60,
                     now=now,
                     switches=tuple(switches),

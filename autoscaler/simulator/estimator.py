@@ -16,8 +16,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from autoscaler.config import AutoscalerConfig, StreamConfig, Tunables
-from autoscaler.core.capacity_mode import ModeEstimate, ModeEvidence
+from autoscaler.core.capacity_mode import RECENT_SECONDS, ModeEstimate, ModeEvidence
 from autoscaler.core.model import History, OnDemandPricing
+from autoscaler.simulator.auto import minute_costs
+from autoscaler.simulator.ledger import PolicyRun
 from autoscaler.simulator.simulate import SimSettings, simulate
 from autoscaler.simulator.trace import from_history
 
@@ -41,7 +43,11 @@ class HistoryEstimator:
         self.settings = (settings or SimSettings())._replace(capacity_mode="provisioned")
 
     def estimate(
-        self, cfg: StreamConfig, now: float, pricing: OnDemandPricing = OnDemandPricing.STANDARD
+        self,
+        cfg: StreamConfig,
+        now: float,
+        pricing: OnDemandPricing = OnDemandPricing.STANDARD,
+        provisioned_since: float | None = None,
     ) -> ModeEvidence:
         trace = from_history(self.read_history(cfg.name, self.days, now))
         config = AutoscalerConfig("estimator", self.alarm_name_prefix, Tunables(), (cfg,))
@@ -50,8 +56,21 @@ class HistoryEstimator:
         od_row = "on-demand-advantage" if pricing is OnDemandPricing.ADVANTAGE else "on-demand"
         sim = simulate(trace, config=config, stream=cfg.name, policies=("autoscaler", od_row), settings=self.settings)
         prov, od = sim.figures["autoscaler"], sim.figures[od_row]
+        recent = None
+        if provisioned_since is not None:  # the last day since the switch: the replay's minutes from there on
+            runs = {r.name: r for r in sim.runs}
+            start = max(provisioned_since, now - RECENT_SECONDS)
+            lo = min(trace.minutes, max(0, int(start - trace.start) // 60))
+            written = sum(trace.bytes[lo:]) or 1.0
+
+            def over(run: PolicyRun, on_demand: bool) -> ModeEstimate:
+                cost = sum(minute_costs(run, self.settings.prices, on_demand)[lo:])
+                return ModeEstimate(cost, sum(run.ledger.refused_bytes[lo:]) / written)
+
+            recent = (over(runs["autoscaler"], False), over(runs[od_row], True))
         return ModeEvidence(
             ModeEstimate(float(prov["cost_usd"]), float(prov["throttled_bytes_fraction"])),
             ModeEstimate(float(od["cost_usd"]), float(od["throttled_bytes_fraction"])),
             history_seconds=trace.minutes * 60.0,
+            recent=recent,
         )

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autoscaler.core.capacity_mode import DAY_SECONDS, ModeEstimate, ModeInput, ModePolicy, ModeReason, decide_mode
+from autoscaler.core.capacity_mode import ModeEstimate as ME
 from autoscaler.core.model import StreamMode
 
 pytestmark = pytest.mark.unit
@@ -47,12 +48,28 @@ def inp(current: StreamMode, prov: tuple[float, float], od: tuple[float, float],
         ("provisioned cheaper by the margin", inp(OD, (79.0, 0.001), (100.0, 0.001)), P, ModeReason.CHEAPER),
         ("provisioned cheaper but throttling more", inp(OD, (10.0, 0.01), (100.0, 0.001)), OD, ModeReason.KEEP),
         ("provisioned cheaper, not by the margin", inp(OD, (81.0, 0.0), (100.0, 0.0)), OD, ModeReason.KEEP),
-        # the last switch 3 days ago: a cost move waits the 7-day dwell; a throttle move does not
+        # the last switch 12 h ago: a cost move back to on-demand waits a day; a throttle move does not
         (
             "dwell holds a cost move",
-            inp(P, (100.0, 0.0), (50.0, 0.0), switches=(NOW - 3 * DAY_SECONDS,)),
+            inp(P, (100.0, 0.0), (50.0, 0.0), switches=(NOW - 12 * H,)),
             P,
             ModeReason.DWELL,
+        ),
+        # provisioned by our switch 2 days ago; over 30 days provisioned still looks cheaper ($80 vs $100), but its
+        # last day cost $5 where on-demand would have cost $3: the move did not pay, undone
+        (
+            "a move to provisioned that did not pay",
+            inp(P, (80.0, 0.0), (100.0, 0.0), switches=(NOW - 2 * DAY_SECONDS,), recent=(ME(5.0, 0.0), ME(3.0, 0.0))),
+            OD,
+            ModeReason.UNPAID,
+        ),
+        ("... and one that did", inp(P, (80.0, 0.0), (100.0, 0.0), recent=(ME(3.0, 0.0), ME(5.0, 0.0))), P, "keep"),
+        # judged only after a day in provisioned
+        (
+            "too soon to say it did not pay",
+            inp(P, (80.0, 0.0), (100.0, 0.0), switches=(NOW - 20 * H,), recent=(ME(5.0, 0.0), ME(3.0, 0.0))),
+            P,
+            ModeReason.KEEP,
         ),
         (
             "dwell does not hold a throttle move",
@@ -96,10 +113,10 @@ def inp(current: StreamMode, prov: tuple[float, float], od: tuple[float, float],
             OD,
             ModeReason.BOUNDS,
         ),
-        # 23 h < a day of history: no evidence either way
+        # 5 h < 6 h of history: no evidence either way
         (
             "short history",
-            inp(P, (50.0, 0.01), (100.0, 0.0), history_seconds=23 * H),
+            inp(P, (50.0, 0.01), (100.0, 0.0), history_seconds=5 * H),
             P,
             ModeReason.SHORT_HISTORY,
         ),
@@ -107,7 +124,7 @@ def inp(current: StreamMode, prov: tuple[float, float], od: tuple[float, float],
 )
 def test_the_decision_table(case: str, given_input: ModeInput, target: StreamMode, reason: ModeReason) -> None:
     d = decide_mode(given_input)
-    assert (d.target, d.reason) == (target, reason), f"{case}: {d.message}"
+    assert (d.target, d.reason.value) == (target, str(reason)), f"{case}: {d.message}"
     assert d.switches == (target is not given_input.current)
     assert "provisioned $" in d.message and "on-demand $" in d.message  # the figures behind every answer
 

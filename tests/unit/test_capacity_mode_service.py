@@ -202,8 +202,8 @@ def test_one_streams_trouble_is_its_own_row(world: World) -> None:
 
 
 def test_short_history_is_no_evidence(world: World) -> None:
-    half_a_day = ModeEvidence(ModeEstimate(500.0, 0.0), ModeEstimate(1.0, 0.0), DAY_SECONDS / 2)
-    svc, _ = service(world, {"s": ("auto", 4)}, {"s": half_a_day})
+    five_hours = ModeEvidence(ModeEstimate(500.0, 0.0), ModeEstimate(1.0, 0.0), 5 * 3600)
+    svc, _ = service(world, {"s": ("auto", 4)}, {"s": five_hours})
     (row,) = svc.run(world.budget())
     assert (row.outcome, row.decision.reason.value) == (ModeOutcome.KEPT, "short_history")
 
@@ -237,3 +237,21 @@ def test_on_demand_is_priced_as_the_account_is_billed(world: World) -> None:
     world.kinesis.faults["on_demand_pricing"] = deque([AwsCallFailed("AccessDeniedException")])
     svc.dry_run()
     assert estimator.pricing is OnDemandPricing.STANDARD
+
+
+def test_a_move_to_provisioned_that_did_not_pay_is_undone_after_a_day(world: World) -> None:
+    """The estimator is asked about the time since our switch to provisioned; its last day decides."""
+    from autoscaler.core.capacity_mode import ModeEstimate as ME
+
+    svc, estimator = service(world, {"s": ("auto", 4)}, {"s": CHEAP_PROVISIONED})
+    world.kinesis.set_mode("s", OD)
+    svc.run(world.budget())
+    switched_at = world.clock.now()
+    assert world.kinesis.describe("s").mode is P
+    world.clock.advance(DAY_SECONDS + 3600)
+    # 30 days still say provisioned ($40 vs $100), but its last day cost $5 where on-demand would have cost $3
+    estimator.evidence["s"] = CHEAP_PROVISIONED._replace(recent=(ME(5.0, 0.0), ME(3.0, 0.0)))
+    (row,) = svc.run(world.budget())
+    assert estimator.provisioned_since == pytest.approx(switched_at, abs=120)
+    assert (row.outcome, row.decision.reason.value) == (ModeOutcome.SWITCHED, "unpaid")
+    assert world.kinesis.describe("s").mode is OD

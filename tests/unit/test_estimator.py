@@ -49,3 +49,25 @@ def test_an_unreadable_history_is_the_callers_to_report() -> None:
     cfg = default_config("orders").streams[0]
     with pytest.raises(MetricsUnavailable):
         HistoryEstimator(read, alarm_name_prefix="kinesis-autoscaler").estimate(cfg, T0)
+
+
+def test_the_last_day_since_a_switch_to_provisioned_is_each_modes_own_minutes() -> None:
+    """Switched to provisioned 30 h ago: the recent figures cover the last 24 h (the later of the two), and are the
+    sums of the same per-minute bills the decision and the ledger use; switched 5 h ago: the last 5 h."""
+    from autoscaler.simulator.auto import minute_costs
+    from autoscaler.simulator.prices import Prices
+
+    history = steady(3, 2.0)
+    now = T0 + 3 * 86_400
+    cfg = default_config("orders").streams[0]
+    est = HistoryEstimator(lambda s, d, n: history, alarm_name_prefix="kinesis-autoscaler")
+    day = est.estimate(cfg, now, provisioned_since=now - 30 * 3600).recent
+    five = est.estimate(cfg, now, provisioned_since=now - 5 * 3600).recent
+    assert est.estimate(cfg, now).recent is None
+    assert day is not None and five is not None
+    sim = simulate(from_history(history), config=default_config("orders"), policies=("autoscaler", "on-demand"))
+    runs = {r.name: r for r in sim.runs}
+    per_minute = minute_costs(runs["autoscaler"], Prices(), False)
+    assert day[0].cost_usd == pytest.approx(sum(per_minute[-1440:]))
+    assert five[0].cost_usd == pytest.approx(sum(per_minute[-300:]))
+    assert day[1].cost_usd == pytest.approx(sum(minute_costs(runs["on-demand"], Prices(), True)[-1440:]))

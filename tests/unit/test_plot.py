@@ -178,8 +178,9 @@ def test_percent(fraction: float, text: str) -> None:
 
 
 def test_auto_mode_shades_the_on_demand_spans_and_shows_no_gap_there(tmp_path: Path) -> None:
-    """A day at 0.5 shard, then bursts provisioned cannot meet: auto moves the stream on-demand. Those minutes are
-    flagged for the shading, and the gap panel shows nothing for them (no shards of the autoscaler's own)."""
+    """A day at 0.5 shard, then bursts provisioned cannot meet: auto starts on-demand, moves to provisioned on the
+    quiet day's evidence, and back on-demand for the bursts. The on-demand minutes are flagged for the shading, and
+    the gap panel shows nothing for them (no shards of the autoscaler's own)."""
     from autoscaler.simulator.plot import mixed_mode, on_demand_flags
     from autoscaler.simulator.simulate import SimSettings
     from autoscaler.simulator.trace import Trace
@@ -193,6 +194,7 @@ def test_auto_mode_shades_the_on_demand_spans_and_shows_no_gap_there(tmp_path: P
     auto = next(r for r in sim.runs if r.name == "autoscaler")
     assert mixed_mode(auto)
     flags = on_demand_flags(auto)
-    assert sum(flags) == auto.ledger.on_demand_minutes and flags[0] == 0.0 and flags[-1] == 1.0
+    assert sum(flags) == auto.ledger.on_demand_minutes and flags[0] == 1.0 and flags[-1] == 1.0
+    assert 0.0 in flags  # the provisioned span between
     out = plot(sim, tmp_path / "auto.png")
     assert out.read_bytes()[:8] == PNG_MAGIC

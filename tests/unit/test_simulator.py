@@ -357,13 +357,16 @@ def test_hot_key_with_shard_level_metrics_splits_the_hot_range() -> None:
 def test_auto_moves_to_on_demand_once_a_day_of_history_shows_it_cheaper_and_bills_each_minute_in_its_mode() -> None:
     """3 days of a constant 1 MiB/s of 1 KiB records. Provisioned at a fixed 30 shards: 30 × $0.015 + 3,686,400 PUT
     units × $0.014/M = $0.5016/h. On-demand: $0.04 + 3.515625 GiB × $0.08 = $0.32125/h < 0.8 × $0.5016: cheaper by
-    the margin. The first decision with a day of history (minute 1,440) switches; the stream is billed 24 h
-    provisioned and 48 h on-demand: 24 × 0.5016096 + 48 × 0.32125 = $27.4586."""
+    the margin. Started provisioned, with a day of history required, the first decision with a day of history
+    (minute 1,440) switches; the stream is billed 24 h provisioned and 48 h on-demand:
+    24 × 0.5016096 + 48 × 0.32125 = $27.4586."""
+    from autoscaler.core.model import StreamMode
     from autoscaler.simulator.auto import AutoOptions, auto_mode
 
     tr = trace_of([1.0] * 3 * 1440)
     loads = tr.loads()
-    run = auto_mode(baselines.fixed(tr, loads, count=30), baselines.on_demand(tr, loads), Prices(), AutoOptions())
+    opts = AutoOptions(start=StreamMode.PROVISIONED, min_history_seconds=86_400)
+    run = auto_mode(baselines.fixed(tr, loads, count=30), baselines.on_demand(tr, loads), Prices(), opts)
     assert run.activity.mode_switches == 1 and "minute 1440: to ON_DEMAND, cheaper" in run.activity.notes
     assert run.ledger.on_demand_minutes == 2 * 1440 and list(run.ledger.shards[:1440]) == [30] * 1440
     f = summarise([run], tr, Prices())["auto"]
@@ -372,12 +375,15 @@ def test_auto_moves_to_on_demand_once_a_day_of_history_shows_it_cheaper_and_bill
     assert f["throttled_bytes_fraction"] == 0
 
 
-def test_auto_keeps_a_steady_stream_provisioned_and_the_autoscaler_row_follows_the_capacity_mode() -> None:
+def test_auto_moves_a_steady_stream_to_provisioned_and_the_autoscaler_row_follows_the_capacity_mode() -> None:
+    """A capacity_mode auto stream starts on-demand (the safe side); the first decision with 6 h of history (minute
+    360) finds provisioned cheaper by the margin and switches, once: 360 minutes billed on-demand, the rest as the
+    provisioned replay bills them."""
     steady = step_trace()
-    prov = simulate(steady, policies=("autoscaler",)).figures["autoscaler"]
+    both = simulate(steady, policies=("autoscaler", "on-demand"))
     auto = simulate(steady, policies=("autoscaler",), settings=SimSettings(capacity_mode="auto")).figures["autoscaler"]
-    assert auto["mode_switches"] == 0 and auto["minutes_on_demand"] == 0
-    assert auto["cost_usd"] == pytest.approx(prov["cost_usd"])
+    assert auto["mode_switches"] == 1 and auto["minutes_on_demand"] == 360
+    assert both.figures["autoscaler"]["cost_usd"] < auto["cost_usd"] < both.figures["on-demand"]["cost_usd"]
     od = simulate(steady, policies=("autoscaler", "on-demand"), settings=SimSettings(capacity_mode="on-demand"))
     assert od.figures["autoscaler"]["cost_usd"] == od.figures["on-demand"]["cost_usd"]
     with pytest.raises(ValueError, match="unknown capacity mode 'hybrid'"):
@@ -406,12 +412,12 @@ def test_auto_leaves_provisioned_for_a_burst_it_cannot_serve_and_throttles_less(
 def test_auto_weighs_each_mode_at_what_its_ledger_bills_shard_level_metrics_included() -> None:
     """The decision's per-minute costs, summed, are the shadows' billed totals: fixed 30 shards publishing three
     shard-level metrics (30 × 3 × $0.30 / 730 per hour on top), and the on-demand model."""
-    from autoscaler.simulator.auto import _costs
+    from autoscaler.simulator.auto import minute_costs
 
     tr = trace_of([1.0] * 600 + [3.0] * 600)
     loads = tr.loads()
     fixed = baselines.fixed(tr, loads, count=30)._replace(shard_metrics=3)
     od = baselines.on_demand(tr, loads)
     billed = summarise([fixed, od], tr, Prices())
-    assert sum(_costs(fixed, Prices(), False)) == pytest.approx(billed["fixed"]["cost_usd"], rel=1e-9)
-    assert sum(_costs(od, Prices(), True)) == pytest.approx(billed["on-demand"]["cost_usd"], rel=1e-9)
+    assert sum(minute_costs(fixed, Prices(), False)) == pytest.approx(billed["fixed"]["cost_usd"], rel=1e-9)
+    assert sum(minute_costs(od, Prices(), True)) == pytest.approx(billed["on-demand"]["cost_usd"], rel=1e-9)

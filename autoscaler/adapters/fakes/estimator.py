@@ -15,12 +15,18 @@ class FakeEstimator:
         self.evidence: dict[str, ModeEvidence | Exception] = dict(evidence or {})
         self.asked: list[str] = []
         self.pricing: OnDemandPricing | None = None  # as last asked
+        self.provisioned_since: float | None = None
 
     def estimate(
-        self, cfg: StreamConfig, now: float, pricing: OnDemandPricing = OnDemandPricing.STANDARD
+        self,
+        cfg: StreamConfig,
+        now: float,
+        pricing: OnDemandPricing = OnDemandPricing.STANDARD,
+        provisioned_since: float | None = None,
     ) -> ModeEvidence:
         self.asked.append(cfg.name)
         self.pricing = pricing
+        self.provisioned_since = provisioned_since
         got = self.evidence.get(cfg.name)
         if got is None:
             raise TraceError(f"stream {cfg.name} has no history")
