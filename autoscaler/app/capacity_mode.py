@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import math
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -240,6 +241,17 @@ class CapacityModeService(StreamUseCase):
 
     # -- the run ------------------------------------------------------------------------------------------------------
 
+    def _warm(self, cfg: StreamConfig, planned: ModeResult) -> int | None:
+        """Warm throughput for a switch to on-demand in an Advantage account: the history's one-minute peak write
+        rate (MiB/s, rounded up), so the stream has what its history needed at once. None otherwise (Standard has no
+        warm throughput; a configured on-demand stream has no history read)."""
+        d, e = planned.decision, planned.evidence
+        if d is None or d.target is not StreamMode.ON_DEMAND or e is None or not cfg.warm_on_switch:
+            return None
+        if self._pricing() is not OnDemandPricing.ADVANTAGE or e.peak_mibps <= 0:
+            return None
+        return max(1, math.ceil(e.peak_mibps))
+
     def run(self, budget: Budget, names: Sequence[str] | None = None) -> list[ModeResult]:
         """Decide, then switch each stream the decision moves. Never raises for one stream's trouble."""
         results = self.decide(names or self.managed(), budget)
@@ -272,8 +284,12 @@ class CapacityModeService(StreamUseCase):
                     detail=f"changed since the decision ({desc.mode.value}, {desc.status}): the next run decides",
                 )
             run.reassert()
-            self.kinesis.update_stream_mode(cfg.name, d.target)
-            run.applied(f"capacity mode {d.current.value} -> {d.target.value}", mode_switch=True)
+            warm = self._warm(cfg, planned)
+            warmed = self.kinesis.update_stream_mode(cfg.name, d.target, warm)
+            if warm is not None and not warmed:
+                log.warning("warm throughput refused; switched without it", extra={"stream": cfg.name, "mibps": warm})
+            note = f" (warm throughput {warm} MiB/s)" if warmed else ""
+            run.applied(f"capacity mode {d.current.value} -> {d.target.value}{note}", mode_switch=True)
             try:
                 run.wait_until_active()
             except StreamBusy as exc:  # finish retunes for what is open; the switch itself is AWS's to complete

@@ -81,11 +81,13 @@ class KinesisPort(Protocol):
         (calls per 24 h or the [½×, 2×] rule), QuotaExhausted, StreamNotFound."""
         ...
 
-    def update_stream_mode(self, stream: str, mode: StreamMode) -> None:
+    def update_stream_mode(self, stream: str, mode: StreamMode, warm_mibps: int | None = None) -> bool:
         """Start switching the stream's capacity mode (UpdateStreamMode, by the stream's ARN); it goes UPDATING and
-        keeps its shard count. Raises StreamBusy (not ACTIVE), ModeSwitchRefused (two switches in 24 h, or the
-        on-demand stream quota), StreamNotFound. A switch to the mode the stream is in is never asked for: AWS does
-        not document its reply (the double counts it as a switch)."""
+        keeps its shard count. With warm_mibps (to on-demand, in an Advantage account), the write throughput asked to
+        be ready at once; refused, the switch is made without it. Returns whether warm throughput was accepted.
+        Raises StreamBusy (not ACTIVE), ModeSwitchRefused (two switches in 24 h, or the on-demand stream quota),
+        StreamNotFound. A switch to the mode the stream is in is never asked for: AWS does not document its reply
+        (the double counts it as a switch)."""
         ...
 
     def on_demand_quota(self) -> tuple[int, int]:

@@ -30,6 +30,7 @@ class Tunables:
     kms_key_id: str = d.KMS_KEY_ID
     shard_level_metrics: bool = d.SHARD_LEVEL_METRICS
     capacity_mode: str = d.CAPACITY_MODE  # one of core.capacity_mode.ModePolicy
+    warm_on_switch: bool = d.WARM_ON_SWITCH
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -84,6 +84,7 @@ class ModeEvidence(NamedTuple):
     history_seconds: float  # how much history the replay had
     # (provisioned, on-demand) over the last RECENT_SECONDS since `provisioned_since`, when asked for
     recent: tuple[ModeEstimate, ModeEstimate] | None = None
+    peak_mibps: float = 0.0  # the history's highest one-minute write rate (warm throughput on a switch to on-demand)
 
 
 class ModeInput(NamedTuple):

@@ -48,6 +48,9 @@ RETENTION_HOURS = 24  # Kinesis' own default; longer retention is billed per sha
 ENCRYPT = True  # server-side encryption costs nothing with the AWS-managed key: on unless configured off.
 KMS_KEY_ID = "alias/aws/kinesis"  # the AWS-managed key: no key policy to maintain.
 CAPACITY_MODE = "provisioned"  # provisioned | on-demand | auto (core/capacity_mode.py): today's behaviour
+# In an On-demand Advantage account, a switch to on-demand asks for warm throughput = the history's one-minute peak
+# write rate: ready at once rather than learnt again, at no charge (docs/capacity-modes.md §6).
+WARM_ON_SWITCH = True
 SHARD_LEVEL_METRICS = False  # shard-level metrics are billed per shard; they only sharpen hot-shard splits.
 
 # --- Operations

@@ -73,4 +73,5 @@ class HistoryEstimator:
             ModeEstimate(float(od["cost_usd"]), float(od["throttled_bytes_fraction"])),
             history_seconds=trace.minutes * 60.0,
             recent=recent,
+            peak_mibps=max(trace.bytes, default=0.0) / 60 / 1_048_576,
         )

@@ -478,6 +478,26 @@ def test_adapter_switches_by_arn_and_maps_the_refusals(stubbed: Any, code: str, 
         adapter.update_stream_mode("orders", StreamMode.ON_DEMAND)
 
 
+@pytest.mark.parametrize("refusal", ["ValidationException", "LimitExceededException"])
+def test_adapter_asks_for_warm_throughput_on_the_switch_and_switches_without_it_when_refused(
+    stubbed: Any, refusal: str
+) -> None:
+    """WarmThroughputMiBps rides on UpdateStreamMode (to on-demand, Advantage only). Refused (no commitment, over the
+    account's throughput limit, or an ambiguous LimitExceededException), the switch is asked for once more without
+    it; a real refusal of the switch then repeats itself."""
+    adapter, stub = stubbed
+    arn = SUMMARY["StreamDescriptionSummary"]["StreamARN"]
+    plain = {"StreamARN": arn, "StreamModeDetails": {"StreamMode": "ON_DEMAND"}}
+    stub.add_response("describe_stream_summary", SUMMARY, {"StreamName": "orders"})
+    stub.add_response("update_stream_mode", {}, {**plain, "WarmThroughputMiBps": 38})
+    assert adapter.update_stream_mode("orders", StreamMode.ON_DEMAND, 38) is True
+    stub.add_response("describe_stream_summary", SUMMARY, {"StreamName": "orders"})
+    stub.add_client_error("update_stream_mode", refusal, expected_params={**plain, "WarmThroughputMiBps": 38})
+    stub.add_response("update_stream_mode", {}, plain)
+    assert adapter.update_stream_mode("orders", StreamMode.ON_DEMAND, 38) is False
+    stub.assert_no_pending_responses()
+
+
 @pytest.mark.parametrize(
     ("status", "pricing"),
     [

@@ -255,3 +255,27 @@ def test_a_move_to_provisioned_that_did_not_pay_is_undone_after_a_day(world: Wor
     assert estimator.provisioned_since == pytest.approx(switched_at, abs=120)
     assert (row.outcome, row.decision.reason.value) == (ModeOutcome.SWITCHED, "unpaid")
     assert world.kinesis.describe("s").mode is OD
+
+
+@pytest.mark.parametrize(
+    ("pricing", "warm_on_switch", "warm"),
+    [
+        # Advantage: the 30-day one-minute peak, 37.2 MiB/s, rounded up
+        ("advantage", "true", 38),
+        ("advantage", "false", None),  # turned off in the config
+        ("standard", "true", None),  # Standard has no warm throughput
+    ],
+)
+def test_a_switch_to_on_demand_asks_for_the_historys_peak_as_warm_throughput(
+    world: World, pricing: str, warm_on_switch: str, warm: int | None
+) -> None:
+    from autoscaler.core.model import OnDemandPricing
+
+    evidence = DEAR_PROVISIONED._replace(peak_mibps=37.2)
+    svc, _ = service(world, {"s": ("auto", 4)}, {"s": evidence}, warm_on_switch=warm_on_switch)
+    world.kinesis.pricing = OnDemandPricing(pricing)
+    (row,) = svc.run(world.budget())
+    assert row.outcome is ModeOutcome.SWITCHED
+    assert world.kinesis.streams["s"].warm_mibps == warm
+    lock = world.cooldown.read("s")
+    assert lock is not None and (f"warm throughput {warm} MiB/s" in (lock.last_action or "")) == (warm is not None)

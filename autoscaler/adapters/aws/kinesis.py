@@ -198,14 +198,15 @@ class KinesisAdapter:
 
         retry_throttled(call, sleep=self.clock.sleep, attempts=self.attempts)
 
-    def update_stream_mode(self, stream: str, mode: StreamMode) -> None:
+    def update_stream_mode(self, stream: str, mode: StreamMode, warm_mibps: int | None = None) -> bool:
         arn = self.describe(stream).arn  # UpdateStreamMode takes the ARN only
         if not arn:
             raise InvalidRequest(f"{stream}: DescribeStreamSummary gave no StreamARN")
 
-        def call() -> None:
+        def call(warm: int | None) -> None:
+            extra = {"WarmThroughputMiBps": warm} if warm is not None else {}
             try:
-                self.client.update_stream_mode(StreamARN=arn, StreamModeDetails={"StreamMode": mode.value})
+                self.client.update_stream_mode(StreamARN=arn, StreamModeDetails={"StreamMode": mode.value}, **extra)
             except ClientError as exc:
                 if error_code(exc) == "LimitExceededException":
                     # two switches per stream per 24 h, or the on-demand stream quota: final for the window, never
@@ -213,7 +214,18 @@ class KinesisAdapter:
                     raise ModeSwitchRefused(f"{stream}: UpdateStreamMode refused (LimitExceededException)") from exc
                 raise self._common(exc, stream) from exc
 
-        retry_throttled(call, sleep=self.clock.sleep, attempts=self.attempts)
+        if warm_mibps is None:
+            retry_throttled(lambda: call(None), sleep=self.clock.sleep, attempts=self.attempts)
+            return False
+        try:
+            retry_throttled(lambda: call(warm_mibps), sleep=self.clock.sleep, attempts=self.attempts)
+            return True
+        except (InvalidRequest, ModeSwitchRefused):
+            # Warm throughput is refused without the Advantage commitment (ValidationException, inferred) or above
+            # the account's on-demand throughput limit, and LimitExceededException is ambiguous: the switch is what
+            # matters, so it is asked for once more without it (a real refusal of the switch repeats itself).
+            retry_throttled(lambda: call(None), sleep=self.clock.sleep, attempts=self.attempts)
+            return False
 
     def on_demand_quota(self) -> tuple[int, int]:
         def call() -> tuple[int, int]:

@@ -38,6 +38,7 @@ class _Stream:
     updating_until: float = 0.0
     usc_calls: list[float] = field(default_factory=list)
     mode_switches: list[float] = field(default_factory=list)
+    warm_mibps: int | None = None  # on-demand warm throughput asked for on the switch (Advantage accounts only)
     shard_level_metrics: frozenset[str] = frozenset()
 
 
@@ -194,10 +195,14 @@ class FakeKinesis:
             if self.on_reshard is not None:
                 self.on_reshard(stream, list(s.shards), s.updating_until)
 
-    def update_stream_mode(self, stream: str, mode: StreamMode) -> None:
+    def update_stream_mode(self, stream: str, mode: StreamMode, warm_mibps: int | None = None) -> bool:
         with self._lock:
             self._fault("update_stream_mode", stream)
             s = self._get(stream)
+            if warm_mibps is not None and (
+                mode is not StreamMode.ON_DEMAND or self.pricing is not OnDemandPricing.ADVANTAGE
+            ):
+                warm_mibps = None  # as the adapter: refused (ValidationException), then the switch alone
             if self._status(s) != "ACTIVE":
                 raise StreamBusy(f"{stream} is UPDATING (ResourceInUseException)")
             now = self.clock.now()
@@ -207,9 +212,11 @@ class FakeKinesis:
             if mode is StreamMode.ON_DEMAND and self.on_demand_quota()[0] >= self.on_demand_stream_limit:
                 raise ModeSwitchRefused(f"on-demand stream quota {self.on_demand_stream_limit} reached")
             s.mode = mode
+            s.warm_mibps = warm_mibps if mode is StreamMode.ON_DEMAND else None
             s.mode_switches.append(now)
             s.updating_until = now + self.mode_switch_seconds
             self.calls.append(("update_stream_mode", stream))
+            return warm_mibps is not None
 
     def on_demand_pricing(self) -> OnDemandPricing:
         with self._lock:
