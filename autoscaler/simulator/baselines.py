@@ -133,13 +133,43 @@ class _HotShards:
         return refused / load if load > 0 else 0.0
 
 
+def recurring_peaks(loads: list[float], period_minutes: int, periods: int, half_width: int = 30) -> list[float]:
+    """Each minute's pre-warm level from the history alone: the highest load within ±half_width minutes of the same
+    time one, two, … `periods` periods earlier (daily: 1,440 × 7; weekly: 10,080 × 4). 0 with no such history."""
+    n = len(loads)
+    around = [0.0] * n  # the max over [m - half_width, m + half_width], by a sliding window
+    window: deque[tuple[int, float]] = deque()
+    for right in range(n + half_width):
+        if right < n:
+            while window and window[-1][1] <= loads[right]:
+                window.pop()
+            window.append((right, loads[right]))
+        centre = right - half_width
+        while window and window[0][0] < centre - half_width:
+            window.popleft()
+        if 0 <= centre < n:
+            around[centre] = window[0][1] if window else 0.0
+    out = [0.0] * n
+    for m in range(n):
+        earlier = [m - j * period_minutes for j in range(1, periods + 1)]
+        seen = [around[c] for c in earlier if c - half_width >= 0]  # only windows wholly in the past
+        out[m] = max(seen, default=0.0)
+    return out
+
+
 def on_demand(
-    trace: Trace, loads: list[float], params: OnDemandParams | None = None, skew: Skew = UNIFORM
+    trace: Trace,
+    loads: list[float],
+    params: OnDemandParams | None = None,
+    skew: Skew = UNIFORM,
+    warm: list[float] | None = None,
 ) -> PolicyRun:
     """On-demand mode as AWS documents it: capacity = max(floor, 2 × the peak of the previous 30 days), a peak
     counting once it is 15 minutes old. How it starts: the trace has no 30-day history, so the history before the
     trace is taken to be the first hour's peak (as if the stream had run at that level before). With a hot key
-    range, its shards' own 1 MiB/s limit applies too, and hot shards split after 15 minutes (_HotShards)."""
+    range, its shards' own 1 MiB/s limit applies too, and hot shards split after 15 minutes (_HotShards). `warm`:
+    each minute's warm throughput in shard-equivalents (Advantage), a floor under the capacity (AWS: the stream
+    "will automatically scale beyond that as needed")."""
     params = params or OnDemandParams()
     led = Ledger(trace)
     first = max(params.floor, params.peak_factor * max(loads[:60], default=0.0))
@@ -158,7 +188,7 @@ def on_demand(
         peak = window[0][1] if window else 0.0
         if m < params.window_minutes:
             peak = max(peak, start_peak)
-        cap = max(params.floor, params.peak_factor * peak)
+        cap = max(params.floor, params.peak_factor * peak, warm[m] if warm is not None else 0.0)
         if hot is None:
             led.serve_aggregate(m, cap)
         else:

@@ -421,3 +421,31 @@ def test_auto_weighs_each_mode_at_what_its_ledger_bills_shard_level_metrics_incl
     billed = summarise([fixed, od], tr, Prices())
     assert sum(minute_costs(fixed, Prices(), False)) == pytest.approx(billed["fixed"]["cost_usd"], rel=1e-9)
     assert sum(minute_costs(od, Prices(), True)) == pytest.approx(billed["on-demand"]["cost_usd"], rel=1e-9)
+
+
+def test_pre_warming_at_recurring_peaks_buys_nothing_within_on_demands_30_day_memory() -> None:
+    """A daily burst to 20 shard-equivalents for 10 minutes at the same time each day, over a base of 1: the
+    pre-warm level (the peak ±30 min of the same time 1–7 days before) is 20 from the second day on, but on-demand's
+    own capacity is already 2 × 20 = 40 by then (the first burst is 15 minutes old). Warm throughput changes nothing;
+    it raises capacity only where the memory is shorter than the recurrence: a burst every 35 days."""
+    day = [1.0] * 1440
+    for m in range(600, 610):
+        day[m] = 20.0
+    tr = trace_of(day * 5)
+    loads = tr.loads()
+    warm = baselines.recurring_peaks(loads, 1440, 7)
+    assert warm[1440 + 600] == max(loads[570:631]) > 19 and warm[600] == 0.0  # from day 2 on: day 1's burst
+    plain = baselines.on_demand(tr, loads)
+    warmed = baselines.on_demand(tr, loads, warm=warm)
+    assert warmed.ledger.refused_bytes == plain.ledger.refused_bytes
+    # a burst every 35 days has left on-demand's 30-day memory when it comes again: warm throughput covers it
+    period = 35 * 1440
+    rare = [1.0] * (2 * period)
+    for m in (600, period + 600):
+        rare[m] = 20.0
+    tr2 = trace_of(rare)
+    loads2 = tr2.loads()
+    plain2 = baselines.on_demand(tr2, loads2)
+    warmed2 = baselines.on_demand(tr2, loads2, warm=baselines.recurring_peaks(loads2, period, 1))
+    # the first burst is refused alike (nothing to warm from); the second only without warm throughput
+    assert sum(plain2.ledger.refused_bytes[period:]) > 0 and sum(warmed2.ledger.refused_bytes[period:]) == 0
