@@ -44,6 +44,7 @@ from autoscaler.core.errors import (
     ModeSwitchRefused,
     StreamBusy,
     StreamNotFound,
+    TraceError,
 )
 from autoscaler.core.model import Direction, OnDemandPricing, StreamDescription, StreamMode
 
@@ -206,7 +207,11 @@ class CapacityModeService(StreamUseCase):
         # provisioned now, and our last switch put it there: the evidence says whether that move paid
         since = max(switches) if switches and desc.mode is StreamMode.PROVISIONED else None
         if policy is ModePolicy.AUTO:
-            evidence = self.estimator.estimate(cfg, now, self._pricing(), since)
+            try:
+                evidence = self.estimator.estimate(cfg, now, self._pricing(), since)
+            except TraceError as exc:  # no datapoints at all (a new or idle stream): no evidence, not an error
+                log.info("no history to judge by", extra={"stream": cfg.name, "error": str(exc)})
+                evidence = None
         else:
             evidence = self._report(cfg) if evidence_for_all else None
         shards = None
@@ -283,9 +288,27 @@ class CapacityModeService(StreamUseCase):
                     outcome=ModeOutcome.SKIPPED,
                     detail=f"changed since the decision ({desc.mode.value}, {desc.status}): the next run decides",
                 )
+            if d.target is StreamMode.PROVISIONED:  # on-demand may have grown it while earlier switches settled
+                now_open = len(self.kinesis.list_open_shards(cfg.name))
+                if not cfg.min_shards <= now_open <= cfg.max_shards:
+                    run.let_go()
+                    return planned._replace(
+                        outcome=ModeOutcome.SKIPPED,
+                        detail=f"{now_open} open shards now, outside [min_shards, max_shards] = "
+                        f"[{cfg.min_shards}, {cfg.max_shards}]: kept on-demand",
+                    )
             run.reassert()
             warm = self._warm(cfg, planned)
-            warmed = self.kinesis.update_stream_mode(cfg.name, d.target, warm)
+            try:
+                warmed = self.kinesis.update_stream_mode(cfg.name, d.target, warm)
+            except StreamBusy:
+                # ResourceInUse: UPDATING since the re-read, or botocore's retry of our own call whose reply was
+                # lost while AWS was already switching it. A switch AWS counts and we do not would let the next
+                # decision spend a switch AWS has not got: when the stream shows the target or UPDATING, count it.
+                after_call = self.kinesis.describe(cfg.name)
+                if after_call.mode is d.target or after_call.status != "ACTIVE":
+                    run.applied(f"capacity mode {d.current.value} -> {d.target.value} (uncertain)", mode_switch=True)
+                raise
             if warm is not None and not warmed:
                 log.warning("warm throughput refused; switched without it", extra={"stream": cfg.name, "mibps": warm})
             note = f" (warm throughput {warm} MiB/s)" if warmed else ""
@@ -298,9 +321,10 @@ class CapacityModeService(StreamUseCase):
         except ModeSwitchRefused as exc:  # a switch we did not record (the console, another tool) or the quota
             run.finish()
             return planned._replace(outcome=ModeOutcome.KEPT, detail=f"{exc}: kept {d.current.value}")
-        except StreamBusy as exc:  # went UPDATING between the re-read and the call: nothing switched
+        except StreamBusy as exc:  # UPDATING at the call: counted above if it may have been our switch
             run.finish()
-            return planned._replace(outcome=ModeOutcome.SKIPPED, detail=f"{exc}: the next run decides")
+            counted = "; counted as a switch (it may have been ours)" if run.done else ""
+            return planned._replace(outcome=ModeOutcome.SKIPPED, detail=f"{exc}{counted}: the next run decides")
         except LockHeld as exc:  # outlived its lease and another run took the lock: the stream is the holder's
             return planned._replace(outcome=ModeOutcome.FAILED, detail=f"{exc}; stopped, nothing switched")
         except StreamNotFound as exc:

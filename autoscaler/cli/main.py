@@ -487,6 +487,15 @@ def create_streams(
                 f"or lower desired_shards. Nothing was changed."
             )
             raise typer.Exit(2)
+    if diff.new_on_demand:
+        od_count, od_limit = _run(prov.kinesis.on_demand_quota)
+        if od_limit and od_count + diff.new_on_demand > od_limit:
+            err.print(
+                f"[red]on-demand stream quota:[/red] creating these streams adds {diff.new_on_demand} on-demand "
+                f"streams to the {od_count} in this account and region, over its OnDemandStreamCountLimit of "
+                f"{od_limit}; request an increase, or set capacity_mode: provisioned for some. Nothing was changed."
+            )
+            raise typer.Exit(2)
     rows = []
     failed = False
     for sp in diff.streams:

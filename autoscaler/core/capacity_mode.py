@@ -51,7 +51,7 @@ class ModePolicy(enum.StrEnum):
     """A stream's `capacity_mode` in the config."""
 
     PROVISIONED = "provisioned"  # today's behaviour: resharded by the autoscaler; never switched
-    ON_DEMAND = "on-demand"  # kept on-demand: switched there if found provisioned, never resharded
+    ON_DEMAND = "on-demand"  # kept on-demand: switched there if found provisioned (resharded as usual until then)
     AUTO = "auto"  # the autoscaler chooses by decide_mode and switches
 
 

@@ -58,10 +58,11 @@ SPLIT_SECONDS_ESTIMATE = 30.0  # one SplitShard round trip to ACTIVE; undocument
 USC_RESERVED_FOR_SCALE_UP = 4  # scale-down halves by UpdateShardCount only while 4 of the 10 daily calls stay free.
 UPDATE_SHARD_COUNT_SECONDS_ESTIMATE = 90.0  # UpdateShardCount "could take a few minutes"; used only to compare paths.
 LOCK_LEASE_MARGIN_SECONDS = 60  # the lock lease outlives the function timeout by this much: a crash cannot wedge it.
-# Our UpdateStreamMode calls are remembered in the lock item this long: the 24 h switch budget and the week's dwell
-# (core/capacity_mode.py) both look no further back.
-MODE_SWITCH_MEMORY_SECONDS = 8 * 24 * 3_600
 LOCK_ITEM_TTL_SECONDS = 7 * 24 * 3_600  # DynamoDB TTL removes lock items a week after their last write.
+# Our UpdateStreamMode calls are remembered in the lock item this long: the 24 h switch budget and the week's dwell
+# (core/capacity_mode.py) both look no further back. No longer than the item's TTL, which every write (the release
+# after a switch included) pushes a week past itself: the item outlives the memory it holds.
+MODE_SWITCH_MEMORY_SECONDS = LOCK_ITEM_TTL_SECONDS
 CONTINUATION_SAFETY_SECONDS = 60  # hand over to a new invocation when less than this remains: room for one more call.
 MAX_CONTINUATION_HOPS = 8  # Lambda drops self-invocation chains after ~16 hops; stop well before that.
 MAX_SPLITS_PER_ACTION = 240  # (8 hops + 1) × 900 s / ~30 s a split ≈ 270: more splits could not finish in one chain.

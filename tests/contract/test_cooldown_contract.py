@@ -380,20 +380,21 @@ def test_update_shard_count_calls_outlive_the_run_that_made_them(lock: CooldownP
     assert take(lock, "B", T0 + 30).update_shard_count_calls == (T0 + 10,)
 
 
-def test_mode_switches_are_kept_eight_days_and_apart_from_update_shard_count_calls(lock: CooldownPort) -> None:
-    """The switch budget (2 per 24 h) and the dwell (7 days) read this list: 8 days of it is enough for both."""
+def test_mode_switches_are_kept_a_week_and_apart_from_update_shard_count_calls(lock: CooldownPort) -> None:
+    """The switch budget (2 per 24 h) and the dwell (7 days) read this list: a week of it is enough for both, and
+    no more than the item's TTL keeps."""
     take(lock, "A", T0)
     lock.note_mode_switch("orders", owner="A", at=T0)
     lock.note_mode_switch("orders", owner="A", at=T0 + 3 * DAY)
     lock.note_mode_switch("orders", owner="B", at=T0 + 3 * DAY + 1)  # not the owner: ignored
     lock.note_update_shard_count("orders", owner="A", at=T0 + 5)
-    lock.note_mode_switch("orders", owner="A", at=T0 + 8 * DAY)  # T0 is exactly 8 days old now: dropped
+    lock.note_mode_switch("orders", owner="A", at=T0 + 7 * DAY)  # T0 is exactly 7 days old now: dropped
     state = lock.read("orders")
     assert state is not None
-    assert state.mode_switches == (T0 + 3 * DAY, T0 + 8 * DAY)
+    assert state.mode_switches == (T0 + 3 * DAY, T0 + 7 * DAY)
     assert state.update_shard_count_calls == (T0 + 5,)
-    lock.release("orders", owner="A", now=T0 + 8 * DAY + 1, cooldowns={}, action="mode PROVISIONED -> ON_DEMAND")
-    assert take(lock, "B", T0 + 8 * DAY + 2).mode_switches == (T0 + 3 * DAY, T0 + 8 * DAY)
+    lock.release("orders", owner="A", now=T0 + 7 * DAY + 1, cooldowns={}, action="mode PROVISIONED -> ON_DEMAND")
+    assert take(lock, "B", T0 + 7 * DAY + 2).mode_switches == (T0 + 3 * DAY, T0 + 7 * DAY)
 
 
 # -- TTL ------------------------------------------------------------------------------------------------------------

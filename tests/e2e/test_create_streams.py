@@ -186,6 +186,23 @@ def test_shard_quota_is_checked_before_any_change(moto_server: MotoServer, tmp_p
     assert "cs-huge" not in clients.kinesis.list_streams()["StreamNames"]
 
 
+def test_on_demand_stream_quota_is_checked_before_any_change(moto_server: MotoServer, tmp_path: Path) -> None:
+    """One more capacity_mode on-demand/auto stream than the account's OnDemandStreamCountLimit: refused whole."""
+    clients = local_clients(moto_server.endpoint)
+    limits = clients.kinesis.describe_limits()
+    free = limits["OnDemandStreamCountLimit"] - limits["OnDemandStreamCount"]
+    streams = "".join(
+        f"  - {{name: cs-od-{i}, min_shards: 1, max_shards: 8, desired_shards: 1, capacity_mode: auto}}\n"
+        for i in range(free + 1)
+    )
+    cfg = write(tmp_path, streams, prefix="cs10")
+    done = run(["--config", cfg, "--alarm-topic-arn", "arn:aws:sns:us-east-1:123456789012:x"], moto_server)
+    assert done.returncode == 2, done.stdout
+    message = " ".join(done.stderr.split())
+    assert "over its OnDemandStreamCountLimit" in message and "Nothing was changed" in message
+    assert not [n for n in clients.kinesis.list_streams()["StreamNames"] if n.startswith("cs-od-")]
+
+
 def test_missing_stack_output_says_what_to_pass(moto_server: MotoServer, tmp_path: Path) -> None:
     cfg = write(tmp_path, "  - {name: cs-x, min_shards: 1, max_shards: 8, desired_shards: 1}\n", prefix="cs4")
     done = run(["--config", cfg, "--stack", "no-such-stack"], moto_server)

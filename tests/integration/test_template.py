@@ -964,8 +964,11 @@ def test_the_fleet_function_tells_its_two_schedules_apart_by_the_rule_name(
     assert props["Environment"]["Variables"]["CAPACITY_MODE_RULE"] == named == {"Fn::Sub": "${AWS::StackName}-modes"}
     assert "Name" not in props["Events"]["Schedule"]["Properties"]  # the scale-down rule is never mistaken for it
     assert template["Parameters"]["CapacityModeSchedule"]["Default"] == CAPACITY_MODE_SCHEDULE == "rate(1 hour)"
-    # EventBridge rule names are at most 64 characters; the stack name is held to 53 by "<stack>-scale-down"
-    assert len("x" * 53 + "-modes") <= 64
+    # EventBridge rule names and Lambda function names are both at most 64 characters: "<stack>-scale-down" already
+    # holds the stack name to 53, so a suffix no longer than "-scale-down" always fits
+    function_name = props["FunctionName"]["Fn::Sub"]
+    assert function_name.startswith("${AWS::StackName}") and named["Fn::Sub"].startswith("${AWS::StackName}")
+    assert len(named["Fn::Sub"]) <= len(function_name)
 
 
 def test_alarm_sweep_runs_every_five_minutes_by_default_and_cannot_be_off(template: dict[str, Any]) -> None:

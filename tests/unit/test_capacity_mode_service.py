@@ -136,7 +136,7 @@ def test_two_switches_a_day_and_the_dwell_come_from_the_lock_item(world: World) 
     estimator.evidence["s"] = THROTTLING
     (fourth,) = svc.run(world.budget())
     assert (fourth.outcome, fourth.decision.reason.value) == (ModeOutcome.SWITCHED, "throttle")
-    # the record keeps 8 days: the first switch (8 days 1 h ago) has left it, the last two are there
+    # the record keeps a week: the first switch (8 days 1 h ago) has left it, the last two are there
     state = world.cooldown.read("s")
     assert state is not None and len(state.mode_switches) == 2
 
@@ -197,7 +197,8 @@ def test_one_streams_trouble_is_its_own_row(world: World) -> None:
     )
     r = by_stream(svc.run(world.budget()))
     assert r["unreadable"].outcome is ModeOutcome.FAILED and "InternalError" in r["unreadable"].detail
-    assert r["new"].outcome is ModeOutcome.FAILED and "no history" in r["new"].detail
+    # no datapoints at all (a new or idle stream): no evidence, kept where it is, not an error every hour
+    assert (r["new"].outcome, r["new"].decision.reason.value) == (ModeOutcome.KEPT, "short_history")
     assert r["spiky"].outcome is ModeOutcome.SWITCHED
 
 
@@ -279,3 +280,41 @@ def test_a_switch_to_on_demand_asks_for_the_historys_peak_as_warm_throughput(
     assert world.kinesis.streams["s"].warm_mibps == warm
     lock = world.cooldown.read("s")
     assert lock is not None and (f"warm throughput {warm} MiB/s" in (lock.last_action or "")) == (warm is not None)
+
+
+def test_bounds_are_checked_again_under_the_lock(world: World) -> None:
+    """Decided to go provisioned at 8 shards (max 10); by the time its switch runs, on-demand has grown it to 16:
+    not switched (the count would leave its bounds), the lock released."""
+    svc, _ = service(world, {"s": ("auto", 8)}, {"s": CHEAP_PROVISIONED}, max_shards=10)
+    world.kinesis.set_mode("s", OD)
+    (planned,) = svc.dry_run()
+    assert planned.outcome is ModeOutcome.DRY_RUN and planned.decision.target is P
+    world.kinesis.set_mode("s", P)
+    world.kinesis.update_shard_count("s", 16)
+    world.clock.advance(120)
+    world.kinesis.set_mode("s", OD)
+    row = svc._switch_safely(planned, world.budget())
+    assert row.outcome is ModeOutcome.SKIPPED and "16 open shards now, outside" in row.detail
+    assert world.kinesis.describe("s").mode is OD
+    lock = world.cooldown.read("s")
+    assert lock is not None and lock.owner is None and lock.mode_switches == ()
+
+
+def test_a_busy_reply_after_our_call_is_counted_as_a_switch_when_the_stream_shows_it(world: World) -> None:
+    """ResourceInUse from UpdateStreamMode (a retry of our own call whose reply was lost, AWS already switching):
+    the stream shows UPDATING, so the switch is counted against the budget, never left uncounted."""
+    from autoscaler.core.errors import StreamBusy
+
+    svc, _ = service(world, {"s": ("on-demand", 4)})
+
+    def lost_reply(operation: str, stream: str) -> None:
+        if operation == "update_stream_mode":
+            world.kinesis.on_call = None
+            world.kinesis.update_stream_mode(stream, OD)  # AWS took the first attempt
+            raise StreamBusy(f"{stream} is not ACTIVE (ResourceInUseException)")
+
+    world.kinesis.on_call = lost_reply
+    (row,) = svc.run(world.budget())
+    assert row.outcome is ModeOutcome.SKIPPED and "counted as a switch" in row.detail
+    lock = world.cooldown.read("s")
+    assert lock is not None and lock.owner is None and len(lock.mode_switches) == 1
