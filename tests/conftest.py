@@ -20,6 +20,7 @@ from autoscaler.adapters.fakes.continuation import RecordingContinuation
 from autoscaler.adapters.fakes.cooldown import FakeCooldown
 from autoscaler.adapters.fakes.kinesis import FakeKinesis
 from autoscaler.app.alarm_sync import stream_alarm_specs
+from autoscaler.app.capacity_mode import CapacityModeService
 from autoscaler.app.scale_down import ScaleDownService
 from autoscaler.app.scale_up import ScaleUpService
 from autoscaler.config import AutoscalerConfig, parse_config
@@ -102,6 +103,19 @@ class World:
             cooldown=self.cooldown,
             continuation=self.continuation,
             clock=self.clock,
+        )
+
+    def capacity_mode_service(self, estimator: Any) -> CapacityModeService:
+        """The capacity-mode use case on the same doubles, with the given estimator (FakeEstimator)."""
+        return CapacityModeService(
+            config=self.config,
+            kinesis=self.kinesis,
+            metrics=self.metrics,
+            alarms=self.alarms,
+            cooldown=self.cooldown,
+            continuation=self.continuation,
+            clock=self.clock,
+            estimator=estimator,
         )
 
     def budget(self, seconds: float = 900.0) -> SimBudget:

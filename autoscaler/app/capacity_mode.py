@@ -331,11 +331,7 @@ class CapacityModeService(StreamUseCase):
             run.let_go()
             return planned._replace(outcome=ModeOutcome.FAILED, detail=f"stream vanished: {exc}")
         except BaseException:
-            if run.held:
-                try:
-                    run.finish()
-                except Exception as exc:  # the original error matters more; the lease lapses on its own
-                    log.error("lock not released after an error", extra={"stream": cfg.name, "error": str(exc)})
+            run.finish_after_error()
             raise
         return planned._replace(
             outcome=ModeOutcome.SWITCHED,

@@ -261,6 +261,16 @@ class StreamRun:
         self._release(after, cooldown=True)
         return Finished(after, tuple(touched))
 
+    def finish_after_error(self) -> None:
+        """An unexpected error while this run may hold the lock: finish if it does (alarms, release), logging any
+        second failure rather than raising it — the original error matters more, and the lease lapses on its own."""
+        if not self.held:
+            return
+        try:
+            self.finish()
+        except Exception as exc:
+            log.error("lock not released after an error", extra=self._fields(exc))
+
     def let_go(self) -> None:
         """Release a stream found not to be ours to scale after all (gone, or ON_DEMAND): no alarm touched, no
         cooldown (a stream recreated, or switched back to PROVISIONED, may scale at once)."""

@@ -407,11 +407,7 @@ class ScaleDownService(StreamUseCase):
                 run.before = d.current
             return self._merge_locked(w)
         except BaseException:
-            if run.held:
-                try:
-                    run.finish()
-                except Exception as exc:  # the original error matters more; the lease lapses on its own
-                    log.error("lock not released after an error", extra={"stream": cfg.name, "error": str(exc)})
+            run.finish_after_error()
             raise
 
     def _merge_locked(self, w: _Work) -> tuple[StreamResult, HandOver | None]:

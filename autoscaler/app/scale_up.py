@@ -235,11 +235,7 @@ class ScaleUpService(StreamUseCase):
         try:
             return self._locked(run, request)
         except BaseException:
-            if run.held:
-                try:
-                    run.finish()
-                except Exception as exc:  # the original error matters more; the lease lapses on its own
-                    log.error("lock not released after an error", extra={"stream": cfg.name, "error": str(exc)})
+            run.finish_after_error()
             raise
 
     def _abandon(self, run: StreamRun, handover: HandOver) -> ScaleUpResult:

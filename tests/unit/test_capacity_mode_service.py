@@ -45,17 +45,7 @@ def service(
     for name, (_, shards) in streams.items():
         world.add_stream(name, shards)
     estimator = FakeEstimator(evidence or {})  # type: ignore[arg-type]
-    svc = CapacityModeService(
-        config=world.config,
-        kinesis=world.kinesis,
-        metrics=world.metrics,
-        alarms=world.alarms,
-        cooldown=world.cooldown,
-        continuation=world.continuation,
-        clock=world.clock,
-        estimator=estimator,
-    )
-    return svc, estimator
+    return world.capacity_mode_service(estimator), estimator
 
 
 def by_stream(results: list[object]) -> dict[str, object]:

@@ -385,3 +385,28 @@ def test_a_renewal_the_table_does_not_answer_proceeds_only_while_the_last_lease_
     with pytest.raises(LockUnavailable):
         run.reassert()
     world.cooldown.unavailable = None
+
+
+@pytest.mark.parametrize("direction", [Direction.UP, Direction.DOWN, Direction.MODE])
+def test_after_an_error_a_held_lock_is_finished_once_and_a_failing_release_is_only_logged(
+    world: World, direction: Direction, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The one error path every use case shares (finish_after_error): held → finished (released); the release
+    failing too → logged, never raised over the original error; not held → nothing at all."""
+    world.add_stream(shards=4)
+    cfg = world.config.stream("orders")
+    assert cfg is not None
+    ports = RunPorts(world.kinesis, world.alarms, world.cooldown, world.clock, world.config.alarm_name_prefix)
+    run = StreamRun.start(ports, cfg, direction, budget=world.budget(), new_owner=lambda: "A")
+    run.finish_after_error()  # not held: no write at all
+    assert world.cooldown.read("orders") is None
+    run.acquire(())
+    run.finish_after_error()
+    state = world.cooldown.read("orders")
+    assert state is not None and state.owner is None and not run.held
+    again = StreamRun.start(ports, cfg, direction, budget=world.budget(), new_owner=lambda: "B")
+    again.acquire(())
+    world.cooldown.unavailable = LockUnavailable("cooldown table cd: InternalServerError")
+    again.finish_after_error()  # logged, not raised
+    world.cooldown.unavailable = None
+    assert "lock not released after an error" in caplog.text and not again.held
