@@ -146,13 +146,14 @@ def test_a_switch_made_elsewhere_is_refused_by_aws_and_kept(world: World) -> Non
 
 
 def test_the_on_demand_quota_is_reserved_as_the_run_goes(world: World) -> None:
-    """One free on-demand slot and two streams that want it: the first takes it, the second is kept (quota)."""
+    """One free on-demand slot and three streams that want it: the first the run reaches takes it, the other two are
+    kept (quota) — never two streams for the last slot."""
     svc, _ = service(world, {"a": ("on-demand", 2), "b": ("on-demand", 2), "c": ("auto", 2)}, {"c": THROTTLING})
     world.kinesis.on_demand_stream_limit = 1
-    r = by_stream(svc.run(world.budget()))
-    assert r["a"].outcome is ModeOutcome.SWITCHED
-    assert (r["b"].outcome, r["b"].decision.reason.value) == (ModeOutcome.KEPT, "quota")
-    assert (r["c"].outcome, r["c"].decision.reason.value) == (ModeOutcome.KEPT, "quota")
+    rows = svc.run(world.budget())
+    outcomes = sorted((r.outcome.value, r.decision.reason.value) for r in rows)
+    assert outcomes[:2] == [("kept", "quota"), ("kept", "quota")] and outcomes[2][0] == "switched"
+    assert rows[0].outcome is ModeOutcome.SWITCHED  # the first one reached
     assert world.kinesis.on_demand_quota() == (1, 1)
 
 
@@ -308,3 +309,16 @@ def test_a_busy_reply_after_our_call_is_counted_as_a_switch_when_the_stream_show
     assert row.outcome is ModeOutcome.SKIPPED and "counted as a switch" in row.detail
     lock = world.cooldown.read("s")
     assert lock is not None and lock.owner is None and len(lock.mode_switches) == 1
+
+
+def test_the_hourly_run_starts_further_on_each_hour_so_a_large_fleet_is_covered() -> None:
+    """250 streams, 100 a run at least: hour h starts at (h × 100) mod 250, so hours 0, 1 and 2 start at 0, 100
+    and 200, and every stream is among some run's first 100 within ceil(250 / 100) = 3 hours."""
+    from autoscaler.app.capacity_mode import rotation
+
+    names = [f"s{i}" for i in range(250)]
+    starts = [rotation(names, h * 3600.0 + 59)[0] for h in range(4)]
+    assert starts == ["s0", "s100", "s200", "s50"]
+    covered = {n for h in range(3) for n in rotation(names, h * 3600.0)[:100]}
+    assert covered == set(names)
+    assert sorted(rotation(names, 7 * 3600.0)) == sorted(names) and rotation([], 0.0) == []
