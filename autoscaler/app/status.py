@@ -47,7 +47,8 @@ def peak(points: Mapping[str, Mapping[int, float]], shards: int, period: int) ->
 def mode_note(policy: str, mode: StreamMode | None, lock: LockState | None, now: float) -> str:
     """Why the stream is in its mode, in a line: the config's capacity_mode, and our last switch if any."""
     last = max(lock.mode_switches, default=None) if lock else None
-    switched = f"; switched {_age(now - last)} ago" if last is not None else ""
+    # `now` is whole seconds (fleet_status) and the switch's time is not: a switch this second is 0 s old, not -0.4
+    switched = f"; switched {_age(max(0.0, now - last))} ago" if last is not None else ""
     if mode is None:
         return ""
     if policy == ModePolicy.PROVISIONED.value:

@@ -133,3 +133,24 @@ def test_every_finding_that_needs_action_says_what_to_do() -> None:
             **{"desc": ACTIVE, "shards": uniform_shards(4), "alarms": alarms_for(4), "lock": None, "now": NOW, **kw},
         ):  # type: ignore[arg-type]
             assert f.fix, f
+
+
+@pytest.mark.parametrize(
+    ("policy", "mode", "switches", "note"),
+    [
+        ("provisioned", StreamMode.PROVISIONED, (), ""),
+        ("provisioned", StreamMode.ON_DEMAND, (), "on-demand, but capacity_mode is provisioned: not autoscaled"),
+        ("on-demand", StreamMode.PROVISIONED, (), "capacity_mode on-demand: the hourly capacity-mode run switches it"),
+        # status reads `now` in whole seconds: a switch 0.4 s "later" is 0 h ago, never -0
+        ("on-demand", StreamMode.ON_DEMAND, (NOW + 0.4,), "capacity_mode on-demand; switched 0 h ago"),
+        ("auto", StreamMode.ON_DEMAND, (NOW - 30 * 3600,), "switched 1.2 d ago"),
+    ],
+)
+def test_status_says_why_a_stream_is_in_its_mode(
+    policy: str, mode: StreamMode, switches: tuple[float, ...], note: str
+) -> None:
+    from autoscaler.app.status import mode_note
+
+    lock = LockState("orders", mode_switches=switches) if switches else None
+    got = mode_note(policy, mode, lock, NOW)
+    assert (note in got) if note else got == ""
