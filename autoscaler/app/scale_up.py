@@ -172,6 +172,7 @@ class ScaleUpService(StreamUseCase):
             trigger=request.trigger,
             metrics=metrics,
             headroom=cfg.headroom,
+            rise_periods=cfg.rise_lookahead_periods,
             fallback_factor=cfg.fallback_scale_up_factor,
             alarm_shards=request.alarm_shards,
             requested_target=cont.target if cont else None,

@@ -46,6 +46,7 @@ TUNABLE_BOUNDS: dict[str, Bound] = {
     "scale_up_threshold": Bound(gt=0, le=1),
     "scale_down_threshold": Bound(gt=0, le=1),
     "headroom": Bound(gt=1, le=d.MAX_HEADROOM),
+    "rise_lookahead_periods": Bound(ge=0, le=10),
     "scale_up_lookback_minutes": Bound(ge=1, le=60),
     "scale_down_lookback_hours": Bound(ge=1, le=14 * 24),
     "scale_up_cooldown_seconds": Bound(ge=0, le=86_400),

@@ -16,6 +16,7 @@ class Tunables:
     scale_up_threshold: float = d.SCALE_UP_THRESHOLD
     scale_down_threshold: float = d.SCALE_DOWN_THRESHOLD
     headroom: float = d.HEADROOM
+    rise_lookahead_periods: float = d.RISE_LOOKAHEAD_PERIODS
     scale_up_lookback_minutes: int = d.SCALE_UP_LOOKBACK_MINUTES
     scale_down_lookback_hours: int = d.SCALE_DOWN_LOOKBACK_HOURS
     scale_up_cooldown_seconds: int = d.SCALE_UP_COOLDOWN_SECONDS

@@ -76,6 +76,7 @@ class Utilisation(NamedTuple):
     peak_records: float
     datapoints: int
     demand: float = 0.0
+    projected: float = 0.0  # the last datapoint plus rise_periods × its rise over the one before (0: not asked)
 
 
 MAX_RECORD_BYTES = 1_048_576 + 256
@@ -86,6 +87,7 @@ def write_utilisation(
     records_series: MetricSeries,
     shards: int,
     throttled_records: MetricSeries | None = None,
+    rise_periods: float = 0.0,
 ) -> Utilisation | None:
     """Utilisation of N shards from raw Sum series: per datapoint max(bytes/cap_bytes, records/cap_records).
 
@@ -97,6 +99,11 @@ def write_utilisation(
     records and in bytes at the window's mean record size: e.g. 4 shards, 60 s, accepted peak 240,000 records (100%)
     and 120,000 refused → demand 1.0 + 120,000 / 240,000 = 1.5. Producers retry, so refusals may count a record
     more than once: demand errs high, which only buys capacity sooner (bounded by the per-action step).
+
+    rise_periods > 0 sizes for where a rising load is going, not only where it has been: the projection is the last
+    datapoint plus rise_periods × its rise over the one before, and demand is the larger of the two. e.g. the last
+    two minutes at 0.6 and 1.0 of capacity, rise_periods 2: projected 1.0 + 2 × 0.4 = 1.8. The delay it covers is
+    CloudWatch's (~2 min) plus the reshard's; measured in docs/capacity-modes.md (reaction levers).
     """
     if shards <= 0:
         raise ValueError("shards must be positive")
@@ -119,6 +126,10 @@ def write_utilisation(
         cap_t = records_capacity(shards, throttled_records.period_seconds) if throttled_records else cap_r
         cap_tb = bytes_capacity(shards, throttled_records.period_seconds) if throttled_records else cap_b
         demand = peak + max(refused / cap_t, refused * size / cap_tb)
+    projected = 0.0
+    if rise_periods > 0 and n >= 2:
+        projected = per_point[-1] + rise_periods * max(0.0, per_point[-1] - per_point[-2])
+        demand = max(demand, projected)
     return Utilisation(
         peak=peak,
         mean=sum(per_point) / n,
@@ -126,6 +137,7 @@ def write_utilisation(
         peak_records=max(ru),
         datapoints=n,
         demand=demand,
+        projected=projected,
     )
 
 

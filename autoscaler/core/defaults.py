@@ -11,6 +11,11 @@ SCALE_UP_THRESHOLD = 0.8  # alarm at 80% of write capacity: leaves ~1 min of hea
 SCALE_DOWN_THRESHOLD = 0.5  # merge only when every datapoint sits below 50%: halving the count keeps it under 100%.
 SCALE_DOWN_SAFETY_MARGIN = 0.1  # after merging, the lookback peak stays ≤ scale-up threshold − 0.1 too: no flapping.
 HEADROOM = 2.0  # capacity kept = 2× the peak demand seen (scale-up sizing, scale-down target): README "Headroom".
+# A scale-up sizes for where a rising load is going: the last alarm-period datapoint plus this many times its rise
+# over the one before (core/capacity.py write_utilisation). Measured on all bench traces (docs/capacity-modes.md):
+# 2 cut throttling on the bursty ones (crm 0.32% -> 0.10%, aapl 1.44% -> 0.97%) for 0.95x -> 0.98x of on-demand's
+# cost provisioned alone, and auto's geometric mean 0.67x -> 0.66x; 5 over-bought (1.06x). 0 turns it off.
+RISE_LOOKAHEAD_PERIODS = 2.0
 MAX_HEADROOM = 10.0  # beyond 10× the peak, provisioned capacity costs more than on-demand for any traffic shape.
 MAX_SCALE_UP_FACTOR = 16  # one action may grow a stream 16×: four UpdateShardCount doublings (~8 min).
 SCALE_UP_LOOKBACK_MINUTES = 5  # the peak over the last 5 one-minute datapoints sizes a scale-up (covers alarm delay).

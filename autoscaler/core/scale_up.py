@@ -103,6 +103,7 @@ class PlanInput(NamedTuple):
     trigger: TriggerKind
     metrics: StreamMetrics | None = None
     headroom: float = HEADROOM
+    rise_periods: float = 0.0  # size for the rising load's projection too (capacity.write_utilisation)
     fallback_factor: float = FALLBACK_SCALE_UP_FACTOR
     # How many shards the triggering alarm's threshold was computed for (None: unknown). An alarm set for fewer
     # shards than are open now fired on an old capacity: the stream was scaled since, so no forced minimum step.
@@ -156,7 +157,11 @@ def plan_scale_up(inp: PlanInput) -> ScalePlan:
     if n == 0:
         raise ValueError(f"{inp.stream}: no open shards given")
     m = inp.metrics
-    util = write_utilisation(m.incoming_bytes, m.incoming_records, n, m.throttled_records) if m is not None else None
+    util = (
+        write_utilisation(m.incoming_bytes, m.incoming_records, n, m.throttled_records, inp.rise_periods)
+        if m is not None
+        else None
+    )
 
     def noop(reason: ScaleUpReason, message: str) -> ScalePlan:
         return ScalePlan(inp.stream, n, n, reason, message, utilisation=util)
@@ -167,7 +172,9 @@ def plan_scale_up(inp: PlanInput) -> ScalePlan:
     peak_txt = "no datapoints"
     if util is not None:
         peak_txt = f"peak {util.peak:.0%} of {n} shards"
-        if util.demand > util.peak:
+        if util.demand > util.peak and util.demand == util.projected:
+            peak_txt += f" (rising: {util.demand:.0%} projected)"
+        elif util.demand > util.peak:
             peak_txt += f" (demand {util.demand:.0%} with refused writes)"
     stale = inp.alarm_shards is not None and not math.isnan(inp.alarm_shards) and round(inp.alarm_shards) < n
     # A throttle alarm is acted on as throttling only with evidence in the lookback: a refused write. Its threshold

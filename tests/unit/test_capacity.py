@@ -162,3 +162,27 @@ def test_alarm_specs_for_a_stream() -> None:
         0.0,
     )
     assert throttle.evaluation_periods == 1  # throttling is already a breach: act on the first minute
+
+
+@pytest.mark.parametrize(
+    ("utils", "rise_periods", "demand"),
+    [
+        # the last two minutes at 0.6 and 1.0 of 4 shards' capacity, 2 periods ahead: 1.0 + 2 × 0.4 = 1.8
+        ([0.2, 0.6, 1.0], 2.0, 1.8),
+        # falling: no projection above the last value; the window's peak (0.9) stands
+        ([0.9, 0.8, 0.5], 2.0, 0.9),
+        # flat at the top: nothing to add
+        ([1.0, 1.0, 1.0], 2.0, 1.0),
+        # turned off: the peak, as before
+        ([0.2, 0.6, 1.0], 0.0, 1.0),
+        # one datapoint: no rise to read
+        ([0.7], 2.0, 0.7),
+    ],
+)
+def test_a_rising_load_is_sized_for_where_it_is_going(utils: list[float], rise_periods: float, demand: float) -> None:
+    cap = 4 * 1_048_576 * 60  # 4 shards' bytes per minute
+    u = write_utilisation(
+        MetricSeries(60, tuple(x * cap for x in utils)), MetricSeries(60, (1.0,) * len(utils)), 4, None, rise_periods
+    )
+    assert u is not None and u.demand == pytest.approx(demand)
+    assert u.peak == pytest.approx(max(utils))

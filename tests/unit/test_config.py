@@ -65,6 +65,7 @@ BAD = [
         "alarm_datapoints_to_alarm, alarm_evaluation_periods, alarm_period_seconds, capacity_mode, desired_shards, "
         "enabled, "
         "encrypt, fallback_scale_up_factor, far_over_cooldown_seconds, headroom, kms_key_id, max_shards, min_shards, name, retention_hours, "
+        "rise_lookahead_periods, "
         "scale_down_cooldown_seconds, scale_down_lookback_hours, scale_down_threshold, scale_up_cooldown_seconds, "
         "scale_up_lookback_minutes, scale_up_threshold, shard_level_metrics, warm_on_switch)",
     ),
@@ -142,7 +143,8 @@ BAD = [
         "defaults:\n  colour: blue\n" + one(),
         "s.yaml, line 2, defaults.colour: unknown key 'colour'; check its spelling (allowed: "
         "alarm_datapoints_to_alarm, alarm_evaluation_periods, alarm_period_seconds, capacity_mode, enabled, encrypt, "
-        "fallback_scale_up_factor, far_over_cooldown_seconds, headroom, kms_key_id, retention_hours, scale_down_cooldown_seconds, "
+        "fallback_scale_up_factor, far_over_cooldown_seconds, headroom, kms_key_id, retention_hours, "
+        "rise_lookahead_periods, scale_down_cooldown_seconds, "
         "scale_down_lookback_hours, scale_down_threshold, scale_up_cooldown_seconds, scale_up_lookback_minutes, "
         "scale_up_threshold, shard_level_metrics, warm_on_switch)",
     ),

@@ -553,3 +553,16 @@ def test_hot_pieces_cut_short_by_max_shards_go_to_the_hottest_shard() -> None:
     assert plan.reason is ScaleUpReason.HOT_SHARD and plan.target == 6
     hot = shards[3]
     assert all(hot.start <= op.parent_start and op.parent_end <= hot.end for op in plan.ops)  # type: ignore[union-attr]
+
+
+def test_a_rising_load_is_planned_for_its_projection_and_says_so() -> None:
+    """4 shards, the last minutes at 60% then 100%: by the level, ⌈1.0 × 4 × 2⌉ = 8; by the rise (2 periods
+    ahead: 1.0 + 2 × 0.4 = 1.8), ⌈1.8 × 4 × 2⌉ = ⌈14.4⌉ = 15."""
+    from autoscaler.core.scale_up import PlanInput, plan_scale_up, uniform_shards
+
+    cap = 4 * 1_048_576 * 60
+    metrics = StreamMetrics(MetricSeries(60, (0.2 * cap, 0.6 * cap, 1.0 * cap)), MetricSeries(60, (1.0, 1.0, 1.0)))
+    base = PlanInput("orders", tuple(uniform_shards(4)), 1, 64, TriggerKind.UTILISATION, metrics)
+    assert plan_scale_up(base).target == 8
+    rising = plan_scale_up(base._replace(rise_periods=2.0))
+    assert rising.target == 15 and "rising: 180% projected" in rising.message
