@@ -82,41 +82,28 @@ class World:
     continuation: RecordingContinuation
     config: AutoscalerConfig
 
+    def ports(self) -> dict[str, Any]:
+        """Every use case's keyword arguments, on these doubles."""
+        return {
+            "config": self.config,
+            "kinesis": self.kinesis,
+            "metrics": self.metrics,
+            "alarms": self.alarms,
+            "cooldown": self.cooldown,
+            "continuation": self.continuation,
+            "clock": self.clock,
+        }
+
     def service(self) -> ScaleUpService:
-        return ScaleUpService(
-            config=self.config,
-            kinesis=self.kinesis,
-            metrics=self.metrics,
-            alarms=self.alarms,
-            cooldown=self.cooldown,
-            continuation=self.continuation,
-            clock=self.clock,
-        )
+        return ScaleUpService(**self.ports())
 
     def scale_down_service(self) -> ScaleDownService:
         """The fleet scale-down on the same doubles; its continuations land in `continuation` too."""
-        return ScaleDownService(
-            config=self.config,
-            kinesis=self.kinesis,
-            metrics=self.metrics,
-            alarms=self.alarms,
-            cooldown=self.cooldown,
-            continuation=self.continuation,
-            clock=self.clock,
-        )
+        return ScaleDownService(**self.ports())
 
     def capacity_mode_service(self, estimator: Any) -> CapacityModeService:
         """The capacity-mode use case on the same doubles, with the given estimator (FakeEstimator)."""
-        return CapacityModeService(
-            config=self.config,
-            kinesis=self.kinesis,
-            metrics=self.metrics,
-            alarms=self.alarms,
-            cooldown=self.cooldown,
-            continuation=self.continuation,
-            clock=self.clock,
-            estimator=estimator,
-        )
+        return CapacityModeService(estimator=estimator, **self.ports())
 
     def budget(self, seconds: float = 900.0) -> SimBudget:
         return SimBudget(self.clock, seconds)
