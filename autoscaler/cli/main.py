@@ -25,6 +25,25 @@ from autoscaler.events import Continuation
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Operate kinesis-autoscaler.")
 plan_app = typer.Typer(no_args_is_help=True, help="Show what the autoscaler would do, changing nothing.")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from autoscaler import __version__
+
+        typer.echo(f"kinesis-autoscaler {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version and exit")
+    ] = False,
+) -> None:
+    """Operate kinesis-autoscaler."""
+
+
 app.add_typer(plan_app, name="plan")
 
 ConfigOpt = Annotated[
