@@ -29,3 +29,25 @@ def test_without_variables_the_clients_go_to_aws(monkeypatch: pytest.MonkeyPatch
     clients = build_clients()
     assert clients.kinesis.meta.endpoint_url == "https://kinesis.eu-west-1.amazonaws.com"
     assert clients.dynamodb.meta.endpoint_url == "https://dynamodb.eu-west-1.amazonaws.com"
+
+
+@pytest.mark.parametrize(
+    ("aws_region", "default_region", "given", "want"),
+    [
+        ("eu-west-1", "us-east-1", None, "eu-west-1"),  # AWS_REGION over AWS_DEFAULT_REGION, as the AWS CLI v2
+        (None, "us-east-1", None, "us-east-1"),  # AWS_DEFAULT_REGION alone (botocore's own)
+        ("eu-west-1", "us-east-1", "ap-south-1", "ap-south-1"),  # an explicit region over both
+    ],
+)
+def test_region_precedence_is_the_aws_cli_v2s(
+    monkeypatch: pytest.MonkeyPatch, aws_region: str | None, default_region: str, given: str | None, want: str
+) -> None:
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_KINESIS", "AWS_ENDPOINT_URL_DYNAMODB"):
+        monkeypatch.delenv(name, raising=False)
+    if aws_region is None:
+        monkeypatch.delenv("AWS_REGION", raising=False)
+    else:
+        monkeypatch.setenv("AWS_REGION", aws_region)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", default_region)
+    assert build_clients(given).kinesis.meta.region_name == want
+    assert build_client("sns", given).meta.region_name == want

@@ -30,18 +30,22 @@ class Clients:
     lambda_: Any
 
 
+def resolve_region(session: Any, region: str | None = None) -> str | None:
+    """The region as the AWS CLI v2 picks it: the one given, then AWS_REGION, then AWS_DEFAULT_REGION or the
+    profile's (botocore's own order). Lambda sets AWS_REGION; botocore alone would let AWS_DEFAULT_REGION win."""
+    return region or os.environ.get("AWS_REGION") or session.get_config_variable("region")
+
+
 def build_client(name: str, region: str | None = None) -> Any:
     """One more client from the same environment (the notifier's SNS client, built on first use)."""
     session = botocore.session.get_session()
-    region = region or session.get_config_variable("region") or os.environ.get("AWS_REGION")
-    return session.create_client(name, region_name=region, config=CLIENT_CONFIG)
+    return session.create_client(name, region_name=resolve_region(session, region), config=CLIENT_CONFIG)
 
 
 def build_clients(region: str | None = None) -> Clients:
     """Region and endpoint come from the standard environment (AWS_REGION, AWS_ENDPOINT_URL, profiles)."""
     session = botocore.session.get_session()
-    # botocore reads AWS_DEFAULT_REGION and profiles; Lambda and most tools also set AWS_REGION: honour it too.
-    region = region or session.get_config_variable("region") or os.environ.get("AWS_REGION")
+    region = resolve_region(session, region)
 
     def make(name: str) -> Any:
         config = KINESIS_CONFIG if name == "kinesis" else CLIENT_CONFIG
