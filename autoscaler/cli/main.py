@@ -29,9 +29,12 @@ plan_app = typer.Typer(no_args_is_help=True, help="Show what the autoscaler woul
 
 def _version(value: bool) -> None:
     if value:
-        from autoscaler import __version__
+        from importlib.metadata import PackageNotFoundError, version
 
-        typer.echo(f"kinesis-autoscaler {__version__}")
+        try:
+            typer.echo(f"kinesis-autoscaler {version('kinesis-autoscaler')}")
+        except PackageNotFoundError:  # run from a source tree that was never installed (`make venv` installs it)
+            typer.echo("kinesis-autoscaler (not installed: version unknown)")
         raise typer.Exit(0)
 
 
