@@ -30,14 +30,17 @@ from autoscaler.simulator.estimator import HistoryEstimator
 logger, metrics = container.powertools(os.environ)
 CONFIG, CONFIG_ERROR = container.load(os.environ)
 CLIENTS = container.clients()
-SERVICE = ScaleDownService(**container.ports(CONFIG, CLIENTS)) if CONFIG is not None else None
+# One set of adapters for both jobs: the Kinesis adapter's rate limiters (DescribeStreamSummary, reshards) are per
+# instance and stand for the function's share of the account's TPS; two sets would each claim the whole share.
+PORTS = container.ports(CONFIG, CLIENTS) if CONFIG is not None else {}
+SERVICE = ScaleDownService(**PORTS) if CONFIG is not None else None
 MODES = (
     CapacityModeService(
         estimator=HistoryEstimator(
             lambda stream, days, now: fetch_history(CLIENTS.cloudwatch, stream, days=days, now=now),
             alarm_name_prefix=CONFIG.alarm_name_prefix,
         ),
-        **container.ports(CONFIG, CLIENTS),
+        **PORTS,
     )
     if CONFIG is not None
     else None

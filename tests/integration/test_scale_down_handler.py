@@ -250,3 +250,9 @@ def test_the_scale_down_rule_does_not_run_the_mode_decisions(env: Any) -> None:
     out = run(mode_rule_event("teststack-ScaleDownFunctionSchedule-1A2B3C"))
     assert "job" not in out and {r["stream"] for r in out["results"]} == {"quiet", "busy", "plain"}
     assert "UpdateStreamMode" not in run.writes
+
+
+def test_both_jobs_share_one_set_of_adapters(env: Any) -> None:
+    """The Kinesis adapter's rate limiters stand for the function's share of the account's TPS: one per function."""
+    module = env(MODE_CONFIG, CAPACITY_MODE_RULE="teststack-modes").module
+    assert module.SERVICE.kinesis is module.MODES.kinesis and module.SERVICE.cooldown is module.MODES.cooldown
