@@ -322,3 +322,20 @@ def test_the_hourly_run_starts_further_on_each_hour_so_a_large_fleet_is_covered(
     covered = {n for h in range(3) for n in rotation(names, h * 3600.0)[:100]}
     assert covered == set(names)
     assert sorted(rotation(names, 7 * 3600.0)) == sorted(names) and rotation([], 0.0) == []
+
+
+def test_a_decision_made_twice_switches_once(world: World) -> None:
+    """The hourly run and an operator's `capacity-mode` decide the same stream from the same state; the first switch
+    lands, the second finds the stream no longer in the mode it decided from (re-read under the lock) and does
+    nothing: one UpdateStreamMode, one switch recorded."""
+    svc, _ = service(world, {"s": ("auto", 4)}, {"s": DEAR_PROVISIONED})
+    (first_plan,) = svc.dry_run()
+    (second_plan,) = svc.dry_run()
+    assert first_plan.outcome is second_plan.outcome is ModeOutcome.DRY_RUN
+    assert svc._switch_safely(first_plan, world.budget()).outcome is ModeOutcome.SWITCHED
+    world.clock.advance(120)  # the switch has settled
+    late = svc._switch_safely(second_plan, world.budget())
+    assert late.outcome is ModeOutcome.SKIPPED and "changed since the decision (ON_DEMAND, ACTIVE)" in late.detail
+    assert [c for c in world.kinesis.calls if c[0] == "update_stream_mode"] == [("update_stream_mode", "s")]
+    lock = world.cooldown.read("s")
+    assert lock is not None and lock.owner is None and len(lock.mode_switches) == 1
