@@ -5,6 +5,7 @@ PYTHON ?= $(shell for p in python3.12 python3.13 python3 python; do \
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+DEMO_STAMP := $(VENV)/.demo-installed-stamp
 PYTEST_ARGS ?=
 
 TOOLS ?= .venv-tools
@@ -23,13 +24,22 @@ help:
 	@echo "make lock   - re-resolve requirements.lock (the Lambda package's pinned, hashed dependencies)"
 	@echo "make audit  - known vulnerabilities in requirements.lock (pip-audit and PyPI's advisories)"
 
-$(STAMP): pyproject.toml
+# One venv, two stamps: `make demo` installs the package with the demo extra only (moto's server, no dev toolchain);
+# everything else installs the dev extra, which includes the demo's (tests/unit/test_extras.py), so it marks the
+# demo's stamp done as well. A demo venv later gets the dev extra on top when `make test` first needs it.
+$(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "need Python >= 3.11 on PATH (python3.12 preferred: the Lambda runtime)"; exit 1; }
 	@echo "creating $(VENV) with $$($(PYTHON) --version)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	@touch $(STAMP)
+	@touch $(STAMP) $(DEMO_STAMP)
+
+$(DEMO_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[demo]'
+	@touch $(DEMO_STAMP)
 
 venv: $(STAMP)
 
@@ -99,7 +109,7 @@ test: lint template-checks security-checks emulators
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(BIN)/python scripts/demo.py
 
 bench: $(STAMP)
