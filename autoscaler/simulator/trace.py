@@ -134,8 +134,20 @@ def from_rows(name: str, rows: Iterable[tuple[int, float, float]], *, source: st
     return Trace(name, t0, out_b, out_r, step)
 
 
+def _exact(value: float) -> str:
+    """A Sum as text that reads back as the same float: whole numbers without a decimal point, others as repr
+    (the shortest text that round-trips). Rounding here would make a saved trace simulate differently."""
+    value = float(value)  # a hand-built Trace may hold ints
+    return f"{value:.0f}" if value.is_integer() else repr(value)
+
+
 def write_csv(trace: Trace, path: str | Path, *, period_seconds: int = 60) -> None:
-    """Write a trace back as CSV Sums of `period_seconds` (used for synthetic traces and backtest history)."""
+    """Write a trace back as CSV Sums of `period_seconds` (backtest's --save-trace).
+
+    With the default 60 s, `load_csv` reads back the same trace (start, minutes, every minute's bytes and records,
+    to the bit), so `simulate --trace FILE` gives the rows the backtest gave. That needs every row written, quiet
+    minutes too: a minute left out at either end would move the trace's start or end, and gaps could make
+    `period_of` take the spacing for a longer period (writes every other minute would read as 2-minute Sums)."""
     per = max(1, period_seconds // 60)
     with Path(path).open("w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh, lineterminator="\n")
@@ -143,9 +155,8 @@ def write_csv(trace: Trace, path: str | Path, *, period_seconds: int = 60) -> No
         for i in range(0, trace.minutes, per):
             b = sum(trace.bytes[i : i + per])
             r = sum(trace.records[i : i + per])
-            if b or r:
-                stamp = datetime.fromtimestamp(trace.start + 60 * i, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-                w.writerow((stamp, f"{b:.0f}", f"{r:.0f}"))
+            stamp = datetime.fromtimestamp(trace.start + 60 * i, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            w.writerow((stamp, _exact(b), _exact(r)))
 
 
 def from_periods(name: str, rows: Iterable[tuple[int, int, float, float]], *, source: str) -> Trace:
