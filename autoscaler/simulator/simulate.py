@@ -3,8 +3,12 @@
 JSON (a contract: dashboards and checks read it): {"trace": str, "minutes": int, "policies": {NAME: {
 "throttled_bytes_fraction", "throttled_records_fraction", "shard_hours", "shard_hours_vs_oracle",
 "reshard_operations", "update_shard_count_calls", "minutes_updating", "cost_usd", "cost_vs_on_demand",
-"cost_vs_on_demand_advantage", "max_shards", ...}}}; NAME among autoscaler, polling, on-demand (Standard),
-on-demand-advantage, oracle, fixed; the on-demand rows' shard fields are null.
+"cost_vs_on_demand_advantage", "max_shards", ...}}, "history": {...}, "warnings": [str]}; NAME among autoscaler,
+polling, on-demand (Standard), on-demand-advantage, oracle, fixed; the on-demand rows' shard fields are null.
+
+Added without renaming anything: "history" (HistoryCheck.as_json: is the trace long enough for the decisions the
+autoscaler row replays) and "warnings" (what the operator must know before trusting the figures: a history too
+short to judge).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any, NamedTuple
 from autoscaler.config import AutoscalerConfig, StreamConfig, Tunables
 from autoscaler.core.defaults import ALARM_NAME_PREFIX
 from autoscaler.core.limits import MAX_SHARDS_PER_STREAM
+from autoscaler.core.model import StreamMode
 from autoscaler.simulator import baselines
 from autoscaler.simulator.auto import AutoOptions, auto_mode
 from autoscaler.simulator.ledger import PolicyRun, summarise, totals
@@ -41,15 +46,84 @@ class SimSettings(NamedTuple):
     skew: Skew = UNIFORM
 
 
+class HistoryCheck(NamedTuple):
+    """Is the trace long enough for the decisions the autoscaler row replays? Each needs history before it can
+    judge as it would on a stream that has run for a while:
+
+    - the scale-down reads the stream's `scale_down_lookback_hours` (24 h by default) of datapoints; on a shorter
+      trace the hours before it read as no traffic, and a daily peak outside the trace is in no figure;
+    - with `capacity_mode: auto`, the mode decision judges nothing before `min_history_seconds` (6 h): on a shorter
+      trace the row never leaves the mode it starts in.
+
+    `warnings` says which bit and what it means for the figures; none: long enough."""
+
+    minutes: int
+    scale_down_lookback_minutes: int
+    capacity_mode_min_minutes: int | None  # auto only: the mode decision's minimum history
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def too_short(self) -> bool:
+        return bool(self.warnings)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "minutes": self.minutes,
+            "too_short": self.too_short,
+            "scale_down_lookback_minutes": self.scale_down_lookback_minutes,
+            "capacity_mode_min_minutes": self.capacity_mode_min_minutes,
+        }
+
+
+def _hours(minutes: float) -> str:
+    hours = minutes / 60
+    return f"{hours:.0f} h" if hours.is_integer() else f"{hours:.1f} h"
+
+
+def check_history(
+    trace: Trace, stream: StreamConfig, mode: str, settings: SimSettings, *, autoscaler: bool = True
+) -> HistoryCheck:
+    """The HistoryCheck of a trace for this stream's settings and the autoscaler row's capacity mode. `autoscaler`:
+    whether that row is simulated at all (the other policies need no history: their notes say how they start)."""
+    n = trace.minutes
+    lookback = stream.scale_down_lookback_hours * 60
+    auto = mode == "auto"
+    need_mode = round(settings.auto.min_history_seconds / 60) if auto else None
+    warnings: list[str] = []
+    if autoscaler and mode != "on-demand" and n < lookback:
+        every = settings.replay.scale_down_every_seconds / 60
+        never = f"; the scheduled scale-down (every {_hours(every)}) never ran" if n < every else ""
+        warnings.append(
+            f"history too short to judge: the trace covers {_hours(n)}, less than the scale-down's "
+            f"{_hours(lookback)} lookback{never}. The scale-down judged the trace alone (the hours before it count "
+            "as no traffic) and a daily peak outside the trace is in no figure, so the autoscaler row may understate "
+            f"what this stream costs and throttles; judge on at least {_hours(lookback)} of history"
+        )
+    if autoscaler and need_mode is not None and n < need_mode:
+        start = "on-demand" if settings.auto.start is StreamMode.ON_DEMAND else "provisioned"
+        warnings.append(
+            f"history too short to judge the capacity mode: capacity_mode auto decides nothing before "
+            f"{_hours(need_mode)} of history and the trace covers {_hours(n)}, so the autoscaler row stayed "
+            f"{start} throughout: its figures are that mode's, not the choice auto would make"
+        )
+    return HistoryCheck(n, lookback, need_mode, tuple(warnings))
+
+
 class Simulation(NamedTuple):
     trace: Trace
     loads: list[float]
     runs: list[PolicyRun]
     figures: dict[str, dict[str, Any]]
     stream: StreamConfig
+    history: HistoryCheck | None = None
+
+    @property
+    def warnings(self) -> list[str]:
+        """What to know before trusting the figures: a history too short to judge."""
+        return list(self.history.warnings) if self.history is not None else []
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "trace": self.trace.name,
             "minutes": self.trace.minutes,
             "start": self.trace.start,
@@ -59,7 +133,11 @@ class Simulation(NamedTuple):
                 "max_shards": self.stream.max_shards,
             },
             "policies": self.figures,
+            "warnings": self.warnings,
         }
+        if self.history is not None:
+            data["history"] = self.history.as_json()
+        return data
 
 
 def default_config(name: str = DEFAULT_STREAM) -> AutoscalerConfig:
@@ -124,4 +202,5 @@ def simulate(
     ordered = [runs[p] for p in POLICIES if p in runs]
     figures = summarise(ordered, trace, settings.prices, loads)
     shown = {p: figures[p] for p in POLICIES if p in policies}
-    return Simulation(trace, loads, [r for r in ordered if r.name in policies], shown, stream_cfg)
+    history = check_history(trace, stream_cfg, mode, settings, autoscaler="autoscaler" in policies)
+    return Simulation(trace, loads, [r for r in ordered if r.name in policies], shown, stream_cfg, history)

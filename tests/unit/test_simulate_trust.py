@@ -1,8 +1,9 @@
 """What makes the simulator's rows trustworthy to an operator (issue 14, "Local and lifecycle"): a saved backtest
-history replays to the same rows."""
+history replays to the same rows, and a history too short to judge says so."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 
 from autoscaler.config import AutoscalerConfig, parse_config
 from autoscaler.core.model import History
-from autoscaler.simulator.simulate import simulate
+from autoscaler.simulator.simulate import SimSettings, check_history, default_config, simulate
 from autoscaler.simulator.trace import Trace, from_history, load_csv, write_csv
 
 pytestmark = pytest.mark.unit
@@ -109,3 +110,52 @@ def test_simulating_the_saved_history_gives_the_rows_of_the_history(tmp_path: Pa
     assert backtest["policies"]["autoscaler"]["throttled_bytes_fraction"] > 0  # the burst is in the figures
     assert replay["trace"] == "orders"  # the file is named as the stream: every field is the same
     assert json.dumps(replay, sort_keys=True) == json.dumps(backtest, sort_keys=True)
+
+
+# -- 2. a history too short to judge ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("hours", "mode", "lookback_hours", "expected"),
+    [
+        # the scale-down reads 24 h: 23 h is short, 24 h is enough
+        (23, "provisioned", 24, ["less than the scale-down's 24 h lookback"]),
+        (24, "provisioned", 24, []),
+        # under 6 h the 6-hourly scale-down never ran at all; with auto, the mode decision never judged either
+        (5, "provisioned", 24, ["covers 5 h, less than the scale-down's 24 h lookback; the scheduled scale-down"]),
+        (5, "auto", 24, ["24 h lookback", "auto decides nothing before 6 h of history and the trace covers 5 h"]),
+        (7, "auto", 24, ["24 h lookback"]),
+        # the lookback is the stream's: 2 h of it judged on a 3 h trace is enough
+        (3, "provisioned", 2, []),
+        (3, "auto", 2, ["auto decides nothing before 6 h"]),
+        # an on-demand row replays no decision
+        (1, "on-demand", 24, []),
+    ],
+)
+def test_the_history_is_too_short_when_a_decision_could_not_see_what_it_needs(
+    hours: int, mode: str, lookback_hours: int, expected: list[str]
+) -> None:
+    stream = dataclasses.replace(default_config().streams[0], scale_down_lookback_hours=lookback_hours)
+    check = check_history(trace_of([1.0] * hours * 60), stream, mode, SimSettings())
+    assert len(check.warnings) == len(expected)
+    for warning, text in zip(check.warnings, expected, strict=True):
+        assert text in warning
+    assert check.too_short == bool(expected)
+    assert check.as_json()["scale_down_lookback_minutes"] == lookback_hours * 60
+    assert check.as_json()["capacity_mode_min_minutes"] == (360 if mode == "auto" else None)
+
+
+def test_a_short_trace_warns_in_the_json_and_a_long_one_does_not() -> None:
+    short = simulate(trace_of([1.0] * 180), policies=("autoscaler", "on-demand")).as_json()
+    assert short["history"] == {
+        "minutes": 180,
+        "too_short": True,
+        "scale_down_lookback_minutes": 1440,
+        "capacity_mode_min_minutes": None,
+    }
+    assert len(short["warnings"]) == 1 and "history too short to judge" in short["warnings"][0]
+    assert "may understate what this stream costs and throttles" in short["warnings"][0]
+    # without the autoscaler row there is no decision to judge
+    assert simulate(trace_of([1.0] * 180), policies=("on-demand",)).as_json()["warnings"] == []
+    day = simulate(trace_of([1.0] * 1440), policies=("autoscaler",)).as_json()
+    assert day["history"]["too_short"] is False and day["warnings"] == []
