@@ -157,5 +157,6 @@ def auto_mode(
             *notes,
         ),
         mode_switches=len(switches),
+        capped_by_max_shards=act.capped_by_max_shards,
     )
     return PolicyRun("auto", led, activity, on_demand.billing, provisioned.shard_metrics)

@@ -107,6 +107,7 @@ class Activity(NamedTuple):
     minutes_updating: int | None
     notes: tuple[str, ...] = ()
     mode_switches: int = 0  # UpdateStreamMode calls (auto mode)
+    capped_by_max_shards: int = 0  # the autoscaler's scale-up decisions max_shards bounded (replay.py _note_cap)
 
 
 class PolicyRun(NamedTuple):

@@ -36,12 +36,13 @@ from autoscaler.adapters.fakes.cooldown import FakeCooldown
 from autoscaler.adapters.fakes.kinesis import FakeKinesis
 from autoscaler.app.alarm_sync import stream_alarm_specs
 from autoscaler.app.scale_down import ScaleDownService
-from autoscaler.app.scale_up import Outcome, ScaleUpRequest, ScaleUpService, request_from_alarm
+from autoscaler.app.scale_up import Outcome, ScaleUpRequest, ScaleUpResult, ScaleUpService, request_from_alarm
 from autoscaler.app.sweeper import AlarmSweeper
 from autoscaler.config import AutoscalerConfig
 from autoscaler.core.defaults import ALARM_SWEEP_SECONDS
 from autoscaler.core.limits import INCOMING_BYTES, INCOMING_RECORDS, KINESIS_NAMESPACE, WRITE_THROTTLED
 from autoscaler.core.model import Direction, Shard, TriggerKind
+from autoscaler.core.scale_up import LimitReason, ScaleUpReason
 from autoscaler.events import (
     AlarmNotification,
     Continuation,
@@ -226,6 +227,7 @@ class AutoscalerReplay:
         self.queue: deque[_Attempt] = deque()
         self.depth = 0
         self.outcomes: dict[str, int] = {}
+        self.capped_by_max_shards = 0  # scale-up decisions that wanted more than max_shards (capped, or at it)
 
     # -- AWS's side -------------------------------------------------------------------------------------------------
 
@@ -336,6 +338,7 @@ class AutoscalerReplay:
                     continue
                 result = self.up.scale_up(request_from_alarm(note, self.cfg, self.config.alarm_name_prefix), budget)
                 self._count(f"scale-up {result.outcome.value}")
+                self._note_cap(result)
         elif isinstance(item, _Sweep):
             for row in self.sweeper.sweep():
                 self._count("sweep re-armed" if row.rearmed else "sweep left to a live run")
@@ -347,6 +350,7 @@ class AutoscalerReplay:
             self._count(
                 f"scale-up {result.outcome.value}" if result.outcome is not Outcome.SCALED else "scale-up scaled"
             )
+            self._note_cap(result)
         else:
             fleet = self.down.run(
                 budget,
@@ -355,6 +359,16 @@ class AutoscalerReplay:
             )
             for r in fleet.results:
                 self._count(f"scale-down {r.outcome.value}")
+
+    def _note_cap(self, result: ScaleUpResult) -> None:
+        """Count a decision max_shards bounded: the plan was capped by it, or found the stream already at it. This is
+        where the replay learns that the policy wanted more shards than the config allows (the plan says which limit
+        bit: core/scale_up.py limit_target)."""
+        plan = result.plan
+        if plan is not None and (
+            plan.reason is ScaleUpReason.AT_MAX or any(lim.reason is LimitReason.MAX_SHARDS for lim in plan.limits)
+        ):
+            self.capped_by_max_shards += 1
 
     def _notification(self, alarm: FakeAlarm) -> dict[str, Any]:
         spec = alarm.spec
@@ -385,6 +399,8 @@ class AutoscalerReplay:
         calls = self.kinesis.reshard_calls(self.cfg.name)
         usc = sum(1 for c in calls if c == "update_shard_count")
         notes = tuple(f"{k}: {v}" for k, v in sorted(self.outcomes.items()))
-        activity = Activity(len(calls), usc, round(self.updating_seconds / 60), notes)
+        activity = Activity(
+            len(calls), usc, round(self.updating_seconds / 60), notes, capped_by_max_shards=self.capped_by_max_shards
+        )
         # create-streams enables three shard-level metrics when the config asks for them (onboarding.py)
         return PolicyRun("autoscaler", self.ledger, activity, shard_metrics=3 if self.cfg.shard_level_metrics else 0)

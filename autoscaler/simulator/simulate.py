@@ -7,8 +7,9 @@ JSON (a contract: dashboards and checks read it): {"trace": str, "minutes": int,
 polling, on-demand (Standard), on-demand-advantage, oracle, fixed; the on-demand rows' shard fields are null.
 
 Added without renaming anything: "history" (HistoryCheck.as_json: is the trace long enough for the decisions the
-autoscaler row replays) and "warnings" (what the operator must know before trusting the figures: a history too
-short to judge).
+autoscaler row replays), "warnings" (what the operator must know before trusting the figures: a history too short,
+throttling that max_shards caused), and in the autoscaler row "throttled_bytes_fraction_at_max_shards",
+"throttled_minutes_at_max_shards" and "scale_ups_capped_by_max_shards" (cap_figures).
 """
 
 from __future__ import annotations
@@ -109,6 +110,36 @@ def check_history(
     return HistoryCheck(n, lookback, need_mode, tuple(warnings))
 
 
+def cap_figures(run: PolicyRun, max_shards: int, trace: Trace) -> dict[str, Any]:
+    """How much of a run's throttling max_shards caused: the bytes refused in minutes the stream was already at
+    max_shards (the layout in place had max_shards shards, and still refused writes: only more shards than the
+    config allows would have taken them), over all bytes written, as throttled_bytes_fraction is. Throttling while
+    the stream was still growing towards the cap is the policy's own (reaction time), not counted here."""
+    led = run.ledger
+    at_cap = [m for m in range(trace.minutes) if led.shards[m] >= max_shards and led.refused_bytes[m] > 0]
+    refused = sum(led.refused_bytes[m] for m in at_cap)
+    return {
+        "throttled_bytes_fraction_at_max_shards": refused / (sum(trace.bytes) or 1.0),
+        "throttled_minutes_at_max_shards": len(at_cap),
+        "scale_ups_capped_by_max_shards": run.activity.capped_by_max_shards,
+    }
+
+
+def cap_warning(figures: dict[str, Any], max_shards: int) -> str | None:
+    """The sentence that sends the operator to max_shards rather than to the policy, when max_shards throttled."""
+    at_cap = figures.get("throttled_bytes_fraction_at_max_shards") or 0.0
+    total = figures.get("throttled_bytes_fraction") or 0.0
+    if at_cap <= 0 or total <= 0:
+        return None
+    capped = figures.get("scale_ups_capped_by_max_shards") or 0
+    wanted = f"; {capped} scale-up decisions wanted more shards and were held at max_shards" if capped else ""
+    return (
+        f"max_shards throttled it: {at_cap / total:.0%} of the autoscaler's throttled bytes ({at_cap:.3%} of all "
+        f"written) were refused in {figures['throttled_minutes_at_max_shards']} minutes at max_shards "
+        f"({max_shards}){wanted}. The policy may not add shards beyond max_shards: raise it to take that traffic"
+    )
+
+
 class Simulation(NamedTuple):
     trace: Trace
     loads: list[float]
@@ -119,8 +150,11 @@ class Simulation(NamedTuple):
 
     @property
     def warnings(self) -> list[str]:
-        """What to know before trusting the figures: a history too short to judge."""
-        return list(self.history.warnings) if self.history is not None else []
+        """What to know before trusting the figures: a history too short to judge, throttling max_shards caused."""
+        out = list(self.history.warnings) if self.history is not None else []
+        row = self.figures.get("autoscaler")
+        cap = cap_warning(row, self.stream.max_shards) if row is not None else None
+        return [*out, cap] if cap else out
 
     def as_json(self) -> dict[str, Any]:
         data = {
@@ -201,6 +235,12 @@ def simulate(
         runs["fixed"] = baselines.fixed(trace, loads, skew, settings.fixed_shards)
     ordered = [runs[p] for p in POLICIES if p in runs]
     figures = summarise(ordered, trace, settings.prices, loads)
+    if "autoscaler" in figures:
+        row = figures["autoscaler"]
+        row.update(cap_figures(runs["autoscaler"], stream_cfg.max_shards, trace))
+        cap = cap_warning(row, stream_cfg.max_shards)
+        if cap:
+            row["notes"].append(cap)
     shown = {p: figures[p] for p in POLICIES if p in policies}
     history = check_history(trace, stream_cfg, mode, settings, autoscaler="autoscaler" in policies)
     return Simulation(trace, loads, [r for r in ordered if r.name in policies], shown, stream_cfg, history)

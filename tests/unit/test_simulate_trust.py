@@ -1,5 +1,6 @@
 """What makes the simulator's rows trustworthy to an operator (issue 14, "Local and lifecycle"): a saved backtest
-history replays to the same rows, and a history too short to judge says so."""
+history replays to the same rows, a history too short to judge says so, and throttling that max_shards caused is
+told apart from the policy's. (Which config simulate and backtest read: test_simulate_config.py.)"""
 
 from __future__ import annotations
 
@@ -16,7 +17,15 @@ from hypothesis import strategies as st
 
 from autoscaler.config import AutoscalerConfig, parse_config
 from autoscaler.core.model import History
-from autoscaler.simulator.simulate import SimSettings, check_history, default_config, simulate
+from autoscaler.simulator import baselines
+from autoscaler.simulator.simulate import (
+    SimSettings,
+    cap_figures,
+    cap_warning,
+    check_history,
+    default_config,
+    simulate,
+)
 from autoscaler.simulator.trace import Trace, from_history, load_csv, write_csv
 
 pytestmark = pytest.mark.unit
@@ -159,3 +168,46 @@ def test_a_short_trace_warns_in_the_json_and_a_long_one_does_not() -> None:
     assert simulate(trace_of([1.0] * 180), policies=("on-demand",)).as_json()["warnings"] == []
     day = simulate(trace_of([1.0] * 1440), policies=("autoscaler",)).as_json()
     assert day["history"]["too_short"] is False and day["warnings"] == []
+
+
+# -- 3. throttling max_shards caused ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("max_shards", "fraction", "minutes"),
+    [
+        # fixed at 2 shards; loads 1, 3, 3, 1 (8 shard-minutes written): minutes 1 and 2 carry 3 on 2 shards and
+        # refuse a third each (1 shard-minute), at max_shards 2: 2 / 8 of all bytes, in 2 minutes
+        (2, 2 / 8, 2),
+        # max_shards 3: the stream was below it, so the throttling is not the cap's
+        (3, 0.0, 0),
+    ],
+)
+def test_the_throttling_at_max_shards_is_the_bytes_refused_while_at_it(
+    max_shards: int, fraction: float, minutes: int
+) -> None:
+    tr = trace_of([1.0, 3.0, 3.0, 1.0])
+    run = baselines.fixed(tr, tr.loads(), count=2)
+    got = cap_figures(run, max_shards, tr)
+    assert got["throttled_bytes_fraction_at_max_shards"] == pytest.approx(fraction)
+    assert got["throttled_minutes_at_max_shards"] == minutes
+
+
+def test_a_replay_held_at_max_shards_says_so_and_one_below_it_does_not() -> None:
+    # 2 h at 1.5 shards, 3 h at 6 (the autoscaler would take 12), 19 h back at 1.5: a day, so no history warning
+    step = trace_of([1.5] * 120 + [6.0] * 180 + [1.5] * 1140)
+    capped = simulate(step, config=capped_config(5), policies=("autoscaler",))
+    a = capped.figures["autoscaler"]
+    assert 0 < a["throttled_bytes_fraction_at_max_shards"] <= a["throttled_bytes_fraction"]
+    assert a["throttled_minutes_at_max_shards"] > 0 and a["scale_ups_capped_by_max_shards"] > 0
+    [warning] = capped.warnings
+    assert warning.startswith("max_shards throttled it:") and "at max_shards (5)" in warning
+    assert "raise it" in warning and warning in a["notes"]
+    assert capped.as_json()["warnings"] == [warning]
+    roomy = simulate(step, config=capped_config(64), policies=("autoscaler",)).figures["autoscaler"]
+    assert roomy["throttled_bytes_fraction"] > 0  # the step is met late: the policy's own throttling
+    assert roomy["throttled_bytes_fraction_at_max_shards"] == 0 and roomy["scale_ups_capped_by_max_shards"] == 0
+    assert cap_warning(roomy, 64) is None
+    # auto mode's row carries the provisioned shadow's count of capped decisions
+    auto = simulate(step, config=capped_config(5), policies=("autoscaler",), settings=SimSettings(capacity_mode="auto"))
+    assert auto.figures["autoscaler"]["scale_ups_capped_by_max_shards"] == a["scale_ups_capped_by_max_shards"]
