@@ -23,7 +23,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from types import FrameType
+from typing import IO
 
 FAKE_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -83,8 +85,13 @@ def stop_process_group(proc: subprocess.Popen[bytes] | None, *, grace: float = 1
 
 
 class MotoServer:
-    def __init__(self, port: int | None = None) -> None:
+    """`log`: a file for the server's output (appended), else it is discarded. Never the caller's stdout: a server
+    that outlives its caller (`kinesis-autoscaler local up`) must not hold the pipe of `$(...)` or of a test's
+    capture open, or the reader waits for it forever."""
+
+    def __init__(self, port: int | None = None, *, log: Path | None = None) -> None:
         self.port = port or free_port()
+        self.log = log
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -92,12 +99,17 @@ class MotoServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30.0) -> None:
-        self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
-            [sys.executable, "-m", "autoscaler.local.moto_server", str(self.port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        with contextlib.ExitStack() as files:
+            output: IO[bytes] | int = (
+                files.enter_context(self.log.open("ab")) if self.log is not None else subprocess.DEVNULL
+            )
+            self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
+                [sys.executable, "-m", "autoscaler.local.moto_server", str(self.port)],
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=output,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -98,15 +98,33 @@ class LocalClients:
 
 
 def local_clients(
-    endpoint: str, region: str = "us-east-1", *, endpoints: Mapping[str, str] | None = None
+    endpoint: str,
+    region: str = "us-east-1",
+    *,
+    endpoints: Mapping[str, str] | None = None,
+    fake_credentials: bool = False,
 ) -> LocalClients:
-    """Clients on `endpoint`, or on `endpoints[service]` for the services it names (e.g. {"kinesis": kinesis-mock})."""
+    """Clients on `endpoint`, or on `endpoints[service]` for the services it names (e.g. {"kinesis": kinesis-mock}).
+    `fake_credentials`: moto's test keys instead of the credential chain, so an operator's shell without AWS
+    credentials (or with real ones) still reaches only the emulator, signed with keys that are worth nothing."""
     import botocore.session
 
+    from autoscaler.local.moto_server import FAKE_ENV
+
     session = botocore.session.get_session()
+    keys = (
+        {
+            "aws_access_key_id": FAKE_ENV["AWS_ACCESS_KEY_ID"],
+            "aws_secret_access_key": FAKE_ENV["AWS_SECRET_ACCESS_KEY"],
+            "aws_session_token": FAKE_ENV["AWS_SESSION_TOKEN"],
+        }
+        if fake_credentials
+        else {}
+    )
 
     def make(name: str) -> Any:
-        return session.create_client(name, region_name=region, endpoint_url=(endpoints or {}).get(name, endpoint))
+        url = (endpoints or {}).get(name, endpoint)
+        return session.create_client(name, region_name=region, endpoint_url=url, **keys)
 
     return LocalClients(make("kinesis"), make("cloudwatch"), make("dynamodb"), make("sns"))
 
