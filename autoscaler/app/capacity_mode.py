@@ -67,6 +67,7 @@ class ModeResult(NamedTuple):
     policy: str = ""  # the config's capacity_mode
     after: int | None = None  # open shards after a switch
     evidence: ModeEvidence | None = None  # the history replayed under each mode (auto, or a report of every stream)
+    dry_run: bool = False  # a prediction (plan, --dry-run), whatever its outcome
 
     def log_fields(self) -> dict[str, Any]:
         d = self.decision
@@ -81,7 +82,7 @@ class ModeResult(NamedTuple):
             "after": self.after,
             "detail": self.detail,
             **_evidence_fields(self.evidence),
-            "dry_run": self.outcome is ModeOutcome.DRY_RUN,
+            "dry_run": self.dry_run or self.outcome is ModeOutcome.DRY_RUN,
         }
 
 
@@ -256,7 +257,20 @@ class CapacityModeService(StreamUseCase):
         return ModeResult(cfg.name, ModeOutcome.DRY_RUN, decision, decision.message, policy.value, evidence=evidence)
 
     def dry_run(self, names: Sequence[str] | None = None, *, evidence_for_all: bool = False) -> list[ModeResult]:
-        return self.decide(names or self.config.names, evidence_for_all=evidence_for_all)
+        """What `run` would do now, read-only: the decisions, and for each switch whether its lock would be free (a
+        switch waits for no cooldown; a held lock or an unreadable table makes it wait for the next run)."""
+        results = self.decide(names or self.config.names, evidence_for_all=evidence_for_all)
+        return [self._predict(r) for r in results]
+
+    def _predict(self, planned: ModeResult) -> ModeResult:
+        if planned.outcome is not ModeOutcome.DRY_RUN:
+            return planned._replace(dry_run=True)
+        refused = self.would_refuse(planned.stream, ())
+        if refused is None:
+            return planned._replace(dry_run=True)
+        return planned._replace(
+            outcome=ModeOutcome.SKIPPED, detail=f"would be skipped: {refused}: the next run decides", dry_run=True
+        )
 
     # -- the run ------------------------------------------------------------------------------------------------------
 

@@ -43,6 +43,7 @@ from autoscaler.app.ports import (
 from autoscaler.config import AutoscalerConfig, StreamConfig
 from autoscaler.core.defaults import CONTINUATION_SAFETY_SECONDS, LOCK_LEASE_MARGIN_SECONDS
 from autoscaler.core.errors import AutoscalerError, CooldownActive, LockHeld, LockUnavailable, StreamNotFound
+from autoscaler.core.lock import refusal
 from autoscaler.core.model import Direction
 from autoscaler.events import HandOver
 
@@ -90,6 +91,16 @@ class StreamUseCase:
         self.continuation = continuation
         self.clock = clock
         self.new_owner = new_owner
+
+    def would_refuse(self, stream: str, blocked_by: Sequence[Direction]) -> CooldownActive | LockUnavailable | None:
+        """Read-only: what `acquire(blocked_by)` would refuse with now (LockHeld, CooldownActive: the message the run
+        logs), LockUnavailable when the table cannot be read (the run fails closed), None when it would take the lock.
+        Plans and dry runs say "would be skipped" from this, by the same rule (core/lock.py) the lock applies."""
+        try:
+            state = self.cooldown.read(stream)
+        except LockUnavailable as exc:
+            return exc
+        return refusal(stream, state, now=self.clock.now(), blocked_by=blocked_by, take_over_from=None)
 
     def start(self, cfg: StreamConfig, budget: Budget, handover: HandOver | None = None) -> StreamRun:
         ports = RunPorts(self.kinesis, self.alarms, self.cooldown, self.clock, self.config.alarm_name_prefix)

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from autoscaler.app.lifecycle import StreamRun, StreamUseCase
+from autoscaler.app.lifecycle import StreamRun, StreamUseCase, update_shard_count_calls_24h
 from autoscaler.app.ports import (
     Budget,
 )
@@ -28,12 +28,14 @@ from autoscaler.core.defaults import (
 )
 from autoscaler.core.errors import (
     AutoscalerError,
+    ConfigError,
     CooldownActive,
     InvalidRequest,
     LockHeld,
     QuotaExhausted,
     StreamBusy,
     StreamNotFound,
+    StreamNotProvisioned,
     ThrottledError,
 )
 from autoscaler.core.limits import (
@@ -51,6 +53,7 @@ from autoscaler.core.scale_down import (
     decide_scale_down,
     fleet_lagging,
     next_merge,
+    operator_scale_down,
 )
 from autoscaler.events import Continuation, HandOver
 
@@ -77,6 +80,7 @@ class StreamResult(NamedTuple):
     detail: str
     after: int | None = None
     merges_done: tuple[str, ...] = ()
+    dry_run: bool = False  # a prediction (plan, --dry-run), whatever its outcome
 
     def log_fields(self) -> dict[str, Any]:
         d = self.decision
@@ -87,13 +91,14 @@ class StreamResult(NamedTuple):
             "target": d.target if d else None,
             "after": self.after,
             "ops": [m.describe() for m in d.merges] if d else [],
+            "operations": [m.as_dict() for m in d.merges] if d else [],
             "ops_done": list(self.merges_done),
             "reason": d.reason.value if d else None,
             "decision": d.message if d else None,
             "peak_utilisation": round(d.peak, 4) if d and d.peak is not None else None,
             "mean_utilisation": round(d.mean, 4) if d and d.mean is not None else None,
             "detail": self.detail,
-            "dry_run": self.outcome is StreamOutcome.DRY_RUN,
+            "dry_run": self.dry_run or self.outcome is StreamOutcome.DRY_RUN,
         }
 
 
@@ -116,6 +121,7 @@ class _Work:
     run: StreamRun
     decision: ScaleDownDecision
     ending: str = ""  # why the chain is ended instead of continued (its stream disabled since the hand-over)
+    blocked_by: tuple[Direction, ...] = (Direction.UP, Direction.DOWN)  # an operator's target: none
 
     @property
     def cfg(self) -> StreamConfig:
@@ -259,9 +265,49 @@ class ScaleDownService(StreamUseCase):
         return out, len(lookbacks)
 
     def dry_run(self, names: Sequence[str] | None = None) -> list[StreamResult]:
+        """What `run` would do now, read-only: the evaluation, then for each candidate what its run would meet (the
+        lock, the UpdateShardCount quota), with the reason code the run would log."""
         settled, candidates, _ = self.evaluate(names or self.config.names)
-        planned = [StreamResult(c.name, StreamOutcome.DRY_RUN, d, d.message) for c, d in candidates]
-        return _ordered(settled + planned, names or self.config.names)
+        planned = [self._predict(c, d, (Direction.UP, Direction.DOWN)) for c, d in candidates]
+        return _ordered([r._replace(dry_run=True) for r in settled] + planned, names or self.config.names)
+
+    def _predict(self, cfg: StreamConfig, d: ScaleDownDecision, blocked_by: tuple[Direction, ...]) -> StreamResult:
+        refused = self.would_refuse(cfg.name, blocked_by)
+        if refused is not None:
+            return _skip(cfg, ScaleDownReason.COOLDOWN, f"would be skipped: {refused}", d)._replace(dry_run=True)
+        if d.method is OpKind.UPDATE_SHARD_COUNT:
+            used = update_shard_count_calls_24h(self.cooldown, cfg.name, self.clock.now())
+            if not usc_to_spare(used):
+                return _kept(cfg, d, ScaleDownReason.QUOTA, f"would be kept: {usc_quota_message(used)}")._replace(
+                    dry_run=True
+                )
+        return StreamResult(cfg.name, StreamOutcome.DRY_RUN, d, d.message, dry_run=True)
+
+    # -- an operator's explicit target ----------------------------------------------------------------------------
+
+    def _operator_decision(self, name: str, target: int, reason: str) -> tuple[StreamConfig, ScaleDownDecision]:
+        cfg = self.config.stream(name)
+        if cfg is None or not cfg.min_shards <= target <= cfg.max_shards:  # the CLI refuses these first
+            raise ConfigError(f"{name}: target {target} is not a managed stream's count within its bounds")
+        if self.kinesis.describe(name).mode is StreamMode.ON_DEMAND:
+            raise StreamNotProvisioned(f"{name} is in ON_DEMAND mode: AWS scales it")
+        return cfg, operator_scale_down(name, self.kinesis.list_open_shards(name), target, reason)
+
+    def plan_to(self, name: str, target: int, reason: str) -> StreamResult:
+        """`scale_to`'s prediction, read-only. Raises StreamNotProvisioned, StreamNotFound, ConfigError."""
+        cfg, d = self._operator_decision(name, target, reason)
+        return self._predict(cfg, d, ())
+
+    def scale_to(self, name: str, target: int, reason: str, budget: Budget) -> StreamResult:
+        """Merge one stream to an operator's target now, under its lock (not blocked by a cooldown: a person
+        decided; a held lock refuses), with the down cooldown set after. What the budget cannot finish is ended
+        cleanly (alarms retuned, cooldown, release) and reported: the operator re-runs."""
+        cfg, d = self._operator_decision(name, target, reason)
+        w = _Work(self.start(cfg, budget), d, blocked_by=())
+        result, progress = self._stream_safely(w, budget)
+        if progress is not None:
+            return self._end_chain(w, f"{result.detail}: re-run to go on towards {target}")
+        return result
 
     # -- the run --------------------------------------------------------------------------------------------------
 
@@ -386,7 +432,7 @@ class ScaleDownService(StreamUseCase):
                 )
             return StreamResult(cfg.name, StreamOutcome.HANDED_ON, d, "not started: time short"), None
         try:
-            run.acquire((Direction.UP, Direction.DOWN))
+            run.acquire(w.blocked_by)
             if d.far_over:  # a burst's capacity: the next halving may come at the next run, not 30 h later
                 run.cooldown_seconds = min(cfg.far_over_cooldown_seconds, cfg.scale_down_cooldown_seconds)
         except CooldownActive as exc:  # LockHeld included: scale-up holds it, or a handed-on lock moved on
@@ -446,7 +492,7 @@ class ScaleDownService(StreamUseCase):
                     return StreamResult(
                         cfg.name,
                         outcome,
-                        d,
+                        d if run.done else d._replace(reason=ScaleDownReason.QUOTA, target=d.current, merges=()),
                         f"{d.current} -> {after} shards; the rest needs UpdateShardCount (merging would leave uneven "
                         f"shards), not available now (24 h quota spent, or the lock table unreadable): next run",
                         after=after,
@@ -501,9 +547,8 @@ class ScaleDownService(StreamUseCase):
         merges = n - floor
         if not required and merges * SPLIT_SECONDS_ESTIMATE <= UPDATE_SHARD_COUNT_SECONDS_ESTIMATE:
             return False
-        used = run.update_shard_count_calls_24h()
-        if used is None or used > UPDATE_SHARD_COUNT_CALLS_PER_24H - USC_RESERVED_FOR_SCALE_UP - 1:
-            return False  # the table unreadable counts as no quota to spare: merge instead
+        if not usc_to_spare(run.update_shard_count_calls_24h()):
+            return False
         target = max(floor, (n + 1) // 2)
         run.reassert()
         try:
@@ -514,6 +559,20 @@ class ScaleDownService(StreamUseCase):
         run.applied(f"update_shard_count {n} -> {target} (UNIFORM_SCALING)", update_shard_count=True)
         run.wait_until_active()
         return True
+
+
+def usc_to_spare(used: int | None) -> bool:
+    """A scale-down may spend an UpdateShardCount call: `used` calls in 24 h leave one beyond the
+    USC_RESERVED_FOR_SCALE_UP kept for scale-up (AWS allows 10). An unreadable table (None) spares none."""
+    return used is not None and used <= UPDATE_SHARD_COUNT_CALLS_PER_24H - USC_RESERVED_FOR_SCALE_UP - 1
+
+
+def usc_quota_message(used: int | None) -> str:
+    calls = "the lock table is unreadable" if used is None else f"{used} of {UPDATE_SHARD_COUNT_CALLS_PER_24H} used"
+    return (
+        "only UpdateShardCount keeps the peak under the limit (merging would leave uneven shards) and its 24 h quota "
+        f"has no call to spare ({calls}, {USC_RESERVED_FOR_SCALE_UP} kept for scale-up): next run"
+    )
 
 
 def _skip(

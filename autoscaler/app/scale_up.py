@@ -25,6 +25,7 @@ from autoscaler.core.errors import (
     CooldownActive,
     InvalidRequest,
     LockHeld,
+    LockUnavailable,
     QuotaExhausted,
     StreamBusy,
     StreamNotFound,
@@ -66,6 +67,8 @@ class ScaleUpRequest(NamedTuple):
     alarm_shards: float | None = None
     continuation: Continuation | None = None  # a scale-up continuation: one stream's hand-over
     source: str = ""  # alarm name, "continuation", "cli"
+    target: int | None = None  # an operator's explicit target (`scale --to N`): not blocked by a cooldown
+    operator_reason: str = ""
 
     @property
     def handover(self) -> HandOver | None:
@@ -98,6 +101,7 @@ class ScaleUpResult(NamedTuple):
             "target": p.target if p else None,
             "after": self.after,
             "ops": [op.describe() for op in p.ops] if p else [],
+            "operations": [op.as_dict() for op in p.ops] if p else [],
             "ops_done": list(self.ops_done),
             "method": p.method.value if p and p.method else None,
             "method_reason": p.method_message if p else None,
@@ -108,6 +112,11 @@ class ScaleUpResult(NamedTuple):
             "dry_run": self.dry_run,
             "skip_reason": self.skip_reason or None,
         }
+
+
+def refusal_code(exc: CooldownActive) -> str:
+    """The skip_reason of a lock refusal, the same for the run and its prediction."""
+    return "lock-held" if isinstance(exc, LockHeld) else "cooldown"
 
 
 def request_from_alarm(note: AlarmNotification, cfg: StreamConfig, prefix: str) -> ScaleUpRequest:
@@ -176,6 +185,8 @@ class ScaleUpService(StreamUseCase):
             fallback_factor=cfg.fallback_scale_up_factor,
             alarm_shards=request.alarm_shards,
             requested_target=cont.target if cont else None,
+            operator_target=request.target if cont is None else None,
+            operator_reason=request.operator_reason,
             requested_method=cont.method if cont else "",
             origin_count=cont.origin_count if cont else None,
             # planning only: an unreadable table counts none; AWS refusing a call is handled by splitting instead
@@ -190,8 +201,44 @@ class ScaleUpService(StreamUseCase):
             raise ConfigError(f"stream {name!r} is not in {self.config.source}; add it there to manage it")
         return cfg
 
+    @staticmethod
+    def blocked_by(request: ScaleUpRequest) -> tuple[Direction, ...]:
+        """The cooldowns that refuse the request: the up cooldown, except for an operator's explicit target (an
+        incident's decision, taken by a person; a held lock still refuses it and the cooldown is set after)."""
+        return () if request.target is not None else (Direction.UP,)
+
     def dry_run(self, request: ScaleUpRequest) -> ScaleUpResult:
-        plan = self.plan(request)
+        """What `scale_up` would do now, read-only: refused (disabled, cooldown, lock held, on-demand) in the order
+        the run checks, with the same skip_reason, or the plan. A refused prediction still carries the plan, for
+        when the refusal lifts."""
+        cfg = self.config.stream(request.stream)
+        if cfg is None:
+            why = f"would be skipped: {request.stream!r} is not in the config"
+            return ScaleUpResult(request.stream, Outcome.SKIPPED, why, dry_run=True, skip_reason="unmanaged")
+        if not cfg.enabled:
+            why = "would be skipped: enabled: false in the config"
+            return ScaleUpResult(cfg.name, Outcome.SKIPPED, why, dry_run=True, skip_reason="disabled")
+        refused = self.would_refuse(cfg.name, self.blocked_by(request))
+        try:
+            plan = self.plan(request)
+        except StreamNotProvisioned as exc:
+            if refused is None:
+                return ScaleUpResult(
+                    cfg.name, Outcome.SKIPPED, f"would be skipped: {exc}", dry_run=True, skip_reason="on-demand"
+                )
+            plan = None
+        if refused is not None:
+            code = "lock-unavailable" if isinstance(refused, LockUnavailable) else refusal_code(refused)
+            return ScaleUpResult(
+                cfg.name,
+                Outcome.SKIPPED,
+                f"would be skipped: {refused}",
+                plan=plan,
+                before=plan.current if plan else None,
+                dry_run=True,
+                skip_reason=code,
+            )
+        assert plan is not None
         return ScaleUpResult(plan.stream, Outcome.DRY_RUN, plan.decision, plan=plan, before=plan.current, dry_run=True)
 
     # -- the action ------------------------------------------------------------------------------------------------
@@ -221,17 +268,17 @@ class ScaleUpService(StreamUseCase):
                 return self._send(run, request, run.pass_on(handover.target, handover.method), None, why=why)
             return ScaleUpResult(cfg.name, Outcome.SKIPPED, why + self._rearm(run, request), skip_reason="time-short")
         try:
-            run.acquire((Direction.UP,))
+            run.acquire(self.blocked_by(request))
         except LockHeld as exc:
             # The holder may be dead (a crash, a lost hand-over): its lease lapses, but CloudWatch notifies only on a
             # transition into ALARM. Re-armed, the alarm fires again while the breach lasts, and the first delivery
             # after the lease finds the lock free. A live holder resets it at its release anyway.
             return ScaleUpResult(
-                cfg.name, Outcome.SKIPPED, str(exc) + self._rearm(run, request), skip_reason="lock-held"
+                cfg.name, Outcome.SKIPPED, str(exc) + self._rearm(run, request), skip_reason=refusal_code(exc)
             )
         except CooldownActive as exc:
             return ScaleUpResult(
-                cfg.name, Outcome.SKIPPED, str(exc) + self._rearm(run, request), skip_reason="cooldown"
+                cfg.name, Outcome.SKIPPED, str(exc) + self._rearm(run, request), skip_reason=refusal_code(exc)
             )
         try:
             return self._locked(run, request)

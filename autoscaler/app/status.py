@@ -10,9 +10,10 @@ from autoscaler.app.ports import AlarmsPort, Clock, CooldownPort, Direction, Kin
 from autoscaler.config import AutoscalerConfig
 from autoscaler.core.capacity import AlarmKind, alarm_name, alarm_threshold, bytes_capacity, records_capacity
 from autoscaler.core.capacity_mode import ModePolicy
-from autoscaler.core.errors import AutoscalerError
+from autoscaler.core.errors import AutoscalerError, LockUnavailable
 from autoscaler.core.limits import INCOMING_BYTES, INCOMING_RECORDS, WRITE_METRICS
 from autoscaler.core.model import LockState, StreamMode
+from autoscaler.core.scale_down import effective_capacity
 
 
 class StreamStatus(NamedTuple):
@@ -34,13 +35,18 @@ class StreamStatus(NamedTuple):
     problem: str | None = None
     capacity_mode: str = "provisioned"  # the config's: provisioned, on-demand or auto
     mode_note: str = ""  # why the stream is in its mode (or what will happen to it)
+    effective_capacity: float | None = None  # shard-equivalents before the widest shard fills (= open for even)
+    lock_known: bool = True  # False: the cooldown table could not be read (lock and cooldowns unknown)
 
 
-def peak(points: Mapping[str, Mapping[int, float]], shards: int, period: int) -> float | None:
+def peak(points: Mapping[str, Mapping[int, float]], capacity: float, period: int) -> float | None:
+    """The busiest period's utilisation of `capacity` shard-equivalents: the same denominator as the scale-down's
+    decision (core/scale_down.py effective_capacity: an uneven layout fills at its widest shard), so status and
+    plan scale-down show the same figure for the same stream."""
     b, r = points.get(INCOMING_BYTES, {}), points.get(INCOMING_RECORDS, {})
-    if not b and not r:
+    if (not b and not r) or capacity <= 0:
         return None
-    cap_b, cap_r = bytes_capacity(shards, period), records_capacity(shards, period)
+    cap_b, cap_r = bytes_capacity(1, period) * capacity, records_capacity(1, period) * capacity
     return max(max(b.get(t, 0.0) / cap_b, r.get(t, 0.0) / cap_r) for t in set(b) | set(r))
 
 
@@ -72,9 +78,11 @@ def fleet_status(
     kinesis: KinesisPort,
     metrics: MetricsPort,
     alarms: AlarmsPort,
-    cooldown: CooldownPort,
+    cooldown: CooldownPort | None,
     clock: Clock,
 ) -> list[StreamStatus]:
+    """`cooldown` None (no table found for the deployment) or unreadable: every stream is still listed, with its
+    lock and cooldowns unknown (`lock_known` False)."""
     now = int(clock.now())
     summaries = kinesis.describe_all()
     names = [s.name for s in config.streams]
@@ -89,11 +97,13 @@ def fleet_status(
         desc = summaries.get(s.name)
         problem = None
         shards: int | None = None
+        capacity: float | None = None
         if desc is None:
             problem = "stream does not exist: run create-streams"
         else:
             try:
-                shards = len(kinesis.list_open_shards(s.name))
+                layout = kinesis.list_open_shards(s.name)
+                shards, capacity = len(layout), effective_capacity(layout)
             except AutoscalerError as exc:
                 problem = str(exc)
         alarm_rows: dict[str, dict[str, Any]] = {}
@@ -109,7 +119,13 @@ def fleet_status(
             ok = shards is not None and math.isclose(want, info.threshold, rel_tol=1e-6, abs_tol=1e-6)
             match = match and ok
             alarm_rows[name] = {"state": info.state, "threshold": info.threshold, "matches": ok}
-        lock = cooldown.read(s.name)
+        lock: LockState | None = None
+        lock_known = cooldown is not None
+        if cooldown is not None:
+            try:
+                lock = cooldown.read(s.name)
+            except LockUnavailable:
+                lock_known = False
         up = lock.cooldown_until.get(Direction.UP, 0.0) if lock else 0.0
         down = lock.cooldown_until.get(Direction.DOWN, 0.0) if lock else 0.0
         rows.append(
@@ -121,8 +137,8 @@ def fleet_status(
                 min_shards=s.min_shards,
                 desired_shards=s.desired_shards,
                 max_shards=s.max_shards,
-                peak_1h=peak(hour.get(s.name, {}), shards, 60) if shards else None,
-                peak_24h=peak(day.get(s.name, {}), shards, 300) if shards else None,
+                peak_1h=peak(hour.get(s.name, {}), capacity, 60) if capacity else None,
+                peak_24h=peak(day.get(s.name, {}), capacity, 300) if capacity else None,
                 alarms=alarm_rows,
                 alarms_match=match,
                 cooldown_up_s=max(0, int(up - now)),
@@ -132,6 +148,8 @@ def fleet_status(
                 problem=problem,
                 capacity_mode=s.capacity_mode,
                 mode_note=mode_note(s.capacity_mode, desc.mode if desc else None, lock, now),
+                effective_capacity=round(capacity, 2) if capacity is not None else None,
+                lock_known=lock_known,
             )
         )
     return rows

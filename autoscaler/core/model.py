@@ -88,6 +88,18 @@ class SplitOp(NamedTuple):
         share = (self.parent_end - self.parent_start + 1) / (MAX_HASH_KEY + 1)
         return f"split {who} ({share:.2%} of keys) at {self.new_starting_hash_key}"
 
+    def as_dict(self) -> dict[str, object]:
+        """The operation as data (the CLI's JSON). Hash keys are decimal strings, as AWS's API writes them: they
+        exceed a JSON double's 2^53."""
+        return {
+            "kind": self.kind.value,
+            "shard_id": self.parent_shard_id,
+            "hash_key_range": [str(self.parent_start), str(self.parent_end)],
+            "key_share": (self.parent_end - self.parent_start + 1) / (MAX_HASH_KEY + 1),
+            "new_starting_hash_key": str(self.new_starting_hash_key),
+            "description": self.describe(),
+        }
+
 
 class UpdateShardCountOp(NamedTuple):
     """One UpdateShardCount(UNIFORM_SCALING) call from `current` to `target`."""
@@ -101,6 +113,15 @@ class UpdateShardCountOp(NamedTuple):
 
     def describe(self) -> str:
         return f"update_shard_count {self.current} -> {self.target} (UNIFORM_SCALING)"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "kind": self.kind.value,
+            "from_shards": self.current,
+            "to_shards": self.target,
+            "scaling_type": "UNIFORM_SCALING",
+            "description": self.describe(),
+        }
 
 
 class MergeOp(NamedTuple):
@@ -128,6 +149,15 @@ class MergeOp(NamedTuple):
         )
         share = (self.upper_end - self.lower_start + 1) / (MAX_HASH_KEY + 1)
         return f"merge {who} ({share:.2%} of keys)"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "kind": self.kind.value,
+            "shard_ids": [self.lower_shard_id, self.upper_shard_id],
+            "hash_key_range": [str(self.lower_start), str(self.upper_end)],
+            "key_share": (self.upper_end - self.lower_start + 1) / (MAX_HASH_KEY + 1),
+            "description": self.describe(),
+        }
 
 
 Op = SplitOp | UpdateShardCountOp

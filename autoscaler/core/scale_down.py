@@ -44,8 +44,11 @@ class ScaleDownReason(enum.StrEnum):
     THROTTLED = "throttled"  # write throttling in the lookback: kept
     DISABLED = "disabled"
     ON_DEMAND = "on_demand"
-    COOLDOWN = "cooldown"
+    COOLDOWN = "cooldown"  # the lock refused: a cooldown runs or another run holds it
     NOT_FOUND = "not_found"
+    QUOTA = "update_shard_count_quota"  # only UpdateShardCount keeps the peak under the limit, and its 24 h quota
+    # has no call to spare beyond those kept for scale-up: kept until the next run
+    OPERATOR = "operator"  # an operator's explicit target (`kinesis-autoscaler scale --to N`)
 
 
 class ScaleDownInput(NamedTuple):
@@ -191,6 +194,21 @@ def decide_scale_down(inp: ScaleDownInput) -> ScaleDownDecision:
         datapoints=len(present),
         method=method,
         far_over=far_over,
+    )
+
+
+def operator_scale_down(stream: str, shards: Sequence[Shard], target: int, reason: str) -> ScaleDownDecision:
+    """An operator's explicit target below the open count: the merges to get there (bounds are the caller's: the
+    CLI refuses a target outside [min_shards, max_shards] before any call). No sizing: the operator decided."""
+    n = len(shards)
+    merges = plan_merges(shards, max(0, n - target))
+    return ScaleDownDecision(
+        stream,
+        n,
+        target,
+        ScaleDownReason.OPERATOR,
+        f"operator's target {target} shards: {reason or 'no reason given'}",
+        merges=tuple(merges),
     )
 
 

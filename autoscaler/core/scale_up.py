@@ -33,6 +33,7 @@ class ScaleUpReason(enum.StrEnum):
     METRICS_MISSING = "metrics_missing"  # alarmed with no datapoints to size from: fallback step
     BELOW_MIN = "below_min"  # the stream has fewer shards than min_shards: restore the floor
     CONTINUATION = "continuation"  # finishing a target set by an earlier invocation
+    OPERATOR = "operator"  # an operator's explicit target (`kinesis-autoscaler scale --to N`)
     AT_MAX = "at_max"  # no-op: already at max_shards
     ALREADY_AT_TARGET = "already_at_target"  # no-op: capacity already covers the peak (stale alarm, finished work)
     NO_EVIDENCE = "no_evidence"  # no-op: a throttle alarm, but no refused write in the lookback (stale or repeated)
@@ -111,6 +112,8 @@ class PlanInput(NamedTuple):
     requested_target: int | None = None  # a continuation's target
     requested_method: str = ""  # a continuation's method: "hot_shard" keeps cutting the hot shards, never a rescale
     origin_count: int | None = None  # the count when the action began (bounds a continuation's target)
+    operator_target: int | None = None  # an operator's explicit target: the metrics are shown, not sized from
+    operator_reason: str = ""  # the operator's words, carried into the decision (logs, notification)
     update_shard_count_calls_24h: int = 0
     update_shard_count_allowed: bool = True  # False after AWS refused UpdateShardCount in this action
     split_seconds: float = SPLIT_SECONDS_ESTIMATE
@@ -184,7 +187,10 @@ def plan_scale_up(inp: PlanInput) -> ScalePlan:
     refused_any = not unread and any(v > 0 for v in m.throttled_records.values)  # type: ignore[union-attr]
     throttled = inp.trigger is TriggerKind.THROTTLE and (util is None or unread or refused_any)
     hot_ops: list[SplitOp] = []
-    if inp.requested_target is not None:
+    if inp.operator_target is not None:
+        desired, reason = inp.operator_target, ScaleUpReason.OPERATOR
+        message = f"operator's target {desired} shards ({peak_txt}): {inp.operator_reason or 'no reason given'}"
+    elif inp.requested_target is not None:
         desired, reason = inp.requested_target, ScaleUpReason.CONTINUATION
         message = f"continuing towards {inp.requested_target} shards"
         if inp.requested_method == HOT_SHARD_METHOD:
@@ -238,7 +244,8 @@ def plan_scale_up(inp: PlanInput) -> ScalePlan:
             desired, reason = n + 1, ScaleUpReason.MINIMUM_STEP
             message = f"{need_txt}; alarmed, so add the minimum one shard"
 
-    if n < inp.min_shards and desired <= inp.min_shards and inp.requested_target is None:
+    explicit = inp.requested_target is not None or inp.operator_target is not None
+    if n < inp.min_shards and desired <= inp.min_shards and not explicit:
         desired, reason = inp.min_shards, ScaleUpReason.BELOW_MIN
         message = f"{n} open shards is below min_shards {inp.min_shards}; " + message
 
