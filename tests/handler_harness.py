@@ -42,7 +42,7 @@ class CallRecorder:
     def __init__(self, module: ModuleType) -> None:
         self.module = module
         self.calls: list[str] = []
-        for client in vars(module.CLIENTS).values():
+        for client in module.CLIENTS.all():
             client.meta.events.register("before-call.*.*", self._record)
 
     def _record(self, model: Any, **_: Any) -> None:

@@ -57,11 +57,14 @@ def test_plan_and_dry_run_print_the_decision_and_change_nothing(stack: dict[str,
     for args in (["plan", "scale-up"], ["scale-up", "--dry-run"]):
         done = cli([*args, "--stream", stack["stream"], "--config", stack["config"], "--json"], stack["env"])
         assert done.returncode == 0, done.stderr
-        out = json.loads(done.stdout)
+        body = json.loads(done.stdout)
+        assert (body["schema_version"], body["config"]) == (1, stack["config"])
+        (out,) = body["streams"]
         # peak 0.7 × 2 shards = 1.4 shards of load × headroom 2 = 2.8 → 3 shards of capacity: both halves must be
         # split (½ × 3 = 1.5 → 2 pieces each), 2 splits (60 s) beat one UpdateShardCount (90 s) → 4 shards
         assert (out["current"], out["target"], out["reason"], out["dry_run"]) == (2, 4, "scaled_for_peak", True)
         assert len(out["ops"]) == 2 and all(op.startswith("split shardId-") for op in out["ops"])
+        assert [op["kind"] for op in out["operations"]] == ["split", "split"]
     assert open_count(stack) == 2
 
 
@@ -74,10 +77,19 @@ def test_table_output_is_readable(stack: dict[str, Any]) -> None:
 def test_scale_up_for_real_then_cooldown(stack: dict[str, Any]) -> None:
     done = cli(["scale-up", "--stream", stack["stream"], "--config", stack["config"], "--json"], stack["env"])
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["outcome"] == "scaled"
+    assert json.loads(done.stdout)["streams"][0]["outcome"] == "scaled"
     assert open_count(stack) == 4
-    again = cli(["scale-up", "--stream", stack["stream"], "--config", stack["config"], "--json"], stack["env"])
-    assert json.loads(again.stdout)["outcome"] == "skipped"
+    args = ["--stream", stack["stream"], "--config", stack["config"], "--json"]
+    predicted = cli(["scale-up", "--dry-run", *args], stack["env"])
+    again = cli(["scale-up", *args], stack["env"])
+    # refused: exit 4, and the dry run a moment before predicted exactly that, with the run's reason code
+    assert (predicted.returncode, again.returncode) == (4, 4), again.stderr
+    (guess,), (row,) = json.loads(predicted.stdout)["streams"], json.loads(again.stdout)["streams"]
+    assert (row["outcome"], row["skip_reason"]) == ("skipped", "cooldown")
+    assert (guess["outcome"], guess["skip_reason"], guess["dry_run"]) == ("skipped", "cooldown", True)
+    assert guess["detail"].startswith("would be skipped: ") and "up cooldown" in guess["detail"]
+    table = cli(["scale-up", "--stream", stack["stream"], "--config", stack["config"]], stack["env"])
+    assert table.returncode == 4 and "refused before planning" in table.stdout and "no datapoints" not in table.stdout
 
 
 @pytest.mark.parametrize(
@@ -160,7 +172,7 @@ def test_plan_scale_down_prints_peak_mean_decision_and_merges(moto_server: MotoS
     env = {**moto_server.env(), "COOLDOWN_TABLE": "cli-down"}
     done = cli(["plan", "scale-down", "--config", str(path), "--json"], env)
     assert done.returncode == 0, done.stderr
-    (row,) = json.loads(done.stdout)
+    (row,) = json.loads(done.stdout)["streams"]
     # 20% of 4 shards = 0.8 shards of load / 0.5 (1 / headroom 2) = 1.6 → 2 (= the halving bound): two merges
     # (2 × 30 s = 60 s, not slower than one UpdateShardCount)
     assert (row["outcome"], row["current"], row["target"], len(row["ops"])) == ("dry_run", 4, 2, 2)
@@ -170,7 +182,10 @@ def test_plan_scale_down_prints_peak_mean_decision_and_merges(moto_server: MotoS
     shards = clients.kinesis.list_shards(StreamName="cli-quiet")["Shards"]
     assert len(shards) == 4, "a dry run changes nothing"
     real = cli(["scale-down", "--config", str(path), "--json"], env)
-    assert json.loads(real.stdout)[0]["after"] == 2
+    assert json.loads(real.stdout)["streams"][0]["after"] == 2
+    # the cooldown the run set: the plan now says the run would be skipped, with the run's reason code
+    (again,) = json.loads(cli(["plan", "scale-down", "--config", str(path), "--json"], env).stdout)["streams"]
+    assert again["reason"] in ("cooldown", "at_min", "peak_too_high", "busy"), again
 
 
 def test_plan_capacity_mode_reports_every_stream_then_the_run_switches_only_what_the_config_allows(
@@ -191,7 +206,7 @@ def test_plan_capacity_mode_reports_every_stream_then_the_run_switches_only_what
     env = {**moto_server.env(), "COOLDOWN_TABLE": "cli-mode"}
     done = cli(["plan", "capacity-mode", "--config", str(path), "--json"], env)
     assert done.returncode == 0, done.stderr
-    rows = {r["stream"]: r for r in json.loads(done.stdout)}
+    rows = {r["stream"]: r for r in json.loads(done.stdout)["streams"]}
     # both streams' day of history replayed under each mode, whatever their capacity_mode
     for row in rows.values():
         e = row["evidence"]
@@ -205,7 +220,7 @@ def test_plan_capacity_mode_reports_every_stream_then_the_run_switches_only_what
     assert "evidence favours" in table.stdout and "capacity-mode plan" in table.stdout
     real = cli(["capacity-mode", "--config", str(path), "--json"], env)
     assert real.returncode == 0, real.stderr
-    (switched,) = json.loads(real.stdout)  # the provisioned stream is not even looked at
+    (switched,) = json.loads(real.stdout)["streams"]  # the provisioned stream is not even looked at
     assert (switched["stream"], switched["outcome"], switched["reason"]) == ("cli-mode-od", "switched", "configured")
     for name, want in (("cli-mode-od", "ON_DEMAND"), ("cli-mode-p", "PROVISIONED")):
         summary = clients.kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]

@@ -206,8 +206,9 @@ def test_on_demand_stream_quota_is_checked_before_any_change(moto_server: MotoSe
 def test_missing_stack_output_says_what_to_pass(moto_server: MotoServer, tmp_path: Path) -> None:
     cfg = write(tmp_path, "  - {name: cs-x, min_shards: 1, max_shards: 8, desired_shards: 1}\n", prefix="cs4")
     done = run(["--config", cfg, "--stack", "no-such-stack"], moto_server)
-    assert done.returncode == 1
-    assert "pass --alarm-topic-arn" in " ".join(done.stderr.split())
+    assert done.returncode == 2
+    said = " ".join(done.stderr.split())
+    assert "no stack 'no-such-stack'" in said and "--alarm-topic-arn" in said and "region us-east-1" in said
 
 
 def test_status_after_create_streams(moto_server: MotoServer, tmp_path: Path) -> None:

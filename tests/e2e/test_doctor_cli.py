@@ -26,7 +26,8 @@ def test_doctor_reports_drift_and_what_to_do(moto_server: MotoServer, tmp_path: 
 
     healthy = cli(args, env)
     assert healthy.returncode == 0, healthy.stderr
-    assert json.loads(healthy.stdout) == {"findings": [], "healthy": True}
+    body = json.loads(healthy.stdout)
+    assert (body["schema_version"], body["command"], body["findings"], body["healthy"]) == (1, "doctor", [], True)
 
     # drift: an alarm deleted by hand, and a split made outside the autoscaler (3 shards, alarms set for 2)
     clients.cloudwatch.delete_alarms(AlarmNames=["kinesis-autoscaler/doc-orders/write-throttled"])

@@ -95,7 +95,7 @@ def recorded_writes(run: Any) -> Iterator[list[tuple[str, str | None]]]:
         if model.name in WRITES:
             writes.append((model.name, touched_stream(model.name, params)))
 
-    hooks = [c.meta.events for c in vars(run.module.CLIENTS).values()]
+    hooks = [c.meta.events for c in run.module.CLIENTS.all()]
     for events in hooks:
         events.register("before-parameter-build.*.*", record)
     try:

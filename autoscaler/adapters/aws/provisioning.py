@@ -7,7 +7,7 @@ are held to exactly the IAM_ACTIONS of the adapters they use.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from botocore.exceptions import ClientError
 
@@ -37,6 +37,9 @@ OPERATOR_ACTIONS = (
     "cloudformation:DescribeStacks",
 )
 CREATE_WAIT_SECONDS = 300  # CreateStream "usually" takes well under a minute; give up on one stream after 5 min
+
+
+DELETE_ALARMS_BATCH = 100  # CloudWatch DeleteAlarms: AlarmNames has at most 100 members
 
 
 class Provisioning:
@@ -88,6 +91,11 @@ class Provisioning:
             return summary
 
         return retry_throttled(call, sleep=self.clock.sleep)
+
+    def delete_alarms(self, names: list[str]) -> None:
+        """DeleteAlarms takes at most 100 names per call; a name that does not exist is no error."""
+        for i in range(0, len(names), DELETE_ALARMS_BATCH):
+            self.cloudwatch.delete_alarms(AlarmNames=names[i : i + DELETE_ALARMS_BATCH])
 
     def prefixed_alarms(self, prefix: str) -> dict[str, ExistingAlarm]:
         """Every metric alarm named <prefix>/… (this version's names) or <prefix>-… (earlier versions', which
@@ -186,13 +194,37 @@ class Provisioning:
                 self.clock.sleep(1.0)
 
 
-def topic_from_stack(cloudformation: Any, stack: str) -> str:
-    """The AlarmTopicArn output of the deployed stack."""
+class StackInfo(NamedTuple):
+    """A deployed stack's outputs and parameters (DescribeStacks), what the CLI reads instead of guessing names."""
+
+    name: str
+    outputs: dict[str, str]
+    parameters: dict[str, str]
+
+    def managed_stream_names(self) -> list[str] | None:
+        """The ManagedStreamNames parameter (the streams its functions may touch, by IAM), None when absent."""
+        raw = self.parameters.get("ManagedStreamNames")
+        return None if raw is None else [n.strip() for n in raw.split(",") if n.strip()]
+
+
+def describe_stack(cloudformation: Any, stack: str) -> StackInfo | None:
+    """The stack's outputs and parameters; None when no stack of that name exists in the region (CloudFormation
+    says ValidationError "Stack with id X does not exist"). Other errors (access, throttling) raise."""
     try:
         stacks = cloudformation.describe_stacks(StackName=stack)["Stacks"]
     except ClientError as exc:
-        raise AwsCallFailed(f"stack {stack!r}: {error_code(exc)}; deploy it first or pass --alarm-topic-arn") from exc
-    for out in stacks[0].get("Outputs", []) if stacks else []:
-        if out.get("OutputKey") == "AlarmTopicArn":
-            return str(out["OutputValue"])
-    raise AwsCallFailed(f"stack {stack!r} has no AlarmTopicArn output; pass --alarm-topic-arn")
+        if error_code(exc) == "ValidationError" and "does not exist" in str(exc):
+            return None
+        raise
+    if not stacks:
+        return None
+    found = stacks[0]
+    return StackInfo(
+        name=stack,
+        outputs={o["OutputKey"]: str(o["OutputValue"]) for o in found.get("Outputs", []) if "OutputKey" in o},
+        parameters={
+            p["ParameterKey"]: str(p.get("ParameterValue", ""))
+            for p in found.get("Parameters", [])
+            if "ParameterKey" in p
+        },
+    )

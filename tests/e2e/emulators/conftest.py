@@ -101,6 +101,9 @@ def cli(args: list[str], env: dict[str, str], *, script: str | None = None) -> s
     )
 
 
-def as_json(done: subprocess.CompletedProcess[str]) -> Any:
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
-    return json.loads(done.stdout)
+def as_json(done: subprocess.CompletedProcess[str], code: int = 0) -> Any:
+    """The CLI's JSON: the envelope's per-stream rows (`streams`) for the commands that act, else the whole object."""
+    assert done.returncode == code, done.stdout[-2000:] + done.stderr[-3000:]
+    body = json.loads(done.stdout)
+    assert body["schema_version"] == 1, body
+    return body["streams"] if body["command"] in ("scale-up", "scale-down", "scale") else body

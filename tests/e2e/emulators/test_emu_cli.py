@@ -46,7 +46,8 @@ def test_status_and_doctor_read_kinesis_mock_and_dynalite(emu: Emu, tmp_path: Pa
     assert (row["open_shards"], row["mode"], row["alarms_match"]) == (2, "PROVISIONED", True), row
     healthy = cli(["doctor", *args], emu.env())
     assert healthy.returncode == 0, healthy.stdout + healthy.stderr
-    assert json.loads(healthy.stdout) == {"findings": [], "healthy": True}
+    got = json.loads(healthy.stdout)
+    assert (got["schema_version"], got["findings"], got["healthy"]) == (1, [], True)
 
     # a split made outside the autoscaler: 3 open shards, alarms still set for 2
     shard = emu.open_shards("emu-st")[0]

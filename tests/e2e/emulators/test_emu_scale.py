@@ -38,7 +38,7 @@ def test_cli_scale_up_splits_across_updating(emu: Emu, tmp_path: Path) -> None:
     # peak 0.7 × 2 shards × headroom 2 = 2.8 → both shards split (2 splits beat one UpdateShardCount): 2 → 4
     write_burst(emu.clients.cloudwatch, "emu-cli-up", bytes_per_minute=0.7 * 2 * MiB * 60, minutes=3)
     started = time.monotonic()
-    out = as_json(cli(["scale-up", "--stream", "emu-cli-up", "--config", str(path), "--json"], emu.env()))
+    (out,) = as_json(cli(["scale-up", "--stream", "emu-cli-up", "--config", str(path), "--json"], emu.env()))
     took = time.monotonic() - started
     assert (out["outcome"], out["current"], out["target"]) == ("scaled", 2, 4), out
     assert len(out["ops"]) == 2 and all(op.startswith("split ") for op in out["ops"]), out
@@ -46,8 +46,9 @@ def test_cli_scale_up_splits_across_updating(emu: Emu, tmp_path: Path) -> None:
     assert took >= UPDATING_SECONDS
     assert len(emu.open_shards("emu-cli-up")) == 4
     assert_released_with_cooldown(emu, "emu-cli-up", "cooldown_up_until", "")
-    again = as_json(cli(["scale-up", "--stream", "emu-cli-up", "--config", str(path), "--json"], emu.env()))
-    assert again["outcome"] == "skipped", again
+    args = ["scale-up", "--stream", "emu-cli-up", "--config", str(path), "--json"]
+    (again,) = as_json(cli(args, emu.env()), code=4)  # refused: exit 4
+    assert (again["outcome"], again["skip_reason"]) == ("skipped", "cooldown"), again
     assert len(emu.open_shards("emu-cli-up")) == 4
 
 
