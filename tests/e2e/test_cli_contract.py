@@ -239,3 +239,34 @@ def test_scale_to_an_explicit_count_within_bounds_and_refusals_exit_4(fleet: dic
     assert planned["detail"].startswith("would be skipped: ") and planned["dry_run"] is True
     named = cli(["scale-down", "-s", s, "--config", c, "--json"], env)
     assert named.returncode == 4 and body(named)["streams"][0]["reason"] == "cooldown"
+
+
+def test_remove_alarms_deletes_this_deployments_alarms_only(fleet: dict[str, Any]) -> None:
+    """What `sam delete` leaves: the alarms create-streams made. Another deployment's alarms whose prefix merely
+    starts with ours (ct<n>-staging/…) and a stranger's stay; streams are never touched."""
+    cloudwatch, n = fleet["clients"].cloudwatch, fleet["n"]
+    for name in (f"ct{n}-staging/orders/incoming-bytes", f"ct{n}-{fleet['stream']}-incoming-bytes", "someone/else"):
+        cloudwatch.put_metric_alarm(
+            AlarmName=name,
+            MetricName="IncomingBytes",
+            Namespace="AWS/Kinesis",
+            Statistic="Sum",
+            Period=60,
+            EvaluationPeriods=1,
+            Threshold=1.0,
+            ComparisonOperator="GreaterThanThreshold",
+        )
+
+    def names() -> set[str]:
+        pages = cloudwatch.get_paginator("describe_alarms").paginate(AlarmNamePrefix=f"ct{n}")
+        return {a["AlarmName"] for page in pages for a in page["MetricAlarms"]}
+
+    ours = {a for a in names() if a.startswith(f"ct{n}/")}
+    assert len(ours) == 6  # three kinds × two streams, made by bootstrap as create-streams would
+    dry = cli(["remove-alarms", "--dry-run", "--config", fleet["config"], "--json"], fleet["env"])
+    legacy = f"ct{n}-{fleet['stream']}-incoming-bytes"  # an earlier version's name for a configured stream
+    assert set(body(dry)["alarms"]) == ours | {legacy} and names() >= ours
+    done = cli(["remove-alarms", "--config", fleet["config"], "--json"], fleet["env"])
+    assert done.returncode == 0, done.stderr
+    assert names() == {f"ct{n}-staging/orders/incoming-bytes"}
+    assert fleet["clients"].kinesis.describe_stream_summary(StreamName=fleet["stream"])  # the stream stays

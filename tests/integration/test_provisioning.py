@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import botocore.exceptions
 import botocore.session
 import pytest
 from botocore.stub import Stubber
@@ -84,3 +85,47 @@ def test_an_on_demand_creation_sends_no_shard_count() -> None:
         prov.apply(Action(ActionKind.CREATE_STREAM, "od", "on-demand", value="ON_DEMAND"), "arn:t", lambda _: None)
         summary = kinesis.describe_stream_summary(StreamName="od")["StreamDescriptionSummary"]
         assert summary["StreamModeDetails"] == {"StreamMode": "ON_DEMAND"}
+
+
+def test_delete_alarms_sends_at_most_100_names_per_call() -> None:
+    """DeleteAlarms' AlarmNames has at most 100 members (CloudWatch API reference): 230 names are three calls."""
+    cloudwatch = client("cloudwatch")
+    names = [f"ka/s{i}/incoming-bytes" for i in range(230)]
+    with Stubber(cloudwatch) as stub:
+        for chunk in (names[:100], names[100:200], names[200:]):
+            stub.add_response("delete_alarms", {}, {"AlarmNames": chunk})
+        Provisioning(client("kinesis"), cloudwatch, SimClock()).delete_alarms(names)
+        stub.assert_no_pending_responses()
+
+
+def test_describe_stack_reads_outputs_and_parameters_and_a_missing_stack_is_none() -> None:
+    from autoscaler.adapters.aws.provisioning import describe_stack
+
+    cloudformation = client("cloudformation")
+    with Stubber(cloudformation) as stub:
+        stub.add_response(
+            "describe_stacks",
+            {
+                "Stacks": [
+                    {
+                        "StackName": "ka",
+                        "CreationTime": "2026-12-01T00:00:00Z",
+                        "StackStatus": "CREATE_COMPLETE",
+                        # CloudFormation returns a CommaDelimitedList parameter as the text given (moto: a repr)
+                        "Parameters": [{"ParameterKey": "ManagedStreamNames", "ParameterValue": "orders,clicks"}],
+                        "Outputs": [{"OutputKey": "CooldownTableName", "OutputValue": "ka-CooldownTable-1X"}],
+                    }
+                ]
+            },
+            {"StackName": "ka"},
+        )
+        stub.add_client_error(
+            "describe_stacks", "ValidationError", "Stack with id gone does not exist", 400, {"StackName": "gone"}
+        )
+        stub.add_client_error("describe_stacks", "AccessDenied", "not allowed", 403, {"StackName": "ka"})
+        info = describe_stack(cloudformation, "ka")
+        assert info is not None and info.outputs == {"CooldownTableName": "ka-CooldownTable-1X"}
+        assert info.managed_stream_names() == ["orders", "clicks"]
+        assert describe_stack(cloudformation, "gone") is None
+        with pytest.raises(botocore.exceptions.ClientError):  # not "no stack": the operator must see it
+            describe_stack(cloudformation, "ka")
