@@ -55,6 +55,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             "adapters.fakes",
             "adapters.runtime",
             "simulator",
+            "local",  # `kinesis-autoscaler local`: the local stack's processes (docs/architecture.md)
             "cli",
         }
     ),
