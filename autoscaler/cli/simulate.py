@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 import typer
 from rich.table import Table
@@ -33,7 +35,12 @@ PolicyOpt = Annotated[
 ]
 SimConfigOpt = Annotated[
     str | None,
-    typer.Option("--config", "-c", help="streams.yaml whose settings the autoscaler policy uses (default: built-in)"),
+    typer.Option(
+        "--config",
+        "-c",
+        help="streams.yaml whose settings the autoscaler policy uses (default: $AUTOSCALER_CONFIG, then "
+        "./config/streams.yaml; simulate without --stream or either of those: the built-in defaults)",
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print the JSON contract instead of a table")]
 PlotOpt = Annotated[Path | None, typer.Option("--plot", help="write a PNG: traffic, capacity, throttling over time")]
@@ -50,7 +57,7 @@ ModeOpt = Annotated[
     typer.Option(
         "--capacity-mode",
         help="the autoscaler row's mode: provisioned, on-demand, or auto (switches by the evidence, as the hourly "
-        "capacity-mode run does); default: the stream's capacity_mode in --config, else provisioned",
+        "capacity-mode run does); default: the stream's capacity_mode in the config, else provisioned",
     ),
 ]
 PriceOpt = Annotated[
@@ -122,32 +129,116 @@ def _settings(
     )
 
 
-def _config(path: str | None, stream: str | None) -> tuple[AutoscalerConfig | None, str | None]:
+class ConfigChoice(NamedTuple):
+    """Which settings the autoscaler row replays: a streams.yaml and how it was found, or the built-in defaults and
+    why. Said on every run, as every command says which file it read: a stderr line in table mode; in --json,
+    "config" (the path read, null for the defaults) and "config_source" (as_json: how it was found)."""
+
+    config: AutoscalerConfig | None
+    path: str | None = None
+    found_by: str | None = None  # find_config's answer: "--config", "$AUTOSCALER_CONFIG", "the current directory"
+    why_defaults: str = ""
+
+    def describe(self) -> str:
+        if self.path is None:
+            why = f": {self.why_defaults}" if self.why_defaults else ""
+            return f"built-in defaults (min 1, max 10,000 shards){why}"
+        return f"{self.path} (from {self.found_by})"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"path": self.path, "found_by": self.found_by, "description": self.describe()}
+
+
+def _json_asked(flag: bool) -> bool:
+    """--json, or the shared --output json the main CLI registers on every command (cli/common.py)."""
+    from autoscaler.cli.common import current
+
+    return flag or current().json
+
+
+def _explicit(flag: str | None, environ: Mapping[str, str]) -> bool:
+    """The operator named a file: --config, or $AUTOSCALER_CONFIG (not merely a ./config/streams.yaml nearby)."""
+    from autoscaler.config import CONFIG_ENV
+
+    return bool(flag) or bool(environ.get(CONFIG_ENV))
+
+
+def _under(cwd: Path | None, path: str) -> str:
+    """find_config's path as this process opens it: a relative one is relative to `cwd` (default: the process's)."""
+    return str(cwd / path) if cwd is not None else path
+
+
+def _simulate_config(
+    flag: str | None, stream: str | None, environ: Mapping[str, str] = os.environ, cwd: Path | None = None
+) -> ConfigChoice:
+    """simulate's settings. With --config, $AUTOSCALER_CONFIG or --stream: the file find_config finds (the order
+    every command uses), --stream naming one of its streams (or it lists just one); none to be found is an error.
+    With none of the three: the built-in defaults, said so; a ./config/streams.yaml nearby is not taken unasked,
+    since without --stream it could not say which of its streams to replay (the bundled example lists two)."""
+    from autoscaler.cli.common import LOCAL_CONFIG, find_config
     from autoscaler.config import load_config
 
-    if path is None:
-        if stream is not None:
-            raise typer.BadParameter("--stream names a stream of --config; give --config too")
-        return None, None
-    cfg = load_config(path)
+    if stream is None and not _explicit(flag, environ):
+        nearby = ((cwd or Path.cwd()) / LOCAL_CONFIG).is_file()
+        hint = f"; {LOCAL_CONFIG} is here: add --stream NAME to replay one of its streams" if nearby else ""
+        return ConfigChoice(None, why_defaults=f"no --config, $AUTOSCALER_CONFIG or --stream{hint}")
+    path, how = find_config(flag, environ, cwd)
+    cfg = load_config(_under(cwd, path))
     if stream is None and len(cfg.streams) > 1:
-        raise typer.BadParameter(f"{path} lists {len(cfg.streams)} streams: name one with --stream")
-    return cfg, stream
+        raise typer.BadParameter(
+            f"{path} (from {how}) lists {len(cfg.streams)} streams: name one with --stream ({', '.join(cfg.names)})"
+        )
+    if stream is not None and cfg.stream(stream) is None:
+        raise typer.BadParameter(
+            f"{stream!r} is not in {path} (from {how}); its streams: {', '.join(cfg.names)}. Name one of them, or "
+            "pass --config with the file that lists it"
+        )
+    return ConfigChoice(cfg, path, how)
 
 
-def _show(sim: Simulation, as_json: bool, plot: Path | None, seconds: float) -> None:
+def _backtest_config(
+    flag: str | None, stream: str, environ: Mapping[str, str] = os.environ, cwd: Path | None = None
+) -> ConfigChoice:
+    """backtest's settings for STREAM (always named: its CloudWatch history is read): the file find_config finds,
+    which must list it when the operator named the file (--config, $AUTOSCALER_CONFIG). A ./config/streams.yaml
+    found nearby that does not list it, or no file at all, gives the built-in defaults, said so: a stream not yet
+    onboarded is what a backtest is for."""
+    from autoscaler.cli.common import find_config
+    from autoscaler.config import load_config
+
+    try:
+        path, how = find_config(flag, environ, cwd)
+    except ConfigError:
+        return ConfigChoice(None, why_defaults="no --config, $AUTOSCALER_CONFIG or ./config/streams.yaml")
+    cfg = load_config(_under(cwd, path))
+    if cfg.stream(stream) is not None:
+        return ConfigChoice(cfg, path, how)
+    if _explicit(flag, environ):
+        raise typer.BadParameter(
+            f"{stream!r} is not in {path} (from {how}); its streams: {', '.join(cfg.names)}. Add it there to "
+            "backtest it with its settings"
+        )
+    return ConfigChoice(None, why_defaults=f"{stream} is not in {path} (from {how})")
+
+
+def _show(sim: Simulation, as_json: bool, plot: Path | None, seconds: float, choice: ConfigChoice) -> None:
     from rich.console import Console
+    from rich.markup import escape
 
     from autoscaler.simulator.report import COLUMNS, rows
 
-    out, err = Console(), Console(stderr=True)
+    out, err = Console(), Console(stderr=True, soft_wrap=True)
     if plot is not None:
         from autoscaler.simulator.plot import plot as draw
 
-        err.print(f"plot written to {draw(sim, plot)}")
+        err.print(f"plot written to {escape(str(draw(sim, plot)))}")
+    warnings = sim.warnings
     if as_json:
-        print(json.dumps(sim.as_json(), indent=2))
+        # "config": the file read (null: the built-in defaults), as every command's JSON says it; how it was found
+        # beside it
+        print(json.dumps({**sim.as_json(), "config": choice.path, "config_source": choice.as_json()}, indent=2))
         return
+    err.print(f"[dim]config: {escape(choice.describe())}; stream {escape(sim.stream.name)}[/dim]")
     days = sim.trace.minutes / 1440
     t = Table(title=f"{sim.trace.name}: {sim.trace.minutes:,} minutes ({days:.1f} days), stream {sim.stream.name}")
     for col in COLUMNS:
@@ -163,7 +254,10 @@ def _show(sim: Simulation, as_json: bool, plot: Path | None, seconds: float) -> 
         )
     for name, f in sim.figures.items():
         for note in f.get("notes", []):
-            err.print(f"[dim]{name}: {note}[/dim]")
+            if note not in warnings:  # said once, as a warning, below
+                err.print(f"[dim]{escape(name)}: {escape(note)}[/dim]")
+    for warning in warnings:
+        err.print(f"[yellow]warning:[/yellow] {escape(warning)}")
     err.print(f"[dim]simulated in {seconds:.1f} s[/dim]")
 
 
@@ -184,7 +278,9 @@ def _simulate(
 def simulate_command(
     trace: Annotated[Path, typer.Option("--trace", "-t", help="CSV: timestamp,incoming_bytes,incoming_records")],
     config: SimConfigOpt = None,
-    stream: Annotated[str | None, typer.Option("--stream", "-s", help="the stream of --config to simulate")] = None,
+    stream: Annotated[
+        str | None, typer.Option("--stream", "-s", help="the stream of the config whose settings to replay")
+    ] = None,
     policy: PolicyOpt = None,
     as_json: JsonOpt = False,
     plot: PlotOpt = None,
@@ -199,11 +295,12 @@ def simulate_command(
     """Replay a traffic trace through the autoscaler's real code and the alternatives; one row per policy."""
     from autoscaler.simulator.trace import load_csv
 
+    as_json = _json_asked(as_json)
     try:
         settings = _settings(metric_delay, split_seconds, update_seconds, hot_key, fixed_shards, price, capacity_mode)
-        cfg, name = _config(config, stream)
-        sim, seconds = _simulate(load_csv(trace), cfg, name, _policies(policy), settings)
-        _show(sim, as_json, plot, seconds)
+        choice = _simulate_config(config, stream)
+        sim, seconds = _simulate(load_csv(trace), choice.config, stream, _policies(policy), settings)
+        _show(sim, as_json, plot, seconds, choice)
     except (ConfigError, AutoscalerError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -226,20 +323,17 @@ def backtest_command(
     capacity_mode: ModeOpt = None,
 ) -> None:
     """Pull the stream's own IncomingBytes/IncomingRecords history from CloudWatch (1-minute where still retained,
-    else 5-minute) and run the same comparison. The autoscaler uses the stream's settings when --config lists it."""
+    else 5-minute) and run the same comparison. The autoscaler uses the stream's settings from the config (--config,
+    $AUTOSCALER_CONFIG, ./config/streams.yaml), else the built-in defaults. `--save-trace FILE` writes the history
+    read, so that `simulate --trace FILE` with the same config, stream and options gives the same rows."""
     from autoscaler.adapters.aws.history import fetch_history
     from autoscaler.cli.common import _run
     from autoscaler.simulator.trace import from_history, write_csv
 
+    as_json = _json_asked(as_json)
     try:
         settings = _settings(metric_delay, split_seconds, update_seconds, hot_key, fixed_shards, price, capacity_mode)
-        cfg = None
-        if config is not None:
-            from autoscaler.config import load_config
-
-            cfg = load_config(config)
-            if cfg.stream(stream) is None:
-                raise typer.BadParameter(f"{stream!r} is not in {config}; leave --config out to use the defaults")
+        choice = _backtest_config(config, stream)
     except (ConfigError, AutoscalerError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -261,9 +355,16 @@ def backtest_command(
         except OSError as exc:
             typer.echo(f"error: cannot write {save_trace}: {exc.strerror or exc}", err=True)
             raise typer.Exit(2) from None
+        if not as_json:
+            again = f" --config {choice.path} --stream {stream}" if choice.path else ""
+            typer.echo(
+                f"history written to {save_trace}: `simulate --trace {save_trace}{again}` with the same options gives "
+                "these rows",
+                err=True,
+            )
     try:
-        sim, seconds = _simulate(trace, cfg, stream, _policies(policy), settings)
-        _show(sim, as_json, plot, seconds)
+        sim, seconds = _simulate(trace, choice.config, stream, _policies(policy), settings)
+        _show(sim, as_json, plot, seconds, choice)
     except AutoscalerError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
