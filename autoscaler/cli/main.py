@@ -1,5 +1,5 @@
 """Operator CLI: plan, scale-up, scale-down, scale, capacity-mode, status, doctor, create-streams, remove-alarms,
-validate-config, simulate, backtest.
+validate-config, local, simulate, backtest.
 
 The same service code path as the Lambda, on the standard AWS credential chain, or --region/--profile/--endpoint-url.
 Every command's shared options, output forms and exit codes: autoscaler/cli/common.py (README "CLI reference").
@@ -15,6 +15,7 @@ import typer
 
 from autoscaler.cli import fleet, onboarding, scaling
 from autoscaler.cli.common import OUTPUT_OPTIONS, command
+from autoscaler.cli.local import local_app
 from autoscaler.cli.simulate import backtest_command, simulate_command
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Operate kinesis-autoscaler.")
@@ -45,6 +46,7 @@ app.add_typer(plan_app, name="plan")
 scaling.register(app, plan_app)
 fleet.register(app)
 onboarding.register(app)
+app.add_typer(local_app, name="local")
 # simulate replays a file: output options only; backtest reads CloudWatch too (both declare their own --config/--json)
 command(app, "simulate", options=OUTPUT_OPTIONS)(simulate_command)
 command(app, "backtest", options=(*OUTPUT_OPTIONS, "opt_region", "opt_profile", "opt_endpoint_url"))(backtest_command)

@@ -32,7 +32,7 @@ streams:
   - {name: clickstream, min_shards: 1, max_shards: 8, desired_shards: 1}
 """
 # until main.py registers the group (`python -m autoscaler local ...`)
-LOCAL = [sys.executable, "-c", "from autoscaler.cli.local import local_app; local_app()"]
+LOCAL = [sys.executable, "-m", "autoscaler", "local"]
 
 
 def run(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
