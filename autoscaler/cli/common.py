@@ -191,6 +191,11 @@ def _declared_flags(sig: inspect.Signature) -> set[str]:
     for p in sig.parameters.values():
         for meta in getattr(p.annotation, "__metadata__", ()):
             flags.update(getattr(meta, "param_decls", ()) or ())
+            # typer.Option("--json", ...) inside Annotated keeps its first flag as `default` (typer moves it to the
+            # declarations when it builds the command)
+            first = getattr(meta, "default", None)
+            if isinstance(first, str) and first.startswith("-"):
+                flags.add(first)
     return flags
 
 

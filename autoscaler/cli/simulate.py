@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 import typer
 from rich.table import Table
 
+from autoscaler.cli import common
+from autoscaler.cli.common import envelope
 from autoscaler.core.errors import AutoscalerError, ConfigError
 
 if TYPE_CHECKING:
@@ -227,7 +229,7 @@ def _show(sim: Simulation, as_json: bool, plot: Path | None, seconds: float, cho
 
     from autoscaler.simulator.report import COLUMNS, rows
 
-    out, err = Console(), Console(stderr=True, soft_wrap=True)
+    out, err = common.out, Console(stderr=True, soft_wrap=True)
     if plot is not None:
         from autoscaler.simulator.plot import plot as draw
 
@@ -236,7 +238,8 @@ def _show(sim: Simulation, as_json: bool, plot: Path | None, seconds: float, cho
     if as_json:
         # "config": the file read (null: the built-in defaults), as every command's JSON says it; how it was found
         # beside it
-        print(json.dumps({**sim.as_json(), "config": choice.path, "config_source": choice.as_json()}, indent=2))
+        payload = {**sim.as_json(), "config": choice.path, "config_source": choice.as_json()}
+        print(json.dumps(envelope(payload), indent=2))
         return
     err.print(f"[dim]config: {escape(choice.describe())}; stream {escape(sim.stream.name)}[/dim]")
     days = sim.trace.minutes / 1440
