@@ -57,6 +57,8 @@ TUNABLE_BOUNDS: dict[str, Bound] = {
     "alarm_evaluation_periods": Bound(ge=1),
     "alarm_datapoints_to_alarm": Bound(ge=1),
     "retention_hours": Bound(ge=24, le=8_760),
+    "read_consumers": Bound(ge=1, le=50),  # beyond 5, their polls alone fill a shard's 5 calls/s: fan-out
+    "max_iterator_age_seconds": Bound(ge=1, le=7 * 86_400),
 }
 STREAM_BOUNDS: dict[str, Bound] = {
     "min_shards": Bound(ge=1, le=limits.MAX_SHARDS_PER_STREAM),

@@ -32,6 +32,9 @@ class Tunables:
     shard_level_metrics: bool = d.SHARD_LEVEL_METRICS
     capacity_mode: str = d.CAPACITY_MODE  # one of core.capacity_mode.ModePolicy
     warm_on_switch: bool = d.WARM_ON_SWITCH
+    read_side: bool = d.READ_SIDE
+    read_consumers: int = d.READ_CONSUMERS
+    max_iterator_age_seconds: int = d.MAX_ITERATOR_AGE_SECONDS
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,3 +68,8 @@ class AutoscalerConfig:
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(s.name for s in self.streams)
+
+    @property
+    def read_side_names(self) -> frozenset[str]:
+        """The streams whose read side the autoscaler manages (read_side: true)."""
+        return frozenset(s.name for s in self.streams if s.read_side)

@@ -56,6 +56,12 @@ CAPACITY_MODE = "provisioned"  # provisioned | on-demand | auto (core/capacity_m
 # In an On-demand Advantage account, a switch to on-demand asks for warm throughput = the history's one-minute peak
 # write rate: ready at once rather than learnt again, at no charge (docs/capacity-modes.md §6).
 WARM_ON_SWITCH = True
+
+# --- The read side (issue 15; off unless a stream says read_side: true)
+READ_SIDE = False
+READ_CONSUMERS = 1  # polling consumers sharing each shard's 2 MiB/s (Lambda, KCL, Firehose; not enhanced fan-out)
+MAX_ITERATOR_AGE_SECONDS = 60  # readers this far behind block a scale-down; lag above it that keeps growing near
+# the read limit scales up (a Lambda consumer runs ~1 s behind when keeping up)
 SHARD_LEVEL_METRICS = False  # shard-level metrics are billed per shard; they only sharpen hot-shard splits.
 
 # --- Operations

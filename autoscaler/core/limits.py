@@ -19,3 +19,21 @@ INCOMING_BYTES = "IncomingBytes"
 INCOMING_RECORDS = "IncomingRecords"
 WRITE_THROTTLED = "WriteProvisionedThroughputExceeded"
 WRITE_METRICS = (INCOMING_BYTES, INCOMING_RECORDS)  # what write utilisation is computed from
+
+# --- The read side (docs/read-side-facts.md, with sources). A shard serves 2 MiB/s and 5 GetRecords calls a second,
+# shared by every polling consumer (Lambda event source mappings, KCL, Firehose); each enhanced fan-out consumer has
+# its own 2 MiB/s per shard and does not count against these.
+SHARD_READ_BYTES_PER_S = 2 * 1_048_576
+SHARD_READ_CALLS_PER_S = 5
+READ_BYTES = "GetRecords.Bytes"  # Bytes, Sum: bytes returned to all polling consumers
+READ_CALLS = "GetRecords.Success"  # Count, Sum: successful GetRecords calls
+READ_THROTTLED = "ReadProvisionedThroughputExceeded"  # Count, Sum: GetRecords calls refused
+ITERATOR_AGE = "GetRecords.IteratorAgeMilliseconds"  # Milliseconds, Maximum: the oldest reader's lag
+MILLIS_BEHIND = "SubscribeToShardEvent.MillisBehindLatest"  # Milliseconds, Maximum: enhanced fan-out lag
+READ_METRICS = (READ_BYTES, READ_CALLS, READ_THROTTLED, ITERATOR_AGE)
+# The statistic each metric is read and alarmed with: lags are the worst reader's (Maximum), the rest add up (Sum)
+METRIC_STAT: dict[str, str] = {ITERATOR_AGE: "Maximum", MILLIS_BEHIND: "Maximum"}
+
+
+def stat_of(metric: str) -> str:
+    return METRIC_STAT.get(metric, "Sum")

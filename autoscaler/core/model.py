@@ -58,6 +58,7 @@ class TriggerKind(enum.StrEnum):
 
     UTILISATION = "utilisation"  # IncomingBytes / IncomingRecords (or a math alarm over them) breached
     THROTTLE = "throttle"  # WriteProvisionedThroughputExceeded > 0
+    READ = "read"  # a read-side alarm: GetRecords.Bytes, ReadProvisionedThroughputExceeded or the iterator age rose
     OPERATOR = "operator"  # the CLI asked
 
 
@@ -170,6 +171,15 @@ class MetricSeries(NamedTuple):
     values: tuple[float, ...] = ()
 
 
+class ReadMetrics(NamedTuple):
+    """Stream-level read series over the scale-up lookback, oldest first, missing periods absent."""
+
+    bytes_read: MetricSeries  # GetRecords.Bytes, Sum
+    calls: MetricSeries  # GetRecords.Success, Sum
+    throttled_calls: MetricSeries  # ReadProvisionedThroughputExceeded, Sum
+    iterator_age_ms: MetricSeries  # GetRecords.IteratorAgeMilliseconds, Maximum
+
+
 class StreamMetrics(NamedTuple):
     """Stream-level write metrics over the scale-up lookback, plus shard-level IncomingBytes when enabled."""
 
@@ -177,6 +187,7 @@ class StreamMetrics(NamedTuple):
     incoming_records: MetricSeries
     shard_incoming_bytes: Mapping[str, float] = MappingProxyType({})  # shard id -> Sum over the lookback
     throttled_records: MetricSeries | None = None  # WriteProvisionedThroughputExceeded Sums (records refused)
+    read: ReadMetrics | None = None  # the read side's series, when the stream's read side is managed
 
 
 class History(NamedTuple):

@@ -64,7 +64,7 @@ BAD = [
         "s.yaml, line 6, streams[0].max_shard: unknown key 'max_shard'; did you mean 'max_shards'? (allowed: "
         "alarm_datapoints_to_alarm, alarm_evaluation_periods, alarm_period_seconds, capacity_mode, desired_shards, "
         "enabled, "
-        "encrypt, fallback_scale_up_factor, far_over_cooldown_seconds, headroom, kms_key_id, max_shards, min_shards, name, retention_hours, "
+        "encrypt, fallback_scale_up_factor, far_over_cooldown_seconds, headroom, kms_key_id, max_iterator_age_seconds, max_shards, min_shards, name, read_consumers, read_side, retention_hours, "
         "rise_lookahead_periods, "
         "scale_down_cooldown_seconds, scale_down_lookback_hours, scale_down_threshold, scale_up_cooldown_seconds, "
         "scale_up_lookback_minutes, scale_up_threshold, shard_level_metrics, warm_on_switch)",
@@ -143,7 +143,8 @@ BAD = [
         "defaults:\n  colour: blue\n" + one(),
         "s.yaml, line 2, defaults.colour: unknown key 'colour'; check its spelling (allowed: "
         "alarm_datapoints_to_alarm, alarm_evaluation_periods, alarm_period_seconds, capacity_mode, enabled, encrypt, "
-        "fallback_scale_up_factor, far_over_cooldown_seconds, headroom, kms_key_id, retention_hours, "
+        "fallback_scale_up_factor, far_over_cooldown_seconds, headroom, kms_key_id, max_iterator_age_seconds, "
+        "read_consumers, read_side, retention_hours, "
         "rise_lookahead_periods, scale_down_cooldown_seconds, "
         "scale_down_lookback_hours, scale_down_threshold, scale_up_cooldown_seconds, scale_up_lookback_minutes, "
         "scale_up_threshold, shard_level_metrics, warm_on_switch)",
