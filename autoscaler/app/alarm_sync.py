@@ -7,13 +7,14 @@ from collections.abc import Sequence
 
 from autoscaler.app.ports import AlarmsPort
 from autoscaler.config import StreamConfig
-from autoscaler.core.capacity import AlarmKind, AlarmSpec, alarm_name, alarm_specs, alarm_threshold
+from autoscaler.core.capacity import AlarmKind, AlarmSpec, alarm_kinds, alarm_name, alarm_specs, alarm_threshold
 
 log = logging.getLogger("autoscaler.alarms")
 
 
 def stream_alarm_specs(prefix: str, cfg: StreamConfig, shards: int) -> list[AlarmSpec]:
-    """The three alarms a configured stream wants at N shards (create-streams, the local stack, the simulator)."""
+    """The alarms a configured stream wants at N shards (create-streams, the local stack, the simulator): three for
+    the write side, three more with read_side: true."""
     return alarm_specs(
         prefix,
         cfg.name,
@@ -22,7 +23,14 @@ def stream_alarm_specs(prefix: str, cfg: StreamConfig, shards: int) -> list[Alar
         period_seconds=cfg.alarm_period_seconds,
         evaluation_periods=cfg.alarm_evaluation_periods,
         datapoints_to_alarm=cfg.alarm_datapoints_to_alarm,
+        read_side=cfg.read_side,
+        max_iterator_age_ms=cfg.max_iterator_age_seconds * 1000,
     )
+
+
+def stream_threshold(cfg: StreamConfig, kind: AlarmKind, shards: int, period_seconds: int) -> float:
+    """The threshold the stream's alarm of `kind` wants at N shards, at that alarm's own period."""
+    return alarm_threshold(kind, shards, period_seconds, cfg.scale_up_threshold, cfg.max_iterator_age_seconds * 1000)
 
 
 def rearm(alarms: AlarmsPort, names: Sequence[str], why: str) -> None:
@@ -39,15 +47,15 @@ def sync_alarms(alarms: AlarmsPort, prefix: str, cfg: StreamConfig, shards: int,
     actions fire only on transitions); otherwise those in ALARM are reset. Returns the names touched. A missing alarm
     is logged, not created (create-streams owns that).
     """
-    names = [alarm_name(prefix, cfg.name, k) for k in AlarmKind]
+    kinds = {alarm_name(prefix, cfg.name, k): k for k in alarm_kinds(cfg.read_side)}
+    names = list(kinds)
     existing = alarms.get_alarms(names)
     for name in names:
         if name not in existing:
             log.warning("alarm missing; run create-streams to restore it", extra={"stream": cfg.name, "alarm": name})
     changes: dict[str, float] = {}
     for name, info in existing.items():
-        kind = next(k for k in AlarmKind if alarm_name(prefix, cfg.name, k) == name)
-        want = alarm_threshold(kind, shards, info.period_seconds, cfg.scale_up_threshold)
+        want = stream_threshold(cfg, kinds[name], shards, info.period_seconds)
         if abs(want - info.threshold) > 1e-6 * max(1.0, want):
             changes[name] = want
     if changes:

@@ -14,9 +14,10 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
+from autoscaler.app.alarm_sync import stream_threshold
 from autoscaler.app.ports import AlarmInfo, AlarmsPort, Clock, CooldownPort, KinesisPort, LockState
 from autoscaler.config import AutoscalerConfig, StreamConfig
-from autoscaler.core.capacity import AlarmKind, alarm_name, alarm_threshold
+from autoscaler.core.capacity import SCALED_KINDS, alarm_kinds, alarm_name
 from autoscaler.core.capacity_mode import ModePolicy
 from autoscaler.core.errors import AutoscalerError
 from autoscaler.core.model import Shard, StreamDescription, StreamMode
@@ -125,17 +126,17 @@ def check_stream(
             )
         else:
             add(Severity.INFO, "lock", f"a run holds the lock for {lock.lease_until - now:.0f} s more")
-    for kind in AlarmKind:
+    for kind in alarm_kinds(cfg.read_side):
         alarm = alarm_name(prefix, name, kind)
         info = alarms.get(alarm)
         if info is None:
             add(Severity.ERROR, "alarms", f"alarm {alarm} is missing", "run `kinesis-autoscaler create-streams`")
             continue
-        if shards is None or kind is AlarmKind.WRITE_THROTTLED:
+        if shards is None or kind not in SCALED_KINDS:
             continue
-        want = alarm_threshold(kind, len(shards), info.period_seconds, cfg.scale_up_threshold)
+        want = stream_threshold(cfg, kind, len(shards), info.period_seconds)
         if not math.isclose(want, info.threshold, rel_tol=1e-6, abs_tol=1e-6):
-            stood_for = info.threshold / alarm_threshold(kind, 1, info.period_seconds, cfg.scale_up_threshold)
+            stood_for = info.threshold / stream_threshold(cfg, kind, 1, info.period_seconds)
             add(
                 Severity.WARNING,
                 "alarms",
@@ -157,7 +158,9 @@ def diagnose(
     """Read each managed stream (or the named ones) and check it. A stream that cannot be read is a finding."""
     wanted = [s for s in config.streams if names is None or s.name in names]
     summaries = kinesis.describe_all()
-    found = alarms.get_alarms([alarm_name(config.alarm_name_prefix, s.name, k) for s in wanted for k in AlarmKind])
+    found = alarms.get_alarms(
+        [alarm_name(config.alarm_name_prefix, s.name, k) for s in wanted for k in alarm_kinds(s.read_side)]
+    )
     now = clock.now()
     out: list[Finding] = []
     for cfg in wanted:

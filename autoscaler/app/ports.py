@@ -114,17 +114,21 @@ class MetricsPort(Protocol):
         lookback_seconds: int,
         period_seconds: int,
         shard_ids: Sequence[str] = (),
+        read: bool = False,
     ) -> StreamMetrics:
         """Raw Sum series of IncomingBytes and IncomingRecords for [end − lookback, end), aligned to the period,
-        oldest first, missing periods absent; plus each listed shard's IncomingBytes Sum over the window."""
+        oldest first, missing periods absent; plus each listed shard's IncomingBytes Sum over the window; with
+        `read`, the read side's series too (GetRecords.Bytes, .Success, ReadProvisionedThroughputExceeded as Sums,
+        GetRecords.IteratorAgeMilliseconds as Maximum)."""
         ...
 
     def fleet_series(
         self, streams: Sequence[str], metrics: Sequence[str], *, start: int, end: int, period_seconds: int
     ) -> dict[str, dict[str, dict[int, float]]]:
-        """Sum series of each stream-level metric for every stream over [start, end) (both aligned to the period),
-        in as few GetMetricData calls as the API allows: stream -> metric -> {period start: Sum}. Missing periods
-        are absent. Raises MetricsUnavailable if any series could not be read completely."""
+        """Sum series (Maximum for the lag metrics: core/limits.py stat_of) of each stream-level metric for every
+        stream over [start, end) (both aligned to the period), in as few GetMetricData calls as the API allows:
+        stream -> metric -> {period start: value}. Missing periods are absent. Raises MetricsUnavailable if any
+        series could not be read completely."""
         ...
 
 

@@ -41,6 +41,9 @@ from autoscaler.core.errors import (
 from autoscaler.core.limits import (
     INCOMING_BYTES,
     INCOMING_RECORDS,
+    ITERATOR_AGE,
+    READ_BYTES,
+    READ_THROTTLED,
     UPDATE_SHARD_COUNT_CALLS_PER_24H,
     WRITE_METRICS,
     WRITE_THROTTLED,
@@ -197,6 +200,16 @@ class ScaleDownService(StreamUseCase):
                     group, WRITE_METRICS, start=end - hours * 3600, end=end, period_seconds=period
                 )
             )
+        # the read side's series, for the streams that manage it, batched the same way (the iterator age as Maximum)
+        read_series: dict[str, dict[str, dict[int, float]]] = {}
+        for hours in sorted({c.scale_down_lookback_hours for c in cfgs if c.read_side}):
+            group = [c.name for c in cfgs if c.read_side and c.scale_down_lookback_hours == hours]
+            reads += 1
+            read_series.update(
+                self.metrics.fleet_series(
+                    group, READ_SCALE_DOWN_METRICS, start=end - hours * 3600, end=end, period_seconds=period
+                )
+            )
         lagging = fleet_lagging(
             [m for got in series.values() for m in got.values()], settled_end=settled_end, period=period
         )
@@ -217,6 +230,7 @@ class ScaleDownService(StreamUseCase):
                     incoming_bytes=got.get(INCOMING_BYTES, {}),
                     incoming_records=got.get(INCOMING_RECORDS, {}),
                     metrics_lagging=lagging,
+                    **_read_inputs(cfg, read_series.get(cfg.name)),
                 )
             )
             if decision.acts:
@@ -559,6 +573,24 @@ class ScaleDownService(StreamUseCase):
         run.applied(f"update_shard_count {n} -> {target} (UNIFORM_SCALING)", update_shard_count=True)
         run.wait_until_active()
         return True
+
+
+READ_SCALE_DOWN_METRICS = (READ_BYTES, READ_THROTTLED, ITERATOR_AGE)
+
+
+def _read_inputs(cfg: StreamConfig, series: dict[str, dict[int, float]] | None) -> dict[str, Any]:
+    """ScaleDownInput's read-side fields for a stream (none when its read side is not managed)."""
+    if not cfg.read_side:
+        return {}
+    got = series or {}
+    ages = got.get(ITERATOR_AGE, {})
+    return {
+        "read_consumers": cfg.read_consumers,
+        "read_bytes": got.get(READ_BYTES, {}),
+        "read_throttled": sum(got.get(READ_THROTTLED, {}).values()),
+        "max_iterator_age_ms": max(ages.values()) if ages else None,
+        "iterator_age_bound_ms": cfg.max_iterator_age_seconds * 1000.0,
+    }
 
 
 def usc_to_spare(used: int | None) -> bool:

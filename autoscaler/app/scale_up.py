@@ -37,6 +37,7 @@ from autoscaler.core.limits import INCOMING_BYTES
 from autoscaler.core.model import (
     Direction,
     Op,
+    ReadMetrics,
     Shard,
     SplitOp,
     StreamMetrics,
@@ -48,6 +49,8 @@ from autoscaler.core.scale_up import HOT_SHARD_METHOD, PlanInput, ScalePlan, Sca
 from autoscaler.events import AlarmNotification, Continuation, HandOver
 
 log = logging.getLogger("autoscaler.service")
+
+WRITE_SCALED = (AlarmKind.INCOMING_BYTES, AlarmKind.INCOMING_RECORDS)
 
 MAX_SETBACKS = 5
 
@@ -123,7 +126,8 @@ def request_from_alarm(note: AlarmNotification, cfg: StreamConfig, prefix: str) 
     """How many shards the alarm's threshold stood for, when it is one of ours with a known period and threshold."""
     shards: float | None = None
     kind = kind_of_alarm(prefix, note.stream, note.alarm_name)
-    if kind is not None and kind is not AlarmKind.WRITE_THROTTLED and note.threshold and note.period:
+    # a write alarm's count only: the write planner's "already scaled" test reads it (the read side judges its own)
+    if kind in WRITE_SCALED and note.trigger is not TriggerKind.READ and note.threshold and note.period:
         shards = shards_for_threshold(kind, note.threshold, note.period, cfg.scale_up_threshold)
         if not math.isfinite(shards):  # advice only: an unknowable count is no count
             shards = None
@@ -139,9 +143,10 @@ class ScaleUpService(StreamUseCase):
 
     def _read_metrics(
         self, cfg: StreamConfig, shards: list[Shard], shard_level: bool, trigger: TriggerKind
-    ) -> StreamMetrics | None:
+    ) -> tuple[StreamMetrics | None, ReadMetrics | None]:
+        """The write metrics (None: no write datapoint, or unreadable) and, with read_side, the read metrics."""
         lookback = cfg.scale_up_lookback_minutes * 60
-        if trigger is TriggerKind.THROTTLE:
+        if trigger in (TriggerKind.THROTTLE, TriggerKind.READ):
             # The refused write that fired the alarm lies somewhere in the alarm's own window: read at least that
             # (plus CloudWatch's publication delay), or a short lookback would miss the evidence (no_evidence) and a
             # hot shard that trips no utilisation alarm would never be split.
@@ -153,13 +158,17 @@ class ScaleUpService(StreamUseCase):
                 lookback_seconds=lookback,
                 period_seconds=60,
                 shard_ids=[s.shard_id for s in shards] if shard_level else (),
+                read=cfg.read_side,
             )
         except (AutoscalerError, OSError) as exc:  # metrics are advice: a failed read means the fallback step
             log.warning("metrics unavailable", extra={"stream": cfg.name, "error": str(exc)})
-            return None
+            return None, None
+        read = m.read
+        if read is not None and not any(series.values for series in read):
+            read = None  # no read datapoint at all: no reader, or CloudWatch lags
         if not m.incoming_bytes.values and not m.incoming_records.values:
-            return None  # no evidence at all: the planner takes its fallback step
-        return m
+            return None, read  # no write evidence: the planner takes its fallback step (or judges the reads)
+        return m, read
 
     def plan(self, request: ScaleUpRequest, *, allow_update_shard_count: bool = True) -> ScalePlan:
         """Read the stream and decide. Changes nothing. Raises StreamNotFound, StreamNotProvisioned."""
@@ -170,7 +179,7 @@ class ScaleUpService(StreamUseCase):
         shards = self.kinesis.list_open_shards(cfg.name)
         if not shards:
             raise StreamNotFound(f"{cfg.name} has no open shards (is it being deleted?)")
-        metrics = self._read_metrics(cfg, shards, INCOMING_BYTES in desc.shard_level_metrics, request.trigger)
+        metrics, read = self._read_metrics(cfg, shards, INCOMING_BYTES in desc.shard_level_metrics, request.trigger)
         cont = request.handover
         now = self.clock.now()
         inp = PlanInput(
@@ -187,6 +196,10 @@ class ScaleUpService(StreamUseCase):
             requested_target=cont.target if cont else None,
             operator_target=request.target if cont is None else None,
             operator_reason=request.operator_reason,
+            read_metrics=read,
+            read_consumers=cfg.read_consumers if cfg.read_side else 0,
+            max_iterator_age_ms=cfg.max_iterator_age_seconds * 1000,
+            read_threshold=cfg.scale_up_threshold,
             requested_method=cont.method if cont else "",
             origin_count=cont.origin_count if cont else None,
             # planning only: an unreadable table counts none; AWS refusing a call is handled by splitting instead

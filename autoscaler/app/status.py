@@ -6,9 +6,10 @@ import math
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+from autoscaler.app.alarm_sync import stream_threshold
 from autoscaler.app.ports import AlarmsPort, Clock, CooldownPort, Direction, KinesisPort, MetricsPort
 from autoscaler.config import AutoscalerConfig
-from autoscaler.core.capacity import AlarmKind, alarm_name, alarm_threshold, bytes_capacity, records_capacity
+from autoscaler.core.capacity import alarm_kinds, alarm_name, bytes_capacity, records_capacity
 from autoscaler.core.capacity_mode import ModePolicy
 from autoscaler.core.errors import AutoscalerError, LockUnavailable
 from autoscaler.core.limits import INCOMING_BYTES, INCOMING_RECORDS, WRITE_METRICS
@@ -90,7 +91,7 @@ def fleet_status(
     day_end = -(-now // 300) * 300
     hour = metrics.fleet_series(names, WRITE_METRICS, start=hour_end - 3600, end=hour_end, period_seconds=60)
     day = metrics.fleet_series(names, WRITE_METRICS, start=day_end - 86_400, end=day_end, period_seconds=300)
-    wanted = [alarm_name(config.alarm_name_prefix, n, k) for n in names for k in AlarmKind]
+    wanted = [alarm_name(config.alarm_name_prefix, s.name, k) for s in config.streams for k in alarm_kinds(s.read_side)]
     found = alarms.get_alarms(wanted)
     rows = []
     for s in config.streams:
@@ -108,14 +109,14 @@ def fleet_status(
                 problem = str(exc)
         alarm_rows: dict[str, dict[str, Any]] = {}
         match = True
-        for kind in AlarmKind if desc is None or desc.mode.value == "PROVISIONED" else ():  # on-demand: no alarms
+        for kind in alarm_kinds(s.read_side) if desc is None or desc.mode.value == "PROVISIONED" else ():
             name = alarm_name(config.alarm_name_prefix, s.name, kind)
             info = found.get(name)
             if info is None:
                 alarm_rows[name] = {"state": "MISSING", "threshold": None, "matches": False}
                 match = False
                 continue
-            want = alarm_threshold(kind, shards or 0, info.period_seconds, s.scale_up_threshold)
+            want = stream_threshold(s, kind, shards or 0, info.period_seconds)
             ok = shards is not None and math.isclose(want, info.threshold, rel_tol=1e-6, abs_tol=1e-6)
             match = match and ok
             alarm_rows[name] = {"state": info.state, "threshold": info.threshold, "matches": ok}

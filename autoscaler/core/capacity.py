@@ -1,4 +1,5 @@
-"""Write capacity of N shards, alarm thresholds for N shards, and utilisation from raw Sum datapoints. Pure."""
+"""Write capacity of N shards, alarm thresholds for N shards (write and read side), and utilisation from raw Sum
+datapoints. Pure."""
 
 from __future__ import annotations
 
@@ -6,28 +7,52 @@ import enum
 import math
 from typing import NamedTuple
 
+from autoscaler.core.defaults import MAX_ITERATOR_AGE_SECONDS
 from autoscaler.core.limits import (
     INCOMING_BYTES,
     INCOMING_RECORDS,
+    ITERATOR_AGE,
+    READ_BYTES,
+    READ_THROTTLED,
+    SHARD_READ_BYTES_PER_S,
     SHARD_WRITE_BYTES_PER_S,
     SHARD_WRITE_RECORDS_PER_S,
     WRITE_THROTTLED,
 )
 from autoscaler.core.model import MetricSeries
+from autoscaler.core.read_side import LAG_POINTS
 
 
 class AlarmKind(enum.StrEnum):
-    """The three alarms the autoscaler keeps on every managed stream; the value is the alarm-name suffix."""
+    """The alarms the autoscaler keeps on a managed stream; the value is the alarm-name suffix. Every stream has the
+    three write kinds; a stream with read_side: true has the three read kinds too (alarm_kinds)."""
 
     INCOMING_BYTES = "incoming-bytes"
     INCOMING_RECORDS = "incoming-records"
     WRITE_THROTTLED = "write-throttled"
+    READ_BYTES = "read-bytes"
+    READ_THROTTLED = "read-throttled"
+    ITERATOR_AGE = "iterator-age"
+
+
+WRITE_KINDS = (AlarmKind.INCOMING_BYTES, AlarmKind.INCOMING_RECORDS, AlarmKind.WRITE_THROTTLED)
+READ_KINDS = (AlarmKind.READ_BYTES, AlarmKind.READ_THROTTLED, AlarmKind.ITERATOR_AGE)
+# alarms that fire on any refusal, whatever the count: threshold 0, one datapoint
+THROTTLE_KINDS = frozenset({AlarmKind.WRITE_THROTTLED, AlarmKind.READ_THROTTLED})
+
+
+def alarm_kinds(read_side: bool) -> tuple[AlarmKind, ...]:
+    """The kinds a stream keeps: the write side's always, the read side's when the config manages it."""
+    return WRITE_KINDS + READ_KINDS if read_side else WRITE_KINDS
 
 
 ALARM_METRIC: dict[AlarmKind, str] = {
     AlarmKind.INCOMING_BYTES: INCOMING_BYTES,
     AlarmKind.INCOMING_RECORDS: INCOMING_RECORDS,
     AlarmKind.WRITE_THROTTLED: WRITE_THROTTLED,
+    AlarmKind.READ_BYTES: READ_BYTES,
+    AlarmKind.READ_THROTTLED: READ_THROTTLED,
+    AlarmKind.ITERATOR_AGE: ITERATOR_AGE,
 }
 
 
@@ -41,22 +66,34 @@ def records_capacity(shards: int, period_seconds: int) -> float:
     return float(shards * SHARD_WRITE_RECORDS_PER_S * period_seconds)
 
 
-def alarm_threshold(kind: AlarmKind, shards: int, period_seconds: int, scale_up_threshold: float) -> float:
-    """The Sum threshold of an alarm for N shards.
+def alarm_threshold(
+    kind: AlarmKind,
+    shards: int,
+    period_seconds: int,
+    scale_up_threshold: float,
+    max_iterator_age_ms: float = MAX_ITERATOR_AGE_SECONDS * 1000,
+) -> float:
+    """The threshold of an alarm for N shards.
 
-    e.g. 4 shards, 60 s, 0.8 → bytes 0.8 × 4 × 1,048,576 × 60 = 201,326,592; records 0.8 × 4 × 1,000 × 60 = 192,000.
-    The throttle alarm fires on any throttled request, whatever the count: threshold 0 with GreaterThanThreshold.
+    e.g. 4 shards, 60 s, 0.8 → bytes 0.8 × 4 × 1,048,576 × 60 = 201,326,592; records 0.8 × 4 × 1,000 × 60 = 192,000;
+    bytes read 0.8 × 4 × 2,097,152 × 60 = 402,653,184 (the shared 2 MiB/s per shard). The throttle alarms fire on any
+    refusal, whatever the count: threshold 0 with GreaterThanThreshold. The iterator-age alarm's threshold is the
+    config's max_iterator_age_seconds in ms, whatever the count.
     """
     if kind is AlarmKind.INCOMING_BYTES:
         return scale_up_threshold * bytes_capacity(shards, period_seconds)
     if kind is AlarmKind.INCOMING_RECORDS:
         return scale_up_threshold * records_capacity(shards, period_seconds)
+    if kind is AlarmKind.READ_BYTES:
+        return scale_up_threshold * float(shards * SHARD_READ_BYTES_PER_S * period_seconds)
+    if kind is AlarmKind.ITERATOR_AGE:
+        return float(max_iterator_age_ms)
     return 0.0
 
 
 def shards_for_threshold(kind: AlarmKind, threshold: float, period_seconds: int, scale_up_threshold: float) -> float:
     """Inverse of alarm_threshold: how many shards an alarm's threshold was set for (a float; NaN if unknowable)."""
-    if kind is AlarmKind.WRITE_THROTTLED or period_seconds <= 0 or scale_up_threshold <= 0:
+    if kind not in SCALED_KINDS or period_seconds <= 0 or scale_up_threshold <= 0:
         return math.nan
     per_shard = alarm_threshold(kind, 1, period_seconds, scale_up_threshold)
     return threshold / per_shard
@@ -151,6 +188,9 @@ def shards_needed(peak_utilisation: float, current_shards: int, headroom: float)
     return max(1, math.ceil(load * headroom - 1e-9))
 
 
+SCALED_KINDS = frozenset({AlarmKind.INCOMING_BYTES, AlarmKind.INCOMING_RECORDS, AlarmKind.READ_BYTES})  # N-dependent
+
+
 class AlarmSpec(NamedTuple):
     """One scale-up alarm as the autoscaler wants it for a stream at N shards (PutMetricAlarm's fields)."""
 
@@ -212,22 +252,30 @@ def alarm_specs(
     period_seconds: int,
     evaluation_periods: int,
     datapoints_to_alarm: int,
+    read_side: bool = False,
+    max_iterator_age_ms: float = MAX_ITERATOR_AGE_SECONDS * 1000,
 ) -> list[AlarmSpec]:
-    """The three alarms of a stream at N shards: bytes and records at the scale-up threshold, and any throttling."""
+    """The alarms of a stream at N shards: bytes and records at the scale-up threshold, and any throttling; with the
+    read side, bytes read at the threshold of the shared read capacity, any refused read, and an iterator age above
+    the bound for LAG_POINTS one-minute periods in a row (the planner then asks whether it keeps growing)."""
     out = []
-    for kind in AlarmKind:
-        throttle = kind is AlarmKind.WRITE_THROTTLED
+    for kind in alarm_kinds(read_side):
+        throttle = kind in THROTTLE_KINDS
+        periods = LAG_POINTS if kind is AlarmKind.ITERATOR_AGE else evaluation_periods
+        points = LAG_POINTS if kind is AlarmKind.ITERATOR_AGE else datapoints_to_alarm
         out.append(
             AlarmSpec(
                 name=alarm_name(prefix, stream, kind),
                 kind=kind,
                 stream=stream,
                 metric_name=ALARM_METRIC[kind],
-                threshold=alarm_threshold(kind, shards, period_seconds, scale_up_threshold),
-                period_seconds=period_seconds,
-                evaluation_periods=1 if throttle else evaluation_periods,
-                datapoints_to_alarm=1 if throttle else datapoints_to_alarm,
-                comparison="GreaterThanThreshold" if throttle else "GreaterThanOrEqualToThreshold",
+                threshold=alarm_threshold(kind, shards, period_seconds, scale_up_threshold, max_iterator_age_ms),
+                period_seconds=60 if kind is AlarmKind.ITERATOR_AGE else period_seconds,
+                evaluation_periods=1 if throttle else periods,
+                datapoints_to_alarm=1 if throttle else points,
+                comparison="GreaterThanThreshold"
+                if throttle or kind is AlarmKind.ITERATOR_AGE
+                else "GreaterThanOrEqualToThreshold",
                 description=f"Scale-up trigger for Kinesis stream {stream} (managed by kinesis-autoscaler)",
             )
         )

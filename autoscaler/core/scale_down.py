@@ -29,6 +29,7 @@ from autoscaler.core.capacity import bytes_capacity, records_capacity
 from autoscaler.core.defaults import HEADROOM, SCALE_DOWN_SAFETY_MARGIN
 from autoscaler.core.limits import INCOMING_BYTES, INCOMING_RECORDS, MAX_HASH_KEY
 from autoscaler.core.model import MergeOp, OpKind, Shard
+from autoscaler.core.read_side import read_bytes_capacity, read_guard
 
 FAR_OVER_FACTOR = 4  # the peak's need × 4 ≤ the count: "far over its need"
 LAG_GUARD_PERIODS = 2  # with 5-minute periods: the newest 10 minutes of the window must not all be missing
@@ -49,6 +50,8 @@ class ScaleDownReason(enum.StrEnum):
     QUOTA = "update_shard_count_quota"  # only UpdateShardCount keeps the peak under the limit, and its 24 h quota
     # has no call to spare beyond those kept for scale-up: kept until the next run
     OPERATOR = "operator"  # an operator's explicit target (`kinesis-autoscaler scale --to N`)
+    READ_THROTTLED = "read_throttled"  # GetRecords calls throttled in the lookback: kept (read_side)
+    READERS_BEHIND = "readers_behind"  # the iterator age passed max_iterator_age_seconds in the lookback: kept
 
 
 class ScaleDownInput(NamedTuple):
@@ -66,6 +69,13 @@ class ScaleDownInput(NamedTuple):
     incoming_records: dict[int, float]
     safety_margin: float = SCALE_DOWN_SAFETY_MARGIN
     headroom: float = HEADROOM
+    # the read side (read_consumers 0: not managed): bytes read per period, GetRecords calls throttled and the worst
+    # iterator age over the lookback, and the config's bound on it
+    read_consumers: int = 0
+    read_bytes: Mapping[int, float] = {}
+    read_throttled: float = 0.0
+    max_iterator_age_ms: float | None = None
+    iterator_age_bound_ms: float = 60_000.0
     metrics_lagging: bool = False  # the fleet's metrics stop short of the settled window (see the module docstring)
 
 
@@ -102,14 +112,21 @@ def effective_capacity(shards: Sequence[Shard]) -> float:
 
 def utilisation_points(inp: ScaleDownInput) -> list[float]:
     """Per period of the window: max(bytes / capacity, records / capacity) of the current layout's effective capacity
-    (its widest shard fills first); missing → 0."""
+    (its widest shard fills first); missing → 0. With the read side, the reads too: bytes read, and the declared
+    consumers × bytes written, over the shared 2 MiB/s per shard (e.g. 3 consumers of writes at 40% of 1 MiB/s read
+    3 × 0.4 / 2 = 60% of the read capacity: the merge is judged on 60%)."""
     c = effective_capacity(inp.shards)
     cap_b = bytes_capacity(1, inp.period_seconds) * c
     cap_r = records_capacity(1, inp.period_seconds) * c
-    return [
-        max(inp.incoming_bytes.get(t, 0.0) / cap_b, inp.incoming_records.get(t, 0.0) / cap_r)
-        for t in range(inp.window_start, inp.window_end, inp.period_seconds)
-    ]
+    cap_read = read_bytes_capacity(c, inp.period_seconds)
+    out = []
+    for t in range(inp.window_start, inp.window_end, inp.period_seconds):
+        written = inp.incoming_bytes.get(t, 0.0)
+        point = max(written / cap_b, inp.incoming_records.get(t, 0.0) / cap_r)
+        if inp.read_consumers > 0:
+            point = max(point, inp.read_bytes.get(t, 0.0) / cap_read, inp.read_consumers * written / cap_read)
+        out.append(point)
+    return out
 
 
 def decide_scale_down(inp: ScaleDownInput) -> ScaleDownDecision:
@@ -129,6 +146,10 @@ def decide_scale_down(inp: ScaleDownInput) -> ScaleDownDecision:
             ScaleDownReason.INCOMPLETE_METRICS,
             "no managed stream has a datapoint in the last settled periods: CloudWatch lags, not judged",
         )
+    if inp.read_consumers > 0:
+        guard = read_guard(inp.read_throttled, inp.max_iterator_age_ms, inp.iterator_age_bound_ms)
+        if guard is not None:
+            return keep(ScaleDownReason(guard[0]), guard[1])
     points = utilisation_points(inp)
     peak = max(points) if points else 0.0
     mean = sum(points) / len(points) if points else 0.0

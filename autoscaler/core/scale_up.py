@@ -17,13 +17,25 @@ from autoscaler.core.capacity import Utilisation, shards_needed, write_utilisati
 from autoscaler.core.defaults import (
     FALLBACK_SCALE_UP_FACTOR,
     HEADROOM,
+    MAX_ITERATOR_AGE_SECONDS,
     MAX_SCALE_UP_FACTOR,
     MAX_SPLITS_PER_ACTION,
+    SCALE_UP_THRESHOLD,
     SPLIT_SECONDS_ESTIMATE,
     UPDATE_SHARD_COUNT_SECONDS_ESTIMATE,
 )
 from autoscaler.core.limits import MAX_HASH_KEY, SHARD_WRITE_BYTES_PER_S, UPDATE_SHARD_COUNT_CALLS_PER_24H
-from autoscaler.core.model import Op, OpKind, Shard, SplitOp, StreamMetrics, TriggerKind, UpdateShardCountOp
+from autoscaler.core.model import (
+    Op,
+    OpKind,
+    ReadMetrics,
+    Shard,
+    SplitOp,
+    StreamMetrics,
+    TriggerKind,
+    UpdateShardCountOp,
+)
+from autoscaler.core.read_side import ReadVerdict, read_demand
 
 
 class ScaleUpReason(enum.StrEnum):
@@ -34,6 +46,9 @@ class ScaleUpReason(enum.StrEnum):
     BELOW_MIN = "below_min"  # the stream has fewer shards than min_shards: restore the floor
     CONTINUATION = "continuation"  # finishing a target set by an earlier invocation
     OPERATOR = "operator"  # an operator's explicit target (`kinesis-autoscaler scale --to N`)
+    READ_DEMAND = "read_demand"  # the readers need more shards than the writers: sized from read demand
+    READ_CALLS = "read_calls"  # no-op: reads refused on the 5 calls/s per shard, which more shards do not raise
+    CONSUMER_LAG = "consumer_lag"  # no-op: readers behind while reads are far below the limit: the consumer is slow
     AT_MAX = "at_max"  # no-op: already at max_shards
     ALREADY_AT_TARGET = "already_at_target"  # no-op: capacity already covers the peak (stale alarm, finished work)
     NO_EVIDENCE = "no_evidence"  # no-op: a throttle alarm, but no refused write in the lookback (stale or repeated)
@@ -114,6 +129,12 @@ class PlanInput(NamedTuple):
     origin_count: int | None = None  # the count when the action began (bounds a continuation's target)
     operator_target: int | None = None  # an operator's explicit target: the metrics are shown, not sized from
     operator_reason: str = ""  # the operator's words, carried into the decision (logs, notification)
+    # the read side (read_side: true): its series, the declared polling consumers (0: read side off), the lag bound,
+    # and what "near the limit" means for reads (the stream's scale_up_threshold)
+    read_metrics: ReadMetrics | None = None
+    read_consumers: int = 0
+    max_iterator_age_ms: float = MAX_ITERATOR_AGE_SECONDS * 1000
+    read_threshold: float = SCALE_UP_THRESHOLD
     update_shard_count_calls_24h: int = 0
     update_shard_count_allowed: bool = True  # False after AWS refused UpdateShardCount in this action
     split_seconds: float = SPLIT_SECONDS_ESTIMATE
@@ -187,6 +208,19 @@ def plan_scale_up(inp: PlanInput) -> ScalePlan:
     refused_any = not unread and any(v > 0 for v in m.throttled_records.values)  # type: ignore[union-attr]
     throttled = inp.trigger is TriggerKind.THROTTLE and (util is None or unread or refused_any)
     hot_ops: list[SplitOp] = []
+    rd = (
+        read_demand(
+            inp.read_metrics,
+            m.incoming_bytes if m is not None else None,
+            n,
+            consumers=inp.read_consumers,
+            max_age_ms=inp.max_iterator_age_ms,
+            threshold=inp.read_threshold,
+        )
+        if inp.read_consumers > 0
+        else None
+    )
+    read_need = shards_needed(rd.demand, n, inp.headroom) if rd is not None and rd.demand > 0 else 0
     if inp.operator_target is not None:
         desired, reason = inp.operator_target, ScaleUpReason.OPERATOR
         message = f"operator's target {desired} shards ({peak_txt}): {inp.operator_reason or 'no reason given'}"
@@ -201,6 +235,20 @@ def plan_scale_up(inp: PlanInput) -> ScalePlan:
             hot = hot_shard_pieces(inp, util)
             hot_ops = pieces_splits(inp.shards, hot) if hot is not None else []
             message += ", cutting the hot shards by their heat" if hot_ops else ", splitting the hottest shards"
+    elif inp.trigger is TriggerKind.READ:
+        if rd is None:
+            return noop(ScaleUpReason.NO_EVIDENCE, "a read-side alarm, but the stream's read side is not managed")
+        if rd.verdict is ReadVerdict.CALLS_BOUND:
+            return noop(ScaleUpReason.READ_CALLS, rd.message)
+        if rd.verdict is ReadVerdict.CONSUMER_LAG:
+            return noop(ScaleUpReason.CONSUMER_LAG, rd.message)
+        if rd.verdict is ReadVerdict.NONE:
+            return noop(
+                ScaleUpReason.NO_EVIDENCE,
+                f"the read alarm fired, but the lookback shows no read demand to add for ({rd.message}): stale",
+            )
+        desired, reason = max(read_need, n + 1), ScaleUpReason.READ_DEMAND
+        message = f"{rd.message}: needs {read_need} for headroom {inp.headroom:g}x ({n} -> {desired})"
     elif (
         # throttling, whichever alarm fired first (a utilisation alarm may beat the throttle alarm to the lock)
         throttled or (util is not None and util.demand > util.peak)
@@ -245,6 +293,17 @@ def plan_scale_up(inp: PlanInput) -> ScalePlan:
             message = f"{need_txt}; alarmed, so add the minimum one shard"
 
     explicit = inp.requested_target is not None or inp.operator_target is not None
+    # A write alarm on a stream whose readers need more: the larger need wins, so the readers are not left short
+    # (hot-shard plans keep their pieces: they isolate keys, which reads do not ask for)
+    if (
+        not explicit
+        and rd is not None
+        and rd.verdict is ReadVerdict.READ_BOUND
+        and reason not in (ScaleUpReason.READ_DEMAND, ScaleUpReason.HOT_SHARD)
+        and read_need > desired
+    ):
+        desired, reason = read_need, ScaleUpReason.READ_DEMAND
+        message += f"; the readers need more: {rd.message}, {read_need} for headroom {inp.headroom:g}x"
     if n < inp.min_shards and desired <= inp.min_shards and not explicit:
         desired, reason = inp.min_shards, ScaleUpReason.BELOW_MIN
         message = f"{n} open shards is below min_shards {inp.min_shards}; " + message

@@ -17,7 +17,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from autoscaler.core.limits import KINESIS_NAMESPACE, WRITE_METRICS, WRITE_THROTTLED
+from autoscaler.core.limits import (
+    ITERATOR_AGE,
+    KINESIS_NAMESPACE,
+    READ_BYTES,
+    READ_THROTTLED,
+    WRITE_METRICS,
+    WRITE_THROTTLED,
+)
 from autoscaler.core.model import TriggerKind
 from autoscaler.events.common import STREAM_NAME, Rejected, _Bad, _guard, _text
 from autoscaler.events.continuation import CONTINUATION_KIND, Continuation, parse_up_continuation
@@ -27,6 +34,12 @@ MAX_MESSAGE_ID_CHARS = 64
 MAX_MESSAGE_CHARS = 262_144  # SNS caps a message at 256 KiB; anything larger is not a real alarm notification
 UTILISATION_METRICS = frozenset(WRITE_METRICS)
 THROTTLE_METRICS = frozenset({WRITE_THROTTLED})
+# The read side (issue 15): bytes read near the shared limit, refused GetRecords calls, readers falling behind. The
+# planner judges which of them shards would fix (core/read_side.py); a stream without read_side: true ignores them.
+# Enhanced fan-out lag (SubscribeToShardEvent.MillisBehindLatest) is not among them: it is published per consumer
+# (StreamName + ConsumerName), each such consumer has its own 2 MiB/s per shard, and no stream-level read metric
+# would show what shards would fix.
+READ_ALARM_METRICS = frozenset({READ_BYTES, READ_THROTTLED, ITERATOR_AGE})
 _ALARM_ARN = re.compile(r"^arn:(aws[a-z-]*):cloudwatch:([a-z0-9-]+):(\d{12}):alarm:(.+)$")
 _STATES = frozenset({"OK", "ALARM", "INSUFFICIENT_DATA"})
 MAX_ALARM_NAME_CHARS = 255  # PutMetricAlarm: AlarmName is 1-255 characters
@@ -160,6 +173,11 @@ STATISTICS = {
     "IncomingBytes": frozenset({"sum"}),
     "IncomingRecords": frozenset({"sum"}),
     "WriteProvisionedThroughputExceeded": frozenset({"sum", "maximum", "average"}),
+    # read side: bytes read are a per-period Sum like the writes; any positive statistic of the refusals means reads
+    # were refused; a lag is the worst reader's (an Average or Minimum of ages hides the reader that is behind)
+    READ_BYTES: frozenset({"sum"}),
+    READ_THROTTLED: frozenset({"sum", "maximum", "average"}),
+    ITERATOR_AGE: frozenset({"maximum"}),
 }
 
 
@@ -214,7 +232,9 @@ def _classify(metrics: list[tuple[str, str, str]]) -> tuple[str, tuple[str, ...]
         return stream, names, TriggerKind.THROTTLE
     if any(n in UTILISATION_METRICS for n in names):
         return stream, names, TriggerKind.UTILISATION
-    raise _Bad("unsupported-metric", f"metrics {list(names)[:4]} are not write metrics the autoscaler acts on")
+    if all(n in READ_ALARM_METRICS for n in names):
+        return stream, names, TriggerKind.READ
+    raise _Bad("unsupported-metric", f"metrics {list(names)[:4]} are not metrics the autoscaler acts on")
 
 
 def _dims_list(dims: Any) -> dict[str, str]:
@@ -382,9 +402,11 @@ def screen(
     managed: frozenset[str] | tuple[str, ...],
     partition: str = "aws",
     now: float | None = None,
+    read_side: frozenset[str] | tuple[str, ...] = (),
 ) -> Rejected | None:
     """Whether an alarm may be acted on here: ALARM state, this partition, account and region, a stream in the
-    config, and (given `now`) a state change recent enough to be evidence."""
+    config, (given `now`) a state change recent enough to be evidence, and for a read-side alarm a stream whose
+    read side the config manages (`read_side`)."""
     if request.new_state != "ALARM":
         return Rejected(
             "not-alarm", f"{request.alarm_name} went to {request.new_state}: only ALARM acts", request.message_id
@@ -419,6 +441,13 @@ def screen(
         return Rejected(
             "unknown-stream",
             f"stream {request.stream!r} is not in the config; add it to streams.yaml to manage it",
+            request.message_id,
+        )
+    if request.trigger is TriggerKind.READ and request.stream not in read_side:
+        return Rejected(
+            "read-side-off",
+            f"{request.alarm_name} is a read-side alarm and {request.stream!r} does not manage its read side; set "
+            "read_side: true for it in streams.yaml to scale for its readers",
             request.message_id,
         )
     return None

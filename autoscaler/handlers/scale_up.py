@@ -140,6 +140,7 @@ def _handle(
                     managed=config.names,
                     partition=partition_of(context),
                     now=time.time(),
+                    read_side=config.read_side_names,
                 )
                 if refusal is not None:
                     out.append(_rejected(refusal))

@@ -14,7 +14,15 @@ from autoscaler.adapters.aws.cloudwatch import AlarmsAdapter
 from autoscaler.adapters.aws.errors import error_code
 from autoscaler.app.alarm_sync import stream_alarm_specs
 from autoscaler.config import AutoscalerConfig, StreamConfig
-from autoscaler.core.limits import INCOMING_BYTES, INCOMING_RECORDS, KINESIS_NAMESPACE
+from autoscaler.core.limits import (
+    INCOMING_BYTES,
+    INCOMING_RECORDS,
+    ITERATOR_AGE,
+    KINESIS_NAMESPACE,
+    READ_BYTES,
+    READ_CALLS,
+    READ_THROTTLED,
+)
 
 
 @dataclass(frozen=True)
@@ -167,3 +175,34 @@ def write_quiet_day(cloudwatch: Any, stream: str, *, utilisation: float, shards:
     now = int(time.time()) // 300 * 300
     per_period = utilisation * shards * 1_048_576 * 300
     write_datapoints(cloudwatch, stream, [(now - 300 * i, per_period, 100.0) for i in range(0, hours * 12)])
+
+
+def write_reads(
+    cloudwatch: Any,
+    stream: str,
+    *,
+    bytes_per_minute: float,
+    calls_per_minute: float,
+    throttled_per_minute: float = 0.0,
+    iterator_age_ms: float = 0.0,
+    minutes: int = 5,
+) -> None:
+    """The read side's one-minute datapoints for the last `minutes` whole minutes, as Kinesis publishes them:
+    GetRecords.Bytes and .Success and ReadProvisionedThroughputExceeded (Sums), GetRecords.IteratorAgeMilliseconds
+    (the worst reader's age; read back as Maximum). moto derives none of these from GetRecords calls."""
+    from datetime import UTC, datetime
+
+    dims = [{"Name": "StreamName", "Value": stream}]
+    now = int(time.time()) // 60 * 60
+    data: list[dict[str, Any]] = []
+    for i in range(1, minutes + 1):
+        ts = datetime.fromtimestamp(now - 60 * i, tz=UTC)
+        for metric, value in (
+            (READ_BYTES, bytes_per_minute),
+            (READ_CALLS, calls_per_minute),
+            (READ_THROTTLED, throttled_per_minute),
+            (ITERATOR_AGE, iterator_age_ms),
+        ):
+            data.append({"MetricName": metric, "Dimensions": dims, "Timestamp": ts, "Value": value})
+    for i in range(0, len(data), 500):
+        cloudwatch.put_metric_data(Namespace=KINESIS_NAMESPACE, MetricData=data[i : i + 500])

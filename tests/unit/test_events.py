@@ -127,7 +127,11 @@ BAD: list[tuple[str, Any, str]] = [
     ("wrong namespace", with_message(_set(["Trigger", "Namespace"], "AWS/EC2")), "wrong-namespace"),
     ("no stream dimension", with_message(_set(["Trigger", "Dimensions"], [])), "no-stream"),
     ("dimensions not a list", with_message(_set(["Trigger", "Dimensions"], "orders")), "malformed"),
-    ("read metric", with_message(_set(["Trigger", "MetricName"], "GetRecords.Bytes")), "unsupported-metric"),
+    (
+        "a read metric the autoscaler does not act on",
+        with_message(_set(["Trigger", "MetricName"], "GetRecords.Success")),
+        "unsupported-metric",
+    ),
     ("unknown state", with_message(_set(["NewStateValue"], "PANIC")), "unknown-state"),
     ("state not text", with_message(_set(["NewStateValue"], 3)), "missing-field"),
     ("no Trigger", with_message(_set(["Trigger"], _DELETE)), "missing-field"),
@@ -459,3 +463,69 @@ def test_an_alarm_on_missing_data_treated_as_breaching_is_no_demand() -> None:
 def test_the_scale_up_schedule_parses_into_a_scheduled_run_for_the_sweep() -> None:
     (item,) = parse_scale_up_event(load_event("scheduled-event.json"))
     assert isinstance(item, ScheduledRun) and (item.account_id, item.region) == ("123456789012", "us-east-1")
+
+
+# -- the read side (issue 15): the same screening as the write alarms ------------------------------------------------
+
+
+def _read_alarm(file: str, **trigger: Any) -> dict[str, Any]:
+    event = load_event(file)
+    msg = json.loads(event["Records"][0]["Sns"]["Message"])
+    msg["Trigger"].update(trigger)
+    event["Records"][0]["Sns"]["Message"] = json.dumps(msg)
+    return event
+
+
+@pytest.mark.parametrize(
+    ("file", "metric", "threshold"),
+    [
+        ("sns-alarm-read-throttled.json", "ReadProvisionedThroughputExceeded", 0.0),
+        ("sns-alarm-iterator-age.json", "GetRecords.IteratorAgeMilliseconds", 60_000.0),
+    ],
+)
+def test_read_side_alarms_parse_into_read_triggers(file: str, metric: str, threshold: float) -> None:
+    note = only(load_event(file))
+    assert isinstance(note, AlarmNotification), note
+    assert (note.stream, note.metrics, note.trigger, note.threshold) == (
+        "orders",
+        (metric,),
+        TriggerKind.READ,
+        threshold,
+    )
+
+
+@pytest.mark.parametrize(
+    ("file", "trigger", "reason"),
+    [
+        # a lag read as an Average or a Minimum hides the reader that is behind
+        ("sns-alarm-iterator-age.json", {"Statistic": "AVERAGE"}, "wrong-statistic"),
+        ("sns-alarm-iterator-age.json", {"Statistic": "MINIMUM"}, "wrong-statistic"),
+        # "readers caught up" (the age fell below a floor) is no demand for shards
+        ("sns-alarm-iterator-age.json", {"ComparisonOperator": "LessThanThreshold"}, "not-rising"),
+        ("sns-alarm-read-throttled.json", {"ComparisonOperator": "LessThanOrEqualToThreshold"}, "not-rising"),
+        ("sns-alarm-read-throttled.json", {"Namespace": "AWS/EC2"}, "wrong-namespace"),
+        ("sns-alarm-read-throttled.json", {"Dimensions": []}, "no-stream"),
+        # enhanced fan-out lag is per consumer and not the shared read capacity: not acted on
+        (
+            "sns-alarm-iterator-age.json",
+            {"MetricName": "SubscribeToShardEvent.MillisBehindLatest"},
+            "unsupported-metric",
+        ),
+    ],
+)
+def test_read_side_alarms_get_the_write_alarms_screening(file: str, trigger: dict[str, Any], reason: str) -> None:
+    item = only(_read_alarm(file, **trigger))
+    assert isinstance(item, Rejected) and item.reason == reason, item
+
+
+def test_a_read_alarm_for_a_stream_without_read_side_is_refused_before_any_call() -> None:
+    note = only(load_event("sns-alarm-read-throttled.json"))
+    assert isinstance(note, AlarmNotification)
+    base = {"account_id": "123456789012", "region": "us-east-1", "managed": ("orders",)}
+    refused = screen(note, **base)  # type: ignore[arg-type]
+    assert refused is not None and refused.reason == "read-side-off" and "read_side: true" in refused.detail
+    assert screen(note, **base, read_side=("orders",)) is None  # type: ignore[arg-type]
+    other = only(_read_alarm("sns-alarm-read-throttled.json"))
+    assert isinstance(other, AlarmNotification)
+    foreign = screen(other, **{**base, "account_id": "210987654321"}, read_side=("orders",))  # type: ignore[arg-type]
+    assert foreign is not None and foreign.reason == "other-account"

@@ -16,8 +16,8 @@ from autoscaler.adapters.aws.errors import error_code
 from autoscaler.app.ports import AlarmInfo
 from autoscaler.core.capacity import AlarmSpec
 from autoscaler.core.errors import AlarmNotFound, AwsCallFailed, MetricsUnavailable
-from autoscaler.core.limits import INCOMING_BYTES, INCOMING_RECORDS, WRITE_THROTTLED
-from autoscaler.core.model import MetricSeries, StreamMetrics
+from autoscaler.core.limits import INCOMING_BYTES, INCOMING_RECORDS, READ_METRICS, WRITE_THROTTLED, stat_of
+from autoscaler.core.model import MetricSeries, ReadMetrics, StreamMetrics
 from autoscaler.events import KINESIS_NAMESPACE
 
 METRICS_IAM_ACTIONS = ("cloudwatch:GetMetricData",)
@@ -67,6 +67,7 @@ class MetricsAdapter:
         lookback_seconds: int,
         period_seconds: int,
         shard_ids: Sequence[str] = (),
+        read: bool = False,
     ) -> StreamMetrics:
         end_aligned = int(end) // period_seconds * period_seconds
         start = end_aligned - lookback_seconds // period_seconds * period_seconds
@@ -76,12 +77,19 @@ class MetricsAdapter:
             _query("r", INCOMING_RECORDS, stream_dims, period_seconds),
             _query("t", WRITE_THROTTLED, stream_dims, period_seconds),
         ]
+        if read:
+            queries += [_query(f"rd{i}", m, stream_dims, period_seconds) for i, m in enumerate(READ_METRICS)]
         for i, shard_id in enumerate(shard_ids):
             dims = [*stream_dims, {"Name": "ShardId", "Value": shard_id}]
             queries.append(_query(f"s{i}", INCOMING_BYTES, dims, period_seconds))
         results = self.get_metric_data(queries, start=start, end=end_aligned)
         by_shard = {sid: sum(results[f"s{i}"].values()) for i, sid in enumerate(shard_ids) if results.get(f"s{i}")}
+
+        def series(qid: str) -> MetricSeries:
+            return MetricSeries(period_seconds, tuple(v for _, v in sorted(results.get(qid, {}).items())))
+
         return StreamMetrics(
+            read=ReadMetrics(*(series(f"rd{i}") for i in range(len(READ_METRICS)))) if read else None,
             incoming_bytes=MetricSeries(period_seconds, tuple(v for _, v in sorted(results.get("b", {}).items()))),
             incoming_records=MetricSeries(period_seconds, tuple(v for _, v in sorted(results.get("r", {}).items()))),
             shard_incoming_bytes=by_shard,
@@ -151,7 +159,7 @@ def _query(qid: str, metric: str, dims: list[dict[str, str]], period: int) -> di
         "MetricStat": {
             "Metric": {"Namespace": KINESIS_NAMESPACE, "MetricName": metric, "Dimensions": dims},
             "Period": period,
-            "Stat": "Sum",
+            "Stat": stat_of(metric),  # Sum, or Maximum for the lag metrics (core/limits.py METRIC_STAT)
         },
         "ReturnData": True,
     }
@@ -227,13 +235,13 @@ class AlarmsAdapter:
                 Namespace=KINESIS_NAMESPACE,
                 MetricName=spec.metric_name,
                 Dimensions=[{"Name": "StreamName", "Value": spec.stream}],
-                Statistic="Sum",
+                Statistic=stat_of(spec.metric_name),  # Maximum for the iterator age: the reader furthest behind
                 Period=spec.period_seconds,
                 EvaluationPeriods=spec.evaluation_periods,
                 DatapointsToAlarm=spec.datapoints_to_alarm,
                 Threshold=spec.threshold,
                 ComparisonOperator=spec.comparison,
-                TreatMissingData="notBreaching",  # no datapoint = no writes = no reason to scale up
+                TreatMissingData="notBreaching",  # no datapoint = no writes (reads) = no reason to scale up
             )
 
     def _put(self, **params: Any) -> None:

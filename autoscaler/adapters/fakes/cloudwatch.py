@@ -15,8 +15,8 @@ from autoscaler.adapters.fakes.clock import SimClock
 from autoscaler.app.ports import AlarmInfo
 from autoscaler.core.capacity import AlarmSpec
 from autoscaler.core.errors import AlarmNotFound
-from autoscaler.core.limits import INCOMING_BYTES, INCOMING_RECORDS, WRITE_THROTTLED
-from autoscaler.core.model import MetricSeries, StreamMetrics
+from autoscaler.core.limits import INCOMING_BYTES, INCOMING_RECORDS, READ_METRICS, WRITE_THROTTLED, stat_of
+from autoscaler.core.model import MetricSeries, ReadMetrics, StreamMetrics
 
 
 class FakeMetrics:
@@ -34,21 +34,26 @@ class FakeMetrics:
     def put(self, stream: str, metric: str, at: float, value: float, shard_id: str = "") -> None:
         minute = int(at) // 60 * 60
         series = self.data[(stream, metric, shard_id)]
-        series[minute] = series.get(minute, 0.0) + value
+        if stat_of(metric) == "Maximum":  # a lag: the worst reader's, as CloudWatch's Maximum
+            series[minute] = max(series.get(minute, value), value)
+        else:
+            series[minute] = series.get(minute, 0.0) + value
 
-    def _period_sum(self, points: Mapping[int, float], bucket: int, period: int, visible_until: float) -> float | None:
-        """Sum of the published minutes of one period (None: no datapoint), by direct lookup: the simulator holds
-        months of minutes, and a scan per query would make each read O(trace)."""
-        total = 0.0
-        seen = False
+    def _period_sum(
+        self, points: Mapping[int, float], bucket: int, period: int, visible_until: float, stat: str = "Sum"
+    ) -> float | None:
+        """Sum (or Maximum) of the published minutes of one period (None: no datapoint), by direct lookup: the
+        simulator holds months of minutes, and a scan per query would make each read O(trace)."""
+        values = []
         for t in range(bucket, bucket + period, 60):
             if t + 60 > visible_until:
                 break
             v = points.get(t)
             if v is not None:
-                total += v
-                seen = True
-        return total if seen else None
+                values.append(v)
+        if not values:
+            return None
+        return max(values) if stat == "Maximum" else sum(values)
 
     def write_metrics(
         self,
@@ -58,6 +63,7 @@ class FakeMetrics:
         lookback_seconds: int,
         period_seconds: int,
         shard_ids: Sequence[str] = (),
+        read: bool = False,
     ) -> StreamMetrics:
         self.reads += 1
         if self.fail_next:
@@ -75,7 +81,7 @@ class FakeMetrics:
                 points = {t: v for t, v in computed.items() if v is not None}
             out = []
             for bucket in range(start, end_aligned, period_seconds):
-                value = self._period_sum(points, bucket, period_seconds, visible_until)
+                value = self._period_sum(points, bucket, period_seconds, visible_until, stat_of(metric))
                 if value is not None:
                     out.append(value)
             return out
@@ -85,6 +91,7 @@ class FakeMetrics:
             incoming_records=MetricSeries(period_seconds, tuple(series(INCOMING_RECORDS))),
             shard_incoming_bytes={s: sum(series(INCOMING_BYTES, s)) for s in shard_ids if series(INCOMING_BYTES, s)},
             throttled_records=MetricSeries(period_seconds, tuple(series(WRITE_THROTTLED))),
+            read=ReadMetrics(*(MetricSeries(period_seconds, tuple(series(m))) for m in READ_METRICS)) if read else None,
         )
 
     def fleet_series(
@@ -102,7 +109,7 @@ class FakeMetrics:
                 series: dict[int, float] = {}
                 if points:
                     for bucket in range(start, end, period_seconds):
-                        value = self._period_sum(points, bucket, period_seconds, visible_until)
+                        value = self._period_sum(points, bucket, period_seconds, visible_until, stat_of(metric))
                         if value is not None:
                             series[bucket] = value
                 out[stream][metric] = series

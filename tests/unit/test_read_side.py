@@ -1,0 +1,260 @@
+"""The read side (issue 15), with its arithmetic: read demand and its verdict, the scale-up sized for readers, the
+scale-down's guard, the read alarms, and the screening of read-side alarms. A shard serves 2 MiB/s and 5 GetRecords
+calls a second to all its polling consumers together (docs/read-side-facts.md)."""
+
+from __future__ import annotations
+
+import pytest
+
+from autoscaler.app.alarm_sync import stream_alarm_specs, sync_alarms
+from autoscaler.app.scale_down import StreamOutcome
+from autoscaler.app.scale_up import Outcome, ScaleUpRequest
+from autoscaler.config import parse_config
+from autoscaler.core.capacity import AlarmKind, alarm_name
+from autoscaler.core.limits import MAX_HASH_KEY
+from autoscaler.core.model import MetricSeries, ReadMetrics, Shard, TriggerKind
+from autoscaler.core.read_side import ReadVerdict, lag_growing, read_demand
+from autoscaler.core.scale_down import ScaleDownInput, decide_scale_down
+from autoscaler.core.scale_up import PlanInput, plan_scale_up
+from tests.conftest import World
+
+pytestmark = pytest.mark.unit
+MiB = 1_048_576
+READ_CAP_4 = 4 * 2 * MiB * 60  # 4 shards' shared read capacity in a one-minute period: 503,316,480 bytes
+
+
+def series(*values: float, period: int = 60) -> MetricSeries:
+    return MetricSeries(period, tuple(values))
+
+
+def reads(
+    bytes_read: tuple[float, ...] = (),
+    calls: tuple[float, ...] = (),
+    throttled: tuple[float, ...] = (),
+    ages_s: tuple[float, ...] = (),
+) -> ReadMetrics:
+    return ReadMetrics(series(*bytes_read), series(*calls), series(*throttled), series(*(a * 1000 for a in ages_s)))
+
+
+def even(n: int) -> tuple[Shard, ...]:
+    width = (MAX_HASH_KEY + 1) // n
+    return tuple(
+        Shard(f"shardId-{i}", i * width, MAX_HASH_KEY if i == n - 1 else (i + 1) * width - 1) for i in range(n)
+    )
+
+
+# -- demand and verdict -----------------------------------------------------------------------------------------------
+
+
+def test_refused_calls_add_what_they_would_have_read() -> None:
+    # 452,984,832 bytes read = 0.9 of 4 shards; 1,000 calls → 452,985 bytes a call; 300 refused calls would have read
+    # 300 × 452,985 = 135,895,450 more = 0.27 → demand 1.17, read-bound
+    d = read_demand(reads((0.9 * READ_CAP_4,), (1000,), (300,)), None, 4, consumers=1, max_age_ms=60_000, threshold=0.8)
+    assert d is not None
+    assert (round(d.peak, 4), round(d.demand, 4), d.verdict) == (0.9, 1.17, ReadVerdict.READ_BOUND)
+
+
+def test_declared_consumers_read_every_record() -> None:
+    # writes at 0.8 MiB/s per shard on 4 shards, 3 polling consumers: 3 × 0.8 × 4 MiB/s = 9.6 MiB/s of the shared
+    # 8 MiB/s = 1.2, though nothing was measured yet (read_side just switched on)
+    written = series(0.8 * 4 * MiB * 60)
+    d = read_demand(None, written, 4, consumers=3, max_age_ms=60_000, threshold=0.8)
+    assert d is not None and round(d.declared, 4) == 1.2 and d.verdict is ReadVerdict.READ_BOUND
+    assert "3 declared consumer(s)" in d.message
+
+
+def test_throttled_on_calls_with_bytes_far_below_is_not_fixed_by_shards() -> None:
+    # 1,440 calls a minute on 4 shards = 1,440 / 1,200 = 1.2 of the 5 calls/s, bytes at 0.1: 6 consumers polling
+    d = read_demand(reads((0.1 * READ_CAP_4,), (1440,), (200,)), None, 4, consumers=1, max_age_ms=60_000, threshold=0.8)
+    assert d is not None and d.verdict is ReadVerdict.CALLS_BOUND and "enhanced fan-out" in d.message
+
+
+@pytest.mark.parametrize(
+    ("bytes_fraction", "verdict"),
+    [(0.9, ReadVerdict.READ_BOUND), (0.2, ReadVerdict.CONSUMER_LAG)],
+)
+def test_growing_lag_is_the_streams_only_near_the_read_limit(bytes_fraction: float, verdict: ReadVerdict) -> None:
+    # ages 40 s → 70 s → 130 s, bound 60 s: growing. Near the limit (0.9 ≥ 0.8): shards; at 0.2: the consumer
+    m = reads((bytes_fraction * READ_CAP_4,) * 3, (600,) * 3, (0, 0, 0), (40, 70, 130))
+    d = read_demand(m, None, 4, consumers=1, max_age_ms=60_000, threshold=0.8)
+    assert d is not None and d.lag_growing and d.verdict is verdict and d.max_age_ms == 130_000
+
+
+@pytest.mark.parametrize(
+    ("ages_s", "growing"),
+    [((40, 70, 130), True), ((130, 70, 140), False), ((20, 30, 50), False), ((70, 130), False), ((61, 62, 63), True)],
+)
+def test_lag_growing_needs_three_rising_ages_ending_above_the_bound(ages_s: tuple[int, ...], growing: bool) -> None:
+    assert lag_growing([a * 1000 for a in ages_s], 60_000) is growing
+
+
+# -- the scale-up -----------------------------------------------------------------------------------------------------
+
+
+def plan(trigger: TriggerKind, m: ReadMetrics | None, written_fraction: float = 0.0, consumers: int = 1):  # type: ignore[no-untyped-def]
+    from autoscaler.core.model import StreamMetrics
+
+    writes = StreamMetrics(series(written_fraction * 4 * MiB * 60), series(10.0)) if written_fraction else None
+    return plan_scale_up(
+        PlanInput(
+            stream="orders",
+            shards=even(4),
+            min_shards=1,
+            max_shards=64,
+            trigger=trigger,
+            metrics=writes,
+            read_metrics=m,
+            read_consumers=consumers,
+            max_iterator_age_ms=60_000,
+            read_threshold=0.8,
+        )
+    )
+
+
+def test_read_throttling_is_sized_from_read_demand() -> None:
+    # demand 1.17 (above) × 4 shards × headroom 2 = 9.36 → 10 shards
+    p = plan(TriggerKind.READ, reads((0.9 * READ_CAP_4,), (1000,), (300,)))
+    assert (p.reason.value, p.target) == ("read_demand", 10)
+    assert "read throttling: 300 GetRecords calls refused" in p.decision
+
+
+def test_calls_bound_and_consumer_lag_are_reported_not_resharded() -> None:
+    calls = plan(TriggerKind.READ, reads((0.1 * READ_CAP_4,), (1440,), (200,)))
+    lag = plan(TriggerKind.READ, reads((0.2 * READ_CAP_4,) * 3, (600,) * 3, (0, 0, 0), (40, 70, 130)))
+    assert (calls.reason.value, calls.target, calls.ops) == ("read_calls", 4, ())
+    assert (lag.reason.value, lag.target, lag.ops) == ("consumer_lag", 4, ())
+    assert "the consumer is slow" in lag.decision
+
+
+def test_a_write_alarm_on_a_stream_whose_readers_need_more_takes_the_larger_need() -> None:
+    # writes at 0.8: ⌈0.8 × 4 × 2⌉ = 7 for the writers; 3 consumers read 1.2 of the read capacity: ⌈1.2 × 4 × 2⌉ =
+    # 10 for the readers
+    p = plan(TriggerKind.UTILISATION, None, written_fraction=0.8, consumers=3)
+    assert (p.reason.value, p.target) == ("read_demand", 10)
+    alone = plan(TriggerKind.UTILISATION, None, written_fraction=0.8, consumers=0)  # read side off
+    assert (alone.reason.value, alone.target) == ("scaled_for_peak", 7)
+
+
+# -- the scale-down guard ---------------------------------------------------------------------------------------------
+
+
+def quiet(**read: object) -> ScaleDownInput:
+    """4 even shards, a day of 5-minute writes at 20% of their 4 MiB/s."""
+    start, end = 0, 86_400
+    written = {t: 0.2 * 4 * MiB * 300 for t in range(start, end, 300)}
+    return ScaleDownInput(
+        stream="orders",
+        shards=even(4),
+        min_shards=1,
+        scale_down_threshold=0.5,
+        scale_up_threshold=0.8,
+        window_start=start,
+        window_end=end,
+        period_seconds=300,
+        incoming_bytes=written,
+        incoming_records={t: 10.0 for t in written},
+        **read,  # type: ignore[arg-type]
+    )
+
+
+def test_the_guard_keeps_a_stream_whose_readers_were_throttled_or_behind() -> None:
+    assert decide_scale_down(quiet()).target == 2  # write side alone: 0.2 × 4 / 0.5 = 1.6 → 2
+    throttled = decide_scale_down(quiet(read_consumers=1, read_throttled=12.0))
+    behind = decide_scale_down(quiet(read_consumers=1, max_iterator_age_ms=95_000.0, iterator_age_bound_ms=60_000.0))
+    assert (throttled.reason.value, throttled.target) == ("read_throttled", 4)
+    assert (behind.reason.value, behind.target) == ("readers_behind", 4)
+    assert "95 s" in behind.message
+
+
+def test_the_readers_load_sizes_the_merge() -> None:
+    # 3 consumers of writes at 20%: 3 × 0.2 / 2 = 30% of the read capacity → 0.3 × 4 / 0.5 = 2.4 → 3, not 2
+    d = decide_scale_down(quiet(read_consumers=3, max_iterator_age_ms=1_000.0))
+    assert (d.reason.value, d.target, round(d.peak or 0, 4)) == ("merge", 3, 0.3)
+
+
+# -- alarms -----------------------------------------------------------------------------------------------------------
+
+
+def test_read_side_streams_get_three_read_alarms_retuned_with_the_count(world: World) -> None:
+    world.config = parse_config(
+        "streams:\n  - {name: orders, min_shards: 1, max_shards: 64, desired_shards: 4, read_side: true,"
+        " max_iterator_age_seconds: 120}\n"
+    )
+    cfg = world.config.stream("orders")
+    assert cfg is not None
+    specs = {s.kind: s for s in stream_alarm_specs("kinesis-autoscaler", cfg, 4)}
+    assert set(specs) == set(AlarmKind)
+    # bytes read at 80% of 4 × 2 MiB/s × 60 s = 402,653,184; any refused read; the age above 120 s, 3 minutes running
+    assert specs[AlarmKind.READ_BYTES].threshold == pytest.approx(0.8 * READ_CAP_4)
+    assert (specs[AlarmKind.READ_THROTTLED].threshold, specs[AlarmKind.READ_THROTTLED].comparison) == (
+        0.0,
+        "GreaterThanThreshold",
+    )
+    age = specs[AlarmKind.ITERATOR_AGE]
+    assert (age.threshold, age.period_seconds, age.evaluation_periods, age.metric_name) == (
+        120_000.0,
+        60,
+        3,
+        "GetRecords.IteratorAgeMilliseconds",
+    )
+    world.add_stream("orders", 4)
+    sync_alarms(world.alarms, "kinesis-autoscaler", cfg, 8, force_ok=True)
+    by = world.alarms.alarms
+    assert by[alarm_name("kinesis-autoscaler", "orders", AlarmKind.READ_BYTES)].spec.threshold == pytest.approx(
+        0.8 * 2 * READ_CAP_4
+    )
+    assert by[alarm_name("kinesis-autoscaler", "orders", AlarmKind.ITERATOR_AGE)].spec.threshold == 120_000.0
+    plain = parse_config("streams:\n  - {name: o, min_shards: 1, max_shards: 8, desired_shards: 1}\n").stream("o")
+    assert plain is not None and len(stream_alarm_specs("p", plain, 1)) == 3  # the read side is off by default
+
+
+# -- the service on the doubles ---------------------------------------------------------------------------------------
+
+
+def test_a_read_alarm_scales_a_read_side_stream_and_is_refused_for_others(world: World) -> None:
+    world.config = parse_config(
+        "streams:\n"
+        "  - {name: orders, min_shards: 1, max_shards: 64, desired_shards: 4, read_side: true}\n"
+        "  - {name: plain, min_shards: 1, max_shards: 64, desired_shards: 4}\n"
+    )
+    world.add_stream("orders", 4)
+    world.add_stream("plain", 4)
+    now = world.clock.now()
+    for stream in ("orders", "plain"):
+        for i in range(1, 4):
+            world.metrics.put(stream, "IncomingBytes", now - 60 * i, 0.3 * 4 * MiB * 60)
+            world.metrics.put(stream, "IncomingRecords", now - 60 * i, 100.0)
+            world.metrics.put(stream, "GetRecords.Bytes", now - 60 * i, 0.9 * READ_CAP_4)
+            world.metrics.put(stream, "GetRecords.Success", now - 60 * i, 1000.0)
+            world.metrics.put(stream, "ReadProvisionedThroughputExceeded", now - 60 * i, 300.0)
+    svc = world.service()
+    done = svc.scale_up(ScaleUpRequest("orders", TriggerKind.READ, source="test"), world.budget())
+    # demand 0.9 + 300 × 452,985 / 503,316,480 = 1.17 → ⌈1.17 × 4 × 2⌉ = 10
+    assert (done.outcome, done.after, done.plan.reason.value if done.plan else None) == (
+        Outcome.SCALED,
+        10,
+        "read_demand",
+    )
+    plain = svc.scale_up(ScaleUpRequest("plain", TriggerKind.READ, source="test"), world.budget())
+    assert plain.outcome is Outcome.NOOP and plain.plan is not None and plain.plan.reason.value == "no_evidence"
+    assert len(world.kinesis.open_shards("plain")) == 4
+
+
+def test_the_scale_down_keeps_a_read_side_stream_whose_readers_are_behind(world: World) -> None:
+    world.config = parse_config(
+        "streams:\n  - {name: orders, min_shards: 1, max_shards: 64, desired_shards: 4, read_side: true}\n"
+    )
+    world.add_stream("orders", 4)
+    now = int(world.clock.now()) // 60 * 60
+    for i in range(1, 25 * 60 + 1):
+        world.metrics.put("orders", "IncomingBytes", now - 60 * i, 0.1 * 4 * MiB * 60)
+        world.metrics.put("orders", "IncomingRecords", now - 60 * i, 10.0)
+    world.metrics.put("orders", "GetRecords.IteratorAgeMilliseconds", now - 3 * 3600, 400_000.0)
+    svc = world.scale_down_service()
+    (planned,) = svc.dry_run()
+    (ran,) = svc.run(world.budget()).results
+    assert (planned.outcome, planned.decision.reason.value if planned.decision else None) == (
+        StreamOutcome.KEPT,
+        "readers_behind",
+    )
+    assert ran.outcome is StreamOutcome.KEPT and len(world.kinesis.open_shards("orders")) == 4
