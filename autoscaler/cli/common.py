@@ -16,7 +16,6 @@ import functools
 import inspect
 import json
 import os
-import re
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -27,7 +26,9 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from autoscaler.config import CONFIG_ENV
 from autoscaler.core.errors import AutoscalerError, ConfigError, StreamNotFound, StreamNotProvisioned
@@ -273,12 +274,17 @@ def find_config(
 
 # -- output ---------------------------------------------------------------------------------------------------------
 
-_MARKUP = re.compile(r"\[/?[a-z ]*\]|\[/\]")
-
 
 def plain(text: object) -> str:
-    """A cell without rich markup, on one line (text output: one record per line, tab-separated fields)."""
-    return _MARKUP.sub("", str(text)).replace("\t", " ").replace("\n", "; ")
+    """A cell as plain text on one line (text output: one record per line, tab-separated fields)."""
+    raw = text.plain if isinstance(text, Text) else str(text)
+    return raw.replace("\t", " ").replace("\n", "; ")
+
+
+def shown(cell: object) -> Text | str:
+    """A cell or note for the console: a Text keeps its styles; anything else is shown as written, brackets and
+    all ("[min_shards, max_shards] = [1, 16]" is data, not markup)."""
+    return cell if isinstance(cell, Text) else escape(str(cell))
 
 
 @dataclass
@@ -287,8 +293,8 @@ class View:
 
     title: str
     columns: Sequence[str]
-    rows: list[Sequence[object]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)  # lines after the table (stderr under --output text)
+    rows: list[Sequence[object]] = field(default_factory=list)  # str cells shown as written; Text cells styled
+    notes: list[str | Text] = field(default_factory=list)  # lines after the table (stderr under --output text)
 
 
 def envelope(payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -309,21 +315,21 @@ def emit(payload: Mapping[str, Any], view: View | None) -> None:
         for note in view.notes:
             sys.stderr.write(plain(note) + "\n")
         return
-    table = Table(title=view.title)
+    table = Table(title=escape(view.title))
     for col in view.columns:
-        table.add_column(col)
+        table.add_column(escape(col))
     for row in view.rows:
-        table.add_row(*(str(c) for c in row))
+        table.add_row(*(shown(c) for c in row))
     out.print(table)
-    for note in view.notes:
-        out.print(note)
+    for line in view.notes:
+        out.print(shown(line))
 
 
 def note(message: str) -> None:
     """A line for the operator that is not the result (which config was read, a warning): stderr, never in the way
     of a script reading stdout. Under --output json it is left out: the payload carries it."""
     if not current().json:
-        err.print(f"[dim]{message}[/dim]")
+        err.print(Text(message, style="dim"))
 
 
 def fail(code: int, kind: str, message: str, *, where: bool = False) -> NoReturn:
@@ -337,7 +343,7 @@ def fail(code: int, kind: str, message: str, *, where: bool = False) -> NoReturn
         sys.stderr.write(json.dumps({"schema_version": SCHEMA_VERSION, "command": inv.command, "error": body}) + "\n")
     else:
         label = {EXIT_BAD_INPUT: "error", EXIT_AWS: "AWS", EXIT_REFUSED: "refused"}.get(code, "failed")
-        err.print(f"[red]{label} ({kind}):[/red] {message}", markup=True, highlight=False)
+        err.print(Text.assemble((f"{label} ({kind}):", "red"), " ", message), highlight=False)
     raise typer.Exit(code)
 
 

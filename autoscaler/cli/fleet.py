@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from autoscaler.cli import aws
 from autoscaler.cli.common import EXIT_FAILED, View, _run, command, emit
@@ -56,12 +57,14 @@ def status() -> None:
     uneven = False
     for r in rows:
         states = ", ".join(sorted({a["state"] for a in r.alarms.values()})) or "none (on-demand)"
-        alarms_text = f"{states}; " + ("thresholds match" if r.alarms_match else "[red]thresholds do not match[/red]")
-        shards = (
+        alarms_text = Text.assemble(
+            f"{states}; ", ("thresholds match", "") if r.alarms_match else ("thresholds do not match", "red")
+        )
+        shards = Text(
             f"{r.open_shards if r.open_shards is not None else '-'} ({r.min_shards}/{r.desired_shards}/{r.max_shards})"
         )
         if r.effective_capacity is not None and r.open_shards and r.effective_capacity < r.open_shards - 0.005:
-            shards += f"\n[dim]uneven: {r.effective_capacity:g} shards of capacity[/dim]"
+            shards.append(f"\nuneven: {r.effective_capacity:g} shards of capacity", style="dim")
             uneven = True
         cooldowns = (
             f"{r.cooldown_up_s} s / {r.cooldown_down_s} s" + (" (locked)" if r.locked else "")
@@ -71,7 +74,7 @@ def status() -> None:
         view.rows.append(
             (
                 r.stream,
-                f"{r.mode} {r.status}" + (f"\n[dim]{r.mode_note}[/dim]" if r.mode_note else ""),
+                Text.assemble(f"{r.mode} {r.status}", (f"\n{r.mode_note}" if r.mode_note else "", "dim")),
                 shards,
                 pct(r.peak_1h),
                 pct(r.peak_24h),
@@ -124,10 +127,10 @@ def doctor(
     view = View(
         f"kinesis-autoscaler doctor ({cfg.source})",
         ("stream", "severity", "check", "finding", "what to do"),
-        [(f.stream, f"[{colour[f.severity]}]{f.severity.value}[/]", f.check, f.message, f.fix) for f in findings],
+        [(f.stream, Text(f.severity.value, style=colour[f.severity]), f.check, f.message, f.fix) for f in findings],
     )
     if not findings:
-        view.notes.append(f"[green]{checked} stream(s) checked: every invariant holds[/green]")
+        view.notes.append(Text(f"{checked} stream(s) checked: every invariant holds", style="green"))
     emit(
         {
             "findings": [{**f._asdict(), "severity": f.severity.value} for f in findings],

@@ -1,8 +1,9 @@
 """The commands that act on streams, and their plans: scale-up, scale-down, scale (an operator's target),
 capacity-mode; `plan …` and every --dry-run predict the run read-only, with the run's reason codes.
 
-Exit codes (cli/common.py): a refused action (cooldown, lock held, disabled, on-demand) exits 4, and so does its
---dry-run; `plan` is a report and exits 0 unless it cannot be made.
+Exit codes (cli/common.py): a refused action (cooldown, lock held, disabled, on-demand) exits 4, and so do its
+--dry-run and its plan: they exit as the run would. The fleet commands (scale-down, capacity-mode without --stream)
+refuse streams every run by design (a cooldown): only failures change their exit code then.
 """
 
 from __future__ import annotations
@@ -150,7 +151,7 @@ def scale_up(stream: StreamOpt, dry_run: DryRunOpt = False) -> None:
 
 def scale(
     stream: StreamOpt,
-    to: Annotated[int, typer.Option("--to", help="the shard count to reach, within [min_shards, max_shards]")],
+    to: Annotated[int, typer.Option("--to", help="the shard count to reach, from min_shards to max_shards")],
     reason: Annotated[str, typer.Option("--reason", help="why (logged and in the notification)")],
     dry_run: DryRunOpt = False,
 ) -> None:

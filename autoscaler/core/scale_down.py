@@ -165,7 +165,8 @@ def decide_scale_down(inp: ScaleDownInput) -> ScaleDownDecision:
             **stats,
         )
     if n <= inp.min_shards:
-        return keep(ScaleDownReason.AT_MIN, f"kept: {n} shards is min_shards", **stats)
+        at = "is" if n == inp.min_shards else "is below"
+        return keep(ScaleDownReason.AT_MIN, f"kept: {n} shards {at} min_shards {inp.min_shards}", **stats)
 
     limit = limit_of(inp)
     # Load in shard-equivalents = peak × effective capacity C (C = N for an even layout). Smallest M with
