@@ -15,11 +15,12 @@ from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from autoscaler.app.alarm_sync import stream_threshold
-from autoscaler.app.ports import AlarmInfo, AlarmsPort, Clock, CooldownPort, KinesisPort, LockState
+from autoscaler.app.ports import AlarmInfo, AlarmsPort, Clock, CooldownPort, KinesisPort, LockState, MetricsPort
 from autoscaler.config import AutoscalerConfig, StreamConfig
 from autoscaler.core.capacity import SCALED_KINDS, alarm_kinds, alarm_name
 from autoscaler.core.capacity_mode import ModePolicy
 from autoscaler.core.errors import AutoscalerError
+from autoscaler.core.limits import ITERATOR_AGE, READ_THROTTLED
 from autoscaler.core.model import Shard, StreamDescription, StreamMode
 from autoscaler.core.scale_down import effective_capacity
 from autoscaler.core.scale_up import tiles_key_space
@@ -154,8 +155,10 @@ def diagnose(
     cooldown: CooldownPort,
     clock: Clock,
     names: Sequence[str] | None = None,
+    metrics: MetricsPort | None = None,
 ) -> list[Finding]:
-    """Read each managed stream (or the named ones) and check it. A stream that cannot be read is a finding."""
+    """Read each managed stream (or the named ones) and check it. A stream that cannot be read is a finding. With
+    `metrics`, the read-side streams' last hour too: readers throttled or behind (read_findings)."""
     wanted = [s for s in config.streams if names is None or s.name in names]
     summaries = kinesis.describe_all()
     found = alarms.get_alarms(
@@ -175,4 +178,51 @@ def diagnose(
             out.append(Finding(cfg.name, Severity.ERROR, "read", f"cannot read it: {exc}", "check permissions"))
             continue
         out += check_stream(cfg, config.alarm_name_prefix, desc=desc, shards=shards, alarms=found, lock=lock, now=now)
+    readers = [c for c in wanted if c.read_side]
+    if metrics is not None and readers:
+        end = int(now) // 60 * 60
+        try:
+            got = metrics.fleet_series(
+                [c.name for c in readers], READ_DOCTOR_METRICS, start=end - 3600, end=end, period_seconds=60
+            )
+        except AutoscalerError as exc:
+            return [*out, Finding("-", Severity.WARNING, "readers", f"cannot read the read metrics: {exc}", "retry")]
+        for c in readers:
+            out += read_findings(c, got.get(c.name, {}))
+    return out
+
+
+READ_DOCTOR_METRICS = (READ_THROTTLED, ITERATOR_AGE)
+
+
+def read_findings(cfg: StreamConfig, series: Mapping[str, Mapping[int, float]]) -> list[Finding]:
+    """A read-side stream's readers over the last hour: refused reads, or the worst reader beyond
+    max_iterator_age_seconds. Warnings: they stop every scale-down, and say where to look."""
+    out = []
+    refused = sum(series.get(READ_THROTTLED, {}).values())
+    ages = series.get(ITERATOR_AGE, {})
+    worst = max(ages.values()) / 1000 if ages else None
+    if refused > 0:
+        out.append(
+            Finding(
+                cfg.name,
+                Severity.WARNING,
+                "readers",
+                f"{refused:.0f} GetRecords calls throttled in the last hour",
+                "`plan scale-up` shows whether reads are at the shared limit (more shards) or the calls are (fewer "
+                "polling consumers, or enhanced fan-out); scale-downs wait meanwhile",
+            )
+        )
+    if worst is not None and worst > cfg.max_iterator_age_seconds:
+        out.append(
+            Finding(
+                cfg.name,
+                Severity.WARNING,
+                "readers",
+                f"readers behind: iterator age reached {worst:.0f} s in the last hour (max_iterator_age_seconds "
+                f"{cfg.max_iterator_age_seconds})",
+                "if `status` shows reads near the limit, the stream needs shards (`scale --to N`); if not, the "
+                "consumer is slow; scale-downs wait meanwhile",
+            )
+        )
     return out

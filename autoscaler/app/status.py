@@ -12,8 +12,9 @@ from autoscaler.config import AutoscalerConfig
 from autoscaler.core.capacity import alarm_kinds, alarm_name, bytes_capacity, records_capacity
 from autoscaler.core.capacity_mode import ModePolicy
 from autoscaler.core.errors import AutoscalerError, LockUnavailable
-from autoscaler.core.limits import INCOMING_BYTES, INCOMING_RECORDS, WRITE_METRICS
+from autoscaler.core.limits import INCOMING_BYTES, INCOMING_RECORDS, ITERATOR_AGE, READ_BYTES, WRITE_METRICS
 from autoscaler.core.model import LockState, StreamMode
+from autoscaler.core.read_side import read_bytes_capacity
 from autoscaler.core.scale_down import effective_capacity
 
 
@@ -38,6 +39,11 @@ class StreamStatus(NamedTuple):
     mode_note: str = ""  # why the stream is in its mode (or what will happen to it)
     effective_capacity: float | None = None  # shard-equivalents before the widest shard fills (= open for even)
     lock_known: bool = True  # False: the cooldown table could not be read (lock and cooldowns unknown)
+    read_side: bool = False
+    read_peak_1h: float | None = (
+        None  # read_side: the busiest minute's GetRecords.Bytes, of the shared 2 MiB/s per shard
+    )
+    max_iterator_age_s: float | None = None  # read_side: the worst reader's age over the last hour
 
 
 def peak(points: Mapping[str, Mapping[int, float]], capacity: float, period: int) -> float | None:
@@ -49,6 +55,15 @@ def peak(points: Mapping[str, Mapping[int, float]], capacity: float, period: int
         return None
     cap_b, cap_r = bytes_capacity(1, period) * capacity, records_capacity(1, period) * capacity
     return max(max(b.get(t, 0.0) / cap_b, r.get(t, 0.0) / cap_r) for t in set(b) | set(r))
+
+
+def _reads(series: Mapping[str, Mapping[int, float]] | None, capacity: float | None) -> dict[str, float | None]:
+    """The last hour's read peak (of the effective capacity's shared read bytes) and worst iterator age."""
+    if series is None:
+        return {}
+    read, ages = series.get(READ_BYTES, {}), series.get(ITERATOR_AGE, {})
+    peak = max(read.values()) / read_bytes_capacity(capacity, 60) if read and capacity else None
+    return {"read_peak_1h": peak, "max_iterator_age_s": max(ages.values()) / 1000 if ages else None}
 
 
 def mode_note(policy: str, mode: StreamMode | None, lock: LockState | None, now: float) -> str:
@@ -90,6 +105,14 @@ def fleet_status(
     hour_end = -(-now // 60) * 60
     day_end = -(-now // 300) * 300
     hour = metrics.fleet_series(names, WRITE_METRICS, start=hour_end - 3600, end=hour_end, period_seconds=60)
+    readers = [s.name for s in config.streams if s.read_side]
+    read_hour = (
+        metrics.fleet_series(
+            readers, (READ_BYTES, ITERATOR_AGE), start=hour_end - 3600, end=hour_end, period_seconds=60
+        )
+        if readers
+        else {}
+    )
     day = metrics.fleet_series(names, WRITE_METRICS, start=day_end - 86_400, end=day_end, period_seconds=300)
     wanted = [alarm_name(config.alarm_name_prefix, s.name, k) for s in config.streams for k in alarm_kinds(s.read_side)]
     found = alarms.get_alarms(wanted)
@@ -151,6 +174,8 @@ def fleet_status(
                 mode_note=mode_note(s.capacity_mode, desc.mode if desc else None, lock, now),
                 effective_capacity=round(capacity, 2) if capacity is not None else None,
                 lock_known=lock_known,
+                read_side=s.read_side,
+                **_reads(read_hour.get(s.name), capacity),
             )
         )
     return rows

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.text import Text
@@ -45,6 +45,7 @@ def status() -> None:
             "shards (min/desired/max)",
             "peak 1 h (1-min)",
             "peak 24 h (5-min)",
+            "reads 1 h",
             "alarms",
             "cooldown up/down",
             "last action",
@@ -78,6 +79,7 @@ def status() -> None:
                 shards,
                 pct(r.peak_1h),
                 pct(r.peak_24h),
+                _reads_cell(r),
                 r.problem or alarms_text,
                 cooldowns,
                 r.last_action or ("-" if r.lock_known else "unknown"),
@@ -97,6 +99,16 @@ def status() -> None:
             f"alarms of streams not in the config: {', '.join(orphans)} (create-streams --remove-orphaned-alarms)"
         )
     emit({"streams": [r._asdict() for r in rows], "orphaned_alarms": orphans}, view)
+
+
+def _reads_cell(r: Any) -> Text | str:
+    """The read side in a cell: the busiest minute's reads of the shared capacity and the worst reader's lag (red
+    beyond max_iterator_age_seconds is doctor's to explain); "off" when the stream's read side is not managed."""
+    if not r.read_side:
+        return "off"
+    peak = f"{r.read_peak_1h:.0%}" if r.read_peak_1h is not None else "-"
+    age = f"{r.max_iterator_age_s:.0f} s behind" if r.max_iterator_age_s is not None else "no reader"
+    return Text(f"{peak}, {age}")
 
 
 def doctor(
@@ -119,6 +131,7 @@ def doctor(
             cooldown=ports["cooldown"],
             clock=ports["clock"],
             names=stream or None,
+            metrics=ports["metrics"],
         )
     )
     errors = [f for f in findings if f.severity is Severity.ERROR]

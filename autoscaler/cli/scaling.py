@@ -113,16 +113,26 @@ def _scale_up_result(cfg: AutoscalerConfig, request: Any, dry_run: bool) -> None
 
 
 def _notify_up(result: Any) -> None:
-    from autoscaler.adapters.aws.notify import summary
+    from autoscaler.adapters.aws.notify import summary, up_subject
     from autoscaler.app.scale_up import Outcome
+    from autoscaler.core.scale_up import ScaleUpReason
 
     if result.outcome is not Outcome.SCALED or result.plan is None:
         return
     notifier = aws.notifier()
     if notifier is not None:
+        readers = result.plan.reason is ScaleUpReason.READ_DEMAND
         notifier.notify(
-            f"kinesis-autoscaler: {result.stream} scaled up {result.before} -> {result.after}",
-            summary(result.stream, "up", result.before, result.after, reason=result.plan.decision, seconds=0)
+            up_subject(result.stream, result.before, result.after, readers=readers),
+            summary(
+                result.stream,
+                "up",
+                result.before,
+                result.after,
+                reason=result.plan.decision,
+                seconds=0,
+                readers=readers,
+            )
             + " (operator, from the CLI)",
         )
 

@@ -65,6 +65,15 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     sys.modules.pop("autoscaler.handlers.scale_up", None)
 
 
+def _topic(run: Loaded) -> str:
+    """A notification topic for the loaded handler (the template sets NOTIFY_TOPIC_ARN to its NotificationTopic)."""
+    from autoscaler.adapters.aws.clients import build_client
+
+    topic: str = build_client("sns", "us-east-1").create_topic(Name="notify")["TopicArn"]
+    run.module.NOTIFIER.topic_arn = topic
+    return topic
+
+
 def open_shards(loaded: Loaded) -> int:
     shards = loaded.module.CLIENTS.kinesis.list_shards(StreamName="orders")["Shards"]
     return sum(1 for s in shards if "EndingSequenceNumber" not in s["SequenceNumberRange"])
@@ -84,7 +93,13 @@ def test_a_read_throttled_alarm_scales_for_the_readers(env: Any) -> None:
         iterator_age_ms=2_000,
         minutes=3,
     )
+    from moto.sns.models import sns_backends
+
+    topic = _topic(run)
     (result,) = run(load_event("sns-alarm-read-throttled.json"))
+    _, message, subject, *_ = sns_backends[ACCOUNT]["us-east-1"].topics[topic].sent_notifications[0]
+    assert subject == "kinesis-autoscaler: orders scaled up 4 -> 10 for readers"
+    assert message.startswith("orders scaled up 4 -> 10 shards for its readers in ") and "read throttling" in message
     assert (result["outcome"], result["reason"], result["current"], result["after"]) == (
         "scaled",
         "read_demand",

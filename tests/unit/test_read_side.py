@@ -258,3 +258,33 @@ def test_the_scale_down_keeps_a_read_side_stream_whose_readers_are_behind(world:
         "readers_behind",
     )
     assert ran.outcome is StreamOutcome.KEPT and len(world.kinesis.open_shards("orders")) == 4
+
+
+# -- the operator's view ----------------------------------------------------------------------------------------------
+
+
+def test_doctor_flags_readers_throttled_or_behind_and_status_shows_the_reads(world: World) -> None:
+    from autoscaler.app.doctor import Severity, diagnose
+    from autoscaler.app.status import fleet_status
+
+    world.config = parse_config(
+        "streams:\n"
+        "  - {name: orders, min_shards: 1, max_shards: 64, desired_shards: 4, read_side: true}\n"
+        "  - {name: plain, min_shards: 1, max_shards: 64, desired_shards: 4}\n"
+    )
+    world.add_stream("orders", 4)
+    world.add_stream("plain", 4)
+    now = int(world.clock.now()) // 60 * 60
+    for stream in ("orders", "plain"):
+        world.metrics.put(stream, "IncomingBytes", now - 120, 0.2 * 4 * MiB * 60)
+        world.metrics.put(stream, "GetRecords.Bytes", now - 120, 0.45 * READ_CAP_4)
+        world.metrics.put(stream, "ReadProvisionedThroughputExceeded", now - 120, 7.0)
+        world.metrics.put(stream, "GetRecords.IteratorAgeMilliseconds", now - 120, 95_000.0)
+    ports = {k: v for k, v in world.ports().items() if k in ("kinesis", "alarms", "cooldown", "clock")}
+    findings = [f for f in diagnose(world.config, metrics=world.metrics, **ports) if f.check == "readers"]
+    assert [(f.stream, f.severity) for f in findings] == [("orders", Severity.WARNING)] * 2  # "plain": read side off
+    assert "7 GetRecords calls throttled" in findings[0].message and "95 s" in findings[1].message
+    rows = {r.stream: r for r in fleet_status(world.config, metrics=world.metrics, **ports)}
+    # 0.45 of 4 shards' read bytes in the busiest minute; the worst reader 95 s behind
+    assert (round(rows["orders"].read_peak_1h or 0, 4), rows["orders"].max_iterator_age_s) == (0.45, 95.0)
+    assert (rows["plain"].read_side, rows["plain"].read_peak_1h) == (False, None)

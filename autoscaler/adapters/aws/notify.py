@@ -40,7 +40,22 @@ class SnsNotifier:
             return False
 
 
-def summary(stream: str, direction: str, before: int | None, after: int | None, *, reason: str, seconds: float) -> str:
-    """e.g. "orders scaled up 4 -> 8 shards in 95 s: peak 100% of 4 shards needs 8 for headroom 2x"."""
+def summary(
+    stream: str,
+    direction: str,
+    before: int | None,
+    after: int | None,
+    *,
+    reason: str,
+    seconds: float,
+    readers: bool = False,
+) -> str:
+    """e.g. "orders scaled up 4 -> 8 shards in 95 s: peak 100% of 4 shards needs 8 for headroom 2x"; a scale-up for
+    the stream's readers says so: "orders scaled up 4 -> 10 shards for its readers in 95 s: read throttling: …"."""
     counts = f"{before} -> {after} shards" if before is not None and after is not None else "shards changed"
-    return f"{stream} scaled {direction} {counts} in {seconds:.0f} s: {reason}"
+    return f"{stream} scaled {direction} {counts}{' for its readers' if readers else ''} in {seconds:.0f} s: {reason}"
+
+
+def up_subject(stream: str, before: int | None, after: int | None, *, readers: bool = False) -> str:
+    """The notification's subject for a scale-up (SNS keeps 100 characters)."""
+    return f"kinesis-autoscaler: {stream} scaled up {before} -> {after}" + (" for readers" if readers else "")
