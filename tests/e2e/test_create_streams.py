@@ -365,3 +365,42 @@ def test_a_failing_action_exits_non_zero_and_still_summarises(
     assert result.exit_code == 1
     rows = {r["stream"]: r for r in json.loads(result.stdout[result.stdout.index("{") :])["streams"]}
     assert rows["cs-bad"]["status"] == "failed" and rows["cs-good"]["status"] == "changed"
+
+
+def test_a_read_side_stream_gets_its_read_alarms_and_a_second_run_changes_nothing(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """read_side: true adds the three read alarms (issue 15), idempotently; the iterator age is alarmed on Maximum."""
+    clients = local_clients(moto_server.endpoint)
+    topic = clients.sns.create_topic(Name="cs-read-alarms")["TopicArn"]
+    cfg = write(
+        tmp_path,
+        "  - {name: cs-read, min_shards: 1, max_shards: 8, desired_shards: 2, read_side: true, "
+        "max_iterator_age_seconds: 300}\n",
+        prefix="cs11",
+    )
+    first = by_stream(run(["--config", cfg, "--alarm-topic-arn", topic, "--json"], moto_server))
+    assert first["cs-read"]["status"] == "changed"
+    alarms = {a["AlarmName"]: a for a in clients.cloudwatch.describe_alarms(AlarmNamePrefix="cs11/")["MetricAlarms"]}
+    assert set(alarms) == {
+        f"cs11/cs-read/{k}"
+        for k in (
+            "incoming-bytes",
+            "incoming-records",
+            "write-throttled",
+            "read-bytes",
+            "read-throttled",
+            "iterator-age",
+        )
+    }
+    age = alarms["cs11/cs-read/iterator-age"]
+    assert (age["MetricName"], age["Statistic"], age["Threshold"], age["EvaluationPeriods"]) == (
+        "GetRecords.IteratorAgeMilliseconds",
+        "Maximum",
+        300_000.0,
+        3,
+    )
+    # 2 shards' shared reads: 0.8 × 2 × 2 MiB × 60 = 201,326,592 bytes a minute
+    assert alarms["cs11/cs-read/read-bytes"]["Threshold"] == 0.8 * 2 * 2 * 1_048_576 * 60
+    again = run(["--config", cfg, "--alarm-topic-arn", topic, "--json"], moto_server)
+    assert by_stream(again)["cs-read"]["status"] == "unchanged"
