@@ -4,7 +4,8 @@ Once a minute each alarm looks at its last EvaluationPeriods periods of publishe
 hides the newest minutes), counts the breaching ones (a missing period is not breaching: TreatMissingData
 notBreaching, as create-streams sets it) and goes ALARM when at least DatapointsToAlarm breach, OK otherwise.
 Actions fire only on a transition into ALARM; SetAlarmState(OK) by the autoscaler is honoured until the next
-evaluation, which is what lets a breach that lasts fire again.
+evaluation, which is what lets a breach that lasts fire again. A period longer than a minute adds its minutes up, or
+takes the largest of them for a metric alarmed on its Maximum (the iterator age: core/limits.py stat_of).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from autoscaler.adapters.fakes.cloudwatch import FakeAlarm, FakeAlarms, FakeMetrics
+from autoscaler.core.limits import stat_of
 
 
 class _Watch(NamedTuple):
@@ -22,6 +24,7 @@ class _Watch(NamedTuple):
     to_alarm: int
     threshold: float
     strict: bool  # GreaterThanThreshold (else GreaterThanOrEqualToThreshold)
+    maximum: bool = False  # the period's statistic is its largest minute (else their sum)
 
 
 class AlarmEvaluator:
@@ -48,6 +51,7 @@ class AlarmEvaluator:
                     spec.datapoints_to_alarm,
                     spec.threshold,
                     spec.comparison == "GreaterThanThreshold",
+                    stat_of(spec.metric_name) == "Maximum",
                 )
             )
             self._states[name] = alarm.state
@@ -82,7 +86,7 @@ class AlarmEvaluator:
                     for t in range(start, start + w.period, 60):
                         v = get(t)
                         if v is not None:
-                            total = v if total is None else total + v
+                            total = v if total is None else (max(total, v) if w.maximum else total + v)
                     if total is not None and (total > thr if w.strict else total >= thr):
                         breaching += 1
             state = "ALARM" if breaching >= w.to_alarm else "OK"

@@ -15,6 +15,7 @@ from autoscaler.core.limits import UPDATE_SHARD_COUNT_CALLS_PER_24H
 from autoscaler.core.scale_up import uniform_shards
 from autoscaler.simulator.ledger import Activity, Ledger, PolicyRun, ceil_load
 from autoscaler.simulator.prices import Billing
+from autoscaler.simulator.reads import SHARD_READ_BYTES_PER_MINUTE, ReadModel, ReadRun
 from autoscaler.simulator.trace import SHARD_BYTES_PER_MINUTE, SHARD_RECORDS_PER_MINUTE, Trace
 from autoscaler.simulator.traffic import UNIFORM, Layout, Skew, layout_of, uniform_layout
 
@@ -240,12 +241,17 @@ def polling(
     skew: Skew = UNIFORM,
     metric_delay_seconds: int = 120,
     update_seconds: float = 120.0,
+    reads: ReadModel | None = None,
 ) -> PolicyRun:
     """Every `check_seconds`, the mean utilisation of the last `window_minutes` CloudWatch shows (accepted writes,
     published `metric_delay_seconds` late) decides: ×2 above 75%, ÷2 below 25%, by UpdateShardCount (effective
-    `update_seconds` later; AWS's 10 calls per 24 h apply), then a cool-off."""
+    `update_seconds` later; AWS's 10 calls per 24 h apply), then a cool-off. With `reads`, the bytes read
+    (GetRecords.Bytes) over 2 MiB/s per shard count as a third utilisation, as the tool's GET operation does (one
+    consumer's worth: it has no consumer count, and reads what CloudWatch shows, refused reads not included)."""
     params = params or PollingParams()
     led = Ledger(trace)
+    read_run = ReadRun(reads, trace.minutes) if reads is not None else None
+    acc_read: list[float] = [0.0]  # prefix sums of bytes read by minute
     layouts = _LayoutCache(skew)
     n = min(max(initial_count(loads), params.min_shards), params.max_shards)
     pending: tuple[float, int] | None = None  # (effective at, count)
@@ -265,6 +271,8 @@ def polling(
         b, r, _ = led.serve(m, layouts(n))
         acc_b.append(acc_b[-1] + b)
         acc_r.append(acc_r[-1] + r)
+        if read_run is not None:
+            acc_read.append(acc_read[-1] + read_run.step(m, b, float(n), n).bytes_read)
         end = t0 + 60.0
         while next_check < end:
             t = next_check
@@ -278,6 +286,8 @@ def polling(
             mean_b = (acc_b[visible] - acc_b[lo]) / span / (n * SHARD_BYTES_PER_MINUTE)
             mean_r = (acc_r[visible] - acc_r[lo]) / span / (n * SHARD_RECORDS_PER_MINUTE)
             util = max(mean_b, mean_r)
+            if read_run is not None:
+                util = max(util, (acc_read[visible] - acc_read[lo]) / span / (n * SHARD_READ_BYTES_PER_MINUTE))
             if util > params.scale_up_above:
                 target = min(params.max_shards, math.ceil(n * params.scale_up_factor))
             elif util < params.scale_down_below:
@@ -301,4 +311,6 @@ def polling(
     ]
     if refused_calls:
         notes.append(f"{refused_calls} checks wanted a call beyond AWS's 10 UpdateShardCount calls per 24 h")
-    return PolicyRun("polling", led, Activity(usc, usc, round(usc * update_seconds / 60), tuple(notes)))
+    if read_run is not None:
+        notes.append("scales on bytes read too (GetRecords.Bytes over 2 MiB/s per shard), as the tool's GET operation")
+    return PolicyRun("polling", led, Activity(usc, usc, round(usc * update_seconds / 60), tuple(notes)), reads=read_run)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from array import array
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from autoscaler.simulator.prices import (
     Billing,
@@ -21,6 +21,9 @@ from autoscaler.simulator.prices import (
 )
 from autoscaler.simulator.trace import Trace
 from autoscaler.simulator.traffic import Layout, refused
+
+if TYPE_CHECKING:
+    from autoscaler.simulator.reads import ReadRun
 
 RAMP_FLOOR = 0.5  # the largest ramp starts where the load last stood at ≤ 50% of the trace's peak
 
@@ -117,6 +120,7 @@ class PolicyRun(NamedTuple):
     # the price list of the run's on-demand minutes (Standard or Advantage); PROVISIONED: it has none
     billing: Billing = Billing.PROVISIONED
     shard_metrics: int = 0  # shard-level metrics billed per open shard (enhanced monitoring)
+    reads: ReadRun | None = None  # the read side of the run, when the simulation has a read model (reads.py)
 
     @property
     def provisioned(self) -> bool:

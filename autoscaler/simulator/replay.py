@@ -4,7 +4,11 @@ Nothing of the policy is re-implemented here. The replay plays the parts of AWS 
 - Kinesis: FakeKinesis (UPDATING for a duration per call, one reshard at a time, UpdateShardCount's limits). Writes
   are served on the layout in place at the start of each minute; a reshard's new layout takes over when it completes.
 - CloudWatch: each minute's accepted IncomingBytes / IncomingRecords and refused WriteProvisionedThroughputExceeded
-  go into FakeMetrics, readable after the publication delay; AlarmEvaluator judges the alarms once a minute.
+  go into FakeMetrics, readable after the publication delay; AlarmEvaluator judges the alarms once a minute. With a
+  read model (ReplayOptions.reads, simulator/reads.py), the minute's GetRecords.Bytes, GetRecords.Success,
+  ReadProvisionedThroughputExceeded and GetRecords.IteratorAgeMilliseconds (Maximum) go in too, whatever the
+  stream's config: CloudWatch publishes them for any polling consumer. Only a stream with read_side: true has the
+  read alarms and reads them (the real services decide that, as deployed).
 - SNS → Lambda: an alarm going into ALARM becomes the SNS notification CloudWatch would send, parsed and screened as
   the handler does, and runs ScaleUpService with a 900 s invocation budget; continuations run as the next invocation.
 - EventBridge: ScaleDownService runs every `scale_down_every_seconds` from the start of the trace, and the re-arm
@@ -40,7 +44,17 @@ from autoscaler.app.scale_up import Outcome, ScaleUpRequest, ScaleUpResult, Scal
 from autoscaler.app.sweeper import AlarmSweeper
 from autoscaler.config import AutoscalerConfig
 from autoscaler.core.defaults import ALARM_SWEEP_SECONDS
-from autoscaler.core.limits import INCOMING_BYTES, INCOMING_RECORDS, KINESIS_NAMESPACE, WRITE_THROTTLED
+from autoscaler.core.limits import (
+    INCOMING_BYTES,
+    INCOMING_RECORDS,
+    ITERATOR_AGE,
+    KINESIS_NAMESPACE,
+    READ_BYTES,
+    READ_CALLS,
+    READ_THROTTLED,
+    WRITE_THROTTLED,
+    stat_of,
+)
 from autoscaler.core.model import Direction, Shard, TriggerKind
 from autoscaler.core.scale_up import LimitReason, ScaleUpReason
 from autoscaler.events import (
@@ -53,6 +67,7 @@ from autoscaler.events.notification import sns_alarm_event
 from autoscaler.simulator.alarm_eval import AlarmEvaluator
 from autoscaler.simulator.baselines import initial_count
 from autoscaler.simulator.ledger import Activity, Ledger, PolicyRun
+from autoscaler.simulator.reads import ReadModel, ReadRun
 from autoscaler.simulator.trace import Trace
 from autoscaler.simulator.traffic import UNIFORM, Layout, Skew, accepted_share, layout_of
 
@@ -97,6 +112,7 @@ class ReplayOptions(NamedTuple):
     sweep_every_seconds: int | None = ALARM_SWEEP_SECONDS  # the template's AlarmSweepSchedule; None: no sweep
     kills: tuple[Kill, ...] = ()
     lost_continuations: int = 0  # the first N continuations handed over never run
+    reads: ReadModel | None = None  # polling consumers reading the stream (simulator/reads.py); None: no reads
 
 
 class _DrivenClock(SimClock):
@@ -206,6 +222,7 @@ class AutoscalerReplay:
         self.lost = 0
         self.evaluator = AlarmEvaluator(self.alarms, self.metrics)
         self.ledger = Ledger(trace)
+        self.reads = ReadRun(options.reads, trace.minutes) if options.reads is not None else None
 
         start = min(max(initial_count(loads), cfg.min_shards), cfg.max_shards)
         levels = frozenset({"IncomingBytes", "WriteProvisionedThroughputExceeded"}) if cfg.shard_level_metrics else None
@@ -266,6 +283,15 @@ class AutoscalerReplay:
                 put(name, INCOMING_RECORDS, begin, accepted_r)
             if refused_r:
                 put(name, WRITE_THROTTLED, begin, refused_r)
+            if self.reads is not None:
+                shards = self.layout.shards
+                got = self.reads.step(m, accepted_b, float(shards), shards)
+                if got.iterator_age_ms is not None:  # a consumer polled: CloudWatch has the minute's datapoints
+                    put(name, READ_BYTES, begin, got.bytes_read)
+                    put(name, READ_CALLS, begin, got.calls)
+                    put(name, ITERATOR_AGE, begin, got.iterator_age_ms)
+                    if got.throttled_calls:
+                        put(name, READ_THROTTLED, begin, got.throttled_calls)
             self.minute = m + 1
             end = begin + 60
             self.queue.extend(_Attempt(a, 1) for a in self.evaluator.evaluate(end))
@@ -332,7 +358,12 @@ class AutoscalerReplay:
         if isinstance(item, FakeAlarm):
             for note in parse_scale_up_event(self._notification(item)):
                 if not isinstance(note, AlarmNotification) or screen(
-                    note, account_id=ACCOUNT, region=REGION, managed=self.config.names, now=self.clock.now()
+                    note,
+                    account_id=ACCOUNT,
+                    region=REGION,
+                    managed=self.config.names,
+                    now=self.clock.now(),
+                    read_side=self.config.read_side_names,
                 ):
                     self._count("scale-up refused at the edge")
                     continue
@@ -378,7 +409,7 @@ class AutoscalerReplay:
             "Threshold": spec.threshold,
             "MetricName": spec.metric_name,
             "Namespace": KINESIS_NAMESPACE,
-            "Statistic": "Sum",
+            "Statistic": stat_of(spec.metric_name),  # Maximum for the iterator age, as create-streams sets it
             "Dimensions": [{"Name": "StreamName", "Value": spec.stream}],
             "Period": spec.period_seconds,
             "EvaluationPeriods": spec.evaluation_periods,
@@ -403,4 +434,10 @@ class AutoscalerReplay:
             len(calls), usc, round(self.updating_seconds / 60), notes, capped_by_max_shards=self.capped_by_max_shards
         )
         # create-streams enables three shard-level metrics when the config asks for them (onboarding.py)
-        return PolicyRun("autoscaler", self.ledger, activity, shard_metrics=3 if self.cfg.shard_level_metrics else 0)
+        return PolicyRun(
+            "autoscaler",
+            self.ledger,
+            activity,
+            shard_metrics=3 if self.cfg.shard_level_metrics else 0,
+            reads=self.reads,
+        )

@@ -10,10 +10,17 @@ Added without renaming anything: "history" (HistoryCheck.as_json: is the trace l
 autoscaler row replays), "warnings" (what the operator must know before trusting the figures: a history too short,
 throttling that max_shards caused), and in the autoscaler row "throttled_bytes_fraction_at_max_shards",
 "throttled_minutes_at_max_shards" and "scale_ups_capped_by_max_shards" (cap_figures).
+
+The read side (issue 15): "read_model" ({"consumers", "lagging_consumer": [{"start_minute", "minutes"}]}, null
+without one) and in every row "read_throttled_bytes_fraction", "read_throttled_calls_fraction",
+"read_throttled_minutes", "max_iterator_age_seconds", "minutes_readers_behind", "read_catch_up_minutes" (null
+without a read model: reads.py ReadRun.figures), and in the autoscaler row "read_side" (whether it managed the
+reads).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -23,8 +30,16 @@ from autoscaler.core.limits import MAX_SHARDS_PER_STREAM
 from autoscaler.core.model import StreamMode
 from autoscaler.simulator import baselines
 from autoscaler.simulator.auto import AutoOptions, auto_mode
-from autoscaler.simulator.ledger import PolicyRun, summarise, totals
+from autoscaler.simulator.ledger import PolicyRun, ceil_load, summarise, totals
 from autoscaler.simulator.prices import Prices
+from autoscaler.simulator.reads import (
+    SHARD_READ_BYTES_PER_MINUTE,
+    Pause,
+    ReadModel,
+    no_read_figures,
+    read_loads,
+    reads_of,
+)
 from autoscaler.simulator.replay import AutoscalerReplay, ReplayOptions
 from autoscaler.simulator.trace import Trace
 from autoscaler.simulator.traffic import UNIFORM, Skew
@@ -45,6 +60,13 @@ class SimSettings(NamedTuple):
     prices: Prices = Prices()
     fixed_shards: int | None = None  # default: the count that covers the trace's peak
     skew: Skew = UNIFORM
+    # the read model (simulator/reads.py): polling consumers each reading every record; None: the stream's
+    # read_consumers when its read_side is true, else no reads; 0: no reads
+    read_consumers: int | None = None
+    lagging: tuple[Pause, ...] = ()  # pauses of one of the consumers, which then catches up
+    # the autoscaler row manages the reads (the stream's read_side); None: the stream's, or on with the built-in
+    # defaults and a read model
+    read_side: bool | None = None
 
 
 class HistoryCheck(NamedTuple):
@@ -140,6 +162,53 @@ def cap_warning(figures: dict[str, Any], max_shards: int) -> str | None:
     )
 
 
+def read_model_of(settings: SimSettings, stream: StreamConfig, minutes: int) -> ReadModel | None:
+    """The simulation's read model: the consumers asked for, else those the stream declares with read_side: true;
+    none without consumers. Raises ValueError saying what to fix."""
+    consumers = settings.read_consumers
+    if consumers is None:
+        consumers = stream.read_consumers if stream.read_side else 0
+    if consumers < 0:
+        raise ValueError(f"--read-consumers must be within 0..50 (got {consumers}); 0: no reads")
+    if consumers == 0:
+        if settings.lagging:
+            raise ValueError(
+                "--lagging-consumer needs polling consumers to lag: add --read-consumers N (or give the stream "
+                "read_side: true and read_consumers in its config)"
+            )
+        return None
+    model = ReadModel(consumers, tuple(settings.lagging))
+    model.validate(minutes)
+    return model
+
+
+def with_read_side(
+    config: AutoscalerConfig, stream: StreamConfig, managed: bool | None, model: ReadModel | None, builtin: bool
+) -> tuple[AutoscalerConfig, StreamConfig]:
+    """The config the autoscaler row replays, its read side set: `managed` if given, else the stream's own, else (the
+    built-in defaults) on when there is a read model. Switched on here, it declares the read model's consumers."""
+    want = managed if managed is not None else (model is not None if builtin else stream.read_side)
+    if want == stream.read_side:
+        return config, stream
+    changes: dict[str, Any] = {"read_side": want}
+    if want and model is not None:
+        changes["read_consumers"] = model.consumers
+    replaced = dataclasses.replace(stream, **changes)
+    streams = tuple(replaced if s.name == stream.name else s for s in config.streams)
+    return dataclasses.replace(config, streams=streams), replaced
+
+
+def read_side_note(row: dict[str, Any]) -> str | None:
+    """What to do when the autoscaler row ran write-only and its readers were throttled."""
+    share = row.get("read_throttled_bytes_fraction")
+    if row.get("read_side") or not share:
+        return None
+    return (
+        f"read_side is off: the autoscaler sized for writes only and {share:.2%} of the bytes read were throttled "
+        "(late); read_side: true (or --read-side on) scales for the readers too"
+    )
+
+
 class Simulation(NamedTuple):
     trace: Trace
     loads: list[float]
@@ -147,6 +216,7 @@ class Simulation(NamedTuple):
     figures: dict[str, dict[str, Any]]
     stream: StreamConfig
     history: HistoryCheck | None = None
+    reads: ReadModel | None = None
 
     @property
     def warnings(self) -> list[str]:
@@ -168,6 +238,7 @@ class Simulation(NamedTuple):
             },
             "policies": self.figures,
             "warnings": self.warnings,
+            "read_model": self.reads.as_json() if self.reads is not None else None,
         }
         if self.history is not None:
             data["history"] = self.history.as_json()
@@ -204,12 +275,20 @@ def simulate(
         raise ValueError(f"name the stream to simulate with --stream (one of: {', '.join(cfg.names)})")
     stream_cfg = cfg.stream(name)
     assert stream_cfg is not None
+    model = read_model_of(settings, stream_cfg, trace.minutes)
+    cfg, stream_cfg = with_read_side(cfg, stream_cfg, settings.read_side, model, builtin=config is None)
     mode = settings.capacity_mode or stream_cfg.capacity_mode  # the config's names are CAPACITY_MODES' names
     skew = settings.skew
-    replay_opts = settings.replay._replace(skew=skew)
+    replay_opts = settings.replay._replace(skew=skew, reads=model)
     loads = totals(trace).loads
     runs: dict[str, PolicyRun] = {}
-    runs["oracle"] = baselines.oracle(trace, loads)
+    if model is None:
+        runs["oracle"] = baselines.oracle(trace, loads)
+    else:  # enough shards for the writes and for the reads, each minute (the oracle never refuses a write)
+        need = [max(w, r) for w, r in zip(loads, read_loads(model, trace.bytes), strict=True)]
+        oracle = baselines.oracle(trace, need)
+        notes = (*oracle.activity.notes, "sized for the reads too: max(write load, read demand / 2 MiB/s)")
+        runs["oracle"] = oracle._replace(activity=oracle.activity._replace(notes=notes))
     runs["on-demand"] = baselines.on_demand(trace, loads, settings.on_demand, skew)
     runs["on-demand-advantage"] = baselines.on_demand_advantage(runs["on-demand"])
     if "autoscaler" in policies:
@@ -230,17 +309,32 @@ def simulate(
             skew=skew,
             metric_delay_seconds=replay_opts.metric_delay_seconds,
             update_seconds=replay_opts.update_shard_count_seconds,
+            reads=model,
         )
     if "fixed" in policies:
-        runs["fixed"] = baselines.fixed(trace, loads, skew, settings.fixed_shards)
+        fixed_count = settings.fixed_shards
+        if fixed_count is None and model is not None:
+            # AWS's sizing formula: max(write load, consumers × bytes written / 2 MiB/s), at the trace's peak
+            read_peak = model.consumers * max(trace.bytes, default=0.0) / SHARD_READ_BYTES_PER_MINUTE
+            fixed_count = ceil_load(max(max(loads, default=0.0), read_peak))
+        runs["fixed"] = baselines.fixed(trace, loads, skew, fixed_count)
+    if model is not None:  # the runs whose capacity the reads did not steer: read on the capacity they had
+        runs = {k: r if r.reads is not None else r._replace(reads=reads_of(model, r.ledger)) for k, r in runs.items()}
     ordered = [runs[p] for p in POLICIES if p in runs]
     figures = summarise(ordered, trace, settings.prices, loads)
+    for run in ordered:
+        reads = run.reads.figures(stream_cfg.max_iterator_age_seconds) if run.reads is not None else None
+        figures[run.name].update(reads or no_read_figures())
     if "autoscaler" in figures:
         row = figures["autoscaler"]
         row.update(cap_figures(runs["autoscaler"], stream_cfg.max_shards, trace))
+        row["read_side"] = stream_cfg.read_side
         cap = cap_warning(row, stream_cfg.max_shards)
         if cap:
             row["notes"].append(cap)
+        note = read_side_note(row)
+        if note:
+            row["notes"].append(note)
     shown = {p: figures[p] for p in POLICIES if p in policies}
     history = check_history(trace, stream_cfg, mode, settings, autoscaler="autoscaler" in policies)
-    return Simulation(trace, loads, [r for r in ordered if r.name in policies], shown, stream_cfg, history)
+    return Simulation(trace, loads, [r for r in ordered if r.name in policies], shown, stream_cfg, history, model)

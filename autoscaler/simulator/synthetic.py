@@ -1,7 +1,8 @@
 """Synthetic traces for the benchmark: shapes the three real traces lack, built deterministically (seeded noise).
 
 Loads are in shard-equivalents (1 = 1 MiB/s or 1,000 records/s for a minute); records are 1 KiB unless said, so
-bytes lead. Each generator returns the trace and the key skew to simulate it with.
+bytes lead. Each generator returns the trace and the key skew to simulate it with, and the read side's traces their
+read model (simulator/reads.py).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import random
 from collections.abc import Callable
 from typing import NamedTuple
 
+from autoscaler.simulator.reads import Pause, ReadModel
 from autoscaler.simulator.trace import SHARD_BYTES_PER_MINUTE, Trace
 from autoscaler.simulator.traffic import UNIFORM, Skew
 
@@ -22,6 +24,7 @@ class Synthetic(NamedTuple):
     trace: Trace
     skew: Skew
     description: str
+    reads: ReadModel | None = None  # who reads it (the read side's traces); None: no reads modelled
 
 
 def _trace(name: str, loads: list[float], record_bytes: int = 1024) -> Trace:
@@ -93,6 +96,26 @@ def hot_key(days: int = 4, seed: int = 4) -> Synthetic:
         _trace("hot_key", loads), Skew(share=0.3, start=0.45, width=0.02), "2 ↔ 8 shards, 30% of writes on 2% of keys"
     )
 
+
+def read_bound(days: int = 4, seed: int = 5) -> Synthetic:
+    """Writes on a daily cycle between 1.5 and 4 MiB/s (peak 15:00 UTC, 2 KiB records, 5% noise), read by 3 polling
+    consumers that each read every record (a Lambda function, a KCL application, a Firehose delivery stream): the
+    readers ask 3 × the writes of a shared 2 MiB/s per shard, i.e. 1.5× the writes' share of 1 MiB/s, so reads bind
+    and writes do not (writes at 67% of their shards are reads at 100%). On day 1 at 10:00, as traffic rises, one
+    consumer stops for 30 minutes (a failed deploy) and then reads its backlog as fast as the shards allow."""
+    rng = random.Random(seed)
+    loads = [diurnal(m, 1.5, 4.0) * _noise(rng, 0.05) for m in range(days * DAY)]
+    model = ReadModel(3, (Pause(DAY + 10 * 60, 30),))
+    return Synthetic(
+        _trace("read_bound", loads, record_bytes=2048),
+        UNIFORM,
+        "daily 1.5 ↔ 4 MiB/s written, 3 polling consumers, one stopped 30 min on day 1",
+        model,
+    )
+
+
+# The read side's traces: apart from GENERATORS, whose write-side figures (bench/simulator.py) they would change
+READ_GENERATORS: dict[str, Callable[[], Synthetic]] = {"read_bound": read_bound}
 
 GENERATORS: dict[str, Callable[[], Synthetic]] = {
     "step_ramp": step_ramp,
