@@ -66,6 +66,30 @@ PriceOpt = Annotated[
     list[str] | None,
     typer.Option("--price", help="override a price, e.g. shard_hour=0.018 (see autoscaler/simulator/prices.py)"),
 ]
+ReadConsumersOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--read-consumers",
+        help="polling consumers (Lambda, KCL, Firehose) each reading every record written, sharing each shard's "
+        "2 MiB/s; 0: no reads (default: the stream's read_consumers when its read_side is true, else no reads)",
+    ),
+]
+LaggingOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--lagging-consumer",
+        help="START:MINUTES: one of the consumers stops polling at minute START of the trace for MINUTES, then "
+        "reads its backlog as fast as the shards allow (repeat for more pauses)",
+    ),
+]
+ReadSideOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--read-side",
+        help="on: the autoscaler row scales for the readers too (read_side: true); off: write-only, for comparison "
+        "(default: the stream's read_side; with the built-in defaults, on when there are reads)",
+    ),
+]
 
 
 def _policies(values: list[str] | None) -> tuple[str, ...]:
@@ -88,8 +112,12 @@ def _settings(
     fixed: int | None,
     prices: list[str] | None,
     capacity_mode: str | None = None,
+    read_consumers: int | None = None,
+    lagging: list[str] | None = None,
+    read_side: str | None = None,
 ) -> SimSettings:
     from autoscaler.simulator.prices import Prices
+    from autoscaler.simulator.reads import Pause
     from autoscaler.simulator.replay import ReplayOptions
     from autoscaler.simulator.simulate import CAPACITY_MODES, SimSettings
     from autoscaler.simulator.traffic import UNIFORM, Skew
@@ -116,6 +144,23 @@ def _settings(
         if not math.isfinite(amount) or amount < 0:
             raise typer.BadParameter(f"--price {item!r}: a price is a finite number ≥ 0")
         price = price._replace(**{key: amount})
+    if read_consumers is not None and not 0 <= read_consumers <= 50:
+        raise typer.BadParameter(f"--read-consumers {read_consumers}: within 0..50 (0: no reads)")
+    pauses = []
+    for item in lagging or []:
+        start, sep, minutes = item.partition(":")
+        try:
+            pause = Pause(int(start), int(minutes))
+        except ValueError:
+            pause = None
+        if not sep or pause is None or pause.start < 0 or pause.minutes < 1:
+            raise typer.BadParameter(
+                f"--lagging-consumer {item!r}: write START:MINUTES, whole minutes from the trace's start, "
+                "MINUTES ≥ 1 (e.g. 2040:30)"
+            )
+        pauses.append(pause)
+    if read_side is not None and read_side not in ("on", "off"):
+        raise typer.BadParameter(f"--read-side {read_side!r}: on or off")
     if delay < 0 or not all(math.isfinite(v) and 0 < v <= 86_400 for v in (split, usc)):
         raise typer.BadParameter(
             "--metric-delay must be ≥ 0, and --split-seconds and --update-seconds finite, > 0 and ≤ 86,400"
@@ -128,6 +173,9 @@ def _settings(
         fixed_shards=fixed,
         skew=skew,
         capacity_mode=capacity_mode,
+        read_consumers=read_consumers,
+        lagging=tuple(pauses),
+        read_side=None if read_side is None else read_side == "on",
     )
 
 
@@ -227,7 +275,7 @@ def _show(sim: Simulation, as_json: bool, plot: Path | None, seconds: float, cho
     from rich.console import Console
     from rich.markup import escape
 
-    from autoscaler.simulator.report import COLUMNS, rows
+    from autoscaler.simulator.report import columns, rows
 
     out, err = common.out, Console(stderr=True, soft_wrap=True)
     if plot is not None:
@@ -242,9 +290,16 @@ def _show(sim: Simulation, as_json: bool, plot: Path | None, seconds: float, cho
         print(json.dumps(envelope(payload), indent=2))
         return
     err.print(f"[dim]config: {escape(choice.describe())}; stream {escape(sim.stream.name)}[/dim]")
+    if sim.reads is not None:
+        managed = (
+            f"the autoscaler scales for them (read_side on, {sim.stream.read_consumers} declared)"
+            if sim.stream.read_side
+            else "the autoscaler is write-only (read_side off)"
+        )
+        err.print(f"[dim]reads: {escape(sim.reads.describe())}; {managed}[/dim]")
     days = sim.trace.minutes / 1440
     t = Table(title=f"{sim.trace.name}: {sim.trace.minutes:,} minutes ({days:.1f} days), stream {sim.stream.name}")
-    for col in COLUMNS:
+    for col in columns(sim.figures):
         t.add_column(col, justify="left" if col == "policy" else "right")
     for r in rows(sim.figures):
         t.add_row(*r)
@@ -294,13 +349,27 @@ def simulate_command(
     fixed_shards: FixedOpt = None,
     price: PriceOpt = None,
     capacity_mode: ModeOpt = None,
+    read_consumers: ReadConsumersOpt = None,
+    lagging_consumer: LaggingOpt = None,
+    read_side: ReadSideOpt = None,
 ) -> None:
     """Replay a traffic trace through the autoscaler's real code and the alternatives; one row per policy."""
     from autoscaler.simulator.trace import load_csv
 
     as_json = _json_asked(as_json)
     try:
-        settings = _settings(metric_delay, split_seconds, update_seconds, hot_key, fixed_shards, price, capacity_mode)
+        settings = _settings(
+            metric_delay,
+            split_seconds,
+            update_seconds,
+            hot_key,
+            fixed_shards,
+            price,
+            capacity_mode,
+            read_consumers,
+            lagging_consumer,
+            read_side,
+        )
         choice = _simulate_config(config, stream)
         sim, seconds = _simulate(load_csv(trace), choice.config, stream, _policies(policy), settings)
         _show(sim, as_json, plot, seconds, choice)
@@ -324,6 +393,9 @@ def backtest_command(
     fixed_shards: FixedOpt = None,
     price: PriceOpt = None,
     capacity_mode: ModeOpt = None,
+    read_consumers: ReadConsumersOpt = None,
+    lagging_consumer: LaggingOpt = None,
+    read_side: ReadSideOpt = None,
 ) -> None:
     """Pull the stream's own IncomingBytes/IncomingRecords history from CloudWatch (1-minute where still retained,
     else 5-minute) and run the same comparison. The autoscaler uses the stream's settings from the config (--config,
@@ -335,7 +407,18 @@ def backtest_command(
 
     as_json = _json_asked(as_json)
     try:
-        settings = _settings(metric_delay, split_seconds, update_seconds, hot_key, fixed_shards, price, capacity_mode)
+        settings = _settings(
+            metric_delay,
+            split_seconds,
+            update_seconds,
+            hot_key,
+            fixed_shards,
+            price,
+            capacity_mode,
+            read_consumers,
+            lagging_consumer,
+            read_side,
+        )
         choice = _backtest_config(config, stream)
     except (ConfigError, AutoscalerError) as exc:
         typer.echo(f"error: {exc}", err=True)
