@@ -113,27 +113,24 @@ def _scale_up_result(cfg: AutoscalerConfig, request: Any, dry_run: bool) -> None
 
 
 def _notify_up(result: Any) -> None:
-    from autoscaler.adapters.aws.notify import summary, up_subject
+    from autoscaler.adapters.aws.notify import up_notice
     from autoscaler.app.scale_up import Outcome
-    from autoscaler.core.scale_up import ScaleUpReason
 
     if result.outcome is not Outcome.SCALED or result.plan is None:
         return
     notifier = aws.notifier()
     if notifier is not None:
-        readers = result.plan.reason is ScaleUpReason.READ_DEMAND
+        p = result.plan
         notifier.notify(
-            up_subject(result.stream, result.before, result.after, readers=readers),
-            summary(
+            *up_notice(
                 result.stream,
-                "up",
                 result.before,
                 result.after,
-                reason=result.plan.decision,
+                reason=p.decision,
                 seconds=0,
-                readers=readers,
+                readers=p.for_readers,
+                note=" (operator, from the CLI)",
             )
-            + " (operator, from the CLI)",
         )
 
 

@@ -164,6 +164,11 @@ class ScalePlan(NamedTuple):
         return self.limits[-1].reason if self.limits else LimitReason.NONE
 
     @property
+    def for_readers(self) -> bool:
+        """Sized for the stream's readers (its notification says so)."""
+        return self.reason is ScaleUpReason.READ_DEMAND
+
+    @property
     def decision(self) -> str:
         """The recommendation's reason and, after it, each limit that bit: what the operator reads."""
         return "; ".join([self.message, *(lim.message for lim in self.limits)])

@@ -15,14 +15,13 @@ from typing import Any
 from aws_lambda_powertools import single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 
-from autoscaler.adapters.aws.notify import summary, up_subject
+from autoscaler.adapters.aws.notify import up_notice
 from autoscaler.adapters.runtime import LambdaBudget, account_and_region, partition_of, schedule_elsewhere
 from autoscaler.app.scale_up import Outcome, ScaleUpRequest, ScaleUpResult, ScaleUpService, request_from_alarm
 from autoscaler.app.sweeper import AlarmSweeper, SweepRow
 from autoscaler.config import AutoscalerConfig
 from autoscaler.core.errors import AutoscalerError
 from autoscaler.core.model import TriggerKind
-from autoscaler.core.scale_up import ScaleUpReason
 from autoscaler.events import AlarmNotification, Continuation, Rejected, ScheduledRun, parse_scale_up_event, screen
 from autoscaler.handlers import container
 
@@ -64,18 +63,11 @@ def _rejected(item: Rejected) -> dict[str, Any]:
 def _result(result: ScaleUpResult, seconds: float = 0.0) -> dict[str, Any]:
     fields = result.log_fields()
     if result.outcome is Outcome.SCALED and result.plan is not None:
-        readers = result.plan.reason is ScaleUpReason.READ_DEMAND
+        p = result.plan
         NOTIFIER.notify(
-            up_subject(result.stream, result.before, result.after, readers=readers),
-            summary(
-                result.stream,
-                "up",
-                result.before,
-                result.after,
-                reason=result.plan.decision,
-                seconds=seconds,
-                readers=readers,
-            ),
+            *up_notice(
+                result.stream, result.before, result.after, reason=p.decision, seconds=seconds, readers=p.for_readers
+            )
         )
     if result.outcome in (Outcome.SCALED, Outcome.CONTINUED, Outcome.NOOP, Outcome.SKIPPED):
         logger.info("scale-up " + result.outcome.value, extra=fields)

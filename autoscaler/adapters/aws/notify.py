@@ -56,6 +56,9 @@ def summary(
     return f"{stream} scaled {direction} {counts}{' for its readers' if readers else ''} in {seconds:.0f} s: {reason}"
 
 
-def up_subject(stream: str, before: int | None, after: int | None, *, readers: bool = False) -> str:
-    """The notification's subject for a scale-up (SNS keeps 100 characters)."""
-    return f"kinesis-autoscaler: {stream} scaled up {before} -> {after}" + (" for readers" if readers else "")
+def up_notice(
+    stream: str, before: int | None, after: int | None, *, reason: str, seconds: float, readers: bool, note: str = ""
+) -> tuple[str, str]:
+    """A scale-up's (subject, message), the one shape the handler and the CLI send (SNS keeps 100 subject chars)."""
+    subject = f"kinesis-autoscaler: {stream} scaled up {before} -> {after}" + (" for readers" if readers else "")
+    return subject, summary(stream, "up", before, after, reason=reason, seconds=seconds, readers=readers) + note
