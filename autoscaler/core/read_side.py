@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 import itertools
+import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -27,6 +28,7 @@ class ReadVerdict(enum.StrEnum):
     READ_BOUND = "read_bound"  # reads at the shared limit (throttled, or lag growing near it): shards for readers
     CALLS_BOUND = "calls_bound"  # throttled on GetRecords calls with bytes far below: shards would not help
     CONSUMER_LAG = "consumer_lag"  # lag growing with reads far below the limit: the consumer's problem
+    BURSTS = "read_bursts"  # refusals with bytes and calls far below on average: sub-minute bursts, reported
 
 
 class ReadDemand(NamedTuple):
@@ -62,6 +64,12 @@ def lag_growing(ages_ms: Sequence[float], bound_ms: float) -> bool:
     return all(b > a for a, b in itertools.pairwise(last))
 
 
+def _finite(values: Sequence[float]) -> list[float]:
+    """Datapoints a rule may use: a NaN, an infinity or a negative count from a corrupt reply is dropped, never
+    turned into a target or a pass for the guard."""
+    return [v for v in values if math.isfinite(v) and v >= 0]
+
+
 def read_demand(
     read: ReadMetrics | None,
     incoming_bytes: MetricSeries | None,
@@ -73,47 +81,63 @@ def read_demand(
 ) -> ReadDemand | None:
     """Read demand and its verdict (None: no read datapoint and nothing declared).
 
-    Demand adds the refused calls at the window's bytes per call, as the write side adds refused records:
-    e.g. 4 shards, one 60 s period (capacity 4 × 2 MiB × 60 = 503,316,480 bytes): 452,984,832 bytes read (0.9) in
-    1,000 calls (452,985 bytes a call), 300 calls refused → 0.9 + 300 × 452,985 / 503,316,480 = 0.9 + 0.27 = 1.17.
-    `threshold` is what "near the limit" means (the stream's scale_up_threshold).
+    Measured demand is the busiest minute's bytes read, or the declared consumers × the write peak, whichever is
+    larger. While the calls are not saturated, demand also adds what the refused calls would have read, as the write
+    side adds refused records: e.g. 4 shards, one 60 s period (capacity 4 × 2 MiB × 60 = 503,316,480 bytes):
+    452,984,832 bytes read (0.9) in 600 calls (754,975 bytes a call; calls at 600 / 1,200 = 50%), 200 calls refused →
+    0.9 + 200 × 754,975 / 503,316,480 = 0.9 + 0.3 = 1.2. With the calls saturated the refusals are retries of the
+    same data, and are not added. `threshold` is what "near the limit" means (the stream's scale_up_threshold).
+
+    Only reads near the limit reshard. Refusals with the bytes far below are either the calls' limit (every polling
+    consumer calls every shard: more shards do not help) or sub-minute bursts (a consumer catching up is throttled
+    for 5 s after each 10 MiB call): reported, never resharded — a shard added per refusal would never stop.
     """
     if shards <= 0:
         raise ValueError("shards must be positive")
-    cap_b = cap_c = 0.0
+    cap_b = 0.0
     peak = calls_peak = refused = 0.0
-    ages: tuple[float, ...] = ()
+    ages: list[float] = []
     bytes_per_call = 0.0
     if read is not None:
         period = read.bytes_read.period_seconds
         cap_b, cap_c = read_bytes_capacity(shards, period), read_calls_capacity(shards, period)
-        peak = max(read.bytes_read.values, default=0.0) / cap_b
-        calls_peak = max(read.calls.values, default=0.0) / cap_c
-        refused = max(read.throttled_calls.values, default=0.0)
-        ages = read.iterator_age_ms.values
-        total_calls = sum(read.calls.values)
-        bytes_per_call = sum(read.bytes_read.values) / total_calls if total_calls > 0 else 0.0
+        read_bytes, calls = _finite(read.bytes_read.values), _finite(read.calls.values)
+        peak = max(read_bytes, default=0.0) / cap_b
+        calls_peak = max(calls, default=0.0) / cap_c
+        refused = max(_finite(read.throttled_calls.values), default=0.0)
+        ages = _finite(read.iterator_age_ms.values)
+        bytes_per_call = sum(read_bytes) / sum(calls) if sum(calls) > 0 else 0.0
     declared = 0.0
-    if incoming_bytes is not None and incoming_bytes.values and consumers > 0:
-        declared = consumers * max(incoming_bytes.values) / read_bytes_capacity(shards, incoming_bytes.period_seconds)
+    written = _finite(incoming_bytes.values) if incoming_bytes is not None else []
+    if incoming_bytes is not None and written and consumers > 0:
+        declared = consumers * max(written) / read_bytes_capacity(shards, incoming_bytes.period_seconds)
     if read is None and declared == 0.0:
         return None
-    with_refused = peak + (refused * bytes_per_call / cap_b if cap_b else 0.0)
+    measured = max(peak, declared)
+    calls_saturated = calls_peak >= threshold
+    with_refused = peak + (refused * bytes_per_call / cap_b if cap_b and not calls_saturated else 0.0)
     demand = max(with_refused, declared)
     growing = lag_growing(ages, max_age_ms)
     worst = max(ages, default=0.0)
     near = demand >= threshold
     reads = f"reads at {demand:.0%} of the shared {SHARD_READ_BYTES_PER_S * shards / 1_048_576:g} MiB/s"
-    if refused > 0 and not near and calls_peak >= threshold:
+    if refused > 0 and measured < threshold and calls_saturated:
         verdict = ReadVerdict.CALLS_BOUND
         message = (
             f"{refused:.0f} GetRecords calls refused with calls at {calls_peak:.0%} of {SHARD_READ_CALLS_PER_S}/s "
             f"per shard but {reads}: every polling consumer calls every shard, so more shards do not lower the "
             "calls per shard; use fewer polling consumers or enhanced fan-out"
         )
-    elif refused > 0:
+    elif refused > 0 and near:
         verdict = ReadVerdict.READ_BOUND
         message = f"read throttling: {refused:.0f} GetRecords calls refused, {reads} with them"
+    elif refused > 0:
+        verdict = ReadVerdict.BURSTS
+        message = (
+            f"{refused:.0f} GetRecords calls refused with only {reads} and calls at {calls_peak:.0%}: sub-minute "
+            "bursts (a consumer catching up is throttled for 5 s after each 10 MiB call), not a stream short of "
+            "shards; not resharded"
+        )
     elif growing and near:
         verdict = ReadVerdict.READ_BOUND
         message = f"readers falling behind (iterator age {worst / 1000:.0f} s and rising) with {reads}"
@@ -147,9 +171,9 @@ def read_demand(
 def read_guard(throttled_calls: float, max_age_ms: float | None, bound_ms: float) -> tuple[str, str] | None:
     """The scale-down's guard: (reason code, message) when the lookback shows readers throttled or behind, so the
     stream must not lose shards; None when the read side allows a merge."""
-    if throttled_calls > 0:
+    if math.isfinite(throttled_calls) and throttled_calls > 0:
         return "read_throttled", f"kept: {throttled_calls:.0f} GetRecords calls throttled in the lookback"
-    if max_age_ms is not None and max_age_ms > bound_ms:
+    if max_age_ms is not None and math.isfinite(max_age_ms) and max_age_ms > bound_ms:
         return (
             "readers_behind",
             f"kept: iterator age reached {max_age_ms / 1000:.0f} s in the lookback (max_iterator_age_seconds "

@@ -49,6 +49,7 @@ class ScaleUpReason(enum.StrEnum):
     READ_DEMAND = "read_demand"  # the readers need more shards than the writers: sized from read demand
     READ_CALLS = "read_calls"  # no-op: reads refused on the 5 calls/s per shard, which more shards do not raise
     CONSUMER_LAG = "consumer_lag"  # no-op: readers behind while reads are far below the limit: the consumer is slow
+    READ_BURSTS = "read_bursts"  # no-op: reads refused with bytes and calls far below on average: sub-minute bursts
     AT_MAX = "at_max"  # no-op: already at max_shards
     ALREADY_AT_TARGET = "already_at_target"  # no-op: capacity already covers the peak (stale alarm, finished work)
     NO_EVIDENCE = "no_evidence"  # no-op: a throttle alarm, but no refused write in the lookback (stale or repeated)
@@ -242,11 +243,19 @@ def plan_scale_up(inp: PlanInput) -> ScalePlan:
             message += ", cutting the hot shards by their heat" if hot_ops else ", splitting the hottest shards"
     elif inp.trigger is TriggerKind.READ:
         if rd is None:
-            return noop(ScaleUpReason.NO_EVIDENCE, "a read-side alarm, but the stream's read side is not managed")
-        if rd.verdict is ReadVerdict.CALLS_BOUND:
-            return noop(ScaleUpReason.READ_CALLS, rd.message)
-        if rd.verdict is ReadVerdict.CONSUMER_LAG:
-            return noop(ScaleUpReason.CONSUMER_LAG, rd.message)
+            why = (
+                "the stream's read side is not managed"
+                if inp.read_consumers == 0
+                else "no read datapoint in the lookback (no reader yet, or CloudWatch lags, or its read failed)"
+            )
+            return noop(ScaleUpReason.NO_EVIDENCE, f"a read-side alarm, but {why}")
+        report = {
+            ReadVerdict.CALLS_BOUND: ScaleUpReason.READ_CALLS,
+            ReadVerdict.CONSUMER_LAG: ScaleUpReason.CONSUMER_LAG,
+            ReadVerdict.BURSTS: ScaleUpReason.READ_BURSTS,
+        }.get(rd.verdict)
+        if report is not None:
+            return noop(report, rd.message)
         if rd.verdict is ReadVerdict.NONE:
             return noop(
                 ScaleUpReason.NO_EVIDENCE,

@@ -81,15 +81,15 @@ def open_shards(loaded: Loaded) -> int:
 
 def test_a_read_throttled_alarm_scales_for_the_readers(env: Any) -> None:
     run = env(READ_SIDE)
-    # 4 shards serve 4 × 2 MiB/s × 60 = 503,316,480 bytes a minute to their polling consumers; read at 90% in 1,000
-    # calls (452,985 bytes a call) with 300 calls refused: demand 0.9 + 300 × 452,985 / 503,316,480 = 1.17 →
-    # ⌈1.17 × 4 × 2⌉ = 10 shards (the 2 declared consumers × 30% of writes = 0.3 ask for less)
+    # 4 shards serve 4 × 2 MiB/s × 60 = 503,316,480 bytes a minute to their polling consumers; read at 90% in 600
+    # calls (754,975 bytes a call) with 200 calls refused: demand 0.9 + 200 × 754,975 / 503,316,480 = 1.2 →
+    # ⌈1.2 × 4 × 2⌉ = 10 shards (the 2 declared consumers × 30% of writes = 0.3 ask for less)
     write_reads(
         run.module.CLIENTS.cloudwatch,
         "orders",
         bytes_per_minute=0.9 * 4 * 2 * MiB * 60,
-        calls_per_minute=1000,
-        throttled_per_minute=300,
+        calls_per_minute=600,
+        throttled_per_minute=200,
         iterator_age_ms=2_000,
         minutes=3,
     )

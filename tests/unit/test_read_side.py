@@ -47,11 +47,43 @@ def even(n: int) -> tuple[Shard, ...]:
 
 
 def test_refused_calls_add_what_they_would_have_read() -> None:
-    # 452,984,832 bytes read = 0.9 of 4 shards; 1,000 calls → 452,985 bytes a call; 300 refused calls would have read
-    # 300 × 452,985 = 135,895,450 more = 0.27 → demand 1.17, read-bound
-    d = read_demand(reads((0.9 * READ_CAP_4,), (1000,), (300,)), None, 4, consumers=1, max_age_ms=60_000, threshold=0.8)
+    # 452,984,832 bytes read = 0.9 of 4 shards; 600 calls (50% of 4 × 5/s × 60 = 1,200) → 754,975 bytes a call; 200
+    # refused calls would have read 200 × 754,975 = 150,994,944 more = 0.3 → demand 1.2, read-bound
+    d = read_demand(reads((0.9 * READ_CAP_4,), (600,), (200,)), None, 4, consumers=1, max_age_ms=60_000, threshold=0.8)
     assert d is not None
-    assert (round(d.peak, 4), round(d.demand, 4), d.verdict) == (0.9, 1.17, ReadVerdict.READ_BOUND)
+    assert (round(d.peak, 4), round(d.demand, 4), d.verdict) == (0.9, 1.2, ReadVerdict.READ_BOUND)
+
+
+def test_with_the_calls_saturated_refusals_are_retries_not_more_bytes() -> None:
+    # calls at 1,200 / 1,200 = 100% with 1,200 refused and bytes at 45%: the refusals retry the same data. Bytes far
+    # below the limit: the calls' limit, reported (adding 1,200 × 188,744 bytes would have read 0.9, "read-bound")
+    d = read_demand(
+        reads((0.45 * READ_CAP_4,), (1200,), (1200,)), None, 4, consumers=1, max_age_ms=60_000, threshold=0.8
+    )
+    assert d is not None and (round(d.demand, 4), d.verdict) == (0.45, ReadVerdict.CALLS_BOUND)
+
+
+@pytest.mark.parametrize(
+    ("bytes_fraction", "calls", "refused", "verdict"),
+    [
+        (0.125, 300, 3, ReadVerdict.BURSTS),  # 3 calls refused at 12.5%: sub-minute bursts, never a shard per alarm
+        (0.0, 0, 5, ReadVerdict.BURSTS),  # refusals and no successful call at all: no bytes to size from
+        (float("nan"), 300, float("inf"), ReadVerdict.NONE),  # a corrupt reply is no evidence, never a target
+    ],
+)
+def test_refusals_far_below_the_limit_are_reported_not_resharded(
+    bytes_fraction: float, calls: float, refused: float, verdict: ReadVerdict
+) -> None:
+    d = read_demand(
+        reads((bytes_fraction * READ_CAP_4,), (calls,), (refused,)),
+        None,
+        4,
+        consumers=1,
+        max_age_ms=60_000,
+        threshold=0.8,
+    )
+    assert d is not None and d.verdict is verdict
+    assert plan(TriggerKind.READ, reads((bytes_fraction * READ_CAP_4,), (calls,), (refused,))).target == 4
 
 
 def test_declared_consumers_read_every_record() -> None:
@@ -112,10 +144,10 @@ def plan(trigger: TriggerKind, m: ReadMetrics | None, written_fraction: float = 
 
 
 def test_read_throttling_is_sized_from_read_demand() -> None:
-    # demand 1.17 (above) × 4 shards × headroom 2 = 9.36 → 10 shards
-    p = plan(TriggerKind.READ, reads((0.9 * READ_CAP_4,), (1000,), (300,)))
+    # demand 1.2 (above) × 4 shards × headroom 2 = 9.6 → 10 shards
+    p = plan(TriggerKind.READ, reads((0.9 * READ_CAP_4,), (600,), (200,)))
     assert (p.reason.value, p.target) == ("read_demand", 10)
-    assert "read throttling: 300 GetRecords calls refused" in p.decision
+    assert "read throttling: 200 GetRecords calls refused" in p.decision
 
 
 def test_calls_bound_and_consumer_lag_are_reported_not_resharded() -> None:
@@ -225,11 +257,11 @@ def test_a_read_alarm_scales_a_read_side_stream_and_is_refused_for_others(world:
             world.metrics.put(stream, "IncomingBytes", now - 60 * i, 0.3 * 4 * MiB * 60)
             world.metrics.put(stream, "IncomingRecords", now - 60 * i, 100.0)
             world.metrics.put(stream, "GetRecords.Bytes", now - 60 * i, 0.9 * READ_CAP_4)
-            world.metrics.put(stream, "GetRecords.Success", now - 60 * i, 1000.0)
-            world.metrics.put(stream, "ReadProvisionedThroughputExceeded", now - 60 * i, 300.0)
+            world.metrics.put(stream, "GetRecords.Success", now - 60 * i, 600.0)
+            world.metrics.put(stream, "ReadProvisionedThroughputExceeded", now - 60 * i, 200.0)
     svc = world.service()
     done = svc.scale_up(ScaleUpRequest("orders", TriggerKind.READ, source="test"), world.budget())
-    # demand 0.9 + 300 × 452,985 / 503,316,480 = 1.17 → ⌈1.17 × 4 × 2⌉ = 10
+    # demand 0.9 + 200 × 754,975 / 503,316,480 = 1.2 → ⌈1.2 × 4 × 2⌉ = 10
     assert (done.outcome, done.after, done.plan.reason.value if done.plan else None) == (
         Outcome.SCALED,
         10,
