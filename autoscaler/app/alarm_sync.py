@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from autoscaler.app.ports import AlarmsPort
 from autoscaler.config import StreamConfig
@@ -40,12 +40,16 @@ def rearm(alarms: AlarmsPort, names: Sequence[str], why: str) -> None:
     alarms.set_ok(list(names), f"kinesis-autoscaler: re-armed: {why}")
 
 
-def sync_alarms(alarms: AlarmsPort, prefix: str, cfg: StreamConfig, shards: int, *, force_ok: bool) -> list[str]:
+def sync_alarms(
+    alarms: AlarmsPort, prefix: str, cfg: StreamConfig, shards: int, *, force_ok: bool, leave: Collection[str] = ()
+) -> list[str]:
     """Retune the stream's alarms to N shards (each at its own period) and reset them to OK.
 
     Only alarms whose threshold changes are re-put; `force_ok` resets all of them so the next breach fires (alarm
     actions fire only on transitions); otherwise those in ALARM are reset. Returns the names touched. A missing alarm
-    is logged, not created (create-streams owns that).
+    is logged, not created (create-streams owns that). `leave`: alarms not to reset unless the run acted — one whose
+    notification was answered with a report (a slow consumer): reset, it would fire again at its next minute while
+    the cause lasts; left in ALARM, the re-arm sweep brings it back every few minutes instead.
     """
     kinds = {alarm_name(prefix, cfg.name, k): k for k in alarm_kinds(cfg.read_side)}
     names = list(kinds)
@@ -63,7 +67,7 @@ def sync_alarms(alarms: AlarmsPort, prefix: str, cfg: StreamConfig, shards: int,
     # Alarms left in ALARM are reset too: one that fired while another run held the lock was skipped without a reset,
     # and actions fire only on a transition into ALARM, so it would never notify again while the breach lasts.
     alarmed = [name for name, info in existing.items() if info.state == "ALARM"]
-    touched = sorted(existing) if force_ok or changes else sorted(alarmed)
+    touched = sorted(existing) if force_ok or changes else sorted(n for n in alarmed if n not in leave)
     if touched:
         alarms.set_ok(touched, f"kinesis-autoscaler: thresholds set for {shards} shards")
     return touched

@@ -137,6 +137,7 @@ class StreamRun:
     held: bool = False
     lease_until: float = 0.0  # the lease this run last wrote (acquire, renew)
     cooldown_seconds: float | None = None  # the direction's cooldown to set at finish, when not the config's
+    leave_in_alarm: tuple[str, ...] = ()  # alarms finish does not reset (sync_alarms `leave`)
 
     @classmethod
     def start(
@@ -264,7 +265,14 @@ class StreamRun:
             except (AutoscalerError, OSError) as exc:  # still UPDATING: retune for what is open now
                 log.warning("stream not ACTIVE before the alarms are retuned", extra=self._fields(exc))
             after = len(kinesis.list_open_shards(self.stream))
-            touched = sync_alarms(self.ports.alarms, self.ports.alarm_name_prefix, self.cfg, after, force_ok=self.acted)
+            touched = sync_alarms(
+                self.ports.alarms,
+                self.ports.alarm_name_prefix,
+                self.cfg,
+                after,
+                force_ok=self.acted,
+                leave=self.leave_in_alarm,
+            )
         except StreamNotFound as exc:
             log.warning("stream gone: no alarms to retune", extra=self._fields(exc))
         except Exception as exc:  # best effort: nothing here may keep the lock

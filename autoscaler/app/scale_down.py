@@ -32,6 +32,7 @@ from autoscaler.core.errors import (
     CooldownActive,
     InvalidRequest,
     LockHeld,
+    LockUnavailable,
     QuotaExhausted,
     StreamBusy,
     StreamNotFound,
@@ -287,6 +288,8 @@ class ScaleDownService(StreamUseCase):
 
     def _predict(self, cfg: StreamConfig, d: ScaleDownDecision, blocked_by: tuple[Direction, ...]) -> StreamResult:
         refused = self.would_refuse(cfg.name, blocked_by)
+        if isinstance(refused, LockUnavailable):  # the run fails closed on it: so does its prediction
+            return StreamResult(cfg.name, StreamOutcome.FAILED, d, f"would fail: {refused}", dry_run=True)
         if refused is not None:
             return _skip(cfg, ScaleDownReason.COOLDOWN, f"would be skipped: {refused}", d)._replace(dry_run=True)
         if d.method is OpKind.UPDATE_SHARD_COUNT:

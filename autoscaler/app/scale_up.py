@@ -51,6 +51,8 @@ from autoscaler.events import AlarmNotification, Continuation, HandOver
 log = logging.getLogger("autoscaler.service")
 
 WRITE_SCALED = (AlarmKind.INCOMING_BYTES, AlarmKind.INCOMING_RECORDS)
+# no-ops that answer a read alarm with a report (the consumer's side): their alarm is left in ALARM (sync_alarms)
+REPORTS = frozenset({ScaleUpReason.READ_CALLS, ScaleUpReason.CONSUMER_LAG, ScaleUpReason.READ_BURSTS})
 
 MAX_SETBACKS = 5
 
@@ -366,6 +368,8 @@ class ScaleUpService(StreamUseCase):
             },
         )
         if plan.noop:
+            if plan.reason in REPORTS:  # a report, not a capacity question: the cause outlasts any minute
+                run.leave_in_alarm = (request.source,)
             finished = run.finish()
             detail = plan.decision + (f"; alarms retuned: {', '.join(finished.alarms)}" if finished.alarms else "")
             outcome = Outcome.SCALED if taken_over else Outcome.NOOP

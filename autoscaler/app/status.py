@@ -57,6 +57,24 @@ def peak(points: Mapping[str, Mapping[int, float]], capacity: float, period: int
     return max(max(b.get(t, 0.0) / cap_b, r.get(t, 0.0) / cap_r) for t in set(b) | set(r))
 
 
+def _with_readers(
+    written: float | None,
+    consumers: int,
+    day: Mapping[str, Mapping[int, float]],
+    read_day: Mapping[str, Mapping[int, float]],
+    capacity: float | None,
+) -> float | None:
+    """A read-side stream's 24 h peak as the scale-down judges it (core/scale_down.py utilisation_points): the largest
+    of the writes, the bytes read and the declared consumers × the bytes written, each of its own capacity."""
+    if not consumers or not capacity:
+        return written
+    cap = read_bytes_capacity(capacity, 300)
+    reads = [v / cap for v in read_day.get(READ_BYTES, {}).values()]
+    declared = [consumers * v / cap for v in day.get(INCOMING_BYTES, {}).values()]
+    candidates = [x for x in (written, max(reads, default=None), max(declared, default=None)) if x is not None]
+    return max(candidates) if candidates else None
+
+
 def _reads(series: Mapping[str, Mapping[int, float]] | None, capacity: float | None) -> dict[str, float | None]:
     """The last hour's read peak (of the effective capacity's shared read bytes) and worst iterator age."""
     if series is None:
@@ -114,6 +132,11 @@ def fleet_status(
         else {}
     )
     day = metrics.fleet_series(names, WRITE_METRICS, start=day_end - 86_400, end=day_end, period_seconds=300)
+    read_day = (
+        metrics.fleet_series(readers, (READ_BYTES,), start=day_end - 86_400, end=day_end, period_seconds=300)
+        if readers
+        else {}
+    )
     wanted = [alarm_name(config.alarm_name_prefix, s.name, k) for s in config.streams for k in alarm_kinds(s.read_side)]
     found = alarms.get_alarms(wanted)
     rows = []
@@ -162,7 +185,13 @@ def fleet_status(
                 desired_shards=s.desired_shards,
                 max_shards=s.max_shards,
                 peak_1h=peak(hour.get(s.name, {}), capacity, 60) if capacity else None,
-                peak_24h=peak(day.get(s.name, {}), capacity, 300) if capacity else None,
+                peak_24h=_with_readers(
+                    peak(day.get(s.name, {}), capacity, 300) if capacity else None,
+                    s.read_consumers if s.read_side else 0,
+                    day.get(s.name, {}),
+                    read_day.get(s.name, {}),
+                    capacity,
+                ),
                 alarms=alarm_rows,
                 alarms_match=match,
                 cooldown_up_s=max(0, int(up - now)),

@@ -68,14 +68,25 @@ def clients() -> Clients:
     return inv.resolved["clients"]  # type: ignore[no-any-return]
 
 
-def stack() -> StackInfo | None:
-    """The deployed stack (--stack, $STACK_NAME, else kinesis-autoscaler), None when it does not exist here."""
+def stack(*, required: bool = True) -> StackInfo | None:
+    """The deployed stack (--stack, $STACK_NAME, else kinesis-autoscaler), None when it does not exist here. Not
+    `required` (a read-only view such as status), a stack that cannot be read (no cloudformation:DescribeStacks, an
+    endpoint without CloudFormation) is None too, and said."""
     inv = current()
     if "stack" not in inv.resolved:
+        from botocore.exceptions import BotoCoreError, ClientError
+
         from autoscaler.adapters.aws.provisioning import describe_stack
 
         cloudformation = clients().make("cloudformation")
-        inv.resolved["stack"] = _run(lambda: describe_stack(cloudformation, inv.stack_name))
+        if required:
+            inv.resolved["stack"] = _run(lambda: describe_stack(cloudformation, inv.stack_name))
+        else:
+            try:
+                inv.resolved["stack"] = describe_stack(cloudformation, inv.stack_name)
+            except (ClientError, BotoCoreError) as exc:
+                note(f"stack {inv.stack_name!r} unreadable ({exc}): going on without it")
+                inv.resolved["stack"] = None
     return inv.resolved["stack"]  # type: ignore[no-any-return]
 
 
@@ -93,7 +104,7 @@ def table_name(*, required: bool = True) -> str | None:
     inv = current()
     if inv.table:
         return inv.table
-    info = stack()
+    info = stack(required=required)
     if info is not None and info.outputs.get("CooldownTableName"):
         return info.outputs["CooldownTableName"]
     if required:

@@ -185,21 +185,33 @@ def create_streams(
         raise typer.Exit(EXIT_FAILED)
 
 
-def ours(cfg: AutoscalerConfig, name: str) -> bool:
-    """An alarm remove-alarms may delete: named <prefix>/… ("/" is in no prefix or stream name, so no other
-    deployment's prefix matches), or exactly an earlier version's <prefix>-<stream>-<kind> of a configured stream
-    (the bare <prefix>-… would also match a deployment whose prefix is <prefix>-staging)."""
-    from autoscaler.core.capacity import ALARM_NAME_SEPARATOR, AlarmKind, legacy_alarm_name
+def ours(cfg: AutoscalerConfig, name: str, *, all_streams: bool = False) -> bool:
+    """An alarm remove-alarms may delete: <prefix>/<stream>/… of a configured stream ("/" is in no prefix or stream
+    name, so no other prefix matches; and two deployments that kept the default prefix each delete only their own
+    streams' alarms), any <prefix>/… with `all_streams`, or exactly an earlier version's <prefix>-<stream>-<kind> of a
+    configured stream (a bare <prefix>-… would also match a deployment whose prefix is <prefix>-staging)."""
+    from autoscaler.core.capacity import AlarmKind, alarm_stream, legacy_alarm_name
 
-    if name.startswith(cfg.alarm_name_prefix + ALARM_NAME_SEPARATOR):
-        return True
+    stream = alarm_stream(cfg.alarm_name_prefix, name)
+    if stream is not None:
+        return all_streams or cfg.stream(stream) is not None
     return any(name == legacy_alarm_name(cfg.alarm_name_prefix, s, k) for s in cfg.names for k in AlarmKind)
 
 
-def remove_alarms(dry_run: DryRunOpt = False) -> None:
-    """Delete every CloudWatch alarm named <alarm_name_prefix>/… (and an earlier version's <prefix>-<stream>-<kind>
-    of a configured stream): the alarms create-streams made, which `sam delete` leaves behind. Streams are never
-    touched; run it with --dry-run first."""
+def remove_alarms(
+    dry_run: DryRunOpt = False,
+    all_streams: Annotated[
+        bool,
+        typer.Option(
+            "--all-streams",
+            help="also alarms under the prefix for streams not in the config (another deployment's, if it kept the "
+            "same prefix)",
+        ),
+    ] = False,
+) -> None:
+    """Delete the CloudWatch alarms named <alarm_name_prefix>/<stream>/… of the config's streams (and an earlier
+    version's <prefix>-<stream>-<kind>): the alarms create-streams made, which `sam delete` leaves behind.
+    --all-streams: every <prefix>/… alarm. Streams are never touched; run it with --dry-run first."""
     from autoscaler.adapters.aws.provisioning import Provisioning
     from autoscaler.adapters.runtime import SystemClock
 
@@ -207,7 +219,7 @@ def remove_alarms(dry_run: DryRunOpt = False) -> None:
     made = aws.clients()
     prov = Provisioning(made.kinesis, made.cloudwatch, SystemClock())
     found = _run(lambda: prov.prefixed_alarms(cfg.alarm_name_prefix))
-    names = sorted(n for n in found if ours(cfg, n))
+    names = sorted(n for n in found if ours(cfg, n, all_streams=all_streams))
     if not dry_run and names:
         _run(lambda: prov.delete_alarms(names))
     verb = "would delete" if dry_run else "deleted"

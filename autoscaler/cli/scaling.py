@@ -180,6 +180,10 @@ def scale(
     if not sc.enabled:
         fail(EXIT_REFUSED, "disabled", f"{stream} has enabled: false in {cfg.source}: the autoscaler leaves it alone")
     ports = aws.ports(cfg)
+    from autoscaler.core.model import StreamMode
+
+    if _run(lambda: ports["kinesis"].describe(stream)).mode is StreamMode.ON_DEMAND:  # either direction: AWS scales it
+        fail(EXIT_REFUSED, "on-demand", f"{stream} is in ON_DEMAND mode: AWS scales it; switch it to PROVISIONED first")
     open_now = len(_run(lambda: ports["kinesis"].list_open_shards(stream)))
     if to > open_now:
         from autoscaler.app.scale_up import ScaleUpRequest
@@ -335,7 +339,11 @@ def _modes_out(results: Any, *, dry_run: bool, title: str, named: bool) -> None:
                 why + favoured,
             )
         )
-    codes = [EXIT_FAILED if r["outcome"] == "failed" else EXIT_OK for r in rows]
+    # a named stream the run would not switch now (held lock, disabled, time) is a refusal, as for the other commands
+    codes = [
+        EXIT_FAILED if r["outcome"] == "failed" else EXIT_REFUSED if named and r["outcome"] == "skipped" else EXIT_OK
+        for r in rows
+    ]
     _finish({"dry_run": dry_run, "streams": rows}, view, worst(codes))
 
 

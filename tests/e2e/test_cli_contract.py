@@ -242,11 +242,32 @@ def test_scale_to_an_explicit_count_within_bounds_and_refusals_exit_4(fleet: dic
     assert named.returncode == 4 and body(named)["streams"][0]["reason"] == "cooldown"
 
 
+def test_refusals_exit_4_in_every_direction_and_command(fleet: dict[str, Any], tmp_path: Path) -> None:
+    c, s, env = fleet["config"], fleet["stream"], fleet["env"]
+    kinesis = fleet["clients"].kinesis
+    arn = kinesis.describe_stream_summary(StreamName=s)["StreamDescriptionSummary"]["StreamARN"]
+    kinesis.update_stream_mode(StreamARN=arn, StreamModeDetails={"StreamMode": "ON_DEMAND"})
+    for to in ("6", "2"):  # up and down: AWS scales an on-demand stream
+        done = cli(["scale", "-s", s, "--to", to, "--reason", "x", "--config", c, "--json"], env)
+        assert done.returncode == 4 and json.loads(done.stderr)["error"]["kind"] == "on-demand", (to, done.stderr)
+    disabled = tmp_path / "disabled.yaml"
+    disabled.write_text(Path(c).read_text().replace("desired_shards: 4}", "desired_shards: 4, enabled: false}"))
+    for args in (["capacity-mode", "-s", s], ["capacity-mode", "--dry-run", "-s", s], ["scale-down", "-s", s]):
+        done = cli([*args, "--config", str(disabled), "--json"], env)
+        assert done.returncode == 4, (args, done.stdout, done.stderr)
+        assert body(done)["streams"][0]["outcome"] == "skipped"
+
+
 def test_remove_alarms_deletes_this_deployments_alarms_only(fleet: dict[str, Any]) -> None:
     """What `sam delete` leaves: the alarms create-streams made. Another deployment's alarms whose prefix merely
     starts with ours (ct<n>-staging/…) and a stranger's stay; streams are never touched."""
     cloudwatch, n = fleet["clients"].cloudwatch, fleet["n"]
-    for name in (f"ct{n}-staging/orders/incoming-bytes", f"ct{n}-{fleet['stream']}-incoming-bytes", "someone/else"):
+    for name in (
+        f"ct{n}-staging/orders/incoming-bytes",
+        f"ct{n}-{fleet['stream']}-incoming-bytes",
+        "someone/else",
+        f"ct{n}/team-b-payments/incoming-bytes",  # the same prefix, a stream not in this config: another team's
+    ):
         cloudwatch.put_metric_alarm(
             AlarmName=name,
             MetricName="IncomingBytes",
@@ -262,12 +283,15 @@ def test_remove_alarms_deletes_this_deployments_alarms_only(fleet: dict[str, Any
         pages = cloudwatch.get_paginator("describe_alarms").paginate(AlarmNamePrefix=f"ct{n}")
         return {a["AlarmName"] for page in pages for a in page["MetricAlarms"]}
 
-    ours = {a for a in names() if a.startswith(f"ct{n}/")}
+    ours = {a for a in names() if a.startswith(f"ct{n}/") and "team-b" not in a}
     assert len(ours) == 6  # three kinds × two streams, made by bootstrap as create-streams would
     dry = cli(["remove-alarms", "--dry-run", "--config", fleet["config"], "--json"], fleet["env"])
     legacy = f"ct{n}-{fleet['stream']}-incoming-bytes"  # an earlier version's name for a configured stream
     assert set(body(dry)["alarms"]) == ours | {legacy} and names() >= ours
     done = cli(["remove-alarms", "--config", fleet["config"], "--json"], fleet["env"])
     assert done.returncode == 0, done.stderr
+    assert names() == {f"ct{n}-staging/orders/incoming-bytes", f"ct{n}/team-b-payments/incoming-bytes"}
+    everything = cli(["remove-alarms", "--all-streams", "--config", fleet["config"], "--json"], fleet["env"])
+    assert body(everything)["alarms"] == [f"ct{n}/team-b-payments/incoming-bytes"]
     assert names() == {f"ct{n}-staging/orders/incoming-bytes"}
     assert fleet["clients"].kinesis.describe_stream_summary(StreamName=fleet["stream"])  # the stream stays

@@ -85,6 +85,19 @@ def test_scale_up_dry_run_with_the_table_unreadable_says_the_run_would_not_resha
     assert (predicted.outcome, predicted.skip_reason) == (Outcome.SKIPPED, "lock-unavailable")
 
 
+def test_with_the_table_unreadable_the_scale_down_and_its_prediction_both_fail(world: World) -> None:
+    world.config = make_config(min_shards=1)
+    world.add_stream(shards=4)
+    quiet_day(world, "orders", 0.2, 4)
+    world.cooldown.unavailable = LockUnavailable("table down")
+    svc = world.scale_down_service()
+    (predicted,) = svc.dry_run()
+    (ran,) = svc.run(world.budget()).results
+    assert (predicted.outcome, ran.outcome) == (StreamOutcome.FAILED, StreamOutcome.FAILED)
+    assert predicted.detail.startswith("would fail: ") and predicted.log_fields()["dry_run"] is True
+    assert len(world.kinesis.open_shards("orders")) == 4
+
+
 def test_a_disabled_stream_is_predicted_skipped(world: World) -> None:
     world.config = make_config(enabled=False)
     world.add_stream(shards=4)

@@ -320,3 +320,28 @@ def test_doctor_flags_readers_throttled_or_behind_and_status_shows_the_reads(wor
     # 0.45 of 4 shards' read bytes in the busiest minute; the worst reader 95 s behind
     assert (round(rows["orders"].read_peak_1h or 0, 4), rows["orders"].max_iterator_age_s) == (0.45, 95.0)
     assert (rows["plain"].read_side, rows["plain"].read_peak_1h) == (False, None)
+    # the 24 h peak as the scale-down judges it, over 5-minute periods: the minute's reads 0.45 / 5 = 0.09 of the read
+    # capacity beat its writes 0.2 / 5 = 0.04 of the write capacity; the write-only stream shows its writes
+    assert (round(rows["orders"].peak_24h or 0, 4), round(rows["plain"].peak_24h or 0, 4)) == (0.09, 0.04)
+
+
+def test_a_reported_read_alarm_is_left_in_alarm_so_it_does_not_refire_every_minute(world: World) -> None:
+    """Reset to OK, an iterator-age alarm whose cause is a slow consumer would fire again at its next minute, a lock
+    and a read each time, for as long as the consumer lags; left in ALARM, the 5-minute sweep brings it back."""
+    world.config = parse_config(
+        "streams:\n  - {name: orders, min_shards: 1, max_shards: 64, desired_shards: 4, read_side: true}\n"
+    )
+    world.add_stream("orders", 4)
+    age_alarm = alarm_name("kinesis-autoscaler", "orders", AlarmKind.ITERATOR_AGE)
+    bytes_alarm = alarm_name("kinesis-autoscaler", "orders", AlarmKind.INCOMING_BYTES)
+    world.alarms.set_state(age_alarm, "ALARM", "3 of 3 above 60 s")
+    world.alarms.set_state(bytes_alarm, "ALARM", "left over")
+    now = world.clock.now()
+    for i, age_s in ((3, 64), (2, 122), (1, 181)):
+        world.metrics.put("orders", "GetRecords.Bytes", now - 60 * i, 0.1 * READ_CAP_4)
+        world.metrics.put("orders", "GetRecords.Success", now - 60 * i, 240.0)
+        world.metrics.put("orders", "GetRecords.IteratorAgeMilliseconds", now - 60 * i, age_s * 1000.0)
+    result = world.service().scale_up(ScaleUpRequest("orders", TriggerKind.READ, source=age_alarm), world.budget())
+    assert result.outcome is Outcome.NOOP and result.plan is not None and result.plan.reason.value == "consumer_lag"
+    assert world.alarms.alarms[age_alarm].state == "ALARM"  # left: the report stands
+    assert world.alarms.alarms[bytes_alarm].state == "OK"  # any other alarm left in ALARM is re-armed as before
