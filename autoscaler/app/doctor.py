@@ -17,7 +17,7 @@ from typing import NamedTuple
 from autoscaler.app.alarm_sync import stream_threshold
 from autoscaler.app.ports import AlarmInfo, AlarmsPort, Clock, CooldownPort, KinesisPort, LockState, MetricsPort
 from autoscaler.config import AutoscalerConfig, StreamConfig
-from autoscaler.core.capacity import SCALED_KINDS, alarm_kinds, alarm_name
+from autoscaler.core.capacity import SCALED_KINDS, THROTTLE_KINDS, alarm_kinds, alarm_name
 from autoscaler.core.capacity_mode import ModePolicy
 from autoscaler.core.errors import AutoscalerError
 from autoscaler.core.limits import ITERATOR_AGE, READ_THROTTLED
@@ -133,9 +133,19 @@ def check_stream(
         if info is None:
             add(Severity.ERROR, "alarms", f"alarm {alarm} is missing", "run `kinesis-autoscaler create-streams`")
             continue
-        if shards is None or kind not in SCALED_KINDS:
+        if shards is None or kind in THROTTLE_KINDS:
             continue
         want = stream_threshold(cfg, kind, len(shards), info.period_seconds)
+        if kind not in SCALED_KINDS:  # the iterator age: the config's bound, whatever the count
+            if not math.isclose(want, info.threshold, rel_tol=1e-6, abs_tol=1e-6):
+                add(
+                    Severity.WARNING,
+                    "alarms",
+                    f"alarm {alarm} fires above {info.threshold / 1000:g} s, max_iterator_age_seconds is "
+                    f"{want / 1000:g}",
+                    "run `kinesis-autoscaler create-streams` (it re-puts the alarm for the config)",
+                )
+            continue
         if not math.isclose(want, info.threshold, rel_tol=1e-6, abs_tol=1e-6):
             stood_for = info.threshold / stream_threshold(cfg, kind, 1, info.period_seconds)
             add(

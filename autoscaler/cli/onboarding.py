@@ -22,6 +22,7 @@ from autoscaler.cli.common import (
     emit,
     err,
     fail,
+    note,
 )
 from autoscaler.config import AutoscalerConfig
 
@@ -63,9 +64,12 @@ def create_streams(
 ) -> None:
     """Create the config's missing streams and bring their settings and alarms to the config. Idempotent; never
     reshards or deletes a stream. Warns when the config and the stack's ManagedStreamNames disagree."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     from autoscaler.adapters.aws.provisioning import Provisioning
     from autoscaler.adapters.runtime import SystemClock
     from autoscaler.app.onboarding import plan_onboarding
+    from autoscaler.core.errors import AutoscalerError
 
     cfg = aws.load()
     made = aws.clients()
@@ -119,10 +123,10 @@ def create_streams(
             if dry_run:
                 continue
             try:
-                _run(lambda a=action: prov.apply(a, topic, lambda msg: err.print(f"[dim]{msg}[/dim]")))
+                prov.apply(action, topic, note)
                 done.append(action.detail)
-            except typer.Exit:
-                error, failed = f"failed at: {action.detail}", True
+            except (AutoscalerError, ClientError, BotoCoreError) as exc:  # this stream's row says it; the rest go on
+                error, failed = f"failed at: {action.detail}: {exc}", True
                 break
         status = (
             "failed"
@@ -144,9 +148,9 @@ def create_streams(
         if dry_run:
             continue
         try:
-            _run(lambda a=action: prov.apply(a, topic, lambda msg: None))
-        except typer.Exit:
-            orphan_errors.append(f"failed: {action.detail}")
+            prov.apply(action, topic, lambda msg: None)
+        except (AutoscalerError, ClientError, BotoCoreError) as exc:
+            orphan_errors.append(f"failed: {action.detail}: {exc}")
             failed = True
     summary = {
         "alarm_topic_arn": topic,

@@ -365,6 +365,8 @@ def test_a_failing_action_exits_non_zero_and_still_summarises(
     assert result.exit_code == 1
     rows = {r["stream"]: r for r in json.loads(result.stdout[result.stdout.index("{") :])["streams"]}
     assert rows["cs-bad"]["status"] == "failed" and rows["cs-good"]["status"] == "changed"
+    # the failure is the row's, with AWS's words; no separate error object is printed beside the summary
+    assert "AccessDeniedException" in rows["cs-bad"]["error"] and '"error": {' not in result.stderr
 
 
 def test_a_read_side_stream_gets_its_read_alarms_and_a_second_run_changes_nothing(

@@ -345,3 +345,19 @@ def test_a_reported_read_alarm_is_left_in_alarm_so_it_does_not_refire_every_minu
     assert result.outcome is Outcome.NOOP and result.plan is not None and result.plan.reason.value == "consumer_lag"
     assert world.alarms.alarms[age_alarm].state == "ALARM"  # left: the report stands
     assert world.alarms.alarms[bytes_alarm].state == "OK"  # any other alarm left in ALARM is re-armed as before
+
+
+def test_doctor_warns_when_the_iterator_age_alarm_is_not_the_configs_bound(world: World) -> None:
+    from autoscaler.app.doctor import diagnose
+
+    world.config = parse_config(
+        "streams:\n  - {name: orders, min_shards: 1, max_shards: 64, desired_shards: 4, read_side: true}\n"
+    )
+    world.add_stream("orders", 4)  # its alarms, the iterator age's at 60 s
+    world.config = parse_config(
+        "streams:\n  - {name: orders, min_shards: 1, max_shards: 64, desired_shards: 4, read_side: true,"
+        " max_iterator_age_seconds: 300}\n"
+    )
+    ports = {k: v for k, v in world.ports().items() if k in ("kinesis", "alarms", "cooldown", "clock")}
+    (finding,) = [f for f in diagnose(world.config, **ports) if f.check == "alarms"]
+    assert "fires above 60 s, max_iterator_age_seconds is 300" in finding.message
