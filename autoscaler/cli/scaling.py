@@ -198,11 +198,15 @@ def scale(
             "outcome": "noop",
             "current": open_now,
             "target": to,
+            "after": open_now,
+            "ops": [],
+            "ops_done": [],
+            "operations": [],
             "reason": "operator",
             "decision": f"{open_now} open shards already",
-            "operations": [],
             "detail": "nothing to do",
             "dry_run": dry_run,
+            "skip_reason": None,
         }
         view = View(f"scale {stream}", ("field", "value"), [("outcome", "noop"), ("shards", f"{open_now} already")])
         _finish({"dry_run": dry_run, "streams": [row]}, view, EXIT_OK)
