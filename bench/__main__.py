@@ -91,9 +91,10 @@ def main() -> int:
             f"per stream (naive: {r['naive_per_stream']}), {r['seconds']:.1f} s | {target} |"
         )
 
-    rows, provisioned = simulator.run("auto"), simulator.run("provisioned")
-    simulator.write(rows, provisioned)
+    rows, provisioned, reads = simulator.run("auto"), simulator.run("provisioned"), simulator.run_reads()
+    simulator.write(rows, provisioned, reads=reads)
     ok_sim = simulator.report(rows)
+    ok_sim &= simulator.report_reads(reads)
     alone = {r["trace"]: r["figures"]["autoscaler"] for r in provisioned}
     md += ["", "## Simulator: the autoscaler against its alternatives (capacity_mode: auto, built-in defaults)", ""]
     md += [
@@ -119,6 +120,16 @@ def main() -> int:
             f"{p['throttled_bytes_fraction']:.3%}, {p['cost_vs_on_demand']:.2f}× | "
             f"{r['seconds']:.1f} s | " + ("all met" if not missed else "missed: " + ", ".join(missed)) + " |"
         )
+    md += [
+        "",
+        "## Simulator: the read side (read-bound traffic, provisioned)",
+        "",
+        f"Target for the autoscaler with `read_side: true`: at most {simulator.READ_THROTTLE_TARGET:.0%} of the "
+        f"bytes read throttled (late) and at most {simulator.READ_VS_WRITE_ONLY:g}× the same autoscaler's "
+        "write-only share. On-demand sizes for writes only (read capacity 2× its write capacity).",
+        "",
+        *simulator.read_lines(reads),
+    ]
     md += ["", "Per-trace tables (every policy, every column): [simulator.md](simulator.md).", ""]
     SUMMARY.parent.mkdir(parents=True, exist_ok=True)
     SUMMARY.write_text("\n".join(md), encoding="utf-8")

@@ -9,6 +9,13 @@ traces is ≤ 0.7×; nyc_taxi (7 months) simulates all policies in ≤ 10 s. Whe
 bound says whether any reactive provisioned policy could meet it. Provisioned mode alone is run too and reported
 beside it (its figures are not checked).
 
+The read side (issue 15), on the read-bound synthetic trace (sim/synthetic.py READ_GENERATORS: writes at a modest
+share of their shards, 3 polling consumers each reading every record, one of them stopped for 30 minutes), in
+provisioned mode: the autoscaler with read_side on, the same autoscaler write-only (read_side off), and on-demand
+(which sizes for writes only: read capacity 2× its write capacity). Target: with read_side on, at most 1% of the
+bytes read throttled (late) and at most a quarter of the write-only autoscaler's share. The same trace with 5
+consumers is reported beside it (not checked): where on-demand's 2× stops covering the readers.
+
 Run alone: `python -m bench.simulator` (about a minute); `make bench` runs it with the others.
 """
 
@@ -26,9 +33,9 @@ from typing import Any
 from autoscaler.config import AutoscalerConfig
 from autoscaler.simulator import baselines
 from autoscaler.simulator.prices import Prices, put_units
-from autoscaler.simulator.report import markdown
+from autoscaler.simulator.report import age, markdown
 from autoscaler.simulator.simulate import SimSettings, default_config, simulate
-from autoscaler.simulator.synthetic import GENERATORS
+from autoscaler.simulator.synthetic import GENERATORS, READ_GENERATORS
 from autoscaler.simulator.trace import Trace, load_csv
 from autoscaler.simulator.traffic import UNIFORM, Skew
 
@@ -49,6 +56,9 @@ THROTTLE_SLACK = 0.0001  # 0.01 percentage points over on-demand's throttled sha
 STEADY_PEAK_TO_MEDIAN = 4.0  # a trace whose peak is at most 4× its median is "steady"
 STEADY_COST = 0.5  # × on-demand, on steady traces
 GEOMEAN_COST = 0.7  # × on-demand, the geometric mean over every trace
+READ_THROTTLE_TARGET = 0.01  # read_side on: at most 1% of the bytes read throttled (late)
+READ_VS_WRITE_ONLY = 0.25  # ... and at most a quarter of the write-only autoscaler's share
+READ_UNCHECKED_CONSUMERS = 5  # the variant reported beside the figure: beyond on-demand's 2× (4 × its write peak)
 
 
 def skewed_config() -> AutoscalerConfig:
@@ -183,13 +193,124 @@ def run(capacity_mode: str = "auto") -> list[dict[str, Any]]:
     return rows
 
 
+def read_config(read_side: bool, consumers: int) -> AutoscalerConfig:
+    """The built-in defaults with the read side on (declaring the consumers) or off (write-only)."""
+    cfg = default_config()
+    stream = dataclasses.replace(cfg.streams[0], read_side=read_side, read_consumers=consumers)
+    source = f"built-in defaults + read_side: {'true' if read_side else 'false'}, read_consumers: {consumers}"
+    return dataclasses.replace(cfg, source=source, streams=(stream,))
+
+
+def run_reads() -> list[dict[str, Any]]:
+    """The read-side figure: each read-bound trace, as generated (checked) and with 5 consumers (reported)."""
+    logging.getLogger("autoscaler").setLevel(logging.ERROR)
+    out = []
+    for gen in READ_GENERATORS.values():
+        s = gen()
+        assert s.reads is not None
+        for consumers in (s.reads.consumers, READ_UNCHECKED_CONSUMERS):
+            settings = SimSettings(
+                skew=s.skew, capacity_mode="provisioned", read_consumers=consumers, lagging=s.reads.pauses
+            )
+            started = time.perf_counter()
+            on = simulate(s.trace, config=read_config(True, consumers), settings=settings)
+            off = simulate(s.trace, config=read_config(False, consumers), policies=("autoscaler",), settings=settings)
+            seconds = time.perf_counter() - started
+            a, w = on.figures["autoscaler"], off.figures["autoscaler"]
+            checks = {}
+            if consumers == s.reads.consumers:
+                checks = {
+                    f"read throttled ≤ {READ_THROTTLE_TARGET:.0%}": a["read_throttled_bytes_fraction"]
+                    <= READ_THROTTLE_TARGET,
+                    f"≤ {READ_VS_WRITE_ONLY:g}× write-only's": a["read_throttled_bytes_fraction"]
+                    <= READ_VS_WRITE_ONLY * w["read_throttled_bytes_fraction"],
+                }
+            figures = {"autoscaler": a, "autoscaler (write-only)": w}
+            figures.update({k: v for k, v in on.figures.items() if k != "autoscaler"})
+            out.append(
+                {
+                    "trace": s.trace.name,
+                    "description": s.description,
+                    "model": on.reads,
+                    "consumers": consumers,
+                    "minutes": s.trace.minutes,
+                    "seconds": seconds,
+                    "figures": figures,
+                    "checks": checks,
+                }
+            )
+    return out
+
+
+def read_row(name: str, f: dict[str, Any]) -> str:
+    """One policy of the read-side figure as a Markdown row (summary.md and simulator.md)."""
+    catch = f["read_catch_up_minutes"]
+    return (
+        f"| {name} | {f['read_throttled_bytes_fraction']:.3%} | {f['read_throttled_calls_fraction']:.3%} | "
+        f"{age(f['max_iterator_age_seconds'])} | {f['minutes_readers_behind']:,} | "
+        f"{'never' if catch is None else f'{catch:,} min'} | {f['throttled_bytes_fraction']:.3%} | "
+        f"{f['cost_vs_on_demand']:.2f}× | " + (f"{f['max_shards']:,}" if f["max_shards"] is not None else "-") + " |"
+    )
+
+
+READ_HEADER = [
+    "| policy | reads throttled (bytes late) | GetRecords calls throttled | worst iterator age | minutes readers "
+    "behind (> 60 s) | lagging consumer caught up in | writes throttled | cost vs on-demand | max shards |",
+    "|---|---|---|---|---|---|---|---|---|",
+]
+READ_POLICIES = ("autoscaler", "autoscaler (write-only)", "on-demand")
+
+
+def read_lines(reads: list[dict[str, Any]], policies: tuple[str, ...] = READ_POLICIES) -> list[str]:
+    """The read-side figure as Markdown: per trace and consumer count, a table of `policies`, then the checks."""
+    lines: list[str] = []
+    for r in reads:
+        lines += [
+            f"**{r['trace']}, {r['consumers']} polling consumers** ({r['model'].describe()}; "
+            f"{r['minutes']:,} minutes, simulated in {r['seconds']:.1f} s"
+            + ("; reported, not checked" if not r["checks"] else "")
+            + ")",
+            "",
+            *READ_HEADER,
+            *(read_row(p, r["figures"][p]) for p in policies if p in r["figures"]),
+            "",
+        ]
+        if r["checks"]:
+            lines += ["Figures: " + ", ".join(f"{k} {'OK' if ok else 'MISSED'}" for k, ok in r["checks"].items()), ""]
+    return lines
+
+
+def report_reads(reads: list[dict[str, Any]]) -> bool:
+    ok = True
+    for r in reads:
+        f = r["figures"]
+        missed = [k for k, v in r["checks"].items() if not v]
+        ok &= not missed
+        a, w, od = f["autoscaler"], f["autoscaler (write-only)"], f["on-demand"]
+        print(
+            f"read side, {r['trace']} with {r['consumers']} consumers ({r['seconds']:.1f} s): reads throttled "
+            f"{a['read_throttled_bytes_fraction']:.3%} with read_side on, {w['read_throttled_bytes_fraction']:.3%} "
+            f"write-only, {od['read_throttled_bytes_fraction']:.3%} on-demand; worst iterator age "
+            f"{age(a['max_iterator_age_seconds'])} / {age(w['max_iterator_age_seconds'])} / "
+            f"{age(od['max_iterator_age_seconds'])}; cost {a['cost_vs_on_demand']:.2f}× / "
+            f"{w['cost_vs_on_demand']:.2f}× on-demand; "
+            + ("reported" if not r["checks"] else "all figures OK" if not missed else f"MISSED: {missed}")
+        )
+    return ok
+
+
 def geomean_cost(rows: list[dict[str, Any]], against: str = "cost_vs_on_demand") -> float:
     """The geometric mean of the autoscaler's cost ratios over every trace (a ratio of 0 counts as 1e-9)."""
     ratios = [max(1e-9, r["figures"]["autoscaler"][against]) for r in rows]
     return math.exp(sum(math.log(x) for x in ratios) / len(ratios))
 
 
-def write(rows: list[dict[str, Any]], provisioned: list[dict[str, Any]], path: Path = RESULTS) -> str:
+def write(
+    rows: list[dict[str, Any]],
+    provisioned: list[dict[str, Any]],
+    path: Path = RESULTS,
+    reads: list[dict[str, Any]] | None = None,
+) -> str:
     lines = [
         "# Simulator: the autoscaler against its alternatives",
         "",
@@ -238,6 +359,18 @@ def write(rows: list[dict[str, Any]], provisioned: list[dict[str, Any]], path: P
                 f"{r['hold_bound_vs_on_demand']:.2f}× on-demand."
             )
         lines.append("")
+    if reads:
+        lines += [
+            "## The read side: read-bound traffic",
+            "",
+            "Provisioned mode, built-in defaults with `read_side: true` and `read_consumers` set to the consumers "
+            '(the autoscaler), or `read_side: false` (write-only). The read model: docs/simulator.md, "Reads". '
+            "Every policy, then the figure.",
+            "",
+        ]
+        for r in reads:
+            lines += [f"### {r['trace']}, {r['consumers']} polling consumers", "", markdown(r["figures"]), ""]
+        lines += read_lines(reads)
     text = "\n".join(lines)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
@@ -278,9 +411,11 @@ def report(rows: list[dict[str, Any]]) -> bool:
 
 
 def main() -> int:
-    rows, provisioned = run("auto"), run("provisioned")
-    write(rows, provisioned)
-    return 0 if report(rows) else 1
+    rows, provisioned, reads = run("auto"), run("provisioned"), run_reads()
+    write(rows, provisioned, reads=reads)
+    ok = report(rows)
+    ok &= report_reads(reads)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
