@@ -52,7 +52,9 @@ log = logging.getLogger("autoscaler.service")
 
 WRITE_SCALED = (AlarmKind.INCOMING_BYTES, AlarmKind.INCOMING_RECORDS)
 # no-ops that answer a read alarm with a report (the consumer's side): their alarm is left in ALARM (sync_alarms)
-REPORTS = frozenset({ScaleUpReason.READ_CALLS, ScaleUpReason.CONSUMER_LAG, ScaleUpReason.READ_BURSTS})
+REPORTS = frozenset(
+    {ScaleUpReason.READ_CALLS, ScaleUpReason.CONSUMER_LAG, ScaleUpReason.READ_BURSTS, ScaleUpReason.CATCHING_UP}
+)
 
 MAX_SETBACKS = 5
 

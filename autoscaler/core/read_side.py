@@ -29,6 +29,7 @@ class ReadVerdict(enum.StrEnum):
     CALLS_BOUND = "calls_bound"  # throttled on GetRecords calls with bytes far below: shards would not help
     CONSUMER_LAG = "consumer_lag"  # lag growing with reads far below the limit: the consumer's problem
     BURSTS = "read_bursts"  # refusals with bytes and calls far below on average: sub-minute bursts, reported
+    CATCHING_UP = "catching_up"  # refusals while the lag falls: one backlog asked again, not lasting demand
 
 
 class ReadDemand(NamedTuple):
@@ -118,6 +119,14 @@ def read_demand(
     with_refused = peak + (refused * bytes_per_call / cap_b if cap_b and not calls_saturated else 0.0)
     demand = max(with_refused, declared)
     growing = lag_growing(ages, max_age_ms)
+    # A reader behind and gaining reads a backlog as fast as the shard allows: its refusals repeat one backlog, which
+    # more shards would clear sooner, then hold for a day (the scale-down guard). It shows as an age falling from
+    # above the bound, or as an age that rose by more than the period in one period: a reader that reads nothing
+    # ages 60 s a minute at most, so a larger jump is a reader resumed from an old position (a restart, a pause).
+    period_ms = (read.iterator_age_ms.period_seconds if read is not None else 60) * 1000
+    catching_up = len(ages) >= 2 and (
+        (ages[-1] < ages[-2] and ages[-2] > max_age_ms) or (ages[-1] - ages[-2] > period_ms and ages[-1] > max_age_ms)
+    )
     worst = max(ages, default=0.0)
     near = demand >= threshold
     reads = f"reads at {demand:.0%} of the shared {SHARD_READ_BYTES_PER_S * shards / 1_048_576:g} MiB/s"
@@ -127,6 +136,13 @@ def read_demand(
             f"{refused:.0f} GetRecords calls refused with calls at {calls_peak:.0%} of {SHARD_READ_CALLS_PER_S}/s "
             f"per shard but {reads}: every polling consumer calls every shard, so more shards do not lower the "
             "calls per shard; use fewer polling consumers or enhanced fan-out"
+        )
+    elif refused > 0 and near and catching_up and declared < threshold:
+        verdict = ReadVerdict.CATCHING_UP
+        message = (
+            f"{refused:.0f} GetRecords calls refused while the readers catch up (iterator age {worst / 1000:.0f} s, "
+            f"falling to {ages[-1] / 1000:.0f} s) with {reads}: one backlog asked for again, not lasting demand; "
+            "not resharded"
         )
     elif refused > 0 and near:
         verdict = ReadVerdict.READ_BOUND

@@ -50,6 +50,7 @@ class ScaleUpReason(enum.StrEnum):
     READ_CALLS = "read_calls"  # no-op: reads refused on the 5 calls/s per shard, which more shards do not raise
     CONSUMER_LAG = "consumer_lag"  # no-op: readers behind while reads are far below the limit: the consumer is slow
     READ_BURSTS = "read_bursts"  # no-op: reads refused with bytes and calls far below on average: sub-minute bursts
+    CATCHING_UP = "catching_up"  # no-op: reads refused while a reader behind catches up (its lag falling)
     AT_MAX = "at_max"  # no-op: already at max_shards
     ALREADY_AT_TARGET = "already_at_target"  # no-op: capacity already covers the peak (stale alarm, finished work)
     NO_EVIDENCE = "no_evidence"  # no-op: a throttle alarm, but no refused write in the lookback (stale or repeated)
@@ -253,6 +254,7 @@ def plan_scale_up(inp: PlanInput) -> ScalePlan:
             ReadVerdict.CALLS_BOUND: ScaleUpReason.READ_CALLS,
             ReadVerdict.CONSUMER_LAG: ScaleUpReason.CONSUMER_LAG,
             ReadVerdict.BURSTS: ScaleUpReason.READ_BURSTS,
+            ReadVerdict.CATCHING_UP: ScaleUpReason.CATCHING_UP,
         }.get(rd.verdict)
         if report is not None:
             return noop(report, rd.message)

@@ -361,3 +361,24 @@ def test_doctor_warns_when_the_iterator_age_alarm_is_not_the_configs_bound(world
     ports = {k: v for k, v in world.ports().items() if k in ("kinesis", "alarms", "cooldown", "clock")}
     (finding,) = [f for f in diagnose(world.config, **ports) if f.check == "alarms"]
     assert "fires above 60 s, max_iterator_age_seconds is 300" in finding.message
+
+
+@pytest.mark.parametrize(
+    ("ages_s", "consumers", "verdict"),
+    [
+        # a reader resumed from 30 min back: its age jumped 1,798 s in a minute (one that reads nothing ages 60 s a
+        # minute at most): it catches up, its refusals repeat one backlog: reported, not resharded
+        ((2, 1800), 1, ReadVerdict.CATCHING_UP),
+        ((1800, 1500), 1, ReadVerdict.CATCHING_UP),  # its age falling from above the bound: gaining
+        ((20, 50), 1, ReadVerdict.READ_BOUND),  # no reader behind: the refusals are demand
+        # 4 declared consumers of writes at 40%: 4 × 0.4 / 2 = 0.8 of the read capacity in steady demand: whatever
+        # a reader catching up does, the stream is short of shards
+        ((2, 1800), 4, ReadVerdict.READ_BOUND),
+    ],
+)
+def test_refusals_while_a_reader_catches_up_are_one_backlog_not_lasting_demand(
+    ages_s: tuple[int, ...], consumers: int, verdict: ReadVerdict
+) -> None:
+    m = reads((0.9 * READ_CAP_4,) * 2, (600,) * 2, (0, 200), ages_s)
+    d = read_demand(m, series(0.4 * 4 * MiB * 60), 4, consumers=consumers, max_age_ms=60_000, threshold=0.8)
+    assert d is not None and d.verdict is verdict, d
