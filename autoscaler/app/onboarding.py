@@ -22,7 +22,14 @@ from typing import NamedTuple
 
 from autoscaler.app.alarm_sync import stream_alarm_specs
 from autoscaler.config import AutoscalerConfig, StreamConfig
-from autoscaler.core.capacity import AlarmKind, AlarmSpec, alarm_name, legacy_alarm_name, parse_alarm_name
+from autoscaler.core.capacity import (
+    READ_KINDS,
+    AlarmKind,
+    AlarmSpec,
+    alarm_name,
+    legacy_alarm_name,
+    parse_alarm_name,
+)
 from autoscaler.core.capacity_mode import MARGIN, ModePolicy
 from autoscaler.core.limits import INCOMING_BYTES, INCOMING_RECORDS, WRITE_THROTTLED
 from autoscaler.core.model import StreamMode
@@ -62,6 +69,7 @@ class ActionKind(enum.StrEnum):
     PUT_ALARM = "put alarm"
     RETIRE_ALARM = "delete old-named alarm"  # after its replacement was put (same stream's plan, later action)
     DELETE_ALARM = "delete orphaned alarm"
+    DROP_READ_ALARM = "delete read-side alarm"  # the stream's read_side is off: its read alarms go
 
 
 class Action(NamedTuple):
@@ -222,6 +230,13 @@ def plan_stream(cfg: AutoscalerConfig, stream: StreamConfig, seen: ObservedStrea
                     value=shards,  # the count the threshold is for: re-checked just before the put
                     keep_actions=tuple(a for a in (have.actions if have else ()) if a != topic_arn),
                 )
+            )
+    # read_side turned off: its read alarms would keep firing, each notification refused (read-side-off)
+    for kind in () if stream.read_side else READ_KINDS:
+        name = alarm_name(cfg.alarm_name_prefix, stream.name, kind)
+        if name in alarms and is_ours(alarms[name], stream.name, topic_arn):
+            actions.append(
+                Action(ActionKind.DROP_READ_ALARM, stream.name, f"delete {name} (read_side is off)", value=name)
             )
     return StreamPlan(stream.name, tuple(actions), tuple(notes))
 

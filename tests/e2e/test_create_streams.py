@@ -406,3 +406,13 @@ def test_a_read_side_stream_gets_its_read_alarms_and_a_second_run_changes_nothin
     assert alarms["cs11/cs-read/read-bytes"]["Threshold"] == 0.8 * 2 * 2 * 1_048_576 * 60
     again = run(["--config", cfg, "--alarm-topic-arn", topic, "--json"], moto_server)
     assert by_stream(again)["cs-read"]["status"] == "unchanged"
+    # read_side turned off: its read alarms go (else their notifications are refused every time they fire)
+    Path(cfg).write_text(Path(cfg).read_text().replace("read_side: true", "read_side: false"))
+    off = by_stream(run(["--config", cfg, "--alarm-topic-arn", topic, "--json"], moto_server))["cs-read"]
+    assert off["status"] == "changed" and len(off["done"]) == 3, off
+    left = {a["AlarmName"] for a in clients.cloudwatch.describe_alarms(AlarmNamePrefix="cs11/")["MetricAlarms"]}
+    assert left == {f"cs11/cs-read/{k}" for k in ("incoming-bytes", "incoming-records", "write-throttled")}
+    assert (
+        by_stream(run(["--config", cfg, "--alarm-topic-arn", topic, "--json"], moto_server))["cs-read"]["status"]
+        == "unchanged"
+    )

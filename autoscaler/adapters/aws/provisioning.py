@@ -175,7 +175,7 @@ class Provisioning:
                 if now_open != planned:
                     spec = spec._replace(threshold=spec.threshold / planned * now_open)
             self.alarms.ensure_alarms([spec], list(dict.fromkeys([topic_arn, *action.keep_actions])))
-        elif action.kind in (ActionKind.DELETE_ALARM, ActionKind.RETIRE_ALARM):
+        elif action.kind in (ActionKind.DELETE_ALARM, ActionKind.RETIRE_ALARM, ActionKind.DROP_READ_ALARM):
             self.cloudwatch.delete_alarms(AlarmNames=[str(action.value)])
 
     def _wait(self, name: str, progress: Callable[[str], None], what: str) -> None:
