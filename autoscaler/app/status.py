@@ -9,13 +9,13 @@ from typing import Any, NamedTuple
 from autoscaler.app.alarm_sync import stream_threshold
 from autoscaler.app.ports import AlarmsPort, Clock, CooldownPort, Direction, KinesisPort, MetricsPort
 from autoscaler.config import AutoscalerConfig
-from autoscaler.core.capacity import alarm_kinds, alarm_name, bytes_capacity, records_capacity
+from autoscaler.core.capacity import alarm_kinds, alarm_name
 from autoscaler.core.capacity_mode import ModePolicy
 from autoscaler.core.errors import AutoscalerError, LockUnavailable
 from autoscaler.core.limits import INCOMING_BYTES, INCOMING_RECORDS, ITERATOR_AGE, READ_BYTES, WRITE_METRICS
 from autoscaler.core.model import LockState, StreamMode
 from autoscaler.core.read_side import read_bytes_capacity
-from autoscaler.core.scale_down import effective_capacity
+from autoscaler.core.scale_down import effective_capacity, period_utilisation
 
 
 class StreamStatus(NamedTuple):
@@ -46,33 +46,32 @@ class StreamStatus(NamedTuple):
     max_iterator_age_s: float | None = None  # read_side: the worst reader's age over the last hour
 
 
-def peak(points: Mapping[str, Mapping[int, float]], capacity: float, period: int) -> float | None:
-    """The busiest period's utilisation of `capacity` shard-equivalents: the same denominator as the scale-down's
-    decision (core/scale_down.py effective_capacity: an uneven layout fills at its widest shard), so status and
-    plan scale-down show the same figure for the same stream."""
-    b, r = points.get(INCOMING_BYTES, {}), points.get(INCOMING_RECORDS, {})
-    if (not b and not r) or capacity <= 0:
-        return None
-    cap_b, cap_r = bytes_capacity(1, period) * capacity, records_capacity(1, period) * capacity
-    return max(max(b.get(t, 0.0) / cap_b, r.get(t, 0.0) / cap_r) for t in set(b) | set(r))
-
-
-def _with_readers(
-    written: float | None,
-    consumers: int,
-    day: Mapping[str, Mapping[int, float]],
-    read_day: Mapping[str, Mapping[int, float]],
-    capacity: float | None,
+def peak(
+    points: Mapping[str, Mapping[int, float]],
+    capacity: float,
+    period: int,
+    reads: Mapping[str, Mapping[int, float]] | None = None,
+    read_consumers: int = 0,
 ) -> float | None:
-    """A read-side stream's 24 h peak as the scale-down judges it (core/scale_down.py utilisation_points): the largest
-    of the writes, the bytes read and the declared consumers × the bytes written, each of its own capacity."""
-    if not consumers or not capacity:
-        return written
-    cap = read_bytes_capacity(capacity, 300)
-    reads = [v / cap for v in read_day.get(READ_BYTES, {}).values()]
-    declared = [consumers * v / cap for v in day.get(INCOMING_BYTES, {}).values()]
-    candidates = [x for x in (written, max(reads, default=None), max(declared, default=None)) if x is not None]
-    return max(candidates) if candidates else None
+    """The busiest period's utilisation of `capacity` shard-equivalents, by the scale-down's own rule
+    (core/scale_down.py period_utilisation: the effective capacity's denominator, and a read-side stream's readers),
+    so status and plan scale-down show the same figure for the same stream."""
+    b, r = points.get(INCOMING_BYTES, {}), points.get(INCOMING_RECORDS, {})
+    rb = (reads or {}).get(READ_BYTES, {}) if read_consumers else {}
+    periods = set(b) | set(r) | set(rb)
+    if not periods or capacity <= 0:
+        return None
+    return max(
+        period_utilisation(
+            b.get(t, 0.0),
+            r.get(t, 0.0),
+            rb.get(t, 0.0),
+            capacity=capacity,
+            period=period,
+            read_consumers=read_consumers,
+        )
+        for t in periods
+    )
 
 
 def _reads(series: Mapping[str, Mapping[int, float]] | None, capacity: float | None) -> dict[str, float | None]:
@@ -141,6 +140,7 @@ def fleet_status(
     found = alarms.get_alarms(wanted)
     rows = []
     for s in config.streams:
+        consumers = s.read_consumers if s.read_side else 0
         desc = summaries.get(s.name)
         problem = None
         shards: int | None = None
@@ -184,14 +184,12 @@ def fleet_status(
                 min_shards=s.min_shards,
                 desired_shards=s.desired_shards,
                 max_shards=s.max_shards,
-                peak_1h=peak(hour.get(s.name, {}), capacity, 60) if capacity else None,
-                peak_24h=_with_readers(
-                    peak(day.get(s.name, {}), capacity, 300) if capacity else None,
-                    s.read_consumers if s.read_side else 0,
-                    day.get(s.name, {}),
-                    read_day.get(s.name, {}),
-                    capacity,
-                ),
+                peak_1h=peak(hour.get(s.name, {}), capacity, 60, read_hour.get(s.name), consumers)
+                if capacity
+                else None,
+                peak_24h=peak(day.get(s.name, {}), capacity, 300, read_day.get(s.name), consumers)
+                if capacity
+                else None,
                 alarms=alarm_rows,
                 alarms_match=match,
                 cooldown_up_s=max(0, int(up - now)),

@@ -116,17 +116,40 @@ def utilisation_points(inp: ScaleDownInput) -> list[float]:
     consumers × bytes written, over the shared 2 MiB/s per shard (e.g. 3 consumers of writes at 40% of 1 MiB/s read
     3 × 0.4 / 2 = 60% of the read capacity: the merge is judged on 60%)."""
     c = effective_capacity(inp.shards)
-    cap_b = bytes_capacity(1, inp.period_seconds) * c
-    cap_r = records_capacity(1, inp.period_seconds) * c
-    cap_read = read_bytes_capacity(c, inp.period_seconds)
-    out = []
-    for t in range(inp.window_start, inp.window_end, inp.period_seconds):
-        written = inp.incoming_bytes.get(t, 0.0)
-        point = max(written / cap_b, inp.incoming_records.get(t, 0.0) / cap_r)
-        if inp.read_consumers > 0:
-            point = max(point, inp.read_bytes.get(t, 0.0) / cap_read, inp.read_consumers * written / cap_read)
-        out.append(point)
-    return out
+    return [
+        period_utilisation(
+            inp.incoming_bytes.get(t, 0.0),
+            inp.incoming_records.get(t, 0.0),
+            inp.read_bytes.get(t, 0.0),
+            capacity=c,
+            period=inp.period_seconds,
+            read_consumers=inp.read_consumers,
+        )
+        for t in range(inp.window_start, inp.window_end, inp.period_seconds)
+    ]
+
+
+def period_utilisation(
+    written_bytes: float,
+    written_records: float,
+    read_bytes: float,
+    *,
+    capacity: float,
+    period: int,
+    read_consumers: int = 0,
+) -> float:
+    """One period's utilisation of `capacity` shard-equivalents (effective_capacity): the rule the scale-down judges
+    by, and the figure `status` shows. Writes: max(bytes / capacity, records / capacity). With the read side
+    (read_consumers > 0) the reads too: bytes read, and the declared consumers × bytes written, over the shared
+    2 MiB/s per shard."""
+    point = max(
+        written_bytes / (bytes_capacity(1, period) * capacity),
+        written_records / (records_capacity(1, period) * capacity),
+    )
+    if read_consumers > 0:
+        cap_read = read_bytes_capacity(capacity, period)
+        point = max(point, read_bytes / cap_read, read_consumers * written_bytes / cap_read)
+    return point
 
 
 def decide_scale_down(inp: ScaleDownInput) -> ScaleDownDecision:
