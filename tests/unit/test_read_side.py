@@ -345,6 +345,16 @@ def test_a_reported_read_alarm_is_left_in_alarm_so_it_does_not_refire_every_minu
     assert result.outcome is Outcome.NOOP and result.plan is not None and result.plan.reason.value == "consumer_lag"
     assert world.alarms.alarms[age_alarm].state == "ALARM"  # left: the report stands
     assert world.alarms.alarms[bytes_alarm].state == "OK"  # any other alarm left in ALARM is re-armed as before
+    # and nobody is left unattended: no run holds the stream, so the 5-minute sweep re-arms it; if the lag lasts it
+    # fires again and is judged on fresh evidence
+    from autoscaler.app.sweeper import AlarmSweeper
+
+    sweep = AlarmSweeper(
+        config=world.config, kinesis=world.kinesis, alarms=world.alarms, cooldown=world.cooldown, clock=world.clock
+    )
+    (row,) = sweep.sweep()
+    assert (row.stream, row.alarmed, row.rearmed) == ("orders", (age_alarm,), True)
+    assert world.alarms.alarms[age_alarm].state == "OK"
 
 
 def test_doctor_warns_when_the_iterator_age_alarm_is_not_the_configs_bound(world: World) -> None:
