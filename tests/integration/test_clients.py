@@ -4,6 +4,8 @@ DynamoDB on dynalite, the rest on moto). No request is made."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from autoscaler.adapters.aws.clients import build_client, build_clients
@@ -51,3 +53,25 @@ def test_region_precedence_is_the_aws_cli_v2s(
     monkeypatch.setenv("AWS_DEFAULT_REGION", default_region)
     assert build_clients(given).kinesis.meta.region_name == want
     assert build_client("sns", given).meta.region_name == want
+
+
+def test_an_explicit_profile_outranks_credentials_in_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`--profile P` (Target.profile) signs with P's keys even when AWS_ACCESS_KEY_ID is set, as `aws --profile` does;
+    AWS_PROFILE alone would lose to the environment's keys (botocore's chain). An unknown profile fails at once."""
+    from botocore.exceptions import ProfileNotFound
+
+    from autoscaler.adapters.aws.clients import Target
+
+    credentials = tmp_path / "credentials"
+    credentials.write_text("[ops]\naws_access_key_id = AKIAPROFILE\naws_secret_access_key = s\n")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAENVIRONMENT")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "e")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    assert Target(profile="ops").session().get_credentials().access_key == "AKIAPROFILE"
+    assert Target().session().get_credentials().access_key == "AKIAENVIRONMENT"
+    with pytest.raises(ProfileNotFound):
+        Target(profile="nosuch").session()
